@@ -1,0 +1,158 @@
+/**
+ * The chat log: two streams numbered from 1, and the merge rules of SPEC §3.
+ * Pure (no Cloudflare imports) so the ChatRoom and the client's local copy run the same code.
+ */
+import type { ChatMessage, Offsets } from "../src/protocol/chat.ts";
+
+export type Stream = "visitor" | "agent";
+
+export const streamOf = (message: Pick<ChatMessage, "type">): Stream =>
+	message.type === 1 ? "visitor" : "agent";
+
+/** Display order: sendTime, then visitor before agent, then dataOffset. */
+export function compareForDisplay(a: ChatMessage, b: ChatMessage): number {
+	return (
+		a.sendTime - b.sendTime ||
+		(a.type === 1 ? 0 : 1) - (b.type === 1 ? 0 : 1) ||
+		a.dataOffset - b.dataOffset
+	);
+}
+
+export class ChatLog {
+	/** Index i holds dataOffset i + 1. The server's streams never have holes; a client's may, briefly. */
+	private readonly streams: Record<Stream, (ChatMessage | undefined)[]> = { visitor: [], agent: [] };
+	private readonly byId = new Map<string, ChatMessage>();
+	/** Empty places below each stream's end; zero on the server, so offsets cost nothing there. */
+	private readonly holes: Record<Stream, number> = { visitor: 0, agent: 0 };
+
+	constructor(messages: Iterable<ChatMessage> = []) {
+		for (const message of messages) this.place(message);
+	}
+
+	get size(): number {
+		return this.byId.size;
+	}
+
+	get(id: string): ChatMessage | undefined {
+		return this.byId.get(id);
+	}
+
+	at(stream: Stream, dataOffset: number): ChatMessage | undefined {
+		return this.streams[stream][dataOffset - 1];
+	}
+
+	/** Highest contiguous offset of each stream: what a client reports (SPEC §2). */
+	get offsets(): Offsets {
+		return { visitorDataOffset: this.contiguous("visitor"), agentDataOffset: this.contiguous("agent") };
+	}
+
+	private contiguous(stream: Stream): number {
+		const list = this.streams[stream];
+		if (this.holes[stream] === 0) return list.length;
+		let n = 0;
+		while (n < list.length && list[n] !== undefined) n++;
+		return n;
+	}
+
+	/** The server's append: the message must take the next offset of its stream. */
+	append(message: ChatMessage): void {
+		const list = this.streams[streamOf(message)];
+		if (message.dataOffset !== list.length + 1) {
+			throw new Error(`append at ${message.dataOffset}, stream holds ${list.length}`);
+		}
+		if (this.byId.has(message.id)) throw new Error(`duplicate id ${message.id}`);
+		list.push(message);
+		this.byId.set(message.id, message);
+	}
+
+	/**
+	 * Puts an authoritative message at its offset, moving it if this copy held it elsewhere.
+	 * Returns the message it pushed out of that place, if a different one was there (split brain):
+	 * the caller must upload it again so the server re-appends it.
+	 */
+	place(message: ChatMessage): ChatMessage | undefined {
+		const previous = this.byId.get(message.id);
+		if (previous) this.clear(streamOf(previous), previous.dataOffset - 1);
+		const stream = streamOf(message);
+		const list = this.streams[stream];
+		const index = message.dataOffset - 1;
+		const displaced = list[index];
+		if (index >= list.length) {
+			this.holes[stream] += index - list.length;
+			while (list.length < index) list.push(undefined);
+			list.push(message);
+		} else {
+			if (displaced === undefined) this.holes[stream]--;
+			list[index] = message;
+		}
+		this.byId.set(message.id, message);
+		if (displaced && displaced.id !== message.id) {
+			this.byId.delete(displaced.id);
+			return displaced;
+		}
+		return undefined;
+	}
+
+	private clear(stream: Stream, index: number): void {
+		const list = this.streams[stream];
+		list[index] = undefined;
+		this.holes[stream]++;
+		while (list.length > 0 && list[list.length - 1] === undefined) {
+			list.pop();
+			this.holes[stream]--;
+		}
+	}
+
+	/** Messages above the given offsets, in display order. */
+	above(offsets: Offsets): ChatMessage[] {
+		const tail = (stream: Stream, from: number) =>
+			this.streams[stream].slice(Math.max(0, from)).filter((m): m is ChatMessage => m !== undefined);
+		const visitor = tail("visitor", offsets.visitorDataOffset);
+		const agent = tail("agent", offsets.agentDataOffset);
+		if (visitor.length === 0) return agent.sort(compareForDisplay);
+		if (agent.length === 0) return visitor.sort(compareForDisplay);
+		return visitor.concat(agent).sort(compareForDisplay);
+	}
+
+	all(): ChatMessage[] {
+		return this.above({ visitorDataOffset: 0, agentDataOffset: 0 });
+	}
+}
+
+export interface RebuildPlan {
+	/** In the order to apply. `resealed` ones got a new offset and need a new mac before they are appended. */
+	appends: { message: ChatMessage; resealed: boolean }[];
+	/** Messages beyond a gap: not applied, the client must send what comes before them. */
+	heldBack: number;
+}
+
+/**
+ * Decides what a rebuild upload does to the server's log (SPEC §3), without changing it:
+ * known ids are skipped, the next offset is appended as is, an offset the log already holds
+ * with another id (split brain) is re-appended at the end, anything beyond a gap is held back.
+ */
+export function planRebuild(log: ChatLog, incoming: readonly ChatMessage[]): RebuildPlan {
+	const length: Record<Stream, number> = {
+		visitor: log.offsets.visitorDataOffset,
+		agent: log.offsets.agentDataOffset,
+	};
+	const seen = new Set<string>();
+	const appends: RebuildPlan["appends"] = [];
+	let heldBack = 0;
+	const sorted = [...incoming].sort((a, b) => a.dataOffset - b.dataOffset);
+	for (const stream of ["visitor", "agent"] as const) {
+		for (const message of sorted) {
+			if (streamOf(message) !== stream || log.get(message.id) || seen.has(message.id)) continue;
+			const next = length[stream] + 1;
+			if (message.dataOffset > next) {
+				heldBack++;
+				continue;
+			}
+			seen.add(message.id);
+			const resealed = message.dataOffset < next;
+			appends.push({ message: resealed ? { ...message, dataOffset: next } : message, resealed });
+			length[stream] = next;
+		}
+	}
+	return { appends, heldBack };
+}

@@ -1,0 +1,43 @@
+import { createMiddleware } from "hono/factory";
+import type { Caller } from "../durable-objects/chat-room.ts";
+import { ApiError } from "./errors.ts";
+import { verifyToken, type Claims } from "./security/tokens.ts";
+
+export type AppEnv = { Bindings: Env; Variables: { claims: Claims } };
+
+function bearer(header: string | undefined): string {
+	const match = header?.match(/^Bearer\s+(\S+)$/i);
+	if (!match?.[1]) throw new ApiError(401, "unauthorized", "missing bearer token");
+	return match[1];
+}
+
+/** A visitor or agent token whose site (and, for a visitor, chat) is the one in the path. */
+export const requireToken = createMiddleware<AppEnv>(async (c, next) => {
+	const claims = await verifyToken(c.env.TOKEN_SECRET, bearer(c.req.header("Authorization")));
+	if (!claims) throw new ApiError(401, "unauthorized", "invalid or expired token");
+	const { siteId, chatId } = c.req.param() as { siteId?: string; chatId?: string };
+	if (claims.sid !== siteId) throw new ApiError(403, "forbidden", "token is for another site");
+	if (chatId !== undefined && claims.role === "visitor" && claims.cid !== chatId) {
+		throw new ApiError(403, "forbidden", "token is for another chat");
+	}
+	c.set("claims", claims);
+	await next();
+});
+
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+	const token = bearer(c.req.header("Authorization"));
+	if (!(await constantTimeEqual(token, c.env.ADMIN_TOKEN))) throw new ApiError(401, "unauthorized", "invalid admin token");
+	await next();
+});
+
+export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
+	return claims.role === "visitor"
+		? { role: "visitor", id: claims.sub, siteId, chatId }
+		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId };
+}
+
+async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+	const enc = new TextEncoder();
+	const [x, y] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b))]);
+	return crypto.subtle.timingSafeEqual(x, y);
+}

@@ -1,0 +1,22 @@
+import { Hono } from "hono";
+import type { AppEnv } from "./auth.ts";
+import { ApiError } from "./errors.ts";
+import { admin } from "./routes/admin.ts";
+import { agents } from "./routes/agents.ts";
+import { chats } from "./routes/chats.ts";
+
+export { ChatRoom } from "../durable-objects/chat-room.ts";
+
+export const app = new Hono<AppEnv>()
+	.basePath("/v1")
+	.route("/", chats)
+	.route("/", agents)
+	.route("/admin", admin)
+	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))
+	.onError((err, c) => {
+		if (err instanceof ApiError) return c.json(err.toBody(), err.status);
+		console.error(`${c.req.method} ${new URL(c.req.url).pathname}:`, err);
+		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
+	});
+
+export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { ChatStatusSchema } from "./chat.ts";
+
+/** What a sealed chatState holds (SPEC §6). `v` grows on every change, so the newest copy wins a rebuild. */
+export const ChatMetaSchema = z.object({
+	v: z.number().int().positive(),
+	siteId: z.string(),
+	chatId: z.string(),
+	visitorId: z.string(),
+	visitor: z.record(z.string(), z.unknown()),
+	prechat: z.record(z.string(), z.unknown()).optional(),
+	department: z.string().optional(),
+	customVariables: z.record(z.string(), z.string()).optional(),
+	status: ChatStatusSchema,
+	agentIds: z.array(z.string()),
+	beginTime: z.number().int(),
+	endTime: z.number().int().optional(),
+	limits: z.object({
+		maxMessageLength: z.number().int().positive(),
+		messagesPerMinutePerVisitor: z.number().int().positive(),
+	}),
+});
+export type ChatMeta = z.infer<typeof ChatMetaSchema>;

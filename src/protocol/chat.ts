@@ -1,0 +1,117 @@
+import { z } from "zod";
+
+/** Hard ceiling on message length; a site may configure a lower one (SPEC §2). */
+export const MAX_CONTENT_LENGTH = 4000;
+/** At most this many messages in one rebuild request (SPEC §3). */
+export const MAX_REBUILD_MESSAGES = 500;
+
+export const MessageType = { visitor: 1, agent: 2, bot: 3, system: 4 } as const;
+export const MessageTypeSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
+export type MessageType = z.infer<typeof MessageTypeSchema>;
+
+const offset = z.number().int().nonnegative();
+const id = z.string().min(1).max(128);
+
+export const ChatMessageSchema = z.object({
+	id,
+	type: MessageTypeSchema,
+	dataOffset: z.number().int().positive(),
+	content: z.string(),
+	sendTime: z.number().int().nonnegative(),
+	senderId: z.string().max(128).optional(),
+	senderName: z.string().max(200).optional(),
+	mac: z.string().min(1).max(100),
+});
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+export const ChatStatusSchema = z.enum(["waiting", "chatting", "ended"]);
+export type ChatStatus = z.infer<typeof ChatStatusSchema>;
+
+export const SendMessageSchema = z.strictObject({
+	id,
+	content: z.string().min(1),
+});
+export type SendMessage = z.infer<typeof SendMessageSchema>;
+
+export const RebuildChatSchema = z.strictObject({
+	chatState: z.string().max(16_384).optional(),
+	visitorDataOffset: offset,
+	agentDataOffset: offset,
+	messages: z.array(ChatMessageSchema).max(MAX_REBUILD_MESSAGES),
+});
+export type RebuildChat = z.infer<typeof RebuildChatSchema>;
+
+export const VisitorInfoSchema = z.looseObject({
+	name: z.string().max(200).optional(),
+	email: z.email().max(320).optional(),
+});
+
+export const StartChatSchema = z.strictObject({
+	visitor: VisitorInfoSchema.default({}),
+	prechat: z.record(z.string(), z.unknown()).optional(),
+	department: z.string().max(100).optional(),
+	customVariables: z.record(z.string(), z.string().max(1000)).optional(),
+});
+export type StartChat = z.infer<typeof StartChatSchema>;
+
+export interface Offsets {
+	visitorDataOffset: number;
+	agentDataOffset: number;
+}
+
+export const ErrorBodySchema = z.object({
+	type: z.string(),
+	message: z.string(),
+	issues: z.unknown().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export const ReturnResultSchema = z.object({
+	code: z.union([z.literal(0), z.literal(1), z.literal(-1)]),
+	visitorDataOffset: z.number().int().min(-1),
+	agentDataOffset: z.number().int().min(-1),
+	messages: z.array(ChatMessageSchema),
+	chatState: z.string().optional(),
+	status: ChatStatusSchema.optional(),
+	error: ErrorBodySchema.optional(),
+});
+export type ReturnResult = z.infer<typeof ReturnResultSchema>;
+
+export const StartChatResultSchema = z.object({
+	chatId: z.string(),
+	visitorId: z.string(),
+	token: z.string(),
+	chatState: z.string(),
+	visitorDataOffset: z.literal(0),
+	agentDataOffset: z.literal(0),
+});
+export type StartChatResult = z.infer<typeof StartChatResultSchema>;
+
+export const AgentLoginSchema = z.strictObject({
+	email: z.email().max(320),
+	password: z.string().min(1).max(200),
+});
+
+export const AgentLoginResultSchema = z.object({
+	token: z.string(),
+	agent: z.object({ id: z.string(), email: z.string(), name: z.string(), maxChats: z.number() }),
+});
+
+export const CreateAgentSchema = z.strictObject({
+	email: z.email().max(320),
+	name: z.string().min(1).max(200),
+	password: z.string().min(8).max(200),
+	maxChats: z.number().int().min(1).max(100).default(5),
+});
+
+/** Offsets travel in these headers on HTTP (SPEC §3). */
+export const VISITOR_OFFSET_HEADER = "X-Visitor-Data-Offset";
+export const AGENT_OFFSET_HEADER = "X-Agent-Data-Offset";
+
+/** Header values: a missing header is 0; anything else must be a plain non-negative integer. */
+export const OffsetHeaderSchema = z
+	.string()
+	.regex(/^\d{1,15}$/, "must be a non-negative integer")
+	.transform(Number)
+	.optional()
+	.transform((v) => v ?? 0);

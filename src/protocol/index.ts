@@ -1,0 +1,3 @@
+export * from "./chat.ts";
+export * from "./site-config.ts";
+export * from "./chat-state.ts";

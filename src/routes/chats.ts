@@ -1,0 +1,79 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { callerOf, requireToken, type AppEnv } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { assertContentLength, limitBody, parseJson, parseOffsets } from "../http.ts";
+import { RebuildChatSchema, SendMessageSchema, StartChatSchema, type StartChatResult } from "../protocol/chat.ts";
+import { signVisitorToken } from "../security/tokens.ts";
+import { getSiteConfig } from "../site-config-cache.ts";
+import { chatRoom, replyFromRoom } from "./room.ts";
+
+const SEND_BODY_LIMIT = 32 * 1024;
+/** 500 messages of 4,000 characters, up to 3 bytes each, plus their envelopes. */
+const REBUILD_BODY_LIMIT = 8 * 1024 * 1024;
+
+const WaitSchema = z
+	.string()
+	.regex(/^\d{1,2}$/)
+	.transform(Number)
+	.pipe(z.number().max(25))
+	.optional();
+
+export const SITE = "/sites/:siteId{[A-Za-z0-9_-]{1,64}}";
+const CHAT = `${SITE}/chats/:chatId{[0-9a-f-]{36}}`;
+
+export const chats = new Hono<AppEnv>()
+	.post(`${SITE}/chats`, limitBody(16 * 1024), async (c) => {
+		const siteId = c.req.param("siteId");
+		const body = await parseJson(c, StartChatSchema);
+		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
+		if (!config) throw new ApiError(404, "not_found", "no such site");
+		const chatId = crypto.randomUUID();
+		const visitorId = crypto.randomUUID();
+		const started = await chatRoom(c.env, siteId, chatId).start({
+			siteId,
+			chatId,
+			visitorId,
+			visitor: body.visitor,
+			prechat: body.prechat,
+			department: body.department,
+			customVariables: body.customVariables,
+			limits: {
+				maxMessageLength: config.limits.maxMessageLength,
+				messagesPerMinutePerVisitor: config.limits.messagesPerMinutePerVisitor,
+			},
+		});
+		if ("failure" in started) throw new ApiError(started.failure.status, started.failure.type, started.failure.message);
+		const token = await signVisitorToken(c.env.TOKEN_SECRET, { visitorId, siteId, chatId });
+		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorDataOffset: 0, agentDataOffset: 0 };
+		return c.json(result, 201);
+	})
+	.post(`${CHAT}/messages`, limitBody(SEND_BODY_LIMIT), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const offsets = parseOffsets(c);
+		const body = await parseJson(c, SendMessageSchema);
+		assertContentLength([body.content]);
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).send(caller, offsets, body));
+	})
+	.get(`${CHAT}/messages`, requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const offsets = parseOffsets(c);
+		const wait = WaitSchema.safeParse(c.req.query("wait"));
+		if (!wait.success) throw new ApiError(400, "invalid_request", "wait must be an integer number of seconds from 0 to 25");
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).poll(caller, offsets, (wait.data ?? 0) * 1000));
+	})
+	.post(`${CHAT}/rebuild`, limitBody(REBUILD_BODY_LIMIT), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const body = await parseJson(c, RebuildChatSchema);
+		assertContentLength(body.messages.map((m) => m.content));
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).rebuild(caller, body));
+	})
+	.post(`${CHAT}/end`, limitBody(1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const offsets = parseOffsets(c);
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).end(caller, offsets));
+	});

@@ -1,0 +1,21 @@
+/** Site configuration lives in KV; each isolate keeps what it read for a short while (the "config cache"). */
+import { SiteConfigSchema, type SiteConfig } from "./protocol/site-config.ts";
+
+const TTL_MS = 30_000;
+const cache = new Map<string, { config: SiteConfig | undefined; until: number }>();
+const key = (siteId: string) => `site:${siteId}`;
+
+export async function getSiteConfig(kv: KVNamespace, siteId: string): Promise<SiteConfig | undefined> {
+	const hit = cache.get(siteId);
+	if (hit && hit.until > Date.now()) return hit.config;
+	const stored = await kv.get(key(siteId), "json");
+	const parsed = stored === null ? undefined : SiteConfigSchema.safeParse(stored);
+	const config = parsed?.success ? parsed.data : undefined;
+	cache.set(siteId, { config, until: Date.now() + TTL_MS });
+	return config;
+}
+
+export async function putSiteConfig(kv: KVNamespace, siteId: string, config: SiteConfig): Promise<void> {
+	await kv.put(key(siteId), JSON.stringify(config));
+	cache.set(siteId, { config, until: Date.now() + TTL_MS });
+}

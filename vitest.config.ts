@@ -1,0 +1,38 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** Fixed test secrets: .dev.vars is created by `npm start` and is not in a clean checkout. */
+const testSecrets = {
+	TOKEN_SECRET: "test-token-secret-0123456789abcdef0123456789",
+	CHAT_SIGNING_KEY: "test-chat-signing-key-0123456789abcdef01234",
+	STATE_SEALING_KEY: "test-state-sealing-key-0123456789abcdef0123",
+	ADMIN_TOKEN: "test-admin-token",
+};
+
+/** The same protocol suite runs against both storage modes (SPEC §3). */
+const workersProject = async (chatState: "durable" | "memory") => ({
+	plugins: [
+		cloudflareTest({
+			wrangler: { configPath: "./wrangler.toml" },
+			miniflare: {
+				bindings: { ...testSecrets, CHAT_STATE: chatState, TEST_MIGRATIONS: await readD1Migrations("./migrations") },
+			},
+		}),
+	],
+	test: {
+		name: chatState,
+		include: ["test/**/*.test.ts"],
+		exclude: ["test/node/**"],
+		setupFiles: ["./test/apply-migrations.ts"],
+	},
+});
+
+export default defineConfig({
+	test: {
+		projects: [
+			await workersProject("durable"),
+			await workersProject("memory"),
+			{ test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 } },
+		],
+	},
+});

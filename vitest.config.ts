@@ -21,8 +21,7 @@ const workersProject = async (chatState: "durable" | "memory") => ({
 	],
 	test: {
 		name: chatState,
-		include: ["test/**/*.test.ts"],
-		exclude: ["test/node/**"],
+		include: ["test/*.test.ts", `test/${chatState}-mode/**/*.test.ts`],
 		setupFiles: ["./test/apply-migrations.ts"],
 	},
 });

@@ -1,0 +1,77 @@
+/**
+ * HTTP to a list of deployments, primary first (SPEC §9, §10). A deployment that does not answer
+ * (network error, timeout, 5xx) is left for the next one; the primary is tried again after a while.
+ */
+export interface TransportOptions {
+	baseUrls: string[];
+	fetch?: typeof fetch;
+	/** Per-request timeout on top of any long-poll wait. */
+	timeoutMs?: number;
+	/** Rounds over all base URLs before giving up. */
+	attempts?: number;
+	backoffMs?: number;
+	/** How long to stay on a secondary before trying the primary again. */
+	failBackAfterMs?: number;
+}
+
+export class Unreachable extends Error {}
+
+export class Transport {
+	private current = 0;
+	private leftPrimaryAt = 0;
+	private readonly fetchFn: typeof fetch;
+	private readonly timeoutMs: number;
+	private readonly attempts: number;
+	private readonly backoffMs: number;
+	private readonly failBackAfterMs: number;
+
+	constructor(private readonly options: TransportOptions) {
+		if (options.baseUrls.length === 0) throw new Error("at least one base URL is needed");
+		this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+		this.timeoutMs = options.timeoutMs ?? 10_000;
+		this.attempts = options.attempts ?? 3;
+		this.backoffMs = options.backoffMs ?? 200;
+		this.failBackAfterMs = options.failBackAfterMs ?? 30_000;
+	}
+
+	/** The base URL the next request goes to first. */
+	get baseUrl(): string {
+		return this.options.baseUrls[this.current]!;
+	}
+
+	/** Go back to the primary on the next request (after an operator says it is healthy, or in tests). */
+	failBack(): void {
+		this.current = 0;
+	}
+
+	async request(path: string, init: RequestInit = {}, waitMs = 0): Promise<Response> {
+		const urls = this.options.baseUrls;
+		let lastError: unknown;
+		for (let round = 0; round < this.attempts; round++) {
+			if (this.current !== 0 && Date.now() - this.leftPrimaryAt >= this.failBackAfterMs) this.current = 0;
+			for (let tried = 0; tried < urls.length; tried++) {
+				try {
+					const response = await this.fetchFn(`${this.baseUrl}/v1${path}`, {
+						...init,
+						signal: AbortSignal.timeout(this.timeoutMs + waitMs),
+					});
+					if (response.status < 500) return response;
+					lastError = new Error(`${this.baseUrl} answered ${response.status}`);
+					await response.body?.cancel();
+				} catch (error) {
+					lastError = error;
+				}
+				this.moveOn();
+			}
+			await sleep(this.backoffMs * 2 ** round * (0.5 + Math.random()));
+		}
+		throw new Unreachable(`no deployment answered: ${String(lastError)}`);
+	}
+
+	private moveOn(): void {
+		if (this.current === 0) this.leftPrimaryAt = Date.now();
+		this.current = (this.current + 1) % this.options.baseUrls.length;
+	}
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,78 @@
+import { SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import { LiveChatClient } from "../client/index.ts";
+import { ChatLog } from "../durable-objects/chat-model.ts";
+import { BASE, createAgent, createSite, poll } from "./helpers.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
+
+export interface Recorded {
+	method: string;
+	path: string;
+	status: number;
+	code?: number;
+	offsets?: [number, number];
+	uploaded?: number;
+}
+
+/** The Worker's own fetch, recording every chat call so tests can see the protocol at work. */
+export function recordingFetch(log: Recorded[]): typeof fetch {
+	return async (input, init) => {
+		const request = new Request(input, init);
+		const uploaded = request.method === "POST" && request.url.endsWith("/rebuild") ? (await request.clone().json<{ messages: unknown[] }>()).messages.length : undefined;
+		const response = await SELF.fetch(request);
+		const body = await response.clone().json<{ code?: number; visitorDataOffset?: number; agentDataOffset?: number }>().catch(() => undefined);
+		log.push({
+			method: request.method,
+			path: new URL(request.url).pathname.replace(/^.*\/chats\/[^/]+/, ""),
+			status: response.status,
+			code: body?.code,
+			offsets: body?.visitorDataOffset === undefined ? undefined : [body.visitorDataOffset, body.agentDataOffset!],
+			uploaded,
+		});
+		return response;
+	};
+}
+
+export async function visitorAndAgent() {
+	const siteId = await createSite();
+	const calls: Recorded[] = [];
+	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera" }, fetch: recordingFetch(calls) });
+	const agentLogin = await createAgent(siteId);
+	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentLogin.token, fetch: recordingFetch(calls) });
+	return { siteId, visitor, agent, agentToken: agentLogin.token, calls };
+}
+
+/** A short real conversation: each side sees the other's messages before answering. */
+export async function converse(visitor: LiveChatClient, agent: LiveChatClient, turns: number) {
+	for (let i = 1; i <= turns; i++) {
+		await visitor.send(`visitor says ${i}`);
+		await agent.poll();
+		await agent.send(`agent answers ${i}`);
+		await visitor.poll();
+	}
+}
+
+/** What a user would check: every message once, in display order, identical in every copy. */
+export function expectSameChat(...copies: ChatMessage[][]) {
+	const [first, ...rest] = copies;
+	const ids = first!.map((m) => m.id);
+	if (new Set(ids).size !== ids.length) throw new Error("a message is doubled");
+	for (const copy of rest) {
+		expect(copy.map(brief), "same messages in the same order").toEqual(first!.map(brief));
+		expect(copy).toEqual(first);
+	}
+	for (const stream of [1, 2] as const) {
+		const offsets = first!.filter((m) => (stream === 1 ? m.type === 1 : m.type !== 1)).map((m) => m.dataOffset).sort((a, b) => a - b);
+		offsets.forEach((offset, i) => {
+			if (offset !== i + 1) throw new Error(`stream ${stream} has a gap or a double at ${i + 1}`);
+		});
+	}
+}
+
+const brief = (m: ChatMessage) => `${m.type}:${m.dataOffset}:${m.content}`;
+
+export async function serverMessages(siteId: string, chatId: string, token: string): Promise<ChatMessage[]> {
+	const { body } = await poll(siteId, chatId, token);
+	if (body.code !== 0) throw new Error(`server answered code ${body.code}`);
+	return new ChatLog(body.messages).all();
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { createAgent, createSite, poll, send, startChat } from "./helpers.ts";
+
+describe("offset protocol over HTTP", () => {
+	it("appends to the right stream and answers with what the caller lacks", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const agent = await createAgent(siteId);
+
+		const first = await send(siteId, chat.chatId, chat.token, [0, 0], "hello");
+		expect(first.status).toBe(200);
+		expect(first.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 0 });
+		expect(first.body.messages.map((m) => [m.type, m.dataOffset, m.content])).toEqual([[1, 1, "hello"]]);
+
+		const reply = await send(siteId, chat.chatId, agent.token, [1, 0], "hi, how can I help?");
+		// The agent's first message into the chat is preceded by a system notice that it joined.
+		expect(reply.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 2 });
+		expect(reply.body.messages.map((m) => [m.type, m.dataOffset])).toEqual([[4, 1], [2, 2]]);
+		expect(reply.body.chatState).toBeTypeOf("string");
+
+		const polled = await poll(siteId, chat.chatId, chat.token, [1, 0]);
+		expect(polled.body.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "hi, how can I help?"]);
+		expect(polled.body.status).toBe("chatting");
+	});
+
+	it("answers code 1 with its offsets when the caller is ahead, and applies nothing", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		await send(siteId, chat.chatId, chat.token, [0, 0], "one");
+		const ahead = await send(siteId, chat.chatId, chat.token, [5, 0], "never stored");
+		expect(ahead.body).toEqual({ code: 1, visitorDataOffset: 1, agentDataOffset: 0, messages: [] });
+		const after = await poll(siteId, chat.chatId, chat.token);
+		expect(after.body.messages.map((m) => m.content)).toEqual(["one"]);
+	});
+
+	it("treats a resent id as the same message", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const id = crypto.randomUUID();
+		const a = await send(siteId, chat.chatId, chat.token, [0, 0], "once", id);
+		const b = await send(siteId, chat.chatId, chat.token, [0, 0], "once", id);
+		const c = await send(siteId, chat.chatId, chat.token, [1, 0], "once", id);
+		expect(b.body.code).toBe(0);
+		expect(b.body.messages).toEqual(a.body.messages);
+		expect(c.body.messages).toEqual(a.body.messages);
+		expect(c.body.visitorDataOffset).toBe(1);
+		const all = await poll(siteId, chat.chatId, chat.token);
+		expect(all.body.messages).toHaveLength(1);
+	});
+
+});

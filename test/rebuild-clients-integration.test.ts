@@ -1,17 +1,18 @@
-import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { poll } from "../helpers.ts";
-import { converse, expectSameChat, serverMessages, visitorAndAgent } from "../clients.ts";
+import { LiveChatClient } from "../client/index.ts";
+import { BASE, poll } from "./helpers.ts";
+import { loseChat } from "./lose-chat.ts";
+import { converse, expectSameChat, recordingFetch, serverMessages, visitorAndAgent } from "./clients.ts";
 
-describe("eviction in memory mode", () => {
-	it("loses the chat; visitor and agent rebuild it with every message once, in order, unchanged", async () => {
+describe("client-driven rebuild of a chat the server lost", () => {
+	it("visitor and agent rebuild it with every message once, in order, unchanged", async () => {
 		const { siteId, visitor, agent, agentToken, calls } = await visitorAndAgent();
 		await converse(visitor, agent, 5);
 		const before = visitor.messages;
 		expect(before).toHaveLength(11); // 5 + 5 + the agent's join notice
 		expectSameChat(before, agent.messages, await serverMessages(siteId, visitor.chatId, agentToken));
 
-		await abortAllDurableObjects();
+		await loseChat(siteId, visitor.chatId);
 
 		// The room has nothing: any call now is answered code 1 with -1/-1 and applies nothing.
 		const probe = await poll(siteId, visitor.chatId, agentToken, [5, 6]);
@@ -43,7 +44,7 @@ describe("eviction in memory mode", () => {
 			const { siteId, visitor, agent, agentToken } = await visitorAndAgent();
 			await converse(visitor, agent, 3);
 			const before = visitor.messages;
-			await abortAllDurableObjects();
+			await loseChat(siteId, visitor.chatId);
 			const [first, second] = agentFirst ? [agent, visitor] : [visitor, agent];
 			await Promise.all([first.send("first back"), second.send("second back")]);
 			await Promise.all([visitor.poll(), agent.poll()]);
@@ -52,5 +53,33 @@ describe("eviction in memory mode", () => {
 			expect(server).toHaveLength(before.length + 2);
 			expect(server.filter((m) => before.some((b) => b.id === m.id))).toEqual(before);
 		}
+	});
+
+	it("uploads only what the server lacks when it is behind by a few messages of each stream", async () => {
+		const { siteId, visitor, agent, agentToken, calls } = await visitorAndAgent();
+		// A second agent device that stops following after three turns: its copy will be older.
+		const staleDevice = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
+		await converse(visitor, agent, 3);
+		await staleDevice.poll();
+		await converse(visitor, agent, 2);
+		await loseChat(siteId, visitor.chatId);
+
+		await staleDevice.poll(); // rebuilds the server in full from its older copy
+		const behind = await poll(siteId, visitor.chatId, agentToken);
+		expect([behind.body.visitorDataOffset, behind.body.agentDataOffset]).toEqual([3, 4]);
+
+		calls.length = 0;
+		await visitor.send("one more thing");
+		expect(calls.map((c) => [c.path, c.code, c.offsets])).toEqual([
+			["/messages", 1, [3, 4]],
+			["/rebuild", 0, [5, 6]],
+			["/messages", 0, [6, 6]],
+		]);
+		expect(calls[1]!.uploaded).toBe(4); // visitor messages 4-5 and agent messages 5-6, nothing else
+
+		await Promise.all([agent.poll(), staleDevice.poll()]);
+		const server = await serverMessages(siteId, visitor.chatId, agentToken);
+		expectSameChat(visitor.messages, agent.messages, staleDevice.messages, server);
+		expect(server).toHaveLength(12);
 	});
 });

@@ -1,0 +1,62 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { api, createSite, json } from "./helpers.ts";
+
+const admin = { token: env.ADMIN_TOKEN };
+
+describe("admin API", () => {
+	it("stores a site's configuration with the SPEC's defaults and reads it back", async () => {
+		const siteId = await createSite();
+		const res = await api(`/admin/sites/${siteId}`, admin);
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({
+			name: "Test site",
+			routing: { mode: "auto", sticky: true },
+			limits: { maxMessageLength: 4000, maxTrackedVisitors: 1000, messagesPerMinutePerVisitor: 60 },
+			integrations: {
+				persistence: { enabled: true },
+				email: { enabled: false, to: [] },
+				ticket: { enabled: false },
+				webhook: { enabled: false },
+				salesforce: { enabled: false },
+				zendesk: { enabled: false },
+			},
+		});
+	});
+
+	it("rejects unknown fields, an integration enabled without what it needs, and a bad admin token", async () => {
+		const siteId = `site-${crypto.randomUUID().slice(0, 8)}`;
+		for (const body of [{ name: "x", colour: "red" }, { name: "x", integrations: { webhook: { enabled: true } } }, { name: "x", limits: { maxMessageLength: 5000 } }]) {
+			const res = await api(`/admin/sites/${siteId}`, { ...admin, method: "PUT", body: json(body) });
+			expect(res.status, JSON.stringify(body)).toBe(400);
+			expect((await res.json<{ error: { type: string } }>()).error.type).toBe("invalid_request");
+		}
+		const unauthorized = await api(`/admin/sites/${siteId}`, { token: "wrong", method: "PUT", body: json({ name: "x" }) });
+		expect(unauthorized.status).toBe(401);
+		expect((await api(`/admin/sites/${siteId}`, admin)).status).toBe(404);
+	});
+
+	it("creates agents with hashed passwords who can log in; wrong passwords and duplicates are refused", async () => {
+		const siteId = await createSite();
+		const agent = { email: "Sam@Example.com", name: "Sam", password: "a long password", maxChats: 3 };
+		const created = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json(agent) });
+		expect(created.status).toBe(201);
+		const duplicate = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json(agent) });
+		expect(duplicate.status).toBe(409);
+
+		const stored = await env.DB.prepare(`SELECT password_hash FROM agents WHERE site_id = ?`).bind(siteId).first<{ password_hash: string }>();
+		expect(stored!.password_hash).not.toContain(agent.password);
+		expect(stored!.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
+
+		const login = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json({ email: "sam@example.com", password: agent.password }) });
+		expect(login.status).toBe(200);
+		expect(await login.json()).toMatchObject({ token: expect.any(String), agent: { name: "Sam", email: "sam@example.com", maxChats: 3 } });
+
+		for (const wrong of [{ email: agent.email, password: "nope" }, { email: "nobody@example.com", password: agent.password }]) {
+			const res = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json(wrong) });
+			expect(res.status).toBe(401);
+		}
+		const elsewhere = await api(`/sites/${await createSite()}/agent-sessions`, { method: "POST", body: json({ email: agent.email, password: agent.password }) });
+		expect(elsewhere.status).toBe(401);
+	});
+});

@@ -44,7 +44,7 @@ const MAX_ROUNDS = 8;
 export class LiveChatClient {
 	readonly siteId: string;
 	readonly chatId: string;
-	private token: string;
+	readonly token: string;
 	private chatState: string | undefined;
 	private log = new ChatLog();
 	private outbox: OutboxItem[] = [];
@@ -221,7 +221,7 @@ export class LiveChatClient {
 			chatId: this.chatId,
 			token: this.token,
 			chatState: this.chatState,
-			messages: this.log.all(),
+			messages: this.log.values(),
 			outbox: this.outbox,
 			displaced: this.displaced,
 		};

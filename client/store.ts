@@ -22,18 +22,21 @@ export interface ChatStore {
 	save(key: string, snapshot: ChatSnapshot): Promise<void>;
 }
 
+/** Keeps snapshots in memory (Node, tests). Messages are never mutated, so a shallow copy is a true snapshot. */
 export class MemoryStore implements ChatStore {
 	private readonly snapshots = new Map<string, ChatSnapshot>();
 
 	async load(key: string) {
 		const snapshot = this.snapshots.get(key);
-		return snapshot && structuredClone(snapshot);
+		return snapshot && copy(snapshot);
 	}
 
 	async save(key: string, snapshot: ChatSnapshot) {
-		this.snapshots.set(key, structuredClone(snapshot));
+		this.snapshots.set(key, copy(snapshot));
 	}
 }
+
+const copy = (s: ChatSnapshot): ChatSnapshot => ({ ...s, messages: [...s.messages], outbox: [...s.outbox], displaced: [...s.displaced] });
 
 /** For browsers: survives reloads, so an unsent message in the outbox survives them too. */
 export class LocalStorageStore implements ChatStore {

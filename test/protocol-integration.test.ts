@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createAgent, createSite, poll, send, startChat } from "./helpers.ts";
+import type { ReturnResult } from "../src/protocol/chat.ts";
+import { api, createAgent, createSite, poll, send, startChat } from "./helpers.ts";
 
 describe("offset protocol over HTTP", () => {
 	it("appends to the right stream and answers with what the caller lacks", async () => {
@@ -48,4 +49,22 @@ describe("offset protocol over HTTP", () => {
 		expect(all.body.messages).toHaveLength(1);
 	});
 
+
+	it("long-polls with ?wait= until a message arrives, and returns at once when it already has news", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const agent = await createAgent(siteId);
+		const started = Date.now();
+		const waiting = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 0] });
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		await send(siteId, chat.chatId, chat.token, [0, 0], "anyone there?");
+		const answered = await (await waiting).json<ReturnResult>();
+		expect(Date.now() - started).toBeLessThan(5000);
+		expect(answered.messages.map((m) => m.content)).toEqual(["anyone there?"]);
+
+		const immediate = Date.now();
+		const news = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 0] });
+		expect((await news.json<ReturnResult>()).messages).toHaveLength(1);
+		expect(Date.now() - immediate).toBeLessThan(2000);
+	});
 });

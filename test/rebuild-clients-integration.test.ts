@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
+import { decode } from "hono/jwt";
 import { LiveChatClient } from "../client/index.ts";
-import { BASE, poll } from "./helpers.ts";
+import { BASE, createSite, poll } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
-import { converse, expectSameChat, recordingFetch, serverMessages, visitorAndAgent } from "./clients.ts";
+import { converse, expectSameChat, recordingFetch, serverMessages, visitorAndAgent, type Recorded } from "./clients.ts";
 
 describe("client-driven rebuild of a chat the server lost", () => {
 	it("visitor and agent rebuild it with every message once, in order, unchanged", async () => {
@@ -82,4 +84,32 @@ describe("client-driven rebuild of a chat the server lost", () => {
 		expectSameChat(visitor.messages, agent.messages, staleDevice.messages, server);
 		expect(server).toHaveLength(12);
 	});
+
+	it("sends a large rebuild in chunks of at most 500 messages", async () => {
+		const siteId = await createSite({ limits: { messagesPerMinutePerVisitor: 10_000 } });
+		const calls: Recorded[] = [];
+		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: recordingFetch(calls) });
+		// 520 messages straight into the room (many SELF.fetch calls slow the test pool down), then one poll.
+		const room = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${visitor.chatId}`));
+		const caller = { role: "visitor" as const, id: visitorIdOf(visitor), siteId, chatId: visitor.chatId };
+		for (let i = 0; i < 520; i++) {
+			await room.send(caller, { visitorDataOffset: i, agentDataOffset: 0 }, { id: crypto.randomUUID(), content: `message ${i}` });
+		}
+		await visitor.poll();
+		const before = visitor.messages;
+		expect(before).toHaveLength(520);
+		await loseChat(siteId, visitor.chatId);
+
+		calls.length = 0;
+		await visitor.send("after");
+		expect(calls.filter((c) => c.path === "/rebuild").map((c) => [c.uploaded, c.code])).toEqual([
+			[500, 0],
+			[20, 0],
+		]);
+		const server = await serverMessages(siteId, visitor.chatId, visitor.token);
+		expect(server.slice(0, 520)).toEqual(before);
+		expect(server).toHaveLength(521);
+	});
 });
+
+const visitorIdOf = (client: LiveChatClient) => String(decode(client.token).payload.sub);

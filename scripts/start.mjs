@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+// `npm start`: run Edge Live Chat locally (SPEC §12), idempotently.
+//
+//   1. create .dev.vars from .dev.vars.example when missing; read ADMIN_TOKEN from it
+//   2. apply D1 migrations into STATE_DIR (never prompts: stdin is not a TTY)
+//   3. start `wrangler dev` in its own process group (signals are forwarded)
+//   4. wait for it to answer, then seed site `demo` and agent `agent@demo.local`
+//
+// Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory).
+// Plain Node ESM, built-ins only.
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { constants as osConstants } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+
+const DEMO_SITE = "demo";
+const DEMO_SITE_CONFIG = { name: "Demo site" }; // schema defaults: persistence on, everything else off
+const DEMO_AGENT = { email: "agent@demo.local", name: "Demo Agent", password: "demo-password", maxChats: 5 };
+
+const log = (msg) => console.log(`[start] ${msg}`);
+function die(msg, code = 1) {
+	console.error(`[start] error: ${msg}`);
+	stopChild();
+	process.exitCode = code;
+	if (!current) process.exit(code);
+	// otherwise we exit when the child has gone (see runChild's "exit" handler)
+}
+
+// ---------------------------------------------------------------- config
+
+const PORT = parsePort(process.env.PORT);
+const STATE_DIR = process.env.STATE_DIR?.trim() || ".wrangler/state";
+const CHAT_STATE = process.env.CHAT_STATE?.trim() || "durable";
+if (CHAT_STATE !== "durable" && CHAT_STATE !== "memory") {
+	console.error(`[start] error: CHAT_STATE must be "durable" or "memory" (got ${JSON.stringify(process.env.CHAT_STATE)})`);
+	process.exit(2);
+}
+
+function parsePort(raw) {
+	if (raw === undefined || raw.trim() === "") return 8787;
+	const n = Number(raw);
+	if (!Number.isInteger(n) || n < 1 || n > 65535) {
+		console.error(`[start] error: PORT must be an integer between 1 and 65535 (got ${JSON.stringify(raw)})`);
+		process.exit(2);
+	}
+	return n;
+}
+
+const childEnv = {
+	...process.env,
+	WRANGLER_SEND_METRICS: "false",
+	WRANGLER_SEND_ERROR_REPORTS: "false",
+	// Don't fetch https://workers.cloudflare.com/cf.json (miniflare's Request.cf data);
+	// use miniflare's built-in placeholder instead: no network, no offline warning.
+	CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
+
+// ---------------------------------------------------------------- child processes
+
+/** The wrangler process currently running (migrations, then dev), if any. */
+let current = null;
+let stopping = false;
+
+/**
+ * Runs wrangler in its own process group (detached) so that we decide how it stops:
+ * signals go to the whole group, which includes wrangler's node re-spawn and workerd.
+ * stdin is /dev/null: wrangler never prompts and never grabs the terminal.
+ */
+function runWrangler(args, { onExit }) {
+	const child = spawn(process.execPath, [WRANGLER, ...args], {
+		cwd: ROOT,
+		env: childEnv,
+		stdio: ["ignore", "inherit", "inherit"],
+		detached: true,
+	});
+	current = child;
+	child.on("error", (err) => {
+		current = null;
+		die(`could not run wrangler: ${err.message}`);
+	});
+	child.on("exit", (code, signal) => {
+		if (current === child) current = null;
+		clearTimeout(killTimer);
+		// Make sure nothing of the group outlives its leader (e.g. workerd).
+		signalGroup(child, "SIGKILL");
+		const status = code ?? 128 + (osConstants.signals[signal] ?? 1);
+		onExit(status, signal);
+	});
+	return child;
+}
+
+function signalGroup(child, signal) {
+	try {
+		process.kill(-child.pid, signal);
+	} catch {
+		// group already gone
+	}
+}
+
+let killTimer;
+function stopChild(signal = "SIGTERM") {
+	if (!current) return;
+	stopping = true;
+	signalGroup(current, signal);
+	clearTimeout(killTimer);
+	const child = current;
+	killTimer = setTimeout(() => {
+		console.error(`[start] wrangler did not stop within ${STOP_GRACE_MS / 1000}s; killing it`);
+		signalGroup(child, "SIGKILL");
+	}, STOP_GRACE_MS);
+}
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+	process.on(sig, () => {
+		if (!current) process.exit(128 + osConstants.signals[sig]);
+		if (!stopping) log(`${sig} received; stopping wrangler`);
+		stopChild(sig);
+	});
+}
+
+// ---------------------------------------------------------------- steps
+
+function ensureDevVars() {
+	const devVars = join(ROOT, ".dev.vars");
+	if (!existsSync(devVars)) {
+		copyFileSync(join(ROOT, ".dev.vars.example"), devVars);
+		log("created .dev.vars from .dev.vars.example");
+	}
+	const vars = {};
+	for (const line of readFileSync(devVars, "utf8").split(/\r?\n/)) {
+		const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+		if (!m) continue;
+		let value = m[2];
+		if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+		else value = value.replace(/\s+#.*$/, "");
+		vars[m[1]] = value;
+	}
+	if (!vars.ADMIN_TOKEN) {
+		console.error("[start] error: .dev.vars has no ADMIN_TOKEN");
+		process.exit(1);
+	}
+	return vars.ADMIN_TOKEN;
+}
+
+function checkPortFree() {
+	return new Promise((resolveP) => {
+		const srv = createServer();
+		srv.once("error", (err) => resolveP(err.code === "EADDRINUSE" ? false : true));
+		srv.listen({ port: PORT, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolveP(true)));
+	});
+}
+
+function applyMigrations() {
+	log(`applying D1 migrations (state in ${STATE_DIR})`);
+	return new Promise((resolveP) => {
+		runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], {
+			onExit(status) {
+				if (stopping) process.exit(status);
+				if (status !== 0) {
+					console.error(`[start] error: wrangler d1 migrations apply failed (exit ${status})`);
+					process.exit(status);
+				}
+				resolveP();
+			},
+		});
+	});
+}
+
+function startDev() {
+	log(`starting wrangler dev on port ${PORT} (CHAT_STATE=${CHAT_STATE})`);
+	runWrangler(
+		[
+			"dev",
+			"--local",
+			"--ip", "127.0.0.1",
+			"--port", String(PORT),
+			"--persist-to", STATE_DIR,
+			"--var", `CHAT_STATE:${CHAT_STATE}`,
+			"--show-interactive-dev-session=false",
+		],
+		{
+			onExit(status, signal) {
+				if (!stopping) console.error(`[start] wrangler dev exited unexpectedly (${signal ?? `exit ${status}`})`);
+				process.exit(process.exitCode || status);
+			},
+		},
+	);
+}
+
+async function api(method, path, token, body) {
+	const res = await fetch(`http://127.0.0.1:${PORT}/v1${path}`, {
+		method,
+		headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+		body: body ? JSON.stringify(body) : undefined,
+		signal: AbortSignal.timeout(10_000),
+	});
+	return { status: res.status, text: await res.text() };
+}
+
+async function waitUntilUp(token) {
+	const deadline = Date.now() + READY_TIMEOUT_MS;
+	for (;;) {
+		if (stopping || !current) return null;
+		try {
+			return await api("GET", `/admin/sites/${DEMO_SITE}`, token);
+		} catch {
+			// not listening yet
+		}
+		if (Date.now() > deadline) throw new Error(`server did not answer on port ${PORT} within ${READY_TIMEOUT_MS / 1000}s`);
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
+async function seed(token, probe) {
+	// Site config lives in KV (in STATE_DIR): create it when missing, leave an existing one alone
+	// so that changes made through the admin API survive a restart.
+	if (probe.status === 404) {
+		const put = await api("PUT", `/admin/sites/${DEMO_SITE}`, token, DEMO_SITE_CONFIG);
+		if (put.status !== 200) throw new Error(`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`);
+		log(`created site "${DEMO_SITE}"`);
+	} else if (probe.status !== 200) {
+		throw new Error(`GET /v1/admin/sites/${DEMO_SITE} -> ${probe.status} ${probe.text}`);
+	}
+	const post = await api("POST", `/admin/sites/${DEMO_SITE}/agents`, token, DEMO_AGENT);
+	if (post.status === 201) log(`created agent ${DEMO_AGENT.email}`);
+	else if (post.status !== 409) throw new Error(`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`);
+}
+
+// ---------------------------------------------------------------- main
+
+const startedAt = Date.now();
+const adminToken = ensureDevVars();
+if (!existsSync(WRANGLER)) {
+	console.error("[start] error: wrangler is not installed; run `npm install` first");
+	process.exit(1);
+}
+if (!(await checkPortFree())) {
+	console.error(`[start] error: port ${PORT} is already in use (another \`npm start\`?); set PORT to use another one`);
+	process.exit(1);
+}
+await applyMigrations();
+startDev();
+try {
+	const probe = await waitUntilUp(adminToken);
+	if (probe) {
+		await seed(adminToken, probe);
+		const secs = ((Date.now() - startedAt) / 1000).toFixed(1);
+		console.log(`Edge Live Chat ready on http://localhost:${PORT} (CHAT_STATE=${CHAT_STATE}, state in ${STATE_DIR}) after ${secs}s`);
+	}
+} catch (err) {
+	die(`seeding failed: ${err.message}`);
+}

@@ -126,6 +126,18 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 	});
 }
 
+// `kill -TERM <npm pid>` makes npm exit and kills its `sh -c` without passing the signal on to us,
+// which would leave wrangler running: treat losing our parent like a SIGHUP.
+const originalParent = process.ppid;
+if (originalParent > 1) {
+	setInterval(() => {
+		if (process.ppid === originalParent || stopping) return;
+		log("parent process went away; stopping wrangler");
+		if (!current) process.exit(129);
+		stopChild("SIGTERM");
+	}, 500).unref();
+}
+
 // ---------------------------------------------------------------- steps
 
 function ensureDevVars() {
@@ -182,6 +194,7 @@ function startDev() {
 			"--local",
 			"--ip", "127.0.0.1",
 			"--port", String(PORT),
+			"--inspector-port", "0", // any free port: concurrent instances must not race for 9229
 			"--persist-to", STATE_DIR,
 			"--var", `CHAT_STATE:${CHAT_STATE}`,
 			"--show-interactive-dev-session=false",

@@ -37,14 +37,16 @@ export async function startLocalDeployment(options: {
 			killGroup(child, "SIGKILL");
 			reject(new Error(`deployment on port ${options.port}: ${error.message}\n${output}`));
 		};
-		child.once("exit", (code) => fail(new Error(`exited with ${code}`)));
-		child.stdout!.on("data", () => {
-			if (output.includes("Edge Live Chat ready on")) {
-				clearTimeout(timer);
-				child.removeAllListeners("exit");
-				resolve();
-			}
-		});
+		const onExit = (code: number | null) => fail(new Error(`exited with ${code}`));
+		const onData = () => {
+			if (!output.includes("Edge Live Chat ready on")) return;
+			clearTimeout(timer);
+			child.off("exit", onExit);
+			child.stdout!.off("data", onData);
+			resolve();
+		};
+		child.once("exit", onExit);
+		child.stdout!.on("data", onData);
 	});
 	return {
 		url: `http://127.0.0.1:${options.port}`,

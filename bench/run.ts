@@ -1,0 +1,218 @@
+/**
+ * `npm run bench` (SPEC §11). Every figure is measured against a baseline taken in the same run on
+ * the same machine: a bare Durable Object echo over the same transport (HTTP through wrangler dev).
+ * Writes bench/RESULTS.md.
+ */
+import { spawn } from "node:child_process";
+import { execSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LiveChatClient } from "../client/index.ts";
+import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
+import { startLocalDeployment } from "../scripts/local-deployment.ts";
+import { closedLoop, summarize, type LoadResult } from "./http-load.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const stateRoot = mkdtempSync(join(os.tmpdir(), "elc-bench-"));
+const ADMIN = "local-admin-token";
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = 2;
+const REBUILD_MESSAGES = 10_000;
+
+const log = (message: string) => console.log(`[bench] ${message}`);
+const json = (body: unknown) => JSON.stringify(body);
+
+async function startEcho(port: number) {
+	const child = spawn(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "-c", "bench/echo/wrangler.toml", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", "0", "--persist-to", join(stateRoot, "echo"), "--show-interactive-dev-session=false"], {
+		cwd: root,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+	});
+	await new Promise<void>((resolve, reject) => {
+		let out = "";
+		const timer = setTimeout(() => reject(new Error(`echo worker did not start:\n${out}`)), 60_000);
+		const onData = (d: Buffer) => {
+			out += d;
+			if (out.includes("Ready on")) {
+				clearTimeout(timer);
+				resolve();
+			}
+		};
+		child.stdout!.on("data", onData);
+		child.stderr!.on("data", onData);
+	});
+	return {
+		url: `http://127.0.0.1:${port}`,
+		stop: async () => {
+			const exited = new Promise((r) => child.once("exit", r));
+			process.kill(-child.pid!, "SIGTERM");
+			await exited;
+		},
+	};
+}
+
+async function admin(base: string, path: string, body: unknown) {
+	const res = await fetch(`${base}/v1/admin${path}`, { method: path.endsWith("/agents") ? "POST" : "PUT", headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" }, body: json(body) });
+	if (!res.ok && res.status !== 409) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
+}
+
+async function benchSite(base: string) {
+	await admin(base, "/sites/bench", { name: "Benchmark", limits: { messagesPerMinutePerVisitor: 10_000 } });
+	await admin(base, "/sites/bench/agents", { email: "bench-agent@example.com", name: "Bench Agent", password: "bench-password", maxChats: 100 });
+	const login = await LiveChatClient.agentLogin({ baseUrls: [base], siteId: "bench", email: "bench-agent@example.com", password: "bench-password" });
+	return login.token;
+}
+
+async function startChat(base: string): Promise<StartChatResult> {
+	const res = await fetch(`${base}/v1/sites/bench/chats`, { method: "POST", headers: { "Content-Type": "application/json" }, body: json({ visitor: { name: "Load" } }) });
+	return (await res.json()) as StartChatResult;
+}
+
+/** A raw send with the offsets a client would carry: what one chat costs the service per message. */
+function sender(base: string, chatId: string, token: string) {
+	const offsets = { v: 0, a: 0 };
+	return async () => {
+		const res = await fetch(`${base}/v1/sites/bench/chats/${chatId}/messages`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "X-Visitor-Data-Offset": String(offsets.v), "X-Agent-Data-Offset": String(offsets.a) },
+			body: json({ id: crypto.randomUUID(), content: "Hello, I have a question about my order." }),
+		});
+		const body = (await res.json()) as ReturnResult;
+		if (body.code !== 0) return false;
+		offsets.v = body.visitorDataOffset;
+		offsets.a = body.agentDataOffset;
+		return true;
+	};
+}
+
+async function httpSend() {
+	const echo = await startEcho(18800);
+	const chat = await startLocalDeployment({ port: 18801, stateDir: join(stateRoot, "send"), chatState: "durable" });
+	try {
+		await benchSite(chat.url);
+		const body = json({ id: crypto.randomUUID(), content: "Hello, I have a question about my order." });
+		const echoLoop = async (i: number) => async () => {
+			const res = await fetch(`${echo.url}/chat-${i}`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+			await res.text();
+			return res.ok;
+		};
+		const chatLoop = async () => {
+			const started = await startChat(chat.url);
+			return sender(chat.url, started.chatId, started.token);
+		};
+		log("warming up");
+		await closedLoop(CONCURRENCY, 2, echoLoop);
+		await closedLoop(CONCURRENCY, 2, chatLoop);
+		const baseline: LoadResult[] = [];
+		const send: LoadResult[] = [];
+		for (let round = 1; round <= ROUNDS; round++) {
+			log(`round ${round}: baseline echo`);
+			baseline.push(await closedLoop(CONCURRENCY, SECONDS, echoLoop));
+			log(`round ${round}: chat send`);
+			send.push(await closedLoop(CONCURRENCY, SECONDS, chatLoop));
+		}
+		return { baseline: summarize(baseline), send: summarize(send) };
+	} finally {
+		await Promise.all([echo.stop(), chat.stop()]);
+	}
+}
+
+async function rebuild() {
+	const options = { port: 18802, stateDir: join(stateRoot, "rebuild"), chatState: "memory" as const };
+	let deployment = await startLocalDeployment(options);
+	try {
+		const agentToken = await benchSite(deployment.url);
+		const started = await startChat(deployment.url);
+		log(`building a ${REBUILD_MESSAGES}-message chat`);
+		// Half from the visitor, half from the agent, as a real conversation has both streams.
+		const visitorLoop = sender(deployment.url, started.chatId, started.token);
+		const agentLoop = sender(deployment.url, started.chatId, agentToken);
+		await Promise.all([visitorLoop, agentLoop].map(async (loop) => {
+			for (let i = 0; i < REBUILD_MESSAGES / 2; i++) if (!(await loop())) throw new Error("send refused while building the chat");
+		}));
+
+		const rebuildCalls: number[] = [];
+		const counting: typeof fetch = async (input, init) => {
+			if (String(input).endsWith("/rebuild")) rebuildCalls.push((JSON.parse(String(init?.body)) as { messages: unknown[] }).messages.length);
+			return fetch(input, init);
+		};
+		const transport = { baseUrls: [deployment.url], fetch: counting, timeoutMs: 60_000 };
+		const agent = new LiveChatClient({ ...transport, siteId: "bench", chatId: started.chatId, token: agentToken });
+		const visitor = new LiveChatClient({ ...transport, siteId: "bench", chatId: started.chatId, token: started.token, chatState: started.chatState });
+		await Promise.all([agent.poll(), visitor.poll()]);
+		if (agent.messages.length < REBUILD_MESSAGES) throw new Error(`agent holds only ${agent.messages.length} messages`);
+		// The visitor says ten more things the agent's copy has not seen: the server will lack exactly those.
+		for (let i = 0; i < 10; i++) await visitor.send(`after ${i}`);
+
+		log("evicting: restarting the memory-mode deployment");
+		await deployment.stop();
+		deployment = await startLocalDeployment(options);
+
+		rebuildCalls.length = 0;
+		let t = performance.now();
+		await agent.poll();
+		const fullMs = performance.now() - t;
+		const fullRequests = rebuildCalls.length;
+		const fullMessages = rebuildCalls.reduce((a, b) => a + b, 0);
+
+		rebuildCalls.length = 0;
+		t = performance.now();
+		await visitor.send("one more");
+		const incrementalMs = performance.now() - t;
+		return { fullMs, fullRequests, fullMessages, incrementalMs, incrementalRequests: rebuildCalls.length, incrementalMessages: rebuildCalls.reduce((a, b) => a + b, 0) };
+	} finally {
+		await deployment.stop();
+	}
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
+
+async function main() {
+	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
+	const dirty = execSync("git status --porcelain", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	const http = await httpSend();
+	const rb = await rebuild();
+	const throughputRatio = http.send.throughput / http.baseline.throughput;
+	const p99Ratio = http.send.p99 / http.baseline.p99;
+	const lines = [
+		"# Benchmark results",
+		"",
+		`Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty}.`,
+		`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, local workerd through wrangler dev.`,
+		"Load generator and server share the machine; absolute numbers are noisy, the ratios to the baseline measured in the same run are what count.",
+		"",
+		"## HTTP send",
+		"",
+		`${CONCURRENCY} concurrent chats, each sending one message at a time (closed loop), ${ROUNDS} rounds of ${SECONDS} s alternating with the baseline. Durable mode (every message in SQLite before the answer).`,
+		"Baseline: a Worker forwarding the same JSON body to a Durable Object that returns it at once, one object per loop.",
+		"",
+		"| | requests/s | p50 ms | p99 ms | errors |",
+		"|---|---|---|---|---|",
+		`| baseline DO echo | ${fmt(http.baseline.throughput)} | ${fmt(http.baseline.p50, 2)} | ${fmt(http.baseline.p99, 2)} | ${http.baseline.errors} |`,
+		`| chat send | ${fmt(http.send.throughput)} | ${fmt(http.send.p50, 2)} | ${fmt(http.send.p99, 2)} | ${http.send.errors} |`,
+		"",
+		`- Throughput ratio: **${fmt(throughputRatio * 100)} %** of the baseline (target ≥ 80 %: ${verdict(throughputRatio >= 0.8)}).`,
+		`- p99 ratio: **${fmt(p99Ratio, 2)}×** the baseline (target ≤ 1.5×: ${verdict(p99Ratio <= 1.5)}).`,
+		"",
+		"## Rebuild",
+		"",
+		`A ${REBUILD_MESSAGES}-message chat (half visitor, half agent) in memory mode; the deployment is restarted, so the room has nothing (eviction).`,
+		"",
+		`- Full rebuild after eviction: **${fmt(rb.fullMs / 1000, 2)} s** for ${rb.fullMessages} messages in ${rb.fullRequests} requests of ≤ 500, from the first call answered code 1 to the retried call answered (target ≤ 2 s: ${verdict(rb.fullMs <= 2000)}).`,
+		`- Incremental rebuild of the ${rb.incrementalMessages} messages the server lacked: **${rb.incrementalRequests} round trip** of rebuild, ${fmt(rb.incrementalMs, 1)} ms for the whole send (code 1, rebuild, retry) (target: one round trip: ${verdict(rb.incrementalRequests === 1 && rb.incrementalMessages === 10)}).`,
+		"",
+	];
+	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));
+	console.log(lines.join("\n"));
+}
+
+try {
+	await main();
+} finally {
+	rmSync(stateRoot, { recursive: true, force: true });
+}

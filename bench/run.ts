@@ -21,6 +21,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = 2;
 const REBUILD_MESSAGES = 10_000;
+const ONLY = process.env.BENCH_ONLY; // "send" or "rebuild", for quick looks; RESULTS.md is written only by a full run
 
 const log = (message: string) => console.log(`[bench] ${message}`);
 const json = (body: unknown) => JSON.stringify(body);
@@ -91,33 +92,33 @@ function sender(base: string, chatId: string, token: string) {
 
 async function httpSend() {
 	const echo = await startEcho(18800);
-	const chat = await startLocalDeployment({ port: 18801, stateDir: join(stateRoot, "send"), chatState: "durable" });
+	const durable = await startLocalDeployment({ port: 18801, stateDir: join(stateRoot, "send-durable"), chatState: "durable" });
+	const memory = await startLocalDeployment({ port: 18803, stateDir: join(stateRoot, "send-memory"), chatState: "memory" });
 	try {
-		await benchSite(chat.url);
+		await Promise.all([benchSite(durable.url), benchSite(memory.url)]);
 		const body = json({ id: crypto.randomUUID(), content: "Hello, I have a question about my order." });
 		const echoLoop = async (i: number) => async () => {
 			const res = await fetch(`${echo.url}/chat-${i}`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
 			await res.text();
 			return res.ok;
 		};
-		const chatLoop = async () => {
-			const started = await startChat(chat.url);
-			return sender(chat.url, started.chatId, started.token);
+		const chatLoop = (base: string) => async () => {
+			const started = await startChat(base);
+			return sender(base, started.chatId, started.token);
 		};
+		const targets = { baseline: echoLoop, durable: chatLoop(durable.url), memory: chatLoop(memory.url) };
 		log("warming up");
-		await closedLoop(CONCURRENCY, 2, echoLoop);
-		await closedLoop(CONCURRENCY, 2, chatLoop);
-		const baseline: LoadResult[] = [];
-		const send: LoadResult[] = [];
+		for (const loop of Object.values(targets)) await closedLoop(CONCURRENCY, 2, loop);
+		const results: Record<keyof typeof targets, LoadResult[]> = { baseline: [], durable: [], memory: [] };
 		for (let round = 1; round <= ROUNDS; round++) {
-			log(`round ${round}: baseline echo`);
-			baseline.push(await closedLoop(CONCURRENCY, SECONDS, echoLoop));
-			log(`round ${round}: chat send`);
-			send.push(await closedLoop(CONCURRENCY, SECONDS, chatLoop));
+			for (const [name, loop] of Object.entries(targets) as [keyof typeof targets, typeof echoLoop][]) {
+				log(`round ${round}: ${name}`);
+				results[name].push(await closedLoop(CONCURRENCY, SECONDS, loop));
+			}
 		}
-		return { baseline: summarize(baseline), send: summarize(send) };
+		return { baseline: summarize(results.baseline), send: summarize(results.durable), memory: summarize(results.memory) };
 	} finally {
-		await Promise.all([echo.stop(), chat.stop()]);
+		await Promise.all([echo.stop(), durable.stop(), memory.stop()]);
 	}
 }
 
@@ -175,6 +176,8 @@ const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 async function main() {
 	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
 	const dirty = execSync("git status --porcelain", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	if (ONLY === "send") return console.log(await httpSend());
+	if (ONLY === "rebuild") return console.log(await rebuild());
 	const http = await httpSend();
 	const rb = await rebuild();
 	const throughputRatio = http.send.throughput / http.baseline.throughput;
@@ -188,16 +191,18 @@ async function main() {
 		"",
 		"## HTTP send",
 		"",
-		`${CONCURRENCY} concurrent chats, each sending one message at a time (closed loop), ${ROUNDS} rounds of ${SECONDS} s alternating with the baseline. Durable mode (every message in SQLite before the answer).`,
+		`${CONCURRENCY} concurrent chats, each sending one message at a time (closed loop), ${ROUNDS} rounds of ${SECONDS} s alternating with the baseline. The product's default is durable mode (every message in SQLite before the answer); memory mode is shown for comparison.`,
 		"Baseline: a Worker forwarding the same JSON body to a Durable Object that returns it at once, one object per loop.",
 		"",
 		"| | requests/s | p50 ms | p99 ms | errors |",
 		"|---|---|---|---|---|",
 		`| baseline DO echo | ${fmt(http.baseline.throughput)} | ${fmt(http.baseline.p50, 2)} | ${fmt(http.baseline.p99, 2)} | ${http.baseline.errors} |`,
-		`| chat send | ${fmt(http.send.throughput)} | ${fmt(http.send.p50, 2)} | ${fmt(http.send.p99, 2)} | ${http.send.errors} |`,
+		`| chat send, durable | ${fmt(http.send.throughput)} | ${fmt(http.send.p50, 2)} | ${fmt(http.send.p99, 2)} | ${http.send.errors} |`,
+		`| chat send, memory | ${fmt(http.memory.throughput)} | ${fmt(http.memory.p50, 2)} | ${fmt(http.memory.p99, 2)} | ${http.memory.errors} |`,
 		"",
 		`- Throughput ratio: **${fmt(throughputRatio * 100)} %** of the baseline (target ≥ 80 %: ${verdict(throughputRatio >= 0.8)}).`,
 		`- p99 ratio: **${fmt(p99Ratio, 2)}×** the baseline (target ≤ 1.5×: ${verdict(p99Ratio <= 1.5)}).`,
+		`- Memory mode, same run: ${fmt((http.memory.throughput / http.baseline.throughput) * 100)} % of the baseline's throughput, p99 ${fmt(http.memory.p99 / http.baseline.p99, 2)}×.`,
 		"",
 		"## Rebuild",
 		"",

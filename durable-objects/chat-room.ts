@@ -180,10 +180,10 @@ export class ChatRoom extends DurableObject<Env> {
 		const missing = include.filter((m) => !messages.includes(m));
 		if (missing.length > 0) messages.push(...missing), messages.sort(compareForDisplay);
 		const result: ReturnResult = { code: 0, ...this.log.offsets, messages, status: this.meta!.status };
-		// Every change of the chat's metadata comes with a system message, so news is when messages are;
-		// a caller with nothing yet (an agent opening the chat) needs the state to rebuild it some day.
+		// Every change of the chat's metadata comes with a system message, so the state is news exactly
+		// when one is in the answer; a caller with nothing yet (an agent opening the chat) needs it too.
 		const fresh = offsets.visitorDataOffset === 0 && offsets.agentDataOffset === 0;
-		if (messages.length > 0 || fresh) result.chatState = this.chatState;
+		if (fresh || messages.some((m) => m.type === 4)) result.chatState = this.chatState;
 		return result;
 	}
 

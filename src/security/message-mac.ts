@@ -1,20 +1,6 @@
 import type { ChatMessage } from "../protocol/chat.ts";
 import { base64url, fromBase64url, utf8 } from "./encoding.ts";
-
-/** Imported once per isolate and secret: importKey is not free on the send path. */
-const keys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-	let key = keys.get(secret);
-	if (!key) {
-		key = crypto.subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-			"sign",
-			"verify",
-		]);
-		keys.set(secret, key);
-	}
-	return key;
-}
+import { hmacKey } from "./hmac.ts";
 
 export type MacFields = Pick<ChatMessage, "id" | "type" | "dataOffset" | "sendTime" | "senderId" | "content">;
 

@@ -12,10 +12,11 @@ export class ChatStorage {
 		const current = sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0]?.version ?? 0;
 		if (current < 1) {
 			sql.exec(`CREATE TABLE IF NOT EXISTS chat (k INTEGER PRIMARY KEY CHECK (k = 1), meta TEXT NOT NULL, chat_state TEXT NOT NULL)`);
+			// Keyed by place in the stream, one B-tree per write: ids are unique in the in-memory log already.
 			sql.exec(`CREATE TABLE IF NOT EXISTS messages (
-				id TEXT PRIMARY KEY, stream INTEGER NOT NULL, data_offset INTEGER NOT NULL, type INTEGER NOT NULL,
+				stream INTEGER NOT NULL, data_offset INTEGER NOT NULL, id TEXT NOT NULL, type INTEGER NOT NULL,
 				content TEXT NOT NULL, send_time INTEGER NOT NULL, sender_id TEXT, sender_name TEXT, mac TEXT NOT NULL,
-				UNIQUE (stream, data_offset))`);
+				PRIMARY KEY (stream, data_offset)) WITHOUT ROWID`);
 			sql.exec(`DELETE FROM _schema`);
 			sql.exec(`INSERT INTO _schema (version) VALUES (?)`, SCHEMA_VERSION);
 		}
@@ -45,7 +46,7 @@ export class ChatStorage {
 
 	/** One transaction: the answer leaves only after all of it is durable (output gate). */
 	save(change: { meta?: ChatMeta; chatState?: string; messages: readonly ChatMessage[] }): void {
-		this.storage.transactionSync(() => {
+		const write = () => {
 			if (change.meta && change.chatState) {
 				this.storage.sql.exec(
 					`INSERT INTO chat (k, meta, chat_state) VALUES (1, ?, ?) ON CONFLICT (k) DO UPDATE SET meta = excluded.meta, chat_state = excluded.chat_state`,
@@ -55,10 +56,10 @@ export class ChatStorage {
 			}
 			for (const m of change.messages) {
 				this.storage.sql.exec(
-					`INSERT INTO messages (id, stream, data_offset, type, content, send_time, sender_id, sender_name, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					m.id,
+					`INSERT INTO messages (stream, data_offset, id, type, content, send_time, sender_id, sender_name, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 					streamOf(m) === "visitor" ? 1 : 2,
 					m.dataOffset,
+					m.id,
 					m.type,
 					m.content,
 					m.sendTime,
@@ -67,6 +68,9 @@ export class ChatStorage {
 					m.mac,
 				);
 			}
-		});
+		};
+		// A single statement is atomic on its own; the plain send is that case.
+		if (change.messages.length + (change.meta ? 1 : 0) > 1) this.storage.transactionSync(write);
+		else write();
 	}
 }

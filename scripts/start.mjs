@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildWeb } from "./build-web.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -259,6 +260,7 @@ if (!(await checkPortFree())) {
 	console.error(`[start] error: port ${PORT} is already in use (another \`npm start\`?); set PORT to use another one`);
 	process.exit(1);
 }
+await buildWeb();
 await applyMigrations();
 startDev();
 try {

@@ -1,0 +1,155 @@
+/**
+ * The embeddable widget: `<script src="https://…/livechat.js" data-site-id="…"></script>`.
+ * A button and a chat window in a Shadow DOM, on top of LiveChatClient: the local copy and the
+ * outbox live in localStorage, so a reload loses nothing and an unsent message is sent afterwards.
+ * Optional: `data-failover-url` for a secondary deployment.
+ */
+import { LiveChatClient, LocalStorageStore } from "../client/index.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
+
+const script = document.currentScript as HTMLScriptElement | null;
+const siteId = script?.dataset.siteId;
+if (!script || !siteId) throw new Error("livechat.js needs data-site-id");
+const baseUrls = [script.dataset.baseUrl ?? new URL(script.src).origin, ...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : [])];
+const store = new LocalStorageStore(localStorage);
+const currentChatKey = `livechat:current:${siteId}`;
+
+const host = document.createElement("div");
+const root = host.attachShadow({ mode: "open" });
+root.innerHTML = `
+<style>
+  :host { all: initial; font: 14px/1.4 system-ui, sans-serif; }
+  .launcher { position: fixed; right: 20px; bottom: 20px; border: 0; border-radius: 24px; padding: 12px 18px; background: #2453d4; color: #fff; font: inherit; cursor: pointer; box-shadow: 0 4px 14px #0003; }
+  .panel { position: fixed; right: 20px; bottom: 76px; width: 340px; height: 460px; display: none; flex-direction: column; background: #fff; border-radius: 12px; box-shadow: 0 8px 30px #0004; overflow: hidden; }
+  .panel.open { display: flex; }
+  header { background: #2453d4; color: #fff; padding: 12px 14px; font-weight: 600; }
+  .log { flex: 1; overflow-y: auto; padding: 10px; display: flex; flex-direction: column; gap: 6px; background: #f5f6f8; }
+  .msg { max-width: 80%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap; word-wrap: break-word; }
+  .msg.visitor { align-self: flex-end; background: #2453d4; color: #fff; }
+  .msg.agent { align-self: flex-start; background: #fff; border: 1px solid #dde; }
+  .msg.system { align-self: center; background: none; color: #667; font-size: 12px; }
+  .msg.pending { opacity: .55; }
+  form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #eee; }
+  form.prechat { flex-direction: column; padding: 14px; border: 0; }
+  input, textarea { font: inherit; padding: 7px; border: 1px solid #ccd; border-radius: 6px; }
+  textarea { flex: 1; resize: none; height: 38px; }
+  button.primary { border: 0; border-radius: 6px; background: #2453d4; color: #fff; padding: 8px 12px; font: inherit; cursor: pointer; }
+  .status { font-size: 12px; color: #a33; padding: 0 10px; min-height: 0; }
+</style>
+<button class="launcher" part="launcher">Chat with us</button>
+<section class="panel" role="dialog" aria-label="Live chat">
+  <header>How can we help?</header>
+  <form class="prechat">
+    <label>Your name <input name="name" maxlength="200" required></label>
+    <label>Email (optional) <input name="email" type="email" maxlength="320"></label>
+    <button class="primary">Start chatting</button>
+  </form>
+  <div class="log" aria-live="polite" hidden></div>
+  <div class="status"></div>
+  <form class="compose" hidden>
+    <textarea name="content" maxlength="4000" placeholder="Type a message…" aria-label="Message"></textarea>
+    <button class="primary">Send</button>
+  </form>
+</section>`;
+document.body.append(host);
+
+const $ = <T extends Element>(selector: string) => root.querySelector(selector) as T;
+const panel = $<HTMLElement>(".panel");
+const prechat = $<HTMLFormElement>(".prechat");
+const compose = $<HTMLFormElement>(".compose");
+const logView = $<HTMLElement>(".log");
+const status = $<HTMLElement>(".status");
+let client: LiveChatClient | undefined;
+let polling = false;
+
+$<HTMLButtonElement>(".launcher").addEventListener("click", async () => {
+	panel.classList.toggle("open");
+	if (panel.classList.contains("open") && !client) await resume();
+});
+
+prechat.addEventListener("submit", async (event) => {
+	event.preventDefault();
+	const data = new FormData(prechat);
+	const visitor: Record<string, string> = { name: String(data.get("name")) };
+	if (data.get("email")) visitor.email = String(data.get("email"));
+	try {
+		client = await LiveChatClient.startChat({ baseUrls, siteId, store, visitor });
+		localStorage.setItem(currentChatKey, client.chatId);
+		showChat();
+	} catch (error) {
+		status.textContent = `Could not start the chat: ${(error as Error).message}`;
+	}
+});
+
+compose.addEventListener("submit", (event) => {
+	event.preventDefault();
+	const textarea = compose.elements.namedItem("content") as HTMLTextAreaElement;
+	const content = textarea.value.trim();
+	if (!content || !client) return;
+	textarea.value = "";
+	const sending = client.send(content);
+	render();
+	sending.then(render, (error: Error) => {
+		status.textContent = `Not sent yet: ${error.message}`;
+		render();
+	});
+});
+compose.addEventListener("keydown", (event) => {
+	if (event.key === "Enter" && !event.shiftKey) {
+		event.preventDefault();
+		compose.requestSubmit();
+	}
+});
+
+async function resume() {
+	const chatId = localStorage.getItem(currentChatKey);
+	client = chatId ? await LiveChatClient.resume({ baseUrls, siteId, chatId, store }) : undefined;
+	if (!client) return;
+	showChat();
+	if (client.pending.length > 0) client.flush().then(render, () => render());
+}
+
+function showChat() {
+	prechat.hidden = true;
+	logView.hidden = false;
+	compose.hidden = false;
+	render();
+	void pollForever();
+}
+
+/** Long-poll while the page is open; the SDK rebuilds and fails over by itself. */
+async function pollForever() {
+	if (polling) return;
+	polling = true;
+	while (client && client.status !== "ended") {
+		try {
+			await client.poll(25);
+			status.textContent = "";
+		} catch (error) {
+			status.textContent = "Reconnecting…";
+			await new Promise((resolve) => setTimeout(resolve, 2000));
+		}
+		render();
+	}
+	polling = false;
+	if (client?.status === "ended") compose.hidden = true;
+}
+
+function render() {
+	if (!client) return;
+	const atBottom = logView.scrollHeight - logView.scrollTop - logView.clientHeight < 40;
+	const rows = client.messages.map((m) => bubble(kind(m), m.content, m.senderName));
+	for (const item of client.pending) rows.push(bubble("visitor pending", item.content));
+	logView.replaceChildren(...rows);
+	if (atBottom) logView.scrollTop = logView.scrollHeight;
+}
+
+const kind = (m: ChatMessage) => (m.type === 1 ? "visitor" : m.type === 4 ? "system" : "agent");
+
+function bubble(className: string, content: string, title?: string) {
+	const div = document.createElement("div");
+	div.className = `msg ${className}`;
+	div.textContent = content;
+	if (title) div.title = title;
+	return div;
+}

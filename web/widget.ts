@@ -19,6 +19,7 @@ const root = host.attachShadow({ mode: "open" });
 root.innerHTML = `
 <style>
   :host { all: initial; font: 14px/1.4 system-ui, sans-serif; }
+  [hidden] { display: none !important; }
   .launcher { position: fixed; right: 20px; bottom: 20px; border: 0; border-radius: 24px; padding: 12px 18px; background: #2453d4; color: #fff; font: inherit; cursor: pointer; box-shadow: 0 4px 14px #0003; }
   .panel { position: fixed; right: 20px; bottom: 76px; width: 340px; height: 460px; display: none; flex-direction: column; background: #fff; border-radius: 12px; box-shadow: 0 8px 30px #0004; overflow: hidden; }
   .panel.open { display: flex; }

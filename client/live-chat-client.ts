@@ -17,6 +17,7 @@ import {
 	type ReturnResult,
 	type StartChat,
 } from "../src/protocol/chat.ts";
+import { SerialQueue } from "../durable-objects/serial-queue.ts";
 import { MemoryStore, type ChatSnapshot, type ChatStore, type OutboxItem } from "./store.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 
@@ -25,10 +26,16 @@ export class LiveChatError extends Error {
 		readonly status: number,
 		readonly type: string,
 		message: string,
+		/** The chat call that failed ("/messages", "/rebuild", …), when it was one. */
+		readonly path?: string,
 	) {
 		super(message);
 	}
 }
+
+/** A send the server refused for good (bad content, ended chat, not this chat): retrying cannot help. */
+const refusedForGood = (error: unknown) =>
+	error instanceof LiveChatError && error.path === "/messages" && [400, 403, 409, 413].includes(error.status);
 
 export interface LiveChatClientOptions extends TransportOptions {
 	siteId: string;
@@ -52,8 +59,10 @@ export class LiveChatClient {
 	private chatStatus: ChatStatus | undefined;
 	private readonly transport: Transport;
 	private readonly store: ChatStore;
-	/** Sends, rebuilds and ends run one at a time; long-polls do not wait behind them. */
-	private writeTail: Promise<unknown> = Promise.resolve();
+	/** Sends and ends run one at a time; long-polls do not wait behind them. */
+	private readonly writes = new SerialQueue();
+	/** One rebuild at a time, shared: a long-poll and a send that both meet code 1 upload once. */
+	private rebuilding: Promise<void> | undefined;
 
 	constructor(options: LiveChatClientOptions) {
 		this.siteId = options.siteId;
@@ -128,21 +137,21 @@ export class LiveChatClient {
 		return accepted;
 	}
 
-	/** Delivers the outbox in order. A message the server refuses for good (4xx) leaves it with the error. */
+	/** Delivers the outbox in order. A message the server refuses for good leaves it, with the error. */
 	flush(): Promise<void> {
-		return this.exclusive(async () => {
+		return this.writes.run(async () => {
 			while (this.outbox.length > 0) {
 				const item = this.outbox[0]!;
 				try {
 					await this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
 				} catch (error) {
-					if (error instanceof LiveChatError && error.type !== "rate_limited") {
+					if (refusedForGood(error)) {
 						this.outbox.shift();
 						await this.persist();
 					}
 					throw error;
 				}
-				this.outbox = this.outbox.filter((m) => m.id !== item.id);
+				this.outbox.shift();
 				await this.persist();
 			}
 		});
@@ -150,18 +159,25 @@ export class LiveChatClient {
 
 	/** Fetches what is new; with `waitSeconds` the server holds the request until something is. */
 	async poll(waitSeconds = 0): Promise<ChatMessage[]> {
-		const before = new Set(this.log.all().map((m) => m.id));
 		const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
-		await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
-		return this.log.all().filter((m) => !before.has(m.id));
+		const { fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
+		if (fresh.length > 0) await this.persist();
+		return fresh;
 	}
 
 	async end(): Promise<void> {
-		await this.exclusive(() => this.chatCall(() => ({ path: "/end", init: { method: "POST" } })));
+		await this.writes.run(async () => {
+			await this.chatCall(() => ({ path: "/end", init: { method: "POST" } }));
+			await this.persist();
+		});
 	}
 
-	/** One chat call under the offset protocol: rebuild on code 1, then the same call again. */
-	private async chatCall(request: () => { path: string; init: RequestInit }, waitMs = 0): Promise<ReturnResult> {
+	/**
+	 * One chat call under the offset protocol: rebuild on code 1, then the same call again.
+	 * Changes the local copy but does not save it: the caller saves once, with its own change.
+	 */
+	private async chatCall(request: () => { path: string; init: RequestInit }, waitMs = 0): Promise<{ result: ReturnResult; fresh: ChatMessage[] }> {
+		const fresh: ChatMessage[] = [];
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			const { path, init } = request();
 			const headers = new Headers(init.headers);
@@ -169,50 +185,62 @@ export class LiveChatClient {
 			headers.set(AGENT_OFFSET_HEADER, String(this.offsets.agentDataOffset));
 			const result = await this.call(path, { ...init, headers }, waitMs);
 			if (result.code === 0) {
-				await this.absorb(result);
+				fresh.push(...this.absorb(result));
 				if (this.displaced.length > 0) await this.rebuild(this.offsets);
-				return result;
+				return { result, fresh };
 			}
 			await this.rebuild(result);
 		}
 		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
 	}
 
+	private rebuild(server: Offsets): Promise<void> {
+		this.rebuilding ??= this.upload(server).finally(() => {
+			this.rebuilding = undefined;
+		});
+		return this.rebuilding;
+	}
+
 	/**
 	 * Uploads every message above the server's offsets (all of them when it has nothing, −1/−1),
 	 * plus any displaced by a split brain, in chunks of at most 500, each stream in order.
 	 */
-	private async rebuild(server: Offsets): Promise<void> {
+	private async upload(server: Offsets): Promise<void> {
 		const since = { visitorDataOffset: Math.max(0, server.visitorDataOffset), agentDataOffset: Math.max(0, server.agentDataOffset) };
-		const upload = [...this.log.above(since), ...this.displaced];
-		upload.sort((a, b) => (a.type === 1 ? 0 : 1) - (b.type === 1 ? 0 : 1) || a.dataOffset - b.dataOffset);
+		const upload = [...this.log.above(since), ...this.displaced].sort(byStreamThenOffset);
 		let start = 0;
 		do {
 			const chunk = upload.slice(start, start + MAX_REBUILD_MESSAGES);
 			const body = { chatState: this.chatState, ...this.offsets, messages: chunk };
-			const result = await this.call("/rebuild", jsonInit("POST", body));
-			this.displaced = this.displaced.filter((d) => !chunk.includes(d));
-			await this.absorb(result);
+			this.absorb(await this.call("/rebuild", jsonInit("POST", body)));
 			start += MAX_REBUILD_MESSAGES;
 		} while (start < upload.length);
+		await this.persist();
 	}
 
 	private async call(path: string, init: RequestInit, waitMs = 0): Promise<ReturnResult> {
 		const headers = new Headers(init.headers);
 		headers.set("Authorization", `Bearer ${this.token}`);
 		const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers }, waitMs);
-		return ReturnResultSchema.parse(await readOk(response));
+		return ReturnResultSchema.parse(await readOk(response, path));
 	}
 
-	/** Merges the server's messages into the local copy; the server's placement wins. */
-	private async absorb(result: ReturnResult): Promise<void> {
+	/**
+	 * Merges the server's messages into the local copy (the server's placement wins) and returns the
+	 * ones that are new here. A message of ours pushed out of its place stays displaced, to be uploaded
+	 * again, until the server holds it.
+	 */
+	private absorb(result: ReturnResult): ChatMessage[] {
+		const fresh: ChatMessage[] = [];
 		for (const message of result.messages) {
+			if (!this.log.get(message.id)) fresh.push(message);
 			const pushedOut = this.log.place(message);
-			if (pushedOut && !this.log.get(pushedOut.id)) this.displaced.push(pushedOut);
+			if (pushedOut) this.displaced.push(pushedOut);
 		}
+		this.displaced = this.displaced.filter((m, i, all) => !this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i);
 		if (result.chatState) this.chatState = result.chatState;
 		if (result.status) this.chatStatus = result.status;
-		if (result.messages.length > 0 || result.chatState) await this.persist();
+		return fresh;
 	}
 
 	private persist(): Promise<void> {
@@ -228,11 +256,6 @@ export class LiveChatClient {
 		return this.store.save(storeKey(this.siteId, this.chatId), snapshot);
 	}
 
-	private exclusive<T>(work: () => Promise<T>): Promise<T> {
-		const run = this.writeTail.then(work, work);
-		this.writeTail = run.catch(() => undefined);
-		return run;
-	}
 }
 
 const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
@@ -241,10 +264,13 @@ function jsonInit(method: string, body: unknown): RequestInit {
 	return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
 }
 
-async function readOk(response: Response): Promise<unknown> {
+async function readOk(response: Response, path?: string): Promise<unknown> {
 	const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
 	if (!response.ok) {
-		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`);
+		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path);
 	}
 	return body;
 }
+
+/** Upload order: each stream from its lowest offset, so every chunk continues where the last one stopped. */
+const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) => (a.type === 1 ? 0 : 1) - (b.type === 1 ? 0 : 1) || a.dataOffset - b.dataOffset;

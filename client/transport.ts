@@ -50,27 +50,33 @@ export class Transport {
 		for (let round = 0; round < this.attempts; round++) {
 			if (this.current !== 0 && Date.now() - this.leftPrimaryAt >= this.failBackAfterMs) this.current = 0;
 			for (let tried = 0; tried < urls.length; tried++) {
-				try {
-					const response = await this.fetchFn(`${this.baseUrl}/v1${path}`, {
-						...init,
-						signal: AbortSignal.timeout(this.timeoutMs + waitMs),
-					});
+				const index = this.current;
+				// A 5xx gets one more try on the same deployment (a room restarting), no answer at all gets none.
+				for (let attempt = 0; attempt < 2; attempt++) {
+					let response: Response;
+					try {
+						response = await this.fetchFn(`${urls[index]}/v1${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs + waitMs) });
+					} catch (error) {
+						lastError = error;
+						break;
+					}
 					if (response.status < 500) return response;
-					lastError = new Error(`${this.baseUrl} answered ${response.status}`);
+					lastError = new Error(`${urls[index]} answered ${response.status}`);
 					await response.body?.cancel();
-				} catch (error) {
-					lastError = error;
+					if (attempt === 0) await sleep(this.backoffMs);
 				}
-				this.moveOn();
+				this.moveOn(index);
 			}
 			await sleep(this.backoffMs * 2 ** round * (0.5 + Math.random()));
 		}
 		throw new Unreachable(`no deployment answered: ${String(lastError)}`);
 	}
 
-	private moveOn(): void {
-		if (this.current === 0) this.leftPrimaryAt = Date.now();
-		this.current = (this.current + 1) % this.options.baseUrls.length;
+	/** Leaves `failed` for the next deployment, unless a concurrent request already moved on from it. */
+	private moveOn(failed: number): void {
+		if (this.current !== failed) return;
+		if (failed === 0) this.leftPrimaryAt = Date.now();
+		this.current = (failed + 1) % this.options.baseUrls.length;
 	}
 }
 

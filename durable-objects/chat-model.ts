@@ -29,16 +29,8 @@ export class ChatLog {
 		for (const message of messages) this.place(message);
 	}
 
-	get size(): number {
-		return this.byId.size;
-	}
-
 	get(id: string): ChatMessage | undefined {
 		return this.byId.get(id);
-	}
-
-	at(stream: Stream, dataOffset: number): ChatMessage | undefined {
-		return this.streams[stream][dataOffset - 1];
 	}
 
 	/** Highest contiguous offset of each stream: what a client reports (SPEC §2). */
@@ -133,31 +125,29 @@ export interface RebuildPlan {
 
 /**
  * Decides what a rebuild upload does to the server's log (SPEC §3), without changing it:
- * known ids are skipped, the next offset is appended as is, an offset the log already holds
- * with another id (split brain) is re-appended at the end, anything beyond a gap is held back.
+ * known ids are skipped, the next offsets are appended as they are, an offset the log already
+ * holds with another id (split brain) is re-appended after them, anything beyond a gap is held back.
+ * Conflicts go last so that no message that could keep its offset and mac loses them.
  */
 export function planRebuild(log: ChatLog, incoming: readonly ChatMessage[]): RebuildPlan {
-	const length: Record<Stream, number> = {
-		visitor: log.offsets.visitorDataOffset,
-		agent: log.offsets.agentDataOffset,
-	};
-	const seen = new Set<string>();
 	const appends: RebuildPlan["appends"] = [];
 	let heldBack = 0;
-	const sorted = [...incoming].sort((a, b) => a.dataOffset - b.dataOffset);
-	for (const stream of ["visitor", "agent"] as const) {
-		for (const message of sorted) {
-			if (streamOf(message) !== stream || log.get(message.id) || seen.has(message.id)) continue;
-			const next = length[stream] + 1;
-			if (message.dataOffset > next) {
-				heldBack++;
-				continue;
-			}
-			seen.add(message.id);
-			const resealed = message.dataOffset < next;
-			appends.push({ message: resealed ? { ...message, dataOffset: next } : message, resealed });
-			length[stream] = next;
+	const byId = new Map<string, ChatMessage>();
+	for (const m of incoming) if (!log.get(m.id) && !byId.has(m.id)) byId.set(m.id, m);
+	const fresh = [...byId.values()].sort((a, b) => a.dataOffset - b.dataOffset);
+	const { visitorDataOffset, agentDataOffset } = log.offsets;
+	for (const [stream, length] of [["visitor", visitorDataOffset], ["agent", agentDataOffset]] as const) {
+		let next = length + 1;
+		const conflicts: ChatMessage[] = [];
+		for (const message of fresh) {
+			if (streamOf(message) !== stream) continue;
+			if (message.dataOffset === next) {
+				appends.push({ message, resealed: false });
+				next++;
+			} else if (message.dataOffset < next) conflicts.push(message);
+			else heldBack++;
 		}
+		for (const message of conflicts) appends.push({ message: { ...message, dataOffset: next++ }, resealed: true });
 	}
 	return { appends, heldBack };
 }

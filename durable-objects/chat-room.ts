@@ -4,13 +4,15 @@
  * server behind the caller → code 1 with its offsets, otherwise apply and answer code 0.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { ChatMessage, Offsets, RebuildChat, ReturnResult, SendMessage } from "../src/protocol/chat.ts";
+import { MAX_WAIT_SECONDS, type ChatMessage, type Offsets, type RebuildChat, type ReturnResult, type SendMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema, type ChatMeta } from "../src/protocol/chat-state.ts";
 import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import { signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal, type SealingKeys } from "../src/security/sealed-state.ts";
+import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
+import { SerialQueue } from "./serial-queue.ts";
 
 export interface Caller {
 	role: "visitor" | "agent";
@@ -21,20 +23,10 @@ export interface Caller {
 	chatId: string;
 }
 
-export interface NewChat {
-	siteId: string;
-	chatId: string;
-	visitorId: string;
-	visitor: Record<string, unknown>;
-	prechat?: Record<string, unknown>;
-	department?: string;
-	customVariables?: Record<string, string>;
-	limits: ChatMeta["limits"];
-}
+export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "endTime">;
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
-const MAX_WAIT_MS = 25_000;
 const RATE_WINDOW_MS = 60_000;
 
 export class ChatRoom extends DurableObject<Env> {
@@ -44,7 +36,7 @@ export class ChatRoom extends DurableObject<Env> {
 	private lastSendTime = 0;
 	private readonly storage: ChatStorage | undefined;
 	/** Writers run one at a time: a send awaits its MAC, and nothing may slip in between offset and append. */
-	private writeTail: Promise<unknown> = Promise.resolve();
+	private readonly writes = new SerialQueue();
 	private readonly waiters = new Set<() => void>();
 	private readonly recentSends: number[] = [];
 
@@ -58,21 +50,20 @@ export class ChatRoom extends DurableObject<Env> {
 			this.meta = saved.meta;
 			this.chatState = saved.chatState;
 			this.log = new ChatLog(saved.messages);
-			this.lastSendTime = Math.max(0, ...saved.messages.map((m) => m.sendTime));
+			for (const m of saved.messages) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
 		}
 	}
 
 	async start(chat: NewChat): Promise<{ chatState: string } | RoomFailure> {
-		return this.exclusive(async () => {
+		return this.writes.run(async () => {
 			if (this.meta) return roomFailure(409, "conflict", "chat already exists");
-			const meta: ChatMeta = { v: 1, ...chat, status: "waiting", agentIds: [], beginTime: Date.now() };
-			await this.commit(meta, []);
+			await this.commit({ ...chat, v: 1, status: "waiting", agentIds: [], agentNames: {}, beginTime: Date.now() }, []);
 			return { chatState: this.chatState! };
 		});
 	}
 
 	async send(caller: Caller, offsets: Offsets, body: SendMessage): Promise<RoomAnswer> {
-		return this.exclusive(async () => {
+		return this.writes.run(async () => {
 			const refused = this.compare(caller, offsets);
 			if (refused) return refused;
 			const meta = this.meta!;
@@ -85,11 +76,11 @@ export class ChatRoom extends DurableObject<Env> {
 			if (caller.role === "visitor" && this.rateLimited(meta.limits.messagesPerMinutePerVisitor)) {
 				return roomFailure(429, "rate_limited", "too many messages, slow down");
 			}
-			const nextMeta = caller.role === "agent" && !meta.agentIds.includes(caller.id) ? this.withAgent(meta, caller) : undefined;
+			const joining = caller.role === "agent" && !meta.agentIds.includes(caller.id);
 			const batch: ChatMessage[] = [];
-			if (nextMeta) batch.push(await this.newMessage(caller, batch, 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`));
+			if (joining) batch.push(await this.newMessage(caller, batch, 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`));
 			batch.push(await this.newMessage(caller, batch, caller.role === "visitor" ? 1 : 2, body.id, body.content));
-			await this.commit(nextMeta, batch);
+			await this.commit(joining ? this.withAgent(meta, caller) : undefined, batch);
 			return this.answer(offsets);
 		});
 	}
@@ -97,61 +88,52 @@ export class ChatRoom extends DurableObject<Env> {
 	async poll(caller: Caller, offsets: Offsets, waitMs = 0): Promise<RoomAnswer> {
 		const refused = this.compare(caller, offsets);
 		if (refused) return refused;
-		if (waitMs > 0 && this.log.above(offsets).length === 0) {
-			await new Promise<void>((resolve) => {
-				const done = () => {
-					clearTimeout(timer);
-					this.waiters.delete(done);
-					resolve();
-				};
-				const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
-				this.waiters.add(done);
-			});
-		}
-		return this.compare(caller, offsets) ?? this.answer(offsets);
+		if (waitMs > 0 && !this.hasNews(offsets)) await this.waitForNews(Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
+		return this.answer(offsets);
 	}
 
 	async end(caller: Caller, offsets: Offsets): Promise<RoomAnswer> {
-		return this.exclusive(async () => {
+		return this.writes.run(async () => {
 			const refused = this.compare(caller, offsets);
 			if (refused) return refused;
 			const meta = this.meta!;
 			if (meta.status === "ended") return this.answer(offsets);
-			const endTime = Date.now();
 			const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), "The chat has ended");
-			await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime }, [notice]);
+			await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime: notice.sendTime }, [notice]);
 			return this.answer(offsets);
 		});
 	}
 
 	async rebuild(caller: Caller, body: RebuildChat): Promise<RoomAnswer> {
-		const restored = body.chatState === undefined ? undefined : await this.openState(caller, body.chatState);
-		if (restored === null) return roomFailure(403, "invalid_chat_state", "chatState does not open");
+		const offered = body.chatState === undefined ? undefined : await this.openState(caller, body.chatState);
+		if (offered === null) return roomFailure(403, "invalid_chat_state", "chatState does not open");
 		// MACs depend only on the request, so they are checked before queueing behind other writers.
 		for (const m of body.messages) {
 			if (!(await verifyMessage(this.env.CHAT_SIGNING_KEY, caller.siteId, caller.chatId, m))) {
 				return roomFailure(403, "invalid_mac", `message ${m.id} does not carry a valid mac`);
 			}
 		}
-		return this.exclusive(async () => {
-			const meta = restored && (!this.meta || restored.v > this.meta.v) ? restored : this.meta;
+		return this.writes.run(async () => {
+			const meta = offered ? mergeChatMeta(this.meta, offered) : this.meta;
 			if (!meta) return roomFailure(400, "invalid_request", "chatState is required to rebuild a chat the server does not have");
 			const forbidden = this.authorize(caller, meta);
 			if (forbidden) return forbidden;
-			const before = this.meta ? this.log.offsets : { visitorDataOffset: 0, agentDataOffset: 0 };
 			const plan = planRebuild(this.log, body.messages);
 			const appends: ChatMessage[] = [];
-			for (const { message, resealed } of plan.appends) {
-				appends.push(resealed ? { ...message, mac: await this.mac(caller, message) } : message);
+			const resealed: ChatMessage[] = [];
+			for (const { message, resealed: moved } of plan.appends) {
+				// senderName is not under the mac: it comes from the sealed state, never from the upload.
+				const kept = this.withSenderName(meta, message);
+				const final = moved ? { ...kept, mac: await this.mac(caller, kept) } : kept;
+				appends.push(final);
+				if (moved) resealed.push(final);
 			}
-			for (const m of appends) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
 			const metaChanged = meta !== this.meta;
-			await this.commit(metaChanged ? meta : undefined, appends, metaChanged ? body.chatState : undefined);
-			const since = {
-				visitorDataOffset: Math.min(body.visitorDataOffset, before.visitorDataOffset),
-				agentDataOffset: Math.min(body.agentDataOffset, before.agentDataOffset),
-			};
-			const result = this.answer(since);
+			await this.commit(metaChanged ? meta : undefined, appends, meta === offered ? body.chatState : undefined);
+			for (const m of appends) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
+			// What the client lacks, and every message the room moved: the client must move its copy too.
+			const result = this.answer(body, resealed);
+			if (metaChanged) result.chatState = this.chatState;
 			return plan.heldBack > 0 ? { ...result, code: 1 } : result;
 		});
 	}
@@ -174,6 +156,23 @@ export class ChatRoom extends DurableObject<Env> {
 		return undefined;
 	}
 
+	private hasNews(offsets: Offsets): boolean {
+		const server = this.log.offsets;
+		return server.visitorDataOffset > offsets.visitorDataOffset || server.agentDataOffset > offsets.agentDataOffset;
+	}
+
+	private waitForNews(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const done = () => {
+				clearTimeout(timer);
+				this.waiters.delete(done);
+				resolve();
+			};
+			const timer = setTimeout(done, ms);
+			this.waiters.add(done);
+		});
+	}
+
 	/** code 0 with every message above the caller's offsets (plus any it must see again), and the chat state when there is news. */
 	private answer(offsets: Offsets, include: ChatMessage[] = []): ReturnResult {
 		const messages = this.log.above(offsets);
@@ -188,7 +187,14 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	private withAgent(meta: ChatMeta, caller: Caller): ChatMeta {
-		return { ...meta, v: meta.v + 1, status: "chatting", agentIds: [...meta.agentIds, caller.id] };
+		const agentNames = caller.name ? { ...meta.agentNames, [caller.id]: caller.name } : meta.agentNames;
+		return { ...meta, v: meta.v + 1, status: "chatting", agentIds: [...meta.agentIds, caller.id], agentNames };
+	}
+
+	private withSenderName(meta: ChatMeta, message: ChatMessage): ChatMessage {
+		const { senderName: _uploaded, ...rest } = message;
+		const name = message.type !== 1 && message.senderId ? meta.agentNames[message.senderId] : undefined;
+		return name ? { ...rest, senderName: name } : rest;
 	}
 
 	/** A message the server accepts now: next offset of its stream (after any earlier one of this batch), server time, mac. */
@@ -196,9 +202,7 @@ export class ChatRoom extends DurableObject<Env> {
 		const stream = streamOf({ type });
 		const offsets = this.log.offsets;
 		const dataOffset =
-			(stream === "visitor" ? offsets.visitorDataOffset : offsets.agentDataOffset) +
-			batch.filter((m) => streamOf(m) === stream).length +
-			1;
+			(stream === "visitor" ? offsets.visitorDataOffset : offsets.agentDataOffset) + batch.filter((m) => streamOf(m) === stream).length + 1;
 		// Never earlier than the previous message, so display order is acceptance order.
 		this.lastSendTime = Math.max(Date.now(), this.lastSendTime);
 		const message: ChatMessage = { id, type, dataOffset, content, sendTime: this.lastSendTime, mac: "" };
@@ -224,20 +228,20 @@ export class ChatRoom extends DurableObject<Env> {
 		return { currentKid: this.env.KEY_ID, secrets: { [this.env.KEY_ID]: this.env.STATE_SEALING_KEY } };
 	}
 
-	/** Applies a change in memory and, in durable mode, in SQLite before the answer leaves. */
+	/** Durable first (so a failed write changes nothing), then memory, then whoever is long-polling. */
 	private async commit(meta: ChatMeta | undefined, messages: ChatMessage[], sealedAlready?: string): Promise<void> {
+		const chatState = meta ? (sealedAlready ?? (await seal(this.sealingKeys(), meta.siteId, meta.chatId, meta))) : this.chatState;
+		this.storage?.save({ meta, chatState, messages });
 		if (meta) {
-			this.chatState = sealedAlready ?? (await seal(this.sealingKeys(), meta.siteId, meta.chatId, meta));
 			this.meta = meta;
+			this.chatState = chatState;
 		}
 		for (const m of messages) this.log.append(m);
-		this.storage?.save({ meta, chatState: this.chatState, messages });
 		if (messages.length > 0) this.wakeWaiters();
 	}
 
 	private wakeWaiters(): void {
 		for (const wake of this.waiters) wake();
-		this.waiters.clear();
 	}
 
 	private rateLimited(perMinute: number): boolean {
@@ -246,11 +250,5 @@ export class ChatRoom extends DurableObject<Env> {
 		if (this.recentSends.length >= perMinute) return true;
 		this.recentSends.push(now);
 		return false;
-	}
-
-	private exclusive<T>(work: () => Promise<T>): Promise<T> {
-		const run = this.writeTail.then(work, work);
-		this.writeTail = run.catch(() => undefined);
-		return run;
 	}
 }

@@ -2,7 +2,9 @@
 import { SiteConfigSchema, type SiteConfig } from "./protocol/site-config.ts";
 
 const TTL_MS = 30_000;
-const cache = new Map<string, { config: SiteConfig | undefined; until: number }>();
+/** Bounded, and misses are not kept: anyone can ask for a site that does not exist. */
+const MAX_ENTRIES = 1000;
+const cache = new Map<string, { config: SiteConfig; until: number }>();
 const key = (siteId: string) => `site:${siteId}`;
 
 export async function getSiteConfig(kv: KVNamespace, siteId: string): Promise<SiteConfig | undefined> {
@@ -11,11 +13,17 @@ export async function getSiteConfig(kv: KVNamespace, siteId: string): Promise<Si
 	const stored = await kv.get(key(siteId), "json");
 	const parsed = stored === null ? undefined : SiteConfigSchema.safeParse(stored);
 	const config = parsed?.success ? parsed.data : undefined;
-	cache.set(siteId, { config, until: Date.now() + TTL_MS });
+	if (config) remember(siteId, config);
 	return config;
+}
+
+function remember(siteId: string, config: SiteConfig): void {
+	cache.delete(siteId);
+	if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+	cache.set(siteId, { config, until: Date.now() + TTL_MS });
 }
 
 export async function putSiteConfig(kv: KVNamespace, siteId: string, config: SiteConfig): Promise<void> {
 	await kv.put(key(siteId), JSON.stringify(config));
-	cache.set(siteId, { config, until: Date.now() + TTL_MS });
+	remember(siteId, config);
 }

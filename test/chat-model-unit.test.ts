@@ -59,11 +59,11 @@ describe("planRebuild", () => {
 		]);
 	});
 
-	it("re-appends a different message at a held offset at the end of its stream", () => {
+	it("re-appends a different message at a held offset at the end of its stream, after those that fit as they are", () => {
 		const plan = planRebuild(server(), [msg(1, 2, "other"), msg(1, 3, "next")]);
 		expect(plan.appends.map((a) => [a.message.id, a.message.dataOffset, a.resealed])).toEqual([
-			["other", 3, true],
-			["next", 4, true],
+			["next", 3, false],
+			["other", 4, true],
 		]);
 	});
 

@@ -110,6 +110,32 @@ describe("client-driven rebuild of a chat the server lost", () => {
 		expect(server.slice(0, 520)).toEqual(before);
 		expect(server).toHaveLength(521);
 	});
+
+	it("keeps an unsent message in the outbox when the rebuild before it fails, and delivers it later", async () => {
+		const { siteId, visitor, agentToken } = await visitorAndAgent();
+		await visitor.send("hello");
+		await loseChat(siteId, visitor.chatId);
+		// This agent device never talked to the room, so it holds no chatState and cannot recreate the chat.
+		const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
+		await expect(agent.send("are you there?")).rejects.toMatchObject({ status: 400, path: "/rebuild" });
+		expect(agent.pending.map((m) => m.content)).toEqual(["are you there?"]);
+
+		await visitor.poll(); // the visitor brings the chat back
+		await agent.flush();
+		expect(agent.pending).toEqual([]);
+		await visitor.poll();
+		expect(visitor.messages.map((m) => m.content)).toEqual(["hello", "Alice joined the chat", "are you there?"]);
+	});
+
+	it("rebuilds a chat whose prechat form filled the largest start body", async () => {
+		const siteId = await createSite();
+		const prechat = { question: "问".repeat(5000) }; // 15 KB of UTF-8, 4/3 of that once sealed
+		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, prechat, fetch: recordingFetch([]) });
+		await visitor.send("hello");
+		await loseChat(siteId, visitor.chatId);
+		await visitor.send("still there?");
+		expect((await serverMessages(siteId, visitor.chatId, visitor.token)).map((m) => m.content)).toEqual(["hello", "still there?"]);
+	});
 });
 
 const visitorIdOf = (client: LiveChatClient) => String(decode(client.token).payload.sub);

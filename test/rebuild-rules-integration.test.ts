@@ -26,8 +26,7 @@ describe("rebuild rules", () => {
 		const { siteId, chatId, token, kept, chatState } = await lostChatWith(3);
 		const partial = await rebuild(siteId, chatId, token, { chatState, visitorDataOffset: 3, agentDataOffset: 0, messages: [kept[0], kept[2]] });
 		expect(partial.status).toBe(200);
-		expect(partial.body).toMatchObject({ code: 1, visitorDataOffset: 1, agentDataOffset: 0 });
-		expect(partial.body.messages.map((m) => m.id)).toEqual([kept[0]!.id]);
+		expect(partial.body).toMatchObject({ code: 1, visitorDataOffset: 1, agentDataOffset: 0, messages: [] });
 
 		const rest = await rebuild(siteId, chatId, token, { chatState, visitorDataOffset: 3, agentDataOffset: 0, messages: [kept[1], kept[2]] });
 		expect(rest.body).toMatchObject({ code: 0, visitorDataOffset: 3, agentDataOffset: 0 });
@@ -117,5 +116,21 @@ describe("rebuild rules", () => {
 		const res = await rebuild(siteId, chatId, token, { visitorDataOffset: 1, agentDataOffset: 0, messages: kept });
 		expect(res.status).toBe(400);
 		await nothingStored(siteId, chatId, token);
+	});
+
+	it("takes an agent's name from the sealed state, not from what a client uploads", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const agent = await createAgent(siteId, "Alice");
+		const reply = await send(siteId, chat.chatId, agent.token, [0, 0], "hi");
+		const everything = (await poll(siteId, chat.chatId, chat.token)).body.messages;
+		await loseChat(siteId, chat.chatId);
+
+		const renamed = everything.map((m) => (m.type === 2 ? { ...m, senderName: "Alice (Security Team)" } : m));
+		const rebuilt = await rebuild(siteId, chat.chatId, chat.token, { chatState: reply.body.chatState, visitorDataOffset: 0, agentDataOffset: 2, messages: renamed });
+		expect(rebuilt.body.code).toBe(0);
+		const stored = (await poll(siteId, chat.chatId, chat.token)).body.messages;
+		expect(stored).toEqual(everything);
+		expect(stored.find((m) => m.type === 2)!.senderName).toBe("Alice");
 	});
 });

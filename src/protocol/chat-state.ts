@@ -13,6 +13,8 @@ export const ChatMetaSchema = z.object({
 	customVariables: z.record(z.string(), z.string()).optional(),
 	status: ChatStatusSchema,
 	agentIds: z.array(z.string()),
+	/** Names shown on agents' messages: kept here, sealed, because a message's mac does not cover its senderName. */
+	agentNames: z.record(z.string(), z.string()),
 	beginTime: z.number().int(),
 	endTime: z.number().int().optional(),
 	limits: z.object({

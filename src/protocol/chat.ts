@@ -4,8 +4,12 @@ import { z } from "zod";
 export const MAX_CONTENT_LENGTH = 4000;
 /** At most this many messages in one rebuild request (SPEC §3). */
 export const MAX_REBUILD_MESSAGES = 500;
+/** Longest a long-poll (`?wait=`) is held, in seconds (SPEC §4). */
+export const MAX_WAIT_SECONDS = 25;
+/** A start body is at most 16 KiB, so its sealed state (base64 of it, plus metadata) stays under this. */
+export const MAX_START_BODY_BYTES = 16 * 1024;
+export const MAX_CHAT_STATE_LENGTH = 32 * 1024;
 
-export const MessageType = { visitor: 1, agent: 2, bot: 3, system: 4 } as const;
 export const MessageTypeSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
 export type MessageType = z.infer<typeof MessageTypeSchema>;
 
@@ -34,7 +38,7 @@ export const SendMessageSchema = z.strictObject({
 export type SendMessage = z.infer<typeof SendMessageSchema>;
 
 export const RebuildChatSchema = z.strictObject({
-	chatState: z.string().max(16_384).optional(),
+	chatState: z.string().max(MAX_CHAT_STATE_LENGTH).optional(),
 	visitorDataOffset: offset,
 	agentDataOffset: offset,
 	messages: z.array(ChatMessageSchema).max(MAX_REBUILD_MESSAGES),
@@ -64,7 +68,6 @@ export const ErrorBodySchema = z.object({
 	message: z.string(),
 	issues: z.unknown().optional(),
 });
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 export const ReturnResultSchema = z.object({
 	code: z.union([z.literal(0), z.literal(1), z.literal(-1)]),

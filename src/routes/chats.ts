@@ -3,7 +3,14 @@ import { z } from "zod";
 import { callerOf, requireToken, type AppEnv } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { assertContentLength, limitBody, parseJson, parseOffsets } from "../http.ts";
-import { RebuildChatSchema, SendMessageSchema, StartChatSchema, type StartChatResult } from "../protocol/chat.ts";
+import {
+	MAX_START_BODY_BYTES,
+	MAX_WAIT_SECONDS,
+	RebuildChatSchema,
+	SendMessageSchema,
+	StartChatSchema,
+	type StartChatResult,
+} from "../protocol/chat.ts";
 import { signVisitorToken } from "../security/tokens.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { chatRoom, replyFromRoom } from "./room.ts";
@@ -16,14 +23,14 @@ const WaitSchema = z
 	.string()
 	.regex(/^\d{1,2}$/)
 	.transform(Number)
-	.pipe(z.number().max(25))
+	.pipe(z.number().max(MAX_WAIT_SECONDS))
 	.optional();
 
 export const SITE = "/sites/:siteId{[A-Za-z0-9_-]{1,64}}";
 const CHAT = `${SITE}/chats/:chatId{[0-9a-f-]{36}}`;
 
 export const chats = new Hono<AppEnv>()
-	.post(`${SITE}/chats`, limitBody(16 * 1024), async (c) => {
+	.post(`${SITE}/chats`, limitBody(MAX_START_BODY_BYTES), async (c) => {
 		const siteId = c.req.param("siteId");
 		const body = await parseJson(c, StartChatSchema);
 		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
@@ -60,7 +67,7 @@ export const chats = new Hono<AppEnv>()
 		const { siteId, chatId } = c.req.param();
 		const offsets = parseOffsets(c);
 		const wait = WaitSchema.safeParse(c.req.query("wait"));
-		if (!wait.success) throw new ApiError(400, "invalid_request", "wait must be an integer number of seconds from 0 to 25");
+		if (!wait.success) throw new ApiError(400, "invalid_request", `wait must be an integer number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
 		const caller = callerOf(c.get("claims"), siteId, chatId);
 		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).poll(caller, offsets, (wait.data ?? 0) * 1000));
 	})

@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { Transport } from "../client/transport.ts";
+
+const PRIMARY = "http://primary.test";
+const SECONDARY = "http://secondary.test";
+
+/** A fetch where the named deployments answer 200 and the rest refuse the connection. */
+function network(up: Set<string>, seen: string[] = [], status = 200): typeof fetch {
+	return async (input) => {
+		const origin = new URL(String(input)).origin;
+		seen.push(origin);
+		if (!up.has(origin)) throw new TypeError("connection refused");
+		return new Response("{}", { status });
+	};
+}
+
+describe("Transport", () => {
+	it("moves to the secondary when the primary does not answer, and back after failBackAfterMs", async () => {
+		const up = new Set([SECONDARY]);
+		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(up), failBackAfterMs: 50, backoffMs: 1 });
+		await transport.request("/x");
+		expect(transport.baseUrl).toBe(SECONDARY);
+		up.add(PRIMARY);
+		await transport.request("/x");
+		expect(transport.baseUrl).toBe(SECONDARY); // not yet
+		await new Promise((resolve) => setTimeout(resolve, 60));
+		await transport.request("/x");
+		expect(transport.baseUrl).toBe(PRIMARY);
+	});
+
+	it("does not flip back to a dead deployment when several requests fail at once", async () => {
+		const seen: string[] = [];
+		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(new Set([SECONDARY]), seen), backoffMs: 1 });
+		await Promise.all([transport.request("/a"), transport.request("/b"), transport.request("/c")]);
+		expect(transport.baseUrl).toBe(SECONDARY);
+		seen.length = 0;
+		await transport.request("/d");
+		expect(seen).toEqual([SECONDARY]);
+	});
+
+	it("gives a 5xx one more try on the same deployment before failing over", async () => {
+		const seen: string[] = [];
+		let failures = 1;
+		const flaky: typeof fetch = async (input) => {
+			seen.push(new URL(String(input)).origin);
+			return new Response("{}", { status: failures-- > 0 ? 503 : 200 });
+		};
+		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: flaky, backoffMs: 1 });
+		expect((await transport.request("/x")).status).toBe(200);
+		expect(seen).toEqual([PRIMARY, PRIMARY]);
+		expect(transport.baseUrl).toBe(PRIMARY);
+	});
+
+	it("gives up with Unreachable when nothing answers", async () => {
+		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(new Set()), backoffMs: 1, attempts: 2 });
+		await expect(transport.request("/x")).rejects.toThrow("no deployment answered");
+	});
+});

@@ -3,7 +3,7 @@
  * On `code: 1` it uploads what the server lacks, then retries the original call; an outbox message
  * is removed only once the server holds it, and its id makes every retry idempotent.
  */
-import { ChatLog } from "../durable-objects/chat-model.ts";
+import { ChatLog, streamRank } from "../durable-objects/chat-model.ts";
 import {
 	AGENT_OFFSET_HEADER,
 	AgentLoginResultSchema,
@@ -273,4 +273,4 @@ async function readOk(response: Response, path?: string): Promise<unknown> {
 }
 
 /** Upload order: each stream from its lowest offset, so every chunk continues where the last one stopped. */
-const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) => (a.type === 1 ? 0 : 1) - (b.type === 1 ? 0 : 1) || a.dataOffset - b.dataOffset;
+const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) => streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;

@@ -9,13 +9,12 @@ export type Stream = "visitor" | "agent";
 export const streamOf = (message: Pick<ChatMessage, "type">): Stream =>
 	message.type === 1 ? "visitor" : "agent";
 
+/** The visitor stream sorts before the agent stream wherever the two tie. */
+export const streamRank = (message: Pick<ChatMessage, "type">): number => (message.type === 1 ? 0 : 1);
+
 /** Display order: sendTime, then visitor before agent, then dataOffset. */
 export function compareForDisplay(a: ChatMessage, b: ChatMessage): number {
-	return (
-		a.sendTime - b.sendTime ||
-		(a.type === 1 ? 0 : 1) - (b.type === 1 ? 0 : 1) ||
-		a.dataOffset - b.dataOffset
-	);
+	return a.sendTime - b.sendTime || streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;
 }
 
 export class ChatLog {

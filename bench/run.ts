@@ -207,7 +207,6 @@ async function main() {
 		...(throughputRatio >= 0.8
 			? []
 			: [
-					"",
 					`Why the throughput target is missed: locally, workerd runs the Worker and every Durable Object on one thread, which shares the two cores with the load generator, so throughput is CPU per request. The echo does almost nothing; a send verifies a JWT (HMAC), parses and validates the body and headers, signs the message (HMAC), appends it and, in durable mode, writes it to SQLite before answering. The memory-mode row above puts the SQLite write at ${fmt(((http.memory.throughput - http.send.throughput) / (http.baseline.throughput - http.send.throughput)) * 100, 0)} % of the gap. Stubbing out both HMACs in a one-off run (2026-11-22) gained only about 4 points, so the rest is the per-request JavaScript of routing, validation and JSON. On Cloudflare the Worker and the Durable Object run in separate isolates, usually on separate machines, so this local ratio is a pessimistic proxy; the p99 target, which is what a user feels, is met.`,
 				]),
 		"",

@@ -13,6 +13,9 @@ import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
 import { SerialQueue } from "./serial-queue.ts";
+import { attachmentOf, authenticatedSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
+import { CLOSE_UNAUTHORIZED, ClientFrameSchema, HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, type ClientFrame } from "../src/protocol/ws.ts";
+import { verifyToken } from "../src/security/tokens.ts";
 
 export interface Caller {
 	role: "visitor" | "agent";
@@ -27,7 +30,18 @@ export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" 
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
+/** A change that came in on a socket: that socket already holds these messages, everyone else is told. */
+interface Origin {
+	ws: WebSocket;
+	has: ReadonlySet<string>;
+}
+
 const RATE_WINDOW_MS = 60_000;
+/** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
+export const ROOM_SITE_HEADER = "X-Room-Site-Id";
+export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
+
+const errorFrame = (type: string, message: string) => ({ type: "error" as const, error: { type, message } });
 
 export class ChatRoom extends DurableObject<Env> {
 	private meta: ChatMeta | undefined;
@@ -39,9 +53,13 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly writes = new SerialQueue();
 	private readonly waiters = new Set<() => void>();
 	private readonly recentSends: number[] = [];
+	/** Memory mode: a room that woke up without its chat tells its sockets once. */
+	private lossAnnounced = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
+		// Answered by the runtime without waking the room.
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		if (env.CHAT_STATE === "memory") return;
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		this.storage = new ChatStorage(ctx.storage);
@@ -63,6 +81,10 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	async send(caller: Caller, offsets: Offsets, body: SendMessage): Promise<RoomAnswer> {
+		return this.applySend(caller, offsets, body);
+	}
+
+	private applySend(caller: Caller, offsets: Offsets, body: SendMessage, origin?: WebSocket): Promise<RoomAnswer> {
 		return this.writes.run(async () => {
 			const refused = this.compare(caller, offsets);
 			if (refused) return refused;
@@ -80,7 +102,7 @@ export class ChatRoom extends DurableObject<Env> {
 			const batch: ChatMessage[] = [];
 			if (joining) batch.push(await this.newMessage(caller, batch, 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`));
 			batch.push(await this.newMessage(caller, batch, caller.role === "visitor" ? 1 : 2, body.id, body.content));
-			await this.commit(joining ? this.withAgent(meta, caller) : undefined, batch);
+			await this.commit(joining ? this.withAgent(meta, caller) : undefined, batch, undefined, origin && { ws: origin, has: new Set([body.id]) });
 			return this.answer(offsets);
 		});
 	}
@@ -105,6 +127,10 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	async rebuild(caller: Caller, body: RebuildChat): Promise<RoomAnswer> {
+		return this.applyRebuild(caller, body);
+	}
+
+	private async applyRebuild(caller: Caller, body: RebuildChat, origin?: WebSocket): Promise<RoomAnswer> {
 		const offered = body.chatState === undefined ? undefined : await this.openState(caller, body.chatState);
 		if (offered === null) return roomFailure(403, "invalid_chat_state", "chatState does not open");
 		// MACs depend only on the request, so they are checked before queueing behind other writers.
@@ -129,13 +155,127 @@ export class ChatRoom extends DurableObject<Env> {
 				if (moved) resealed.push(final);
 			}
 			const metaChanged = meta !== this.meta;
-			await this.commit(metaChanged ? meta : undefined, appends, meta === offered ? body.chatState : undefined);
+			const uploaded = origin && { ws: origin, has: new Set(appends.filter((m) => !resealed.includes(m)).map((m) => m.id)) };
+			await this.commit(metaChanged ? meta : undefined, appends, meta === offered ? body.chatState : undefined, uploaded);
 			for (const m of appends) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
 			// What the client lacks, and every message the room moved: the client must move its copy too.
 			const result = this.answer(body, resealed);
 			if (metaChanged) result.chatState = this.chatState;
 			return plan.heldBack > 0 ? { ...result, code: 1 } : result;
 		});
+	}
+
+	/** Only WebSocket upgrades come here (the Worker hands them over); the socket must say hello. */
+	async fetch(request: Request): Promise<Response> {
+		const siteId = request.headers.get(ROOM_SITE_HEADER);
+		const chatId = request.headers.get(ROOM_CHAT_HEADER);
+		if (request.headers.get("Upgrade") !== "websocket" || !siteId || !chatId) return new Response("expected a WebSocket upgrade", { status: 426 });
+		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+		this.ctx.acceptWebSocket(server);
+		server.serializeAttachment({ siteId, chatId, connectedAt: Date.now() } satisfies SocketAttachment);
+		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HELLO_TIMEOUT_MS);
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		try {
+			await this.onFrame(ws, raw);
+		} catch (error) {
+			console.error("ChatRoom:webSocketMessage", error);
+			sendFrame(ws, { type: "error", error: { type: "internal_error", message: "something went wrong" } });
+		}
+	}
+
+	async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+		ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+	}
+
+	async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+		console.error("ChatRoom:webSocketError", error);
+	}
+
+	/** Closes sockets that did not say hello in time; comes back for the ones still within it. */
+	async alarm(): Promise<void> {
+		let nextDeadline = Infinity;
+		for (const ws of this.ctx.getWebSockets()) {
+			const { caller, connectedAt } = attachmentOf(ws);
+			if (caller) continue;
+			const deadline = connectedAt + HELLO_TIMEOUT_MS;
+			if (deadline <= Date.now()) ws.close(CLOSE_UNAUTHORIZED, "no hello");
+			else nextDeadline = Math.min(nextDeadline, deadline);
+		}
+		if (nextDeadline !== Infinity) await this.ctx.storage.setAlarm(nextDeadline);
+	}
+
+	private async onFrame(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		if (typeof raw !== "string") return sendFrame(ws, errorFrame("invalid_request", "frames are JSON text"));
+		if (raw.length > MAX_FRAME_CHARS) return sendFrame(ws, errorFrame("payload_too_large", `frames are at most ${MAX_FRAME_CHARS} characters`));
+		let json: unknown;
+		try {
+			json = JSON.parse(raw);
+		} catch {
+			return sendFrame(ws, errorFrame("invalid_request", "frame is not valid JSON"));
+		}
+		const parsed = ClientFrameSchema.safeParse(json);
+		if (!parsed.success) return sendFrame(ws, errorFrame("invalid_request", parsed.error.issues.map((i) => i.message).join("; ")));
+		const frame = parsed.data;
+		const attachment = attachmentOf(ws);
+		this.announceLoss(ws);
+		if (frame.type === "hello") return this.hello(ws, attachment, frame);
+		if (!attachment.caller) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
+		await this.dispatch(ws, attachment.caller, frame);
+	}
+
+	/** A room that woke up without its chat (memory mode) asks every socket for a full rebuild, once. */
+	private announceLoss(except: WebSocket): void {
+		if (this.meta || this.lossAnnounced) return;
+		this.lossAnnounced = true;
+		for (const { ws } of authenticatedSockets(this.ctx)) {
+			if (ws !== except) sendFrame(ws, { type: "rebuild", visitorDataOffset: -1, agentDataOffset: -1 });
+		}
+	}
+
+	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrame, { type: "hello" }>): Promise<void> {
+		const claims = await verifyToken(this.env.TOKEN_SECRET, frame.token);
+		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
+		if (!ok) return ws.close(CLOSE_UNAUTHORIZED, "invalid token");
+		const caller: Caller =
+			claims.role === "visitor"
+				? { role: "visitor", id: claims.sub, siteId: attachment.siteId, chatId: attachment.chatId }
+				: { role: "agent", id: claims.sub, name: claims.name, siteId: attachment.siteId, chatId: attachment.chatId };
+		if (this.meta && this.authorize(caller, this.meta)) return ws.close(CLOSE_UNAUTHORIZED, "not this chat");
+		ws.serializeAttachment({ ...attachment, caller } satisfies SocketAttachment);
+		this.replyOnSocket(ws, await this.poll(caller, frame));
+	}
+
+	private async dispatch(ws: WebSocket, caller: Caller, frame: Exclude<ClientFrame, { type: "hello" }>): Promise<void> {
+		switch (frame.type) {
+			case "send": {
+				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? 0, agentDataOffset: frame.agentDataOffset ?? 0 };
+				const answer = await this.applySend(caller, offsets, frame.message, ws);
+				if ("failure" in answer || answer.code !== 0) return this.replyOnSocket(ws, answer);
+				const own = answer.messages.find((m) => m.id === frame.message.id) ?? this.log.get(frame.message.id)!;
+				return sendFrame(ws, { type: "ack", id: own.id, dataOffset: own.dataOffset, sendTime: own.sendTime, mac: own.mac });
+			}
+			case "rebuild": {
+				const { type: _type, ...body } = frame;
+				return this.replyOnSocket(ws, await this.applyRebuild(caller, body, ws));
+			}
+			case "typing":
+			case "read":
+				for (const other of authenticatedSockets(this.ctx)) {
+					if (other.ws !== ws) sendFrame(other.ws, { ...frame, role: caller.role, senderId: caller.id });
+				}
+		}
+	}
+
+	/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
+	private replyOnSocket(ws: WebSocket, answer: RoomAnswer): void {
+		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message));
+		if (answer.code === 1 && answer.messages.length === 0) {
+			return sendFrame(ws, { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset });
+		}
+		sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
 	}
 
 	/** Steps 1 and 2 of SPEC §3, and the caller's right to this chat. */
@@ -228,16 +368,22 @@ export class ChatRoom extends DurableObject<Env> {
 		return { currentKid: this.env.KEY_ID, secrets: { [this.env.KEY_ID]: this.env.STATE_SEALING_KEY } };
 	}
 
-	/** Durable first (so a failed write changes nothing), then memory, then whoever is long-polling. */
-	private async commit(meta: ChatMeta | undefined, messages: ChatMessage[], sealedAlready?: string): Promise<void> {
+	/** Durable first (so a failed write changes nothing), then memory, then everyone listening. */
+	private async commit(meta: ChatMeta | undefined, messages: ChatMessage[], sealedAlready?: string, origin?: Origin): Promise<void> {
 		const chatState = meta ? (sealedAlready ?? (await seal(this.sealingKeys(), meta.siteId, meta.chatId, meta))) : this.chatState;
 		this.storage?.save({ meta, chatState, messages });
+		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
 		if (meta) {
 			this.meta = meta;
 			this.chatState = chatState;
 		}
 		for (const m of messages) this.log.append(m);
 		if (messages.length > 0) this.wakeWaiters();
+		for (const { ws } of authenticatedSockets(this.ctx)) {
+			for (const message of messages) if (ws !== origin?.ws || !origin.has.has(message.id)) sendFrame(ws, { type: "message", message });
+			if (meta && chatState) sendFrame(ws, { type: "state", chatState });
+			if (endedNow) sendFrame(ws, { type: "ended" });
+		}
 	}
 
 	private wakeWaiters(): void {

@@ -1,3 +1,4 @@
 export * from "./chat.ts";
 export * from "./site-config.ts";
 export * from "./chat-state.ts";
+export * from "./ws.ts";

@@ -13,6 +13,7 @@ import {
 } from "../protocol/chat.ts";
 import { signVisitorToken } from "../security/tokens.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
+import { ROOM_CHAT_HEADER, ROOM_SITE_HEADER } from "../../durable-objects/chat-room.ts";
 import { chatRoom, replyFromRoom } from "./room.ts";
 
 const SEND_BODY_LIMIT = 32 * 1024;
@@ -77,6 +78,15 @@ export const chats = new Hono<AppEnv>()
 		assertContentLength(body.messages.map((m) => m.content));
 		const caller = callerOf(c.get("claims"), siteId, chatId);
 		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).rebuild(caller, body));
+	})
+	.get(`${CHAT}/ws`, async (c) => {
+		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "this endpoint speaks WebSocket");
+		const { siteId, chatId } = c.req.param();
+		// The token comes in the hello frame, not the URL (where logs would keep it); the room checks it.
+		const headers = new Headers(c.req.raw.headers);
+		headers.set(ROOM_SITE_HEADER, siteId);
+		headers.set(ROOM_CHAT_HEADER, chatId);
+		return chatRoom(c.env, siteId, chatId).fetch(new Request(c.req.raw, { headers }));
 	})
 	.post(`${CHAT}/end`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();

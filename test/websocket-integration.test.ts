@@ -1,0 +1,155 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { ChatMessage } from "../src/protocol/chat.ts";
+import { createAgent, createSite, poll, send, startChat } from "./helpers.ts";
+import { TestSocket } from "./sockets.ts";
+
+const room = (siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+
+async function chatWithSockets() {
+	const siteId = await createSite();
+	const chat = await startChat(siteId);
+	const agent = await createAgent(siteId);
+	const [tab1, tab2, agentSocket] = await Promise.all([
+		TestSocket.hello(siteId, chat.chatId, chat.token),
+		TestSocket.hello(siteId, chat.chatId, chat.token),
+		TestSocket.hello(siteId, chat.chatId, agent.token),
+	]);
+	for (const s of [tab1, tab2, agentSocket]) await s.drain();
+	return { siteId, chat, agent, tab1, tab2, agentSocket };
+}
+
+const messagesIn = (frames: { type: string }[]) =>
+	frames.filter((f): f is { type: "message"; message: ChatMessage } => f.type === "message").map((f) => f.message);
+
+describe("WebSocket chat", () => {
+	it("delivers each message once, in order, to every other socket, and acks the sender once", async () => {
+		const { siteId, chat, tab1, tab2, agentSocket } = await chatWithSockets();
+		const ids = ["v1", "v2", "v3"].map((n) => `${n}-${crypto.randomUUID()}`);
+		for (const [i, id] of ids.entries()) {
+			tab1.send({ type: "send", message: { id, content: `visitor ${i + 1}` } });
+			const ack = await tab1.next((f) => f.type === "ack");
+			expect(ack).toMatchObject({ type: "ack", id, dataOffset: i + 1 });
+		}
+		agentSocket.send({ type: "send", message: { id: "a1-" + ids[0], content: "agent 1" } });
+		const agentAck = await agentSocket.next((f) => f.type === "ack");
+		expect(agentAck).toMatchObject({ dataOffset: 2 }); // after the join notice
+
+		const [fromTab1, fromTab2, fromAgent] = await Promise.all([tab1.drain(), tab2.drain(), agentSocket.drain()]);
+		expect(fromTab1.filter((f) => f.type === "ack")).toHaveLength(0); // no second ack
+		expect(messagesIn(fromTab1).map((m) => m.content)).toEqual(["Alice joined the chat", "agent 1"]);
+		expect(messagesIn(fromTab2).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3", "Alice joined the chat", "agent 1"]);
+		expect(messagesIn(fromAgent).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3", "Alice joined the chat"]);
+		// The socket copies are the server's.
+		const server = (await poll(siteId, chat.chatId, chat.token)).body.messages;
+		expect(messagesIn(fromTab2)).toEqual(server);
+	});
+
+	it("pushes messages sent over HTTP to the sockets too, and a resend over the socket is acked, not doubled", async () => {
+		const { siteId, chat, tab1, agentSocket } = await chatWithSockets();
+		const sent = await send(siteId, chat.chatId, chat.token, [0, 0], "over HTTP");
+		expect(messagesIn(await agentSocket.drain())).toEqual(sent.body.messages);
+		expect(messagesIn(await tab1.drain())).toEqual(sent.body.messages);
+
+		const id = sent.body.messages[0]!.id;
+		tab1.send({ type: "send", message: { id, content: "over HTTP" } });
+		expect(await tab1.next((f) => f.type === "ack")).toMatchObject({ id, dataOffset: 1 });
+		expect(messagesIn(await agentSocket.drain())).toEqual([]);
+		expect((await poll(siteId, chat.chatId, chat.token)).body.visitorDataOffset).toBe(1);
+	});
+
+	it("relays typing and read receipts to the others only", async () => {
+		const { tab1, tab2, agentSocket } = await chatWithSockets();
+		agentSocket.send({ type: "typing", on: true });
+		expect(await tab1.next((f) => f.type === "typing")).toMatchObject({ on: true, role: "agent" });
+		expect(await tab2.next((f) => f.type === "typing")).toMatchObject({ on: true, role: "agent" });
+		tab1.send({ type: "read", visitorDataOffset: 0, agentDataOffset: 0 });
+		expect(await agentSocket.next((f) => f.type === "read")).toMatchObject({ role: "visitor" });
+		expect((await agentSocket.drain()).filter((f) => f.type === "typing")).toEqual([]);
+	});
+
+	it("asks a socket that says hello with offsets ahead of the room for a rebuild, and applies it over the socket", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const first = await send(siteId, chat.chatId, chat.token, [0, 0], "one");
+		const socket = await TestSocket.open(siteId, chat.chatId);
+		socket.send({ type: "hello", token: chat.token, visitorDataOffset: 2, agentDataOffset: 0 });
+		expect(await socket.next((f) => f.type === "rebuild")).toEqual({ type: "rebuild", visitorDataOffset: 1, agentDataOffset: 0 });
+		socket.send({ type: "rebuild", visitorDataOffset: 1, agentDataOffset: 0, messages: first.body.messages });
+		expect(await socket.next((f) => f.type === "sync")).toMatchObject({ code: 0, visitorDataOffset: 1, messages: [] });
+	});
+
+	it("ends the chat for every socket", async () => {
+		const { siteId, chat, tab2, agentSocket } = await chatWithSockets();
+		await send(siteId, chat.chatId, chat.token, [0, 0], "bye");
+		const ended = await (await import("./helpers.ts")).api(`/sites/${siteId}/chats/${chat.chatId}/end`, { method: "POST", token: chat.token, offsets: [1, 0] });
+		expect(ended.status).toBe(200);
+		await agentSocket.next((f) => f.type === "ended");
+		await tab2.next((f) => f.type === "ended");
+		expect(await agentSocket.next((f) => f.type === "state")).toMatchObject({ chatState: expect.any(String) });
+	});
+});
+
+describe("WebSocket bad input", () => {
+	it("closes a socket with 4401 when no hello came within 10 s", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const socket = await TestSocket.open(siteId, chat.chatId);
+		const greeted = await TestSocket.hello(siteId, chat.chatId, chat.token);
+		// Ten seconds pass: move this socket's connection time back rather than wait.
+		await runInDurableObject(room(siteId, chat.chatId), (_instance, state) => {
+			for (const ws of state.getWebSockets()) {
+				const attachment = ws.deserializeAttachment() as { connectedAt: number; caller?: unknown };
+				if (!attachment.caller) ws.serializeAttachment({ ...attachment, connectedAt: attachment.connectedAt - 11_000 });
+			}
+		});
+		expect(await runDurableObjectAlarm(room(siteId, chat.chatId))).toBe(true);
+		expect(await socket.closed()).toBe(4401);
+		expect(greeted.closedWith).toBeUndefined();
+	});
+
+	it("closes a socket with 4401 for a bad token, another chat's token, or a frame before hello", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const other = await startChat(siteId);
+		for (const hello of [
+			{ type: "hello", token: "garbage", visitorDataOffset: 0, agentDataOffset: 0 },
+			{ type: "hello", token: other.token, visitorDataOffset: 0, agentDataOffset: 0 },
+			{ type: "send", message: { id: "x", content: "no hello" } },
+		]) {
+			const socket = await TestSocket.open(siteId, chat.chatId);
+			socket.send(hello);
+			expect(await socket.closed()).toBe(4401);
+		}
+		expect((await poll(siteId, chat.chatId, chat.token)).body.messages).toEqual([]);
+	});
+
+	it("answers a malformed or oversized frame with an error frame, keeps the socket open, and stores nothing", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const socket = await TestSocket.hello(siteId, chat.chatId, chat.token);
+		for (const [frame, type] of [
+			["{not json", "invalid_request"],
+			[{ type: "send", message: { id: 7, content: "x" } }, "invalid_request"],
+			[{ type: "dance" }, "invalid_request"],
+			[{ type: "send", message: { id: "big", content: "x".repeat(4001) } }, "payload_too_large"],
+			[JSON.stringify({ type: "typing", on: true, pad: "y".repeat(1024 * 1024) }), "payload_too_large"],
+		] as const) {
+			socket.send(frame);
+			expect(await socket.next((f) => f.type === "error")).toMatchObject({ error: { type } });
+		}
+		expect(socket.closedWith).toBeUndefined();
+		socket.send({ type: "send", message: { id: "fine", content: "still works" } });
+		expect(await socket.next((f) => f.type === "ack")).toMatchObject({ id: "fine", dataOffset: 1 });
+		expect((await poll(siteId, chat.chatId, chat.token)).body.messages.map((m) => m.content)).toEqual(["still works"]);
+	});
+
+	it("answers ping with pong", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const socket = await TestSocket.hello(siteId, chat.chatId, chat.token);
+		socket.send("ping");
+		await socket.drain(100);
+		expect(socket.texts).toEqual(["pong"]);
+	});
+});

@@ -4,6 +4,7 @@
  * is removed only once the server holds it, and its id makes every retry idempotent.
  */
 import { ChatLog, streamRank } from "../durable-objects/chat-model.ts";
+import { fromBase64url } from "../src/security/encoding.ts";
 import {
 	AGENT_OFFSET_HEADER,
 	AgentLoginResultSchema,
@@ -18,6 +19,8 @@ import {
 	type StartChat,
 } from "../src/protocol/chat.ts";
 import { SerialQueue } from "../durable-objects/serial-queue.ts";
+import { MAX_FRAME_CHARS, type ServerFrame } from "../src/protocol/ws.ts";
+import { FrameError, SocketClosed, SocketSession, openWebSocket, type OpenSocket, type Reply } from "./socket-session.ts";
 import { MemoryStore, type ChatSnapshot, type ChatStore, type OutboxItem } from "./store.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 
@@ -43,7 +46,18 @@ export interface LiveChatClientOptions extends TransportOptions {
 	token: string;
 	chatState?: string;
 	store?: ChatStore;
+	/** How to open a WebSocket; the platform's by default. Without one, connect() long-polls. */
+	openSocket?: OpenSocket;
+	/** What happens in the chat while connected: new messages, typing, read receipts, the end. */
+	onEvent?: (event: ChatEvent) => void;
 }
+
+export type ChatEvent =
+	| { type: "messages"; messages: ChatMessage[] }
+	| Extract<ServerFrame, { type: "typing" | "read" | "ended" }>;
+
+/** Error frames carry a type; the HTTP status it stands for decides whether an outbox message is refused for good. */
+const statusOfError: Record<string, number> = { invalid_request: 400, forbidden: 403, chat_ended: 409, payload_too_large: 413, rate_limited: 429 };
 
 /** Enough rounds for a rebuild that another client completes between our attempts. */
 const MAX_ROUNDS = 8;
@@ -63,6 +77,11 @@ export class LiveChatClient {
 	private readonly writes = new SerialQueue();
 	/** One rebuild at a time, shared: a long-poll and a send that both meet code 1 upload once. */
 	private rebuilding: Promise<void> | undefined;
+	private readonly openSocket: OpenSocket | undefined;
+	private readonly onEvent: (event: ChatEvent) => void;
+	private readonly me: { role: "visitor" | "agent"; id: string; name?: string };
+	private session: SocketSession | undefined;
+	private connected = false;
 
 	constructor(options: LiveChatClientOptions) {
 		this.siteId = options.siteId;
@@ -71,6 +90,132 @@ export class LiveChatClient {
 		this.chatState = options.chatState;
 		this.transport = new Transport(options);
 		this.store = options.store ?? new MemoryStore();
+		this.openSocket = options.openSocket ?? (typeof WebSocket === "function" ? openWebSocket : undefined);
+		this.onEvent = options.onEvent ?? (() => {});
+		const claims = JSON.parse(new TextDecoder().decode(fromBase64url(options.token.split(".")[1] ?? ""))) as { sub: string; role: "visitor" | "agent"; name?: string };
+		this.me = { role: claims.role, id: claims.sub, name: claims.name };
+	}
+
+	/**
+	 * Stays in step with the chat until disconnect(): over the WebSocket when one opens, by long-poll
+	 * rounds while it cannot, reconnecting with backoff. Resolves once the first connection is made.
+	 */
+	connect(): Promise<void> {
+		if (this.connected) return Promise.resolve();
+		this.connected = true;
+		return new Promise((resolve) => void this.stayConnected(resolve));
+	}
+
+	disconnect(): void {
+		this.connected = false;
+		this.session?.close();
+	}
+
+	get realtime(): "websocket" | "long-poll" | "off" {
+		return !this.connected ? "off" : this.session && !this.session.closed ? "websocket" : "long-poll";
+	}
+
+	/** Tells the others in the chat whether this side is typing (over the socket; dropped without one). */
+	typing(on: boolean): void {
+		this.session?.send({ type: "typing", on });
+	}
+
+	private async stayConnected(ready: () => void): Promise<void> {
+		let failures = 0;
+		while (this.connected) {
+			const opened = this.openSocket ? await this.openSession() : undefined;
+			if (opened) {
+				failures = 0;
+				ready();
+				await opened.closed;
+				continue;
+			}
+			failures++;
+			ready();
+			// No socket now: one long-poll round (shorter while a socket may come back), then try again.
+			try {
+				await this.poll(this.openSocket ? Math.min(25, 2 ** failures) : 25);
+			} catch {
+				await sleep(Math.min(10_000, 250 * 2 ** failures));
+			}
+		}
+	}
+
+	/** Opens the socket and says hello; `closed` settles when the socket closes. */
+	private async openSession(): Promise<{ closed: Promise<void> } | undefined> {
+		const url = `${this.transport.baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`;
+		let onClose!: () => void;
+		const closed = new Promise<void>((resolve) => (onClose = resolve));
+		try {
+			const { session, reply } = await SocketSession.open(this.openSocket!, url, { token: this.token, ...this.offsets }, (f) => this.pushed(f), () => {
+				this.session = undefined;
+				onClose();
+			});
+			this.session = session;
+			if (reply.type === "rebuild") await this.rebuild(reply);
+			else if (reply.type === "sync") this.take(this.absorb(reply));
+			await this.persist();
+			void this.flush().catch(() => undefined);
+			return { closed };
+		} catch {
+			this.session = undefined;
+			return undefined;
+		}
+	}
+
+	/** Frames the room sends unasked. */
+	private pushed(frame: ServerFrame): void {
+		switch (frame.type) {
+			case "message":
+				return this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: [frame.message] }));
+			case "ack":
+				return this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: this.ownMessage(frame) }));
+			case "sync":
+				return this.take(this.absorb(frame));
+			case "state":
+				this.chatState = frame.chatState;
+				return;
+			case "rebuild":
+				void this.rebuild(frame).then(() => this.flush()).catch(() => undefined);
+				return;
+			case "ended":
+				this.chatStatus = "ended";
+				return this.onEvent(frame);
+			case "typing":
+			case "read":
+				return this.onEvent(frame);
+		}
+	}
+
+	private take(fresh: ChatMessage[]): void {
+		if (fresh.length === 0) return;
+		void this.persist();
+		this.onEvent({ type: "messages", messages: fresh });
+	}
+
+	/** Our message as the room accepted it: the ack says where and when, we know the rest. */
+	private ownMessage(ack: Extract<ServerFrame, { type: "ack" }>): ChatMessage[] {
+		const item = this.outbox.find((m) => m.id === ack.id);
+		if (!item) return [];
+		const message: ChatMessage = { id: ack.id, type: this.me.role === "visitor" ? 1 : 2, dataOffset: ack.dataOffset, content: item.content, sendTime: ack.sendTime, senderId: this.me.id, mac: ack.mac };
+		if (this.me.name) message.senderName = this.me.name;
+		return [message];
+	}
+
+	/** A send over the socket, under the same protocol as HTTP: rebuild when asked, then again. */
+	private async sendOverSocket(session: SocketSession, item: OutboxItem): Promise<void> {
+		for (let round = 0; round < MAX_ROUNDS; round++) {
+			let reply: Reply;
+			try {
+				reply = await session.request({ type: "send", message: item, ...this.offsets });
+			} catch (error) {
+				throw error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, "/messages") : error;
+			}
+			if (reply.type === "ack") return void this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: this.ownMessage(reply) }));
+			if (reply.type === "rebuild") await this.rebuild(reply);
+			else this.take(this.absorb(reply));
+		}
+		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
 	}
 
 	/** Starts a chat as a visitor. */
@@ -143,7 +288,12 @@ export class LiveChatClient {
 			while (this.outbox.length > 0) {
 				const item = this.outbox[0]!;
 				try {
-					await this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
+					const session = this.session;
+					if (session) await this.sendOverSocket(session, item).catch((error) => {
+						if (!(error instanceof SocketClosed)) throw error;
+						return this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) })); // the socket went away: HTTP
+					});
+					else await this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
 				} catch (error) {
 					if (refusedForGood(error)) {
 						this.outbox.shift();
@@ -161,7 +311,10 @@ export class LiveChatClient {
 	async poll(waitSeconds = 0): Promise<ChatMessage[]> {
 		const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
 		const { fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
-		if (fresh.length > 0) await this.persist();
+		if (fresh.length > 0) {
+			await this.persist();
+			this.onEvent({ type: "messages", messages: fresh });
+		}
 		return fresh;
 	}
 
@@ -208,13 +361,24 @@ export class LiveChatClient {
 	private async upload(server: Offsets): Promise<void> {
 		const since = { visitorDataOffset: Math.max(0, server.visitorDataOffset), agentDataOffset: Math.max(0, server.agentDataOffset) };
 		const upload = [...this.log.above(since), ...this.displaced].sort(byStreamThenOffset);
-		let start = 0;
-		do {
-			const chunk = upload.slice(start, start + MAX_REBUILD_MESSAGES);
+		const session = this.session;
+		if (session) {
+			try {
+				for (const chunk of chunks(upload, MAX_FRAME_CHARS * 0.9)) {
+					const reply = await session.request({ type: "rebuild", chatState: this.chatState, ...this.offsets, messages: chunk });
+					if (reply.type === "sync") this.take(this.absorb(reply));
+				}
+				return await this.persist();
+			} catch (error) {
+				if (error instanceof FrameError) throw new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, "/rebuild");
+				if (!(error instanceof SocketClosed)) throw error;
+				// The socket went away mid-rebuild: the same upload over HTTP (every step of it is idempotent).
+			}
+		}
+		for (const chunk of chunks(upload, Infinity)) {
 			const body = { chatState: this.chatState, ...this.offsets, messages: chunk };
 			this.absorb(await this.call("/rebuild", jsonInit("POST", body)));
-			start += MAX_REBUILD_MESSAGES;
-		} while (start < upload.length);
+		}
 		await this.persist();
 	}
 
@@ -271,6 +435,25 @@ async function readOk(response: Response, path?: string): Promise<unknown> {
 	}
 	return body;
 }
+
+/** Rebuild chunks: at most 500 messages, and (over a socket) at most `maxChars` of JSON. */
+function* chunks(messages: ChatMessage[], maxChars: number): Generator<ChatMessage[]> {
+	let chunk: ChatMessage[] = [];
+	let size = 0;
+	for (const m of messages) {
+		const length = JSON.stringify(m).length + 1;
+		if (chunk.length === MAX_REBUILD_MESSAGES || (chunk.length > 0 && size + length > maxChars)) {
+			yield chunk;
+			chunk = [];
+			size = 0;
+		}
+		chunk.push(m);
+		size += length;
+	}
+	if (chunk.length > 0 || messages.length === 0) yield chunk;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Upload order: each stream from its lowest offset, so every chunk continues where the last one stopped. */
 const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) => streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;

@@ -1,0 +1,102 @@
+/**
+ * One chat's WebSocket (SPEC §5) as the client sees it: hello, one request in flight at a time
+ * (a send, a rebuild chunk) with its reply, and everything the room pushes unasked.
+ * Replies come in request order: the room applies a socket's writes one at a time.
+ */
+import { ServerFrameSchema, type ServerFrame } from "../src/protocol/ws.ts";
+
+export type OpenSocket = (url: string) => Promise<WebSocket>;
+
+/** A reply to a request: what the room said, or that it wants a rebuild first. */
+export type Reply =
+	| Extract<ServerFrame, { type: "ack" }>
+	| Extract<ServerFrame, { type: "sync" }>
+	| Extract<ServerFrame, { type: "rebuild" }>;
+
+export class SocketClosed extends Error {}
+export class FrameError extends Error {
+	constructor(
+		readonly type: string,
+		message: string,
+	) {
+		super(message);
+	}
+}
+
+interface Pending {
+	resolve(reply: Reply): void;
+	reject(error: Error): void;
+	/** For a send: the id whose ack answers it. */
+	id?: string;
+}
+
+/** The default opener: the platform's WebSocket, resolved once it is open. */
+export const openWebSocket: OpenSocket = (url) =>
+	new Promise((resolve, reject) => {
+		const ws = new WebSocket(url);
+		ws.addEventListener("open", () => resolve(ws), { once: true });
+		ws.addEventListener("error", () => reject(new SocketClosed(`cannot open ${url}`)), { once: true });
+	});
+
+export class SocketSession {
+	private readonly queue: Pending[] = [];
+	closed = false;
+
+	private constructor(
+		private readonly ws: WebSocket,
+		/** Frames nobody asked for: messages of others, state, typing, a room that lost its chat. */
+		private readonly onPush: (frame: ServerFrame) => void,
+		onClose: () => void,
+	) {
+		ws.addEventListener("message", (event) => this.receive(String(event.data)));
+		ws.addEventListener("close", () => {
+			this.closed = true;
+			for (const pending of this.queue.splice(0)) pending.reject(new SocketClosed("socket closed"));
+			onClose();
+		});
+	}
+
+	static async open(
+		open: OpenSocket,
+		url: string,
+		hello: { token: string; visitorDataOffset: number; agentDataOffset: number },
+		onPush: (frame: ServerFrame) => void,
+		onClose: () => void,
+	): Promise<{ session: SocketSession; reply: Reply }> {
+		const session = new SocketSession(await open(url), onPush, onClose);
+		const reply = await session.request({ type: "hello", ...hello });
+		return { session, reply };
+	}
+
+	request(frame: { type: string; message?: { id: string }; [field: string]: unknown }): Promise<Reply> {
+		if (this.closed) return Promise.reject(new SocketClosed("socket closed"));
+		return new Promise((resolve, reject) => {
+			this.queue.push({ resolve, reject, id: frame.message?.id });
+			this.ws.send(JSON.stringify(frame));
+		});
+	}
+
+	send(frame: unknown): void {
+		if (!this.closed) this.ws.send(JSON.stringify(frame));
+	}
+
+	close(): void {
+		this.closed = true;
+		this.ws.close(1000);
+	}
+
+	private receive(data: string): void {
+		if (data === "pong") return;
+		const parsed = ServerFrameSchema.safeParse(JSON.parse(data));
+		if (!parsed.success) return;
+		const frame = parsed.data;
+		const head = this.queue[0];
+		const answers =
+			head &&
+			((frame.type === "ack" && frame.id === head.id) || frame.type === "sync" || frame.type === "rebuild" || frame.type === "error");
+		if (!answers) return this.onPush(frame);
+		this.queue.shift();
+		if (frame.type === "error") head.reject(new FrameError(frame.error.type, frame.error.message));
+		else head.resolve(frame as Reply);
+	}
+}

@@ -13,6 +13,7 @@ import { LiveChatClient } from "../client/index.ts";
 import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
 import { startLocalDeployment } from "../scripts/local-deployment.ts";
 import { closedLoop, summarize, type LoadResult } from "./http-load.ts";
+import { chatPair, chatSocket, deliveryLoop, echoPair, LoadSocket } from "./websocket-load.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const stateRoot = mkdtempSync(join(os.tmpdir(), "elc-bench-"));
@@ -21,7 +22,9 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = 2;
 const REBUILD_MESSAGES = 10_000;
-const ONLY = process.env.BENCH_ONLY; // "send" or "rebuild", for quick looks; RESULTS.md is written only by a full run
+const WS_CHATS = Number(process.env.BENCH_WS_CHATS ?? 500);
+const IDLE_CHATS = 1000;
+const ONLY = process.env.BENCH_ONLY; // "send", "rebuild", "websocket" or "memory", for quick looks; RESULTS.md is written only by a full run
 
 const log = (message: string) => console.log(`[bench] ${message}`);
 const json = (body: unknown) => JSON.stringify(body);
@@ -170,6 +173,82 @@ async function rebuild() {
 	}
 }
 
+/** `count` things made `batch` at a time: opening hundreds of sockets at once only measures the queue. */
+async function inBatches<T>(count: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
+	const made: T[] = [];
+	for (let i = 0; i < count; i += batch) made.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => make(i + j)))));
+	return made;
+}
+
+async function websocket() {
+	const echo = await startEcho(18804);
+	const deployment = await startLocalDeployment({ port: 18805, stateDir: join(stateRoot, "websocket"), chatState: (process.env.BENCH_WS_MODE as "memory" | undefined) ?? "durable" });
+	const sockets: LoadSocket[] = [];
+	try {
+		const agentToken = await benchSite(deployment.url);
+		log(`opening ${WS_CHATS} chats with a visitor and an agent socket each, and ${WS_CHATS} echo sockets`);
+		const chats = await inBatches(WS_CHATS, 25, async () => {
+			const chat = await startChat(deployment.url);
+			const [visitor, agent] = await Promise.all([
+				chatSocket(deployment.url, "bench", chat.chatId, chat.token),
+				chatSocket(deployment.url, "bench", chat.chatId, agentToken),
+			]);
+			sockets.push(visitor, agent);
+			return chatPair(visitor, agent);
+		});
+		const echoes = await inBatches(WS_CHATS, 25, async (i) => {
+			const socket = await LoadSocket.open(`${echo.url.replace(/^http/, "ws")}/ws/chat-${i}`);
+			sockets.push(socket);
+			return echoPair(socket);
+		});
+		log("warming up");
+		await deliveryLoop(echoes, 2);
+		await deliveryLoop(chats, 2);
+		const baseline: LoadResult[] = [];
+		const delivery: LoadResult[] = [];
+		for (let round = 1; round <= ROUNDS; round++) {
+			log(`round ${round}: WebSocket echo`);
+			baseline.push(await deliveryLoop(echoes, SECONDS));
+			log(`round ${round}: visitor → agent delivery`);
+			delivery.push(await deliveryLoop(chats, SECONDS));
+		}
+		return { baseline: summarize(baseline), delivery: summarize(delivery) };
+	} finally {
+		for (const socket of sockets) socket.close();
+		await Promise.all([echo.stop(), deployment.stop()]);
+	}
+}
+
+/** Resident memory of the workerd serving `port` (the deployment's one process). */
+function residentBytes(port: number): number {
+	const pid = execSync(`pgrep -f "entry=127.0.0.1:${port}"`).toString().trim().split("\n")[0];
+	const status = execSync(`cat /proc/${pid}/status`).toString();
+	return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+/** Memory mode: how much a chat that is open but quiet costs the process holding it. */
+async function idleChatMemory() {
+	const port = 18806;
+	const deployment = await startLocalDeployment({ port, stateDir: join(stateRoot, "memory"), chatState: "memory" });
+	try {
+		await benchSite(deployment.url);
+		const fill = async () => {
+			const chat = await startChat(deployment.url);
+			const loop = sender(deployment.url, chat.chatId, chat.token);
+			for (let m = 0; m < 5; m++) await loop();
+		};
+		await inBatches(50, 25, fill); // warm: code, caches, the first rooms
+		await new Promise((r) => setTimeout(r, 1000));
+		const before = residentBytes(port);
+		log(`opening ${IDLE_CHATS} idle chats of 5 messages`);
+		await inBatches(IDLE_CHATS, 25, fill);
+		await new Promise((r) => setTimeout(r, 1000));
+		return { bytesPerChat: (residentBytes(port) - before) / IDLE_CHATS };
+	} finally {
+		await deployment.stop();
+	}
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
@@ -178,8 +257,13 @@ async function main() {
 	const dirty = execSync("git status --porcelain", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
 	if (ONLY === "send") return console.log(await httpSend());
 	if (ONLY === "rebuild") return console.log(await rebuild());
+	if (ONLY === "websocket") return console.log(await websocket());
+	if (ONLY === "memory") return console.log(await idleChatMemory());
 	const http = await httpSend();
 	const rb = await rebuild();
+	const ws = await websocket();
+	const idle = await idleChatMemory();
+	const wsP99Ratio = ws.delivery.p99 / ws.baseline.p99;
 	const throughputRatio = http.send.throughput / http.baseline.throughput;
 	const p99Ratio = http.send.p99 / http.baseline.p99;
 	const lines = [
@@ -217,6 +301,22 @@ async function main() {
 		`- Full rebuild after eviction: **${fmt(rb.fullMs / 1000, 2)} s** for ${rb.fullMessages} messages in ${rb.fullRequests} requests of ≤ 500, from the first call answered code 1 to the retried call answered (target ≤ 2 s: ${verdict(rb.fullMs <= 2000)}).`,
 		`- Incremental rebuild of the ${rb.incrementalMessages} messages the server lacked: **${rb.incrementalRequests} round trip** of rebuild, ${fmt(rb.incrementalMs, 1)} ms for the whole send (code 1, rebuild, retry) (target: one round trip: ${verdict(rb.incrementalRequests === 1 && rb.incrementalMessages === 10)}).`,
 		"",
+		"",
+		"## WebSocket",
+		"",
+		`${WS_CHATS} concurrent chats in durable mode, each with a visitor socket and an agent socket (hibernation API); each visitor sends one message at a time and waits until its agent's socket has it. Baseline: ${WS_CHATS} sockets to a Durable Object that echoes each frame at once (also hibernation API), the same frame, the same transport. ${ROUNDS} rounds of ${SECONDS} s, alternating.`,
+		"",
+		"| | messages/s | p50 ms | p99 ms | errors |",
+		"|---|---|---|---|---|",
+		`| baseline WebSocket echo (round trip) | ${fmt(ws.baseline.throughput)} | ${fmt(ws.baseline.p50, 2)} | ${fmt(ws.baseline.p99, 2)} | ${ws.baseline.errors} |`,
+		`| visitor → agent delivery | ${fmt(ws.delivery.throughput)} | ${fmt(ws.delivery.p50, 2)} | ${fmt(ws.delivery.p99, 2)} | ${ws.delivery.errors} |`,
+		"",
+		`- Delivery p99: **${fmt(wsP99Ratio, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(wsP99Ratio <= 2)}).`,
+		`- Messages delivered per second across the ${WS_CHATS} chats: **${fmt(ws.delivery.throughput, 0)}**.`,
+		"",
+		"## Memory",
+		"",
+		`- Memory mode, bytes per idle chat: **${fmt(idle.bytesPerChat / 1024, 1)} KiB**: growth of the workerd process's resident memory over ${IDLE_CHATS} chats of 5 messages each, no sockets open (includes each Durable Object's isolate-side bookkeeping, not only the chat's data).`,
 	];
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));
 	console.log(lines.join("\n"));

@@ -219,7 +219,7 @@ export class LiveChatClient {
 	}
 
 	/** Starts a chat as a visitor. */
-	static async startChat(options: TransportOptions & { siteId: string; store?: ChatStore } & Partial<StartChat>): Promise<LiveChatClient> {
+	static async startChat(options: Omit<LiveChatClientOptions, "chatId" | "token" | "chatState"> & Partial<StartChat>): Promise<LiveChatClient> {
 		const { siteId, visitor = {}, prechat, department, customVariables } = options;
 		const transport = new Transport(options);
 		const response = await transport.request(`/sites/${siteId}/chats`, jsonInit("POST", { visitor, prechat, department, customVariables }));

@@ -13,7 +13,7 @@ import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
 import { SerialQueue } from "./serial-queue.ts";
-import { attachmentOf, authenticatedSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
+import { attachmentOf, RoomSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
 import { CLOSE_UNAUTHORIZED, ClientFrameSchema, HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, type ClientFrame } from "../src/protocol/ws.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 
@@ -55,11 +55,13 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly recentSends: number[] = [];
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
 	private lossAnnounced = false;
+	private readonly sockets: RoomSockets;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		// Answered by the runtime without waking the room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+		this.sockets = new RoomSockets(ctx);
 		if (env.CHAT_STATE === "memory") return;
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		this.storage = new ChatStorage(ctx.storage);
@@ -187,10 +189,12 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+		this.sockets.forget(ws);
 		ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
 	}
 
-	async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+	async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+		this.sockets.forget(ws);
 		console.error("ChatRoom:webSocketError", error);
 	}
 
@@ -219,18 +223,18 @@ export class ChatRoom extends DurableObject<Env> {
 		const parsed = ClientFrameSchema.safeParse(json);
 		if (!parsed.success) return sendFrame(ws, errorFrame("invalid_request", parsed.error.issues.map((i) => i.message).join("; ")));
 		const frame = parsed.data;
-		const attachment = attachmentOf(ws);
 		this.announceLoss(ws);
-		if (frame.type === "hello") return this.hello(ws, attachment, frame);
-		if (!attachment.caller) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
-		await this.dispatch(ws, attachment.caller, frame);
+		if (frame.type === "hello") return this.hello(ws, attachmentOf(ws), frame);
+		const caller = this.sockets.callerOf(ws);
+		if (!caller) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
+		await this.dispatch(ws, caller, frame);
 	}
 
 	/** A room that woke up without its chat (memory mode) asks every socket for a full rebuild, once. */
 	private announceLoss(except: WebSocket): void {
 		if (this.meta || this.lossAnnounced) return;
 		this.lossAnnounced = true;
-		for (const { ws } of authenticatedSockets(this.ctx)) {
+		for (const ws of this.sockets.authenticated().keys()) {
 			if (ws !== except) sendFrame(ws, { type: "rebuild", visitorDataOffset: -1, agentDataOffset: -1 });
 		}
 	}
@@ -244,14 +248,16 @@ export class ChatRoom extends DurableObject<Env> {
 				? { role: "visitor", id: claims.sub, siteId: attachment.siteId, chatId: attachment.chatId }
 				: { role: "agent", id: claims.sub, name: claims.name, siteId: attachment.siteId, chatId: attachment.chatId };
 		if (this.meta && this.authorize(caller, this.meta)) return ws.close(CLOSE_UNAUTHORIZED, "not this chat");
-		ws.serializeAttachment({ ...attachment, caller } satisfies SocketAttachment);
+		this.sockets.admit(ws, { ...attachment, caller });
 		this.replyOnSocket(ws, await this.poll(caller, frame));
 	}
 
 	private async dispatch(ws: WebSocket, caller: Caller, frame: Exclude<ClientFrame, { type: "hello" }>): Promise<void> {
 		switch (frame.type) {
 			case "send": {
-				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? 0, agentDataOffset: frame.agentDataOffset ?? 0 };
+				// A socket gets every message as it is accepted, so without offsets it holds what the room holds.
+				const held = this.log.offsets;
+				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset, agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset };
 				const answer = await this.applySend(caller, offsets, frame.message, ws);
 				if ("failure" in answer || answer.code !== 0) return this.replyOnSocket(ws, answer);
 				const own = answer.messages.find((m) => m.id === frame.message.id) ?? this.log.get(frame.message.id)!;
@@ -263,8 +269,8 @@ export class ChatRoom extends DurableObject<Env> {
 			}
 			case "typing":
 			case "read":
-				for (const other of authenticatedSockets(this.ctx)) {
-					if (other.ws !== ws) sendFrame(other.ws, { ...frame, role: caller.role, senderId: caller.id });
+				for (const other of this.sockets.authenticated().keys()) {
+					if (other !== ws) sendFrame(other, { ...frame, role: caller.role, senderId: caller.id });
 				}
 		}
 	}
@@ -379,7 +385,7 @@ export class ChatRoom extends DurableObject<Env> {
 		}
 		for (const m of messages) this.log.append(m);
 		if (messages.length > 0) this.wakeWaiters();
-		for (const { ws } of authenticatedSockets(this.ctx)) {
+		for (const ws of this.sockets.authenticated().keys()) {
 			for (const message of messages) if (ws !== origin?.ws || !origin.has.has(message.id)) sendFrame(ws, { type: "message", message });
 			if (meta && chatState) sendFrame(ws, { type: "state", chatState });
 			if (endedNow) sendFrame(ws, { type: "ended" });

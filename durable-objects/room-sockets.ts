@@ -1,4 +1,4 @@
-/** The room's WebSockets: what each one carries across hibernation, and sending to them. */
+/** The room's WebSockets: what each one carries across hibernation, who said hello, and sending to them. */
 import type { ServerFrame } from "../src/protocol/ws.ts";
 import type { Caller } from "./chat-room.ts";
 
@@ -22,11 +22,36 @@ export function sendFrame(ws: WebSocket, frame: ServerFrame): void {
 	}
 }
 
-export function authenticatedSockets(ctx: DurableObjectState): { ws: WebSocket; caller: Caller }[] {
-	const result: { ws: WebSocket; caller: Caller }[] = [];
-	for (const ws of ctx.getWebSockets()) {
-		const { caller } = attachmentOf(ws);
-		if (caller) result.push({ ws, caller });
+/**
+ * Who is behind each authenticated socket, kept in memory so a message does not deserialize every
+ * socket's attachment; read back from the attachments once after the room wakes up.
+ */
+export class RoomSockets {
+	private callers: Map<WebSocket, Caller> | undefined;
+
+	constructor(private readonly ctx: DurableObjectState) {}
+
+	authenticated(): Map<WebSocket, Caller> {
+		if (!this.callers) {
+			this.callers = new Map();
+			for (const ws of this.ctx.getWebSockets()) {
+				const { caller } = attachmentOf(ws);
+				if (caller) this.callers.set(ws, caller);
+			}
+		}
+		return this.callers;
 	}
-	return result;
+
+	callerOf(ws: WebSocket): Caller | undefined {
+		return this.authenticated().get(ws);
+	}
+
+	admit(ws: WebSocket, attachment: SocketAttachment & { caller: Caller }): void {
+		ws.serializeAttachment(attachment);
+		this.authenticated().set(ws, attachment.caller);
+	}
+
+	forget(ws: WebSocket): void {
+		this.callers?.delete(ws);
+	}
 }

@@ -4,17 +4,29 @@ interface EchoEnv {
 	ECHO: DurableObjectNamespace<Echo>;
 }
 
+/** The baselines of SPEC §11: a Durable Object that answers at once, over HTTP (RPC) and WebSocket. */
 export class Echo extends DurableObject<EchoEnv> {
 	echo(body: string): string {
 		return body;
 	}
+
+	async fetch(): Promise<Response> {
+		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+		this.ctx.acceptWebSocket(server); // hibernating, as the chat rooms' sockets are
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+		ws.send(message);
+	}
 }
 
-/** One DO per path, as the chat service has one per chat. */
+/** One DO per path, as the chat service has one per chat; `/ws/…` upgrades. */
 export default {
 	async fetch(request, env) {
 		const name = new URL(request.url).pathname;
-		const body = await env.ECHO.get(env.ECHO.idFromName(name)).echo(await request.text());
-		return new Response(body, { headers: { "Content-Type": "application/json" } });
+		const stub = env.ECHO.get(env.ECHO.idFromName(name.replace(/^\/ws/, "")));
+		if (name.startsWith("/ws/")) return stub.fetch(request);
+		return new Response(await stub.echo(await request.text()), { headers: { "Content-Type": "application/json" } });
 	},
 } satisfies ExportedHandler<EchoEnv>;

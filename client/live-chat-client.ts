@@ -237,7 +237,7 @@ export class LiveChatClient {
 	}
 
 	/** A client from what the store kept (after a page reload), or undefined if it kept nothing. */
-	static async resume(options: TransportOptions & { siteId: string; chatId: string; store: ChatStore }): Promise<LiveChatClient | undefined> {
+	static async resume(options: Omit<LiveChatClientOptions, "token" | "chatState"> & { store: ChatStore }): Promise<LiveChatClient | undefined> {
 		const snapshot = await options.store.load(storeKey(options.siteId, options.chatId));
 		if (!snapshot) return undefined;
 		const client = new LiveChatClient({ ...options, token: snapshot.token, chatState: snapshot.chatState });

@@ -2,13 +2,14 @@
  * The embeddable widget: `<script src="https://…/livechat.js" data-site-id="…"></script>`.
  * A button and a chat window in a Shadow DOM, on top of LiveChatClient: the local copy and the
  * outbox live in localStorage, so a reload loses nothing and an unsent message is sent afterwards.
+ * Messages arrive over the chat's WebSocket, or by long-poll where WebSockets are blocked.
  * Optional: `data-failover-url` for a secondary deployment.
  */
-import { LiveChatClient, LocalStorageStore } from "../client/index.ts";
+import { LiveChatClient, LocalStorageStore, type ChatEvent } from "../client/index.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 const script = document.currentScript as HTMLScriptElement | null;
-const siteId = script?.dataset.siteId;
+const siteId = script?.dataset.siteId ?? "";
 if (!script || !siteId) throw new Error("livechat.js needs data-site-id");
 const baseUrls = [script.dataset.baseUrl ?? new URL(script.src).origin, ...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : [])];
 const store = new LocalStorageStore(localStorage);
@@ -61,7 +62,10 @@ const compose = $<HTMLFormElement>(".compose");
 const logView = $<HTMLElement>(".log");
 const status = $<HTMLElement>(".status");
 let client: LiveChatClient | undefined;
-let polling = false;
+const onEvent = (event: ChatEvent) => {
+	if (event.type === "ended") compose.hidden = true;
+	render();
+};
 
 $<HTMLButtonElement>(".launcher").addEventListener("click", async () => {
 	panel.classList.toggle("open");
@@ -74,7 +78,7 @@ prechat.addEventListener("submit", async (event) => {
 	const visitor: Record<string, string> = { name: String(data.get("name")) };
 	if (data.get("email")) visitor.email = String(data.get("email"));
 	try {
-		client = await LiveChatClient.startChat({ baseUrls, siteId, store, visitor });
+		client = await LiveChatClient.startChat({ baseUrls, siteId, store, visitor, onEvent });
 		localStorage.setItem(currentChatKey, client.chatId);
 		showChat();
 	} catch (error) {
@@ -104,7 +108,7 @@ compose.addEventListener("keydown", (event) => {
 
 async function resume() {
 	const chatId = localStorage.getItem(currentChatKey);
-	client = chatId ? await LiveChatClient.resume({ baseUrls, siteId, chatId, store }) : undefined;
+	client = chatId ? await LiveChatClient.resume({ baseUrls, siteId, chatId, store, onEvent }) : undefined;
 	if (!client) return;
 	showChat();
 	if (client.pending.length > 0) client.flush().then(render, () => render());
@@ -113,27 +117,10 @@ async function resume() {
 function showChat() {
 	prechat.hidden = true;
 	logView.hidden = false;
-	compose.hidden = false;
+	compose.hidden = client?.status === "ended";
 	render();
-	void pollForever();
-}
-
-/** Long-poll while the page is open; the SDK rebuilds and fails over by itself. */
-async function pollForever() {
-	if (polling) return;
-	polling = true;
-	while (client && client.status !== "ended") {
-		try {
-			await client.poll(25);
-			status.textContent = "";
-		} catch (error) {
-			status.textContent = "Reconnecting…";
-			await new Promise((resolve) => setTimeout(resolve, 2000));
-		}
-		render();
-	}
-	polling = false;
-	if (client?.status === "ended") compose.hidden = true;
+	// WebSocket where it can, long-poll where it cannot; the SDK rebuilds, reconnects and fails over by itself.
+	void client?.connect();
 }
 
 function render() {

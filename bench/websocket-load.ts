@@ -5,20 +5,28 @@
 import WebSocket from "ws";
 import type { LoadResult } from "./http-load.ts";
 
-type Match = (frame: { type?: string; message?: { id?: string } }) => boolean;
-
-/** A socket with a one-at-a-time "wait for the frame that matches" (a closed loop needs no more). */
+/** A socket that can wait for the frame carrying a given message id, or for the next frame of a type. */
 export class LoadSocket {
-	private waiting: { match: Match; resolve: () => void } | undefined;
+	private readonly byId = new Map<string, () => void>();
+	private byType: { type: string; resolve: () => void } | undefined;
 
 	private constructor(readonly ws: WebSocket) {
 		ws.on("message", (data) => {
-			const waiting = this.waiting;
-			if (!waiting) return;
 			const text = data.toString();
-			if (!waiting.match(text.startsWith("{") ? JSON.parse(text) : {})) return;
-			this.waiting = undefined;
-			waiting.resolve();
+			if (!text.startsWith("{")) return;
+			const frame = JSON.parse(text) as { type?: string; message?: { id?: string } };
+			const id = frame.message?.id;
+			// The echo sends our "send" frame back; the chat room sends the agent a "message" frame.
+			const waiter = id !== undefined && frame.type !== "ack" ? this.byId.get(id) : undefined;
+			if (waiter) {
+				this.byId.delete(id!);
+				return waiter();
+			}
+			if (this.byType && frame.type === this.byType.type) {
+				const { resolve } = this.byType;
+				this.byType = undefined;
+				resolve();
+			}
 		});
 	}
 
@@ -30,22 +38,16 @@ export class LoadSocket {
 		});
 	}
 
-	/** Resolves when a frame matching `match` arrives (registered before anything is sent). */
-	expect(match: Match, timeoutMs = 30_000): Promise<void> {
-		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => reject(new Error("no matching frame in time")), timeoutMs);
-			this.waiting = {
-				match,
-				resolve: () => {
-					clearTimeout(timer);
-					resolve();
-				},
-			};
-		});
+	waitFor(id: string, timeoutMs = 30_000): Promise<void> {
+		return withTimeout(new Promise<void>((resolve) => this.byId.set(id, resolve)), timeoutMs, () => this.byId.delete(id));
+	}
+
+	waitForType(type: string, timeoutMs = 30_000): Promise<void> {
+		return withTimeout(new Promise<void>((resolve) => (this.byType = { type, resolve })), timeoutMs, () => (this.byType = undefined));
 	}
 
 	send(frame: unknown): void {
-		this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+		this.ws.send(JSON.stringify(frame));
 	}
 
 	close(): void {
@@ -53,51 +55,77 @@ export class LoadSocket {
 	}
 }
 
-const PAYLOAD = "Hello, I have a question about my order.";
-
-/** Each pair: send from one socket, time until the other (or the same, for the echo) has it. */
-export async function deliveryLoop(pairs: { from: LoadSocket; to: LoadSocket; frame: (id: string) => unknown; arrived: (id: string) => Match }[], seconds: number): Promise<LoadResult> {
-	const latenciesMs: number[] = [];
-	let errors = 0;
-	const started = performance.now();
-	const deadline = started + seconds * 1000;
-	await Promise.all(
-		pairs.map(async ({ from, to, frame, arrived }) => {
-			while (performance.now() < deadline) {
-				const id = crypto.randomUUID();
-				const delivered = to.expect(arrived(id));
-				const t = performance.now();
-				from.send(frame(id));
-				try {
-					await delivered;
-					latenciesMs.push(performance.now() - t);
-				} catch {
-					errors++;
-				}
-			}
-		}),
-	);
-	return { requests: latenciesMs.length, seconds: (performance.now() - started) / 1000, latenciesMs, errors };
+function withTimeout(promise: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			onTimeout();
+			reject(new Error("no frame in time"));
+		}, ms);
+		promise.then(() => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
 }
 
-export const echoPair = (socket: LoadSocket) => ({
-	from: socket,
-	to: socket,
-	frame: (id: string) => ({ type: "send", message: { id, content: PAYLOAD } }),
-	arrived: (id: string): Match => (f) => f.message?.id === id,
-});
+const PAYLOAD = "Hello, I have a question about my order.";
 
-export const chatPair = (visitor: LoadSocket, agent: LoadSocket) => ({
-	from: visitor,
-	to: agent,
-	frame: (id: string) => ({ type: "send", message: { id, content: PAYLOAD } }),
-	arrived: (id: string): Match => (f) => f.type === "message" && f.message?.id === id,
-});
+/** Send from one socket, time until the other (or the same one, for the echo) has the message. */
+export interface Pair {
+	from: LoadSocket;
+	to: LoadSocket;
+}
+
+async function deliverOnce(pair: Pair, result: LoadResult): Promise<void> {
+	const id = crypto.randomUUID();
+	const delivered = pair.to.waitFor(id);
+	const t = performance.now();
+	pair.from.send({ type: "send", message: { id, content: PAYLOAD } });
+	try {
+		await delivered;
+		result.latenciesMs.push(performance.now() - t);
+		result.requests++;
+	} catch {
+		result.errors++;
+	}
+}
+
+const emptyResult = (): LoadResult => ({ requests: 0, seconds: 0, latenciesMs: [], errors: 0 });
+
+/** Closed loop: every pair sends its next message as soon as the last one arrived (saturation). */
+export async function closedDelivery(pairs: Pair[], seconds: number): Promise<LoadResult> {
+	const result = emptyResult();
+	const started = performance.now();
+	const deadline = started + seconds * 1000;
+	await Promise.all(pairs.map(async (pair) => {
+		while (performance.now() < deadline) await deliverOnce(pair, result);
+	}));
+	result.seconds = (performance.now() - started) / 1000;
+	return result;
+}
+
+/** Open loop: every pair sends `perSecond` messages a second whatever happens, from a random phase (people chatting). */
+export async function openDelivery(pairs: Pair[], perSecond: number, seconds: number): Promise<LoadResult> {
+	const result = emptyResult();
+	const interval = 1000 / perSecond;
+	const started = performance.now();
+	const deadline = started + seconds * 1000;
+	await Promise.all(pairs.map(async (pair) => {
+		const inFlight: Promise<void>[] = [];
+		for (let at = started + Math.random() * interval; at < deadline; at += interval) {
+			await new Promise((r) => setTimeout(r, Math.max(0, at - performance.now())));
+			inFlight.push(deliverOnce(pair, result));
+		}
+		await Promise.all(inFlight);
+	}));
+	result.seconds = (performance.now() - started) / 1000;
+	return result;
+}
 
 /** Opens a chat socket and says hello; resolves when the room has answered. */
 export async function chatSocket(baseUrl: string, siteId: string, chatId: string, token: string): Promise<LoadSocket> {
 	const socket = await LoadSocket.open(`${baseUrl.replace(/^http/, "ws")}/v1/sites/${siteId}/chats/${chatId}/ws`);
-	const synced = socket.expect((f) => f.type === "sync");
+	const synced = socket.waitForType("sync");
 	socket.send({ type: "hello", token, visitorDataOffset: 0, agentDataOffset: 0 });
 	await synced;
 	return socket;

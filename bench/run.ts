@@ -185,7 +185,7 @@ async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
 	const agentToken = await benchSite(url);
 	return inBatches(WS_CHATS, 25, async () => {
 		const chat = await startChat(url);
-		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token), chatSocket(url, "bench", chat.chatId, agentToken)]);
+		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token, chat.chatState), chatSocket(url, "bench", chat.chatId, agentToken)]);
 		sockets.push(visitor, agent);
 		return { from: visitor, to: agent };
 	});
@@ -199,20 +199,18 @@ async function websocket() {
 	try {
 		log(`opening ${WS_CHATS} chats with a visitor and an agent socket each, and ${WS_CHATS} echo sockets`);
 		const durableChats = await chatPairs(durable.url, sockets);
+		const memoryChats = await chatPairs(memory.url, sockets);
 		const echoes = await inBatches(WS_CHATS, 25, async (i) => {
 			const socket = await LoadSocket.open(`${echo.url.replace(/^http/, "ws")}/ws/chat-${i}`);
 			sockets.push(socket);
 			return { from: socket, to: socket } satisfies Pair;
 		});
 		// Each target is warmed right before it is measured: rooms idle for ~10 s hibernate, and waking
-		// 500 of them at once is a start-up cost, not the steady state (in memory mode a woken room has
-		// lost its chat and asks for a rebuild, which this raw load does not perform).
+		// 500 of them at once (in memory mode: and rebuilding them) is a start-up cost, not the steady state.
 		const warm = (pairs: Pair[]) => openDelivery(pairs, 2, 2);
 		const runs = { echoOpen: [] as LoadResult[], durableOpen: [] as LoadResult[], memoryOpen: [] as LoadResult[], echoClosed: [] as LoadResult[], durableClosed: [] as LoadResult[] };
 		for (let round = 1; round <= ROUNDS; round++) {
 			log(`round ${round}: one message per chat per second: echo, durable, memory`);
-			// Memory-mode rooms would have hibernated (and so lost their chats) while the others ran: fresh ones.
-			const memoryChats = await chatPairs(memory.url, sockets);
 			for (const [pairs, into] of [[echoes, runs.echoOpen], [durableChats, runs.durableOpen], [memoryChats, runs.memoryOpen]] as const) {
 				await warm(pairs);
 				into.push(await openDelivery(pairs, 1, SECONDS));

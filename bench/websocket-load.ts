@@ -9,12 +9,15 @@ import type { LoadResult } from "./http-load.ts";
 export class LoadSocket {
 	private readonly byId = new Map<string, () => void>();
 	private byType: { type: string; resolve: () => void } | undefined;
+	/** What to do when the room asks for a rebuild (it hibernated and, in memory mode, lost the chat). */
+	onRebuild: (() => void) | undefined;
 
 	private constructor(readonly ws: WebSocket) {
 		ws.on("message", (data) => {
 			const text = data.toString();
 			if (!text.startsWith("{")) return;
 			const frame = JSON.parse(text) as { type?: string; message?: { id?: string } };
+			if (frame.type === "rebuild") this.onRebuild?.();
 			const id = frame.message?.id;
 			// The echo sends our "send" frame back; the chat room sends the agent a "message" frame.
 			const waiter = id !== undefined && frame.type !== "ack" ? this.byId.get(id) : undefined;
@@ -76,9 +79,12 @@ export interface Pair {
 	to: LoadSocket;
 }
 
+/** A message that a rebuild request turned away never arrives: counted as an error after this long. */
+const DELIVERY_TIMEOUT_MS = 5000;
+
 async function deliverOnce(pair: Pair, result: LoadResult): Promise<void> {
 	const id = crypto.randomUUID();
-	const delivered = pair.to.waitFor(id);
+	const delivered = pair.to.waitFor(id, DELIVERY_TIMEOUT_MS);
 	const t = performance.now();
 	pair.from.send({ type: "send", message: { id, content: PAYLOAD } });
 	try {
@@ -122,9 +128,13 @@ export async function openDelivery(pairs: Pair[], perSecond: number, seconds: nu
 	return result;
 }
 
-/** Opens a chat socket and says hello; resolves when the room has answered. */
-export async function chatSocket(baseUrl: string, siteId: string, chatId: string, token: string): Promise<LoadSocket> {
+/**
+ * Opens a chat socket and says hello; resolves when the room has answered. With the chat's sealed
+ * state, the socket answers a rebuild request as a client would, less the history it does not keep.
+ */
+export async function chatSocket(baseUrl: string, siteId: string, chatId: string, token: string, chatState?: string): Promise<LoadSocket> {
 	const socket = await LoadSocket.open(`${baseUrl.replace(/^http/, "ws")}/v1/sites/${siteId}/chats/${chatId}/ws`);
+	if (chatState) socket.onRebuild = () => socket.send({ type: "rebuild", chatState, visitorDataOffset: 0, agentDataOffset: 0, messages: [] });
 	const synced = socket.waitForType("sync");
 	socket.send({ type: "hello", token, visitorDataOffset: 0, agentDataOffset: 0 });
 	await synced;

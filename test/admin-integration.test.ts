@@ -59,4 +59,23 @@ describe("admin API", () => {
 		const elsewhere = await api(`/sites/${await createSite()}/agent-sessions`, { method: "POST", body: json({ email: agent.email, password: agent.password }) });
 		expect(elsewhere.status).toBe(401);
 	});
+
+	it("answers malformed start, login and agent bodies with 400 invalid_request and stores nothing", async () => {
+		const siteId = await createSite();
+		const cases: [string, string, unknown][] = [
+			[`/sites/${siteId}/chats`, "POST", { visitor: { email: "not an email" } }],
+			[`/sites/${siteId}/chats`, "POST", { visitor: {}, favouriteColour: "red" }],
+			[`/sites/${siteId}/agent-sessions`, "POST", { email: "x@example.com" }],
+			[`/sites/${siteId}/agent-sessions`, "POST", { email: 42, password: "p" }],
+			[`/admin/sites/${siteId}/agents`, "POST", { email: "short@example.com", name: "Short", password: "short" }],
+			[`/admin/sites/${siteId}/agents`, "POST", { email: "extra@example.com", name: "Extra", password: "long enough", role: "admin" }],
+		];
+		for (const [path, method, body] of cases) {
+			const res = await api(path, { ...admin, method, body: json(body) });
+			expect(res.status, `${path} ${json(body)}`).toBe(400);
+			expect((await res.json<{ error: { type: string } }>()).error.type).toBe("invalid_request");
+		}
+		const agents = await env.DB.prepare(`SELECT COUNT(*) AS n FROM agents WHERE site_id = ?`).bind(siteId).first<{ n: number }>();
+		expect(agents!.n).toBe(0);
+	});
 });

@@ -153,7 +153,7 @@ export class LiveChatClient {
 			});
 			this.session = session;
 			if (reply.type === "rebuild") await this.rebuild(reply);
-			else if (reply.type === "sync") this.take(this.absorb(reply));
+			else if (reply.type === "sync") this.absorb(reply);
 			await this.persist();
 			void this.flush().catch(() => undefined);
 			return { closed };
@@ -167,11 +167,11 @@ export class LiveChatClient {
 	private pushed(frame: ServerFrame): void {
 		switch (frame.type) {
 			case "message":
-				return this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: [frame.message] }));
+				return this.absorbAndSave({ messages: [frame.message] });
 			case "ack":
-				return this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: this.ownMessage(frame) }));
+				return this.absorbAndSave({ messages: this.ownMessage(frame) });
 			case "sync":
-				return this.take(this.absorb(frame));
+				return this.absorbAndSave(frame);
 			case "state":
 				this.chatState = frame.chatState;
 				return;
@@ -187,10 +187,9 @@ export class LiveChatClient {
 		}
 	}
 
-	private take(fresh: ChatMessage[]): void {
-		if (fresh.length === 0) return;
-		void this.persist();
-		this.onEvent({ type: "messages", messages: fresh });
+	/** For frames that arrive unasked: nobody else saves the copy after them. */
+	private absorbAndSave(update: Parameters<LiveChatClient["absorb"]>[0]): void {
+		if (this.absorb(update).length > 0) void this.persist();
 	}
 
 	/** Our message as the room accepted it: the ack says where and when, we know the rest. */
@@ -211,9 +210,9 @@ export class LiveChatClient {
 			} catch (error) {
 				throw error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, "/messages") : error;
 			}
-			if (reply.type === "ack") return void this.take(this.absorb({ code: 0, visitorDataOffset: 0, agentDataOffset: 0, messages: this.ownMessage(reply) }));
+			if (reply.type === "ack") return void this.absorb({ messages: this.ownMessage(reply) });
 			if (reply.type === "rebuild") await this.rebuild(reply);
-			else this.take(this.absorb(reply));
+			else this.absorb(reply);
 		}
 		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
 	}
@@ -268,10 +267,6 @@ export class LiveChatClient {
 		return this.transport.baseUrl;
 	}
 
-	failBack(): void {
-		this.transport.failBack();
-	}
-
 	/** Queues a message and delivers it; resolves with the message as the server accepted it. */
 	async send(content: string, id: string = crypto.randomUUID()): Promise<ChatMessage> {
 		this.outbox.push({ id, content });
@@ -311,10 +306,7 @@ export class LiveChatClient {
 	async poll(waitSeconds = 0): Promise<ChatMessage[]> {
 		const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
 		const { fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
-		if (fresh.length > 0) {
-			await this.persist();
-			this.onEvent({ type: "messages", messages: fresh });
-		}
+		if (fresh.length > 0) await this.persist();
 		return fresh;
 	}
 
@@ -366,7 +358,7 @@ export class LiveChatClient {
 			try {
 				for (const chunk of chunks(upload, MAX_FRAME_CHARS * 0.9)) {
 					const reply = await session.request({ type: "rebuild", chatState: this.chatState, ...this.offsets, messages: chunk });
-					if (reply.type === "sync") this.take(this.absorb(reply));
+					if (reply.type === "sync") this.absorb(reply);
 				}
 				return await this.persist();
 			} catch (error) {
@@ -390,11 +382,11 @@ export class LiveChatClient {
 	}
 
 	/**
-	 * Merges the server's messages into the local copy (the server's placement wins) and returns the
-	 * ones that are new here. A message of ours pushed out of its place stays displaced, to be uploaded
-	 * again, until the server holds it.
+	 * Merges the server's messages into the local copy (the server's placement wins), tells onEvent of
+	 * the ones that are new here and returns them. A message of ours pushed out of its place stays
+	 * displaced, to be uploaded again, until the server holds it. Saving is the caller's.
 	 */
-	private absorb(result: ReturnResult): ChatMessage[] {
+	private absorb(result: Pick<ReturnResult, "messages" | "chatState" | "status">): ChatMessage[] {
 		const fresh: ChatMessage[] = [];
 		for (const message of result.messages) {
 			if (!this.log.get(message.id)) fresh.push(message);
@@ -404,6 +396,7 @@ export class LiveChatClient {
 		this.displaced = this.displaced.filter((m, i, all) => !this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i);
 		if (result.chatState) this.chatState = result.chatState;
 		if (result.status) this.chatStatus = result.status;
+		if (fresh.length > 0) this.onEvent({ type: "messages", messages: fresh });
 		return fresh;
 	}
 

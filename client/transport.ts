@@ -39,11 +39,6 @@ export class Transport {
 		return this.options.baseUrls[this.current]!;
 	}
 
-	/** Go back to the primary on the next request (after an operator says it is healthy, or in tests). */
-	failBack(): void {
-		this.current = 0;
-	}
-
 	async request(path: string, init: RequestInit = {}, waitMs = 0): Promise<Response> {
 		const urls = this.options.baseUrls;
 		let lastError: unknown;

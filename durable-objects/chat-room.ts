@@ -260,7 +260,7 @@ export class ChatRoom extends DurableObject<Env> {
 				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset, agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset };
 				const answer = await this.applySend(caller, offsets, frame.message, ws);
 				if ("failure" in answer || answer.code !== 0) return this.replyOnSocket(ws, answer);
-				const own = answer.messages.find((m) => m.id === frame.message.id) ?? this.log.get(frame.message.id)!;
+				const own = this.log.get(frame.message.id)!;
 				return sendFrame(ws, { type: "ack", id: own.id, dataOffset: own.dataOffset, sendTime: own.sendTime, mac: own.mac });
 			}
 			case "rebuild": {

@@ -93,4 +93,23 @@ describe("LiveChatClient over WebSocket", () => {
 		expectSameChat(visitor.messages, await serverMessages(siteId, visitor.chatId, visitor.token));
 		visitor.disconnect();
 	});
+
+	it("tells onEvent of messages that arrive in an HTTP answer too, once each", async () => {
+		const siteId = await createSite();
+		const told: string[] = [];
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			fetch: fetchVia,
+			siteId,
+			onEvent: (e) => {
+				if (e.type === "messages") told.push(...e.messages.map((m) => m.content));
+			},
+		});
+		const agent = await createAgent(siteId);
+		await send(siteId, visitor.chatId, agent.token, [0, 0], "hello from the agent");
+		await visitor.send("hi"); // the answer carries the agent's messages as well as this one
+		expect(told).toEqual(["Alice joined the chat", "hello from the agent", "hi"]);
+		await visitor.poll();
+		expect(told).toHaveLength(3);
+	});
 });

@@ -14,7 +14,7 @@ import {
 import { signVisitorToken } from "../security/tokens.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { ROOM_CHAT_HEADER, ROOM_SITE_HEADER } from "../../durable-objects/chat-room.ts";
-import { chatRoom, replyFromRoom } from "./room.ts";
+import { chatRoom, replyFromRoom, unwrap } from "./room.ts";
 
 const SEND_BODY_LIMIT = 32 * 1024;
 /** 500 messages of 4,000 characters, up to 3 bytes each, plus their envelopes. */
@@ -38,7 +38,7 @@ export const chats = new Hono<AppEnv>()
 		if (!config) throw new ApiError(404, "not_found", "no such site");
 		const chatId = crypto.randomUUID();
 		const visitorId = crypto.randomUUID();
-		const started = await chatRoom(c.env, siteId, chatId).start({
+		const started = unwrap<{ chatState: string }>(await chatRoom(c.env, siteId, chatId).start({
 			siteId,
 			chatId,
 			visitorId,
@@ -50,8 +50,7 @@ export const chats = new Hono<AppEnv>()
 				maxMessageLength: config.limits.maxMessageLength,
 				messagesPerMinutePerVisitor: config.limits.messagesPerMinutePerVisitor,
 			},
-		});
-		if ("failure" in started) throw new ApiError(started.failure.status, started.failure.type, started.failure.message);
+		}));
 		const token = await signVisitorToken(c.env.TOKEN_SECRET, { visitorId, siteId, chatId });
 		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorDataOffset: 0, agentDataOffset: 0 };
 		return c.json(result, 201);

@@ -1,14 +1,20 @@
 import type { Context } from "hono";
 import type { RoomAnswer } from "../../durable-objects/chat-room.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, type RoomFailure } from "../errors.ts";
 import { AGENT_OFFSET_HEADER, VISITOR_OFFSET_HEADER } from "../protocol/chat.ts";
 
 /** One ChatRoom per chat, named from site and chat so any Worker instance finds the same one. */
 export const chatRoom = (env: Env, siteId: string, chatId: string) =>
 	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
 
-export function replyFromRoom(c: Context, answer: RoomAnswer): Response {
+/** A room's answer, or the HTTP error its failure stands for. */
+export function unwrap<T extends object>(answer: T | RoomFailure): T {
 	if ("failure" in answer) throw new ApiError(answer.failure.status, answer.failure.type, answer.failure.message);
+	return answer;
+}
+
+export function replyFromRoom(c: Context, roomAnswer: RoomAnswer): Response {
+	const answer = unwrap(roomAnswer);
 	c.header(VISITOR_OFFSET_HEADER, String(answer.visitorDataOffset));
 	c.header(AGENT_OFFSET_HEADER, String(answer.agentDataOffset));
 	return c.json(answer, 200);

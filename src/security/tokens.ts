@@ -6,14 +6,14 @@ import { hmacKey } from "./hmac.ts";
 const VISITOR_TOKEN_TTL_S = 24 * 3600;
 const AGENT_TOKEN_TTL_S = 12 * 3600;
 
-export const VisitorClaimsSchema = z.object({
+const VisitorClaimsSchema = z.object({
 	sub: z.string(),
 	sid: z.string(),
 	cid: z.string(),
 	role: z.literal("visitor"),
 	exp: z.number(),
 });
-export const AgentClaimsSchema = z.object({
+const AgentClaimsSchema = z.object({
 	sub: z.string(),
 	sid: z.string(),
 	role: z.literal("agent"),

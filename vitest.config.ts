@@ -15,14 +15,17 @@ const workersProject = async (chatState: "durable" | "memory") => ({
 		cloudflareTest({
 			wrangler: { configPath: "./wrangler.toml" },
 			miniflare: {
-				bindings: { ...testSecrets, CHAT_STATE: chatState, TEST_MIGRATIONS: await readD1Migrations("./migrations") },
+				// Retries at once: the backoff itself is checked on its own; tests wait on the queues, not on timers.
+				bindings: { ...testSecrets, CHAT_STATE: chatState, RETRY_BASE_SECONDS: "0", TEST_MIGRATIONS: await readD1Migrations("./migrations") },
 			},
 		}),
 	],
 	test: {
 		name: chatState,
-		include: ["test/*.test.ts", `test/${chatState}-mode/**/*.test.ts`],
+		// The queue tests run once: the consumers do not depend on the chat storage mode.
+		include: ["test/*.test.ts", `test/${chatState}-mode/**/*.test.ts`, ...(chatState === "durable" ? ["test/queues/**/*.test.ts"] : [])],
 		setupFiles: ["./test/apply-migrations.ts"],
+		globalSetup: ["./test/receiver-setup.ts"],
 	},
 });
 

@@ -20,6 +20,8 @@ export function mergeChatMeta(current: ChatMeta | undefined, offered: ChatMeta):
 		beginTime: Math.min(current.beginTime, offered.beginTime),
 	};
 	if (endTimes.length > 0) merged.endTime = Math.max(...endTimes);
+	const startTimes = [current.startTime, offered.startTime].filter((t): t is number => t !== undefined);
+	if (startTimes.length > 0) merged.startTime = Math.min(...startTimes);
 	if (sameState(merged, current)) return current;
 	if (sameState(merged, offered)) return offered;
 	return { ...merged, v: Math.max(current.v, offered.v) + 1 };

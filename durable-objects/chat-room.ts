@@ -16,6 +16,9 @@ import { SerialQueue } from "./serial-queue.ts";
 import { attachmentOf, RoomSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
 import { CLOSE_UNAUTHORIZED, ClientFrameSchema, HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, type ClientFrame } from "../src/protocol/ws.ts";
 import { verifyToken } from "../src/security/tokens.ts";
+import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
+import { chatEndId, contentId, publisher } from "../queues/publisher.ts";
+import { chatEndPayload } from "./chat-end.ts";
 
 export interface Caller {
 	role: "visitor" | "agent";
@@ -26,7 +29,7 @@ export interface Caller {
 	chatId: string;
 }
 
-export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "endTime">;
+export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup">;
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
@@ -37,6 +40,8 @@ interface Origin {
 }
 
 const RATE_WINDOW_MS = 60_000;
+/** How soon a chat.end that could not be queued is tried again. */
+const ANNOUNCE_RETRY_MS = 30_000;
 /** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
 export const ROOM_SITE_HEADER = "X-Room-Site-Id";
 export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
@@ -55,6 +60,8 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly recentSends: number[] = [];
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
 	private lossAnnounced = false;
+	/** Memory mode's record that chat.end reached its queue; durable mode keeps it in storage. */
+	private endAnnounced = false;
 	private readonly sockets: RoomSockets;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -116,15 +123,61 @@ export class ChatRoom extends DurableObject<Env> {
 		return this.answer(offsets);
 	}
 
+	/** Idempotent: ending an ended chat announces its end again if that did not reach the queue yet. */
 	async end(caller: Caller, offsets: Offsets): Promise<RoomAnswer> {
 		return this.writes.run(async () => {
 			const refused = this.compare(caller, offsets);
 			if (refused) return refused;
 			const meta = this.meta!;
-			if (meta.status === "ended") return this.answer(offsets);
-			const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), "The chat has ended");
-			await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime: notice.sendTime }, [notice]);
+			if (meta.status !== "ended") {
+				const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), "The chat has ended");
+				await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime: notice.sendTime }, [notice]);
+			}
+			if (!(await this.announceEnd())) {
+				return roomFailure(503, "unavailable", "the chat has ended but its end could not be queued yet; it is retried, and ending again retries now");
+			}
 			return this.answer(offsets);
+		});
+	}
+
+	/**
+	 * Publishes chat.end once per room (SPEC §8). Its uniqueId comes from the chat id, so a second
+	 * deployment ending the same chat, or a room that forgot it announced, publishes a repeat that
+	 * every consumer skips. A failure leaves it for the alarm (durable) or the next end call.
+	 */
+	private async announceEnd(): Promise<boolean> {
+		if (this.endAnnounced || this.storage?.endAnnounced) return true;
+		try {
+			await publisher(this.env, this.meta!.siteId).publish("chat.end", chatEndId(this.meta!.chatId), chatEndPayload(this.meta!, this.log.all()));
+		} catch (error) {
+			console.error("ChatRoom: chat.end not queued yet", error);
+			if (this.storage) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+			return false;
+		}
+		this.endAnnounced = true;
+		this.storage?.markEndAnnounced();
+		return true;
+	}
+
+	/** A wrap-up by an agent of this chat: kept in the chat (for chat.end) and published as agent.wrapup. */
+	async wrapup(caller: Caller, body: Wrapup): Promise<{ uniqueId: string } | RoomAnswer> {
+		return this.writes.run(async () => {
+			if (!this.meta) return { code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] };
+			const forbidden = this.authorize(caller, this.meta);
+			if (forbidden) return forbidden;
+			if (caller.role !== "agent" || !this.meta.agentIds.includes(caller.id)) return roomFailure(403, "forbidden", "only an agent of this chat wraps it up");
+			const payload: WrapupPayload = {
+				chatId: this.meta.chatId,
+				siteId: this.meta.siteId,
+				agentId: caller.id,
+				category: body.category ?? null,
+				comment: body.comment ?? null,
+				wrappedUpAt: Date.now(),
+			};
+			const uniqueId = await contentId("agent.wrapup", payload.chatId, payload.agentId, payload.category, payload.comment);
+			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...body } }, []);
+			await publisher(this.env, this.meta.siteId).publish("agent.wrapup", uniqueId, payload);
+			return { uniqueId };
 		});
 	}
 
@@ -175,7 +228,7 @@ export class ChatRoom extends DurableObject<Env> {
 		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 		this.ctx.acceptWebSocket(server);
 		server.serializeAttachment({ siteId, chatId, connectedAt: Date.now() } satisfies SocketAttachment);
-		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HELLO_TIMEOUT_MS);
+		await this.scheduleAlarm(Date.now() + HELLO_TIMEOUT_MS);
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
@@ -198,9 +251,10 @@ export class ChatRoom extends DurableObject<Env> {
 		console.error("ChatRoom:webSocketError", error);
 	}
 
-	/** Closes sockets that did not say hello in time; comes back for the ones still within it. */
+	/** Closes sockets that did not say hello in time, retries an unqueued chat.end; comes back for what is left. */
 	async alarm(): Promise<void> {
 		let nextDeadline = Infinity;
+		if (this.meta?.status === "ended" && !(await this.announceEnd())) nextDeadline = Date.now() + ANNOUNCE_RETRY_MS;
 		for (const ws of this.ctx.getWebSockets()) {
 			const { caller, connectedAt } = attachmentOf(ws);
 			if (caller) continue;
@@ -209,6 +263,12 @@ export class ChatRoom extends DurableObject<Env> {
 			else nextDeadline = Math.min(nextDeadline, deadline);
 		}
 		if (nextDeadline !== Infinity) await this.ctx.storage.setAlarm(nextDeadline);
+	}
+
+	/** One alarm serves every deadline: keep the earliest. */
+	private async scheduleAlarm(at: number): Promise<void> {
+		const current = await this.ctx.storage.getAlarm();
+		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
 	}
 
 	private async onFrame(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
@@ -334,7 +394,7 @@ export class ChatRoom extends DurableObject<Env> {
 
 	private withAgent(meta: ChatMeta, caller: Caller): ChatMeta {
 		const agentNames = caller.name ? { ...meta.agentNames, [caller.id]: caller.name } : meta.agentNames;
-		return { ...meta, v: meta.v + 1, status: "chatting", agentIds: [...meta.agentIds, caller.id], agentNames };
+		return { ...meta, v: meta.v + 1, status: "chatting", agentIds: [...meta.agentIds, caller.id], agentNames, startTime: meta.startTime ?? Date.now() };
 	}
 
 	private withSenderName(meta: ChatMeta, message: ChatMessage): ChatMessage {

@@ -44,6 +44,15 @@ export class ChatStorage {
 		return { meta: JSON.parse(row.meta) as ChatMeta, chatState: row.chat_state, messages };
 	}
 
+	/** Whether this chat's chat.end reached its queue (SPEC §8): kept beside the chat, so a restart does not announce it again. */
+	get endAnnounced(): boolean {
+		return this.storage.kv.get("endAnnounced") === true;
+	}
+
+	markEndAnnounced(): void {
+		this.storage.kv.put("endAnnounced", true);
+	}
+
 	/** One transaction: the answer leaves only after all of it is durable (output gate). */
 	save(change: { meta?: ChatMeta; chatState?: string; messages: readonly ChatMessage[] }): void {
 		const write = () => {

@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./auth.ts";
 import { ApiError } from "./errors.ts";
+import { consumeBatch } from "../queues/consumer.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
+import { events } from "./routes/events.ts";
+import { history } from "./routes/history.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 
@@ -11,6 +14,8 @@ export const app = new Hono<AppEnv>()
 	.basePath("/v1")
 	.route("/", chats)
 	.route("/", agents)
+	.route("/", events)
+	.route("/", history)
 	.route("/admin", admin)
 	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))
 	.onError((err, c) => {
@@ -19,4 +24,4 @@ export const app = new Hono<AppEnv>()
 		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
 	});
 
-export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, queue: consumeBatch } satisfies ExportedHandler<Env>;

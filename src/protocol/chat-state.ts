@@ -16,6 +16,10 @@ export const ChatMetaSchema = z.object({
 	/** Names shown on agents' messages: kept here, sealed, because a message's mac does not cover its senderName. */
 	agentNames: z.record(z.string(), z.string()),
 	beginTime: z.number().int(),
+	/** When the first agent joined. */
+	startTime: z.number().int().optional(),
+	/** The latest wrap-up, carried into chat.end when it comes before the end. */
+	wrapup: z.object({ agentId: z.string(), category: z.string().optional(), comment: z.string().optional() }).optional(),
 	endTime: z.number().int().optional(),
 	limits: z.object({
 		maxMessageLength: z.number().int().positive(),

@@ -28,7 +28,7 @@ const WaitSchema = z
 	.optional();
 
 export const SITE = "/sites/:siteId{[A-Za-z0-9_-]{1,64}}";
-const CHAT = `${SITE}/chats/:chatId{[0-9a-f-]{36}}`;
+export const CHAT = `${SITE}/chats/:chatId{[0-9a-f-]{36}}`;
 
 export const chats = new Hono<AppEnv>()
 	.post(`${SITE}/chats`, limitBody(MAX_START_BODY_BYTES), async (c) => {

@@ -1,0 +1,109 @@
+/**
+ * Every queue of SPEC §8 is consumed here. Each message is acked after its effect, retried with
+ * backoff when something outside failed, and dead-lettered with a reason when no retry can help.
+ * After `max_retries` failed attempts the queue itself moves it to the dead-letter queue.
+ */
+import { z } from "zod";
+import {
+	ChatEndPayloadSchema,
+	EnvelopeSchema,
+	FIRST_LEVEL_EVENTS,
+	LogPayloadSchema,
+	OfflineMessagePayloadSchema,
+	RatingPayloadSchema,
+	WrapupPayloadSchema,
+	type Envelope,
+	type EventName,
+	type IntegrationName,
+} from "../src/protocol/events.ts";
+import { getSiteConfig } from "../src/site-config-cache.ts";
+import { DEAD_LETTER_QUEUE, recordDeadLetters, rejectToDeadLetter } from "./dead-letter.ts";
+import { INTEGRATION_TABLE, takes, targetsOf, type Integration } from "./integrations/index.ts";
+import { InFlightElsewhere } from "./integrations/once.ts";
+import { PermanentFailure } from "./integrations/types.ts";
+import { unspill } from "./spill.ts";
+
+const FIRST_LEVEL_QUEUES = new Set(["chat-end", "offline-message-submit", "agent-wrapup", "log-events"]);
+const BY_QUEUE_NAME = new Map(Object.values(INTEGRATION_TABLE).map((integration) => [integration.queueName, integration]));
+
+const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
+	"chat.end": ChatEndPayloadSchema,
+	"offlineMessage.submit": OfflineMessagePayloadSchema,
+	"agent.wrapup": WrapupPayloadSchema,
+	"visitor.rating": RatingPayloadSchema,
+};
+const EventNameSchema = z.enum(FIRST_LEVEL_EVENTS);
+const MAX_BACKOFF_SECONDS = 15 * 60;
+
+/** RETRY_BASE_SECONDS × 2^(attempts−1), capped: 2, 4, 8, … seconds with the default base. */
+export function backoffSeconds(attempts: number, baseSeconds: number): number {
+	return Math.min(MAX_BACKOFF_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1)));
+}
+
+export async function consumeBatch(batch: MessageBatch, env: Env): Promise<void> {
+	if (batch.queue === DEAD_LETTER_QUEUE) return recordDeadLetters(batch, env);
+	const integration = BY_QUEUE_NAME.get(batch.queue);
+	if (!integration && !FIRST_LEVEL_QUEUES.has(batch.queue)) {
+		console.error(`queue ${batch.queue} has no consumer here; retrying`);
+		return batch.retryAll();
+	}
+	await Promise.all(
+		batch.messages.map((message) => consumeOne(message, batch.queue, env, (envelope) => (integration ? deliver(env, integration, envelope) : distribute(env, envelope)))),
+	);
+}
+
+async function consumeOne(message: Message, queue: string, env: Env, act: (envelope: Envelope) => Promise<void>): Promise<void> {
+	try {
+		const parsed = EnvelopeSchema.safeParse(message.body);
+		if (!parsed.success) throw new PermanentFailure(`malformed envelope: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+		await act(parsed.data);
+		message.ack();
+	} catch (error) {
+		const reason = error instanceof Error ? error.message : String(error);
+		if (error instanceof PermanentFailure) {
+			await rejectToDeadLetter(env, queue, message.body, reason);
+			return message.ack();
+		}
+		if (!(error instanceof InFlightElsewhere)) console.error(`${queue}: attempt ${message.attempts} failed: ${reason}`);
+		message.retry({ delaySeconds: backoffSeconds(message.attempts, Number(env.RETRY_BASE_SECONDS)) });
+	}
+}
+
+/** The payload checked against its event's schema; a spilled one is read back from D1 first. */
+async function checkedPayload(env: Env, envelope: Envelope, event: EventName): Promise<Envelope> {
+	const full = await unspill(env.DB, envelope);
+	const parsed = (PAYLOAD_SCHEMAS[event] ?? LogPayloadSchema).safeParse(full.payload);
+	if (!parsed.success) throw new PermanentFailure(`malformed ${event} payload: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+	return { ...full, payload: parsed.data };
+}
+
+async function siteConfig(env: Env, siteId: string) {
+	const config = await getSiteConfig(env.SITE_CONFIG, siteId);
+	if (!config) throw new PermanentFailure(`site ${siteId} has no configuration`);
+	return config;
+}
+
+/** The distributor: a first-level event becomes one second-level message per enabled integration that takes it. */
+async function distribute(env: Env, envelope: Envelope): Promise<void> {
+	const event = EventNameSchema.safeParse(envelope.name);
+	if (!event.success) throw new PermanentFailure(`unknown event ${envelope.name}`);
+	await checkedPayload(env, envelope, event.data);
+	const targets = targetsOf(event.data, await siteConfig(env, envelope.siteId));
+	// The envelope goes on as it came (a spilled payload stays in D1), under its second-level name.
+	await Promise.all(
+		targets.map((name) => INTEGRATION_TABLE[name].queue(env).send({ ...envelope, name: `${event.data}.${name}` }, { contentType: "json" })),
+	);
+}
+
+async function deliver(env: Env, integration: Integration, envelope: Envelope): Promise<void> {
+	const dot = envelope.name.lastIndexOf(".");
+	const event = EventNameSchema.safeParse(envelope.name.slice(0, dot));
+	const integrationName = envelope.name.slice(dot + 1) as IntegrationName;
+	if (!event.success || INTEGRATION_TABLE[integrationName] !== integration || !takes(integration, event.data)) {
+		throw new PermanentFailure(`${envelope.name} does not belong on ${integration.queueName}`);
+	}
+	const config = await siteConfig(env, envelope.siteId);
+	if (!integration.enabled(config)) throw new PermanentFailure(`${integrationName} was switched off for ${envelope.siteId} before delivery`);
+	const checked = await checkedPayload(env, envelope, event.data);
+	await integration.deliver({ env, event: event.data, envelope: checked, key: `${envelope.name}:${envelope.uniqueId}`, config });
+}

@@ -1,0 +1,44 @@
+/**
+ * The dead-letter queue (SPEC §8): messages no retry can deliver, recorded in D1 with the reason
+ * and logged, for people to look at. Two ways in: a consumer rejects a message it can never act on
+ * (with its reason), or the queue gives up after `max_retries` (the reason is the last error seen).
+ */
+import { z } from "zod";
+import { lastError } from "./deliveries.ts";
+
+export const DEAD_LETTER_QUEUE = "dead-letter";
+
+const RejectedSchema = z.object({ rejected: z.object({ queue: z.string(), reason: z.string() }), body: z.unknown() });
+const EnvelopeFieldsSchema = z.looseObject({ name: z.string(), uniqueId: z.string(), siteId: z.string() }).partial();
+
+export async function rejectToDeadLetter(env: Env, queue: string, body: unknown, reason: string): Promise<void> {
+	console.error(`${queue}: rejected to the dead-letter queue: ${reason}`);
+	await env.Q_DEAD_LETTER.send({ rejected: { queue, reason }, body }, { contentType: "json" });
+}
+
+export async function recordDeadLetters(batch: MessageBatch, env: Env): Promise<void> {
+	const insert = env.DB.prepare(`INSERT INTO dead_letters (queue, name, unique_id, site_id, reason, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+	const rows = await Promise.all(
+		batch.messages.map(async (message) => {
+			const rejected = RejectedSchema.safeParse(message.body);
+			const body = rejected.success ? rejected.data.body : message.body;
+			const fields = EnvelopeFieldsSchema.safeParse(body);
+			const { name, uniqueId, siteId } = fields.success ? fields.data : {};
+			const queue = rejected.success ? rejected.data.rejected.queue : "(retries exhausted)";
+			const reason = rejected.success
+				? rejected.data.rejected.reason
+				: `retries exhausted: ${(name && uniqueId && (await lastError(env.DB, `${name}:${uniqueId}`))) || "the consumer kept failing"}`;
+			console.error(`dead letter from ${queue}: ${name ?? "?"} ${uniqueId ?? "?"}: ${reason}`);
+			return insert.bind(queue, name ?? null, uniqueId ?? null, siteId ?? null, reason, safeJson(body), Date.now());
+		}),
+	);
+	if (rows.length > 0) await env.DB.batch(rows);
+}
+
+function safeJson(body: unknown): string {
+	try {
+		return JSON.stringify(body) ?? String(body);
+	} catch {
+		return String(body);
+	}
+}

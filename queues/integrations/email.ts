@@ -1,0 +1,45 @@
+/** Email through Cloudflare's `send_email` binding (SPEC §8): one plain-text message per recipient. */
+import { EmailMessage } from "cloudflare:email";
+import { base64Utf8 as base64 } from "../../src/security/encoding.ts";
+import { once } from "./once.ts";
+import { summarize } from "./summary.ts";
+import type { Delivery } from "./types.ts";
+
+export async function sendEmails({ env, event, envelope, key, config }: Delivery): Promise<void> {
+	const { to, from } = config.integrations.email;
+	const sender = from ?? env.EMAIL_FROM;
+	const summary = summarize("email", event, envelope.payload);
+	// Each recipient is its own effect: a retry after one address failed does not mail the others again.
+	for (const recipient of to) {
+		await once(env.DB, `${key}:${recipient}`, async (deliveryId) => {
+			const raw = mime({ from: sender, to: recipient, subject: summary.subject, body: summary.body, messageId: `<${deliveryId}@edge-live-chat>`, replyTo: summary.requester.email });
+			await env.EMAIL.send(new EmailMessage(sender, recipient, raw));
+		});
+	}
+}
+
+interface Mail {
+	from: string;
+	to: string;
+	subject: string;
+	body: string;
+	messageId: string;
+	replyTo: string | null;
+}
+
+/** A minimal RFC 5322 message: UTF-8 text, base64 so any content is safe on the wire. */
+export function mime(mail: Mail): string {
+	const headers = [
+		`From: ${mail.from}`,
+		`To: ${mail.to}`,
+		`Subject: =?UTF-8?B?${base64(mail.subject)}?=`,
+		`Message-ID: ${mail.messageId}`,
+		`Date: ${new Date().toUTCString()}`,
+		"MIME-Version: 1.0",
+		'Content-Type: text/plain; charset="UTF-8"',
+		"Content-Transfer-Encoding: base64",
+	];
+	if (mail.replyTo) headers.push(`Reply-To: ${mail.replyTo}`);
+	const body = base64(mail.body).replace(/.{1,76}/g, "$&\r\n");
+	return `${headers.join("\r\n")}\r\n\r\n${body}`;
+}

@@ -1,0 +1,26 @@
+/** Salesforce: a Case per ended chat or offline message, through the REST API with a bearer token (SPEC §8). */
+import { once, postJson, timeoutOf } from "./once.ts";
+import { summarize } from "./summary.ts";
+import type { Delivery } from "./types.ts";
+
+export const SALESFORCE_API_VERSION = "v60.0";
+
+export async function createCase({ env, event, envelope, key, config }: Delivery): Promise<void> {
+	const { baseUrl, accessToken } = config.integrations.salesforce;
+	const summary = summarize("salesforce", event, envelope.payload);
+	await once(env.DB, key, async () => {
+		await postJson(`${baseUrl!.replace(/\/+$/, "")}/services/data/${SALESFORCE_API_VERSION}/sobjects/Case`, {
+			headers: { Authorization: `Bearer ${accessToken}` },
+			body: JSON.stringify({
+				Subject: summary.subject.slice(0, 255),
+				Description: summary.body.slice(0, 32_000),
+				Origin: event === "chat.end" ? "Chat" : "Web",
+				Status: "New",
+				SuppliedName: summary.requester.name ?? undefined,
+				SuppliedEmail: summary.requester.email ?? undefined,
+				SuppliedPhone: summary.requester.phone ?? undefined,
+			}),
+			timeoutMs: timeoutOf(env),
+		});
+	});
+}

@@ -1,0 +1,41 @@
+/** The words every human-facing integration (email, ticket, Salesforce, Zendesk) shows for an event. */
+import type { ChatEndPayload, EventName, OfflineMessagePayload, TranscriptMessage } from "../../src/protocol/events.ts";
+import { unsupported } from "./types.ts";
+
+export interface Summary {
+	subject: string;
+	body: string;
+	requester: { name: string | null; email: string | null; phone: string | null };
+	chatId: string | null;
+}
+
+const who = (m: TranscriptMessage, visitorName: string) =>
+	m.type === 1 ? visitorName : m.type === 4 ? "System" : (m.senderName ?? "Agent");
+
+export function summarize(integration: string, event: EventName, payload: unknown): Summary {
+	if (event === "chat.end") {
+		const chat = payload as ChatEndPayload;
+		const name = chat.visitor.name ?? chat.prechat.name;
+		const visitorName = name ?? "Visitor";
+		const lines = chat.transcript.map((m) => `[${new Date(m.sendTime).toISOString()}] ${who(m, visitorName)}: ${m.content}`);
+		const wrapup = chat.wrapup ? [`Wrap-up: ${[chat.wrapup.category, chat.wrapup.comment].filter(Boolean).join(" — ")}`] : [];
+		return {
+			subject: chat.ticket.title,
+			body: [`Chat ${chat.id} on ${chat.siteId}`, ...wrapup, "", ...lines].join("\n"),
+			requester: { name, email: chat.visitor.email ?? chat.prechat.email, phone: chat.prechat.phone },
+			chatId: chat.id,
+		};
+	}
+	if (event === "offlineMessage.submit") {
+		const m = payload as OfflineMessagePayload;
+		return {
+			subject: `Offline message from ${m.name ?? m.email}`,
+			body: [m.message, "", `From: ${m.name ?? ""} <${m.email}>`, m.phone ? `Phone: ${m.phone}` : "", m.department ? `Department: ${m.department}` : ""]
+				.filter((line, i) => i < 2 || line)
+				.join("\n"),
+			requester: { name: m.name, email: m.email, phone: m.phone },
+			chatId: null,
+		};
+	}
+	throw unsupported(integration, event);
+}

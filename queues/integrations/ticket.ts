@@ -1,0 +1,19 @@
+/** Tickets are rows in D1 (SPEC §8), opened from ended chats and offline messages. */
+import type { ChatEndPayload } from "../../src/protocol/events.ts";
+import { deliveryIdOf, isDone, markDoneStatement } from "../deliveries.ts";
+import { summarize } from "./summary.ts";
+import type { Delivery } from "./types.ts";
+
+export async function openTicket({ env, event, envelope, key }: Delivery): Promise<void> {
+	if (await isDone(env.DB, key)) return;
+	const summary = summarize("ticket", event, envelope.payload);
+	// A chat names its ticket in its chat.end payload; an offline message's ticket is named after its event.
+	const id = event === "chat.end" ? (envelope.payload as ChatEndPayload).ticket.id : `tkt_${(await deliveryIdOf(envelope.uniqueId)).replaceAll("-", "")}`;
+	await env.DB.batch([
+		env.DB.prepare(
+			`INSERT OR IGNORE INTO tickets (id, site_id, source_event, source_id, chat_id, subject, body, requester_name, requester_email, status, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
+		).bind(id, envelope.siteId, event, envelope.uniqueId, summary.chatId, summary.subject, summary.body, summary.requester.name, summary.requester.email, envelope.publishedAt),
+		markDoneStatement(env.DB, key, await deliveryIdOf(key)),
+	]);
+}

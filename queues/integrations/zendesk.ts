@@ -1,0 +1,33 @@
+/** Zendesk: a ticket per ended chat or offline message, with API-token basic auth (SPEC §8). */
+import { base64Utf8 } from "../../src/security/encoding.ts";
+import { once, postJson, timeoutOf } from "./once.ts";
+import { summarize } from "./summary.ts";
+import type { Delivery } from "./types.ts";
+
+/** `{email}/token:{apiToken}`, base64 of its UTF-8 bytes. */
+export function zendeskAuthorization(email: string, apiToken: string): string {
+	return `Basic ${base64Utf8(`${email}/token:${apiToken}`)}`;
+}
+
+export async function createTicket({ env, event, envelope, key, config }: Delivery): Promise<void> {
+	const { baseUrl, email, apiToken } = config.integrations.zendesk;
+	const summary = summarize("zendesk", event, envelope.payload);
+	await once(env.DB, key, async () => {
+		const requester: Record<string, string> = {};
+		if (summary.requester.name) requester.name = summary.requester.name;
+		if (summary.requester.email) requester.email = summary.requester.email;
+		await postJson(`${baseUrl!.replace(/\/+$/, "")}/api/v2/tickets.json`, {
+			headers: { Authorization: zendeskAuthorization(email!, apiToken!) },
+			body: JSON.stringify({
+				ticket: {
+					subject: summary.subject,
+					comment: { body: summary.body },
+					requester,
+					// Lets Zendesk (and people) find the ticket of an event, and spot a repeat.
+					external_id: envelope.uniqueId,
+				},
+			}),
+			timeoutMs: timeoutOf(env),
+		});
+	});
+}

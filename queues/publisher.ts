@@ -1,0 +1,44 @@
+/**
+ * The seed's MQ interface on Cloudflare Queues (SPEC §8): `publish(name, uniqueId, payload)` sends
+ * the envelope to the event's first-level queue. Consumers find repeats by `uniqueId`, so
+ * publishing the same event twice (a retried end, a second deployment) is safe.
+ */
+import type { Envelope, EventName } from "../src/protocol/events.ts";
+import { sha256Hex } from "../src/security/encoding.ts";
+import { spillIfLarge } from "./spill.ts";
+
+/** First-level queues: one per event family; every log event shares one. */
+export function firstLevelQueue(env: Env, name: EventName): Queue {
+	switch (name) {
+		case "chat.end":
+			return env.Q_CHAT_END;
+		case "offlineMessage.submit":
+			return env.Q_OFFLINE_MESSAGE;
+		case "agent.wrapup":
+			return env.Q_AGENT_WRAPUP;
+		default:
+			return env.Q_LOG_EVENTS;
+	}
+}
+
+export interface Publisher {
+	publish(name: EventName, uniqueId: string, payload: unknown): Promise<Envelope>;
+}
+
+export function publisher(env: Env, siteId: string): Publisher {
+	return {
+		async publish(name, uniqueId, payload) {
+			const envelope: Envelope = { uniqueId, name, siteId, payload, publishedAt: Date.now() };
+			await firstLevelQueue(env, name).send(await spillIfLarge(env.DB, envelope), { contentType: "json" });
+			return envelope;
+		},
+	};
+}
+
+/** Every deployment derives the same id for a chat's end, so the end takes effect once (SPEC §8). */
+export const chatEndId = (chatId: string) => `chat.end:${chatId}`;
+
+/** An id that is the same exactly when the event says the same thing (a retried submit, a repeated wrap-up). */
+export async function contentId(name: EventName, ...parts: unknown[]): Promise<string> {
+	return `${name}:${(await sha256Hex(JSON.stringify([name, ...parts]))).slice(0, 32)}`;
+}

@@ -1,0 +1,55 @@
+/** Endpoints whose only effect is an event on the queues (SPEC §4, §8): rating, offline message, wrap-up. */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { callerOf, requireToken, type AppEnv } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { limitBody, parseJson } from "../http.ts";
+import { OfflineMessageSchema, RatingSchema, WrapupSchema, type OfflineMessagePayload, type RatingPayload } from "../protocol/events.ts";
+import { getSiteConfig } from "../site-config-cache.ts";
+import { contentId, publisher } from "../../queues/publisher.ts";
+import { CHAT, SITE } from "./chats.ts";
+import { chatRoom, replyFromRoom } from "./room.ts";
+
+const ACCEPTED: ContentfulStatusCode = 202;
+
+export const events = new Hono<AppEnv>()
+	.post(`${CHAT}/rating`, limitBody(8 * 1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const claims = c.get("claims");
+		if (claims.role !== "visitor") throw new ApiError(403, "forbidden", "only the chat's visitor rates it");
+		const body = await parseJson(c, RatingSchema);
+		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
+		// The same rating sent twice is one event; a changed rating is a new one (persistence keeps the latest).
+		const uniqueId = await contentId("visitor.rating", chatId, body.rating, payload.comment);
+		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
+		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
+	})
+	.post(`${SITE}/offline-messages`, limitBody(16 * 1024), async (c) => {
+		const siteId = c.req.param("siteId");
+		const body = await parseJson(c, OfflineMessageSchema);
+		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
+		// A client that retries with the same id submits once.
+		const id = body.id ?? crypto.randomUUID();
+		const payload: OfflineMessagePayload = {
+			id,
+			siteId,
+			name: body.name ?? null,
+			email: body.email,
+			phone: body.phone ?? null,
+			department: body.department ?? null,
+			message: body.message,
+			submittedAt: Date.now(),
+		};
+		await publisher(c.env, siteId).publish("offlineMessage.submit", `offlineMessage.submit:${id}`, payload);
+		return c.json({ code: 0, id }, ACCEPTED);
+	})
+	.post(`${CHAT}/wrapup`, limitBody(8 * 1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const body = await parseJson(c, WrapupSchema);
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		if (caller.role !== "agent") throw new ApiError(403, "forbidden", "only an agent wraps a chat up");
+		const answer = await chatRoom(c.env, siteId, chatId).wrapup(caller, body);
+		// The room may have lost the chat (code 1): the agent's client rebuilds it and sends the wrap-up again.
+		if ("uniqueId" in answer) return c.json({ code: 0, id: answer.uniqueId }, ACCEPTED);
+		return replyFromRoom(c, answer);
+	});

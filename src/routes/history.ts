@@ -1,0 +1,95 @@
+/** Persisted transcripts, read back from D1 (SPEC §4). An agent sees the chats it took part in (SPEC §7). */
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireToken, type AppEnv } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { SITE } from "./chats.ts";
+
+const ListQuerySchema = z.object({
+	limit: z.coerce.number().int().min(1).max(100).default(50),
+	/** The `next` of the previous page: `<endTime>_<chatId>`. */
+	before: z
+		.string()
+		.regex(/^\d{1,15}_[0-9a-f-]{36}$/)
+		.optional(),
+});
+
+interface ChatRow {
+	id: string;
+	visitor_id: string;
+	visitor_name: string | null;
+	visitor_email: string | null;
+	agent_ids: string;
+	request_time: number;
+	start_time: number | null;
+	end_time: number;
+	message_count: number;
+	payload: string;
+	rating: number | null;
+	rating_comment: string | null;
+}
+
+const TOOK_PART = `EXISTS (SELECT 1 FROM json_each(chats.agent_ids) WHERE json_each.value = ?)`;
+const COLUMNS = `chats.*, ratings.rating AS rating, ratings.comment AS rating_comment`;
+const FROM = `chats LEFT JOIN ratings ON ratings.chat_id = chats.id`;
+
+function summary(row: ChatRow) {
+	return {
+		chatId: row.id,
+		visitorId: row.visitor_id,
+		visitor: { name: row.visitor_name, email: row.visitor_email },
+		agentIds: JSON.parse(row.agent_ids) as string[],
+		requestTime: row.request_time,
+		startTime: row.start_time,
+		endTime: row.end_time,
+		messageCount: row.message_count,
+		rating: row.rating === null ? null : { rating: row.rating, comment: row.rating_comment },
+	};
+}
+
+export const history = new Hono<AppEnv>()
+	.get(`${SITE}/history/chats`, requireToken, async (c) => {
+		const siteId = c.req.param("siteId");
+		const agentId = agentOf(c.get("claims"));
+		const query = ListQuerySchema.safeParse(c.req.query());
+		if (!query.success) throw new ApiError(400, "invalid_request", "limit is 1 to 100; before is the next cursor of a previous page", query.error.issues);
+		const { limit, before } = query.data;
+		const [endTime, chatId] = before ? [Number(before.slice(0, before.indexOf("_"))), before.slice(before.indexOf("_") + 1)] : [Number.MAX_SAFE_INTEGER, ""];
+		const { results } = await c.env.DB.prepare(
+			`SELECT ${COLUMNS} FROM ${FROM} WHERE chats.site_id = ? AND ${TOOK_PART} AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?))
+			 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`,
+		)
+			.bind(siteId, agentId, endTime, endTime, before ? chatId : "~", limit + 1)
+			.all<ChatRow>();
+		const page = results.slice(0, limit);
+		const last = page.at(-1);
+		return c.json({ chats: page.map(summary), next: results.length > limit && last ? `${last.end_time}_${last.id}` : null });
+	})
+	.get(`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`, requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const agentId = agentOf(c.get("claims"));
+		const row = await c.env.DB.prepare(`SELECT ${COLUMNS} FROM ${FROM} WHERE chats.id = ? AND chats.site_id = ? AND ${TOOK_PART}`)
+			.bind(chatId, siteId, agentId)
+			.first<ChatRow>();
+		if (!row) throw new ApiError(404, "not_found", "no persisted chat with this id that you took part in");
+		const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>([
+			c.env.DB.prepare(
+				`SELECT id, type, data_offset AS dataOffset, content, send_time AS sendTime, sender_id AS senderId, sender_name AS senderName
+				 FROM chat_messages WHERE chat_id = ? ORDER BY send_time, type <> 1, data_offset`,
+			).bind(chatId),
+			c.env.DB.prepare(`SELECT agent_id AS agentId, category, comment, wrapped_up_at AS wrappedUpAt FROM wrapups WHERE chat_id = ? ORDER BY wrapped_up_at`).bind(chatId),
+		]);
+		// Display order, as on the clients (compareForDisplay): time, then the visitor's stream first, then offset.
+		const payload = JSON.parse(row.payload) as Record<string, unknown>;
+		return c.json({
+			chat: { ...summary(row), prechat: payload.prechat, ticket: payload.ticket, wrapup: payload.wrapup, wrapups: wrapups!.results },
+			messages: messages!.results.map(withoutNulls),
+		});
+	});
+
+function agentOf(claims: AppEnv["Variables"]["claims"]): string {
+	if (claims.role !== "agent") throw new ApiError(403, "forbidden", "history is for agents");
+	return claims.sub;
+}
+
+const withoutNulls = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null));

@@ -1,0 +1,61 @@
+/** Issue 4, done when 1: ending a chat fans out to exactly the enabled integrations; persistence and history. */
+import { env } from "cloudflare:test";
+import { expect, it } from "vitest";
+import { LiveChatClient } from "../../client/live-chat-client.ts";
+import { BASE, api, createAgent, createSite } from "../helpers.ts";
+import { converse, recordingFetch, serverMessages } from "../clients.ts";
+import { deliveryState, endChat, receiver, waitFor } from "../queue-helpers.ts";
+
+it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Salesforce (off) gets nothing, history has every message", async () => {
+	const hook = receiver();
+	const zendesk = receiver();
+	const salesforce = receiver();
+	const siteId = await createSite({
+		integrations: {
+			email: { enabled: true, to: ["support@example.com"] },
+			ticket: { enabled: true },
+			webhook: { enabled: true, url: `${hook.base}/hook`, secret: "webhook-secret-0123456789" },
+			// Configured but off: it must receive nothing.
+			salesforce: { enabled: false, baseUrl: salesforce.base, accessToken: "sf-token" },
+			zendesk: { enabled: true, baseUrl: zendesk.base, email: "ops@example.com", apiToken: "zd-token" },
+		},
+	});
+	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera", email: "vera@example.com" }, fetch: recordingFetch([]) });
+	const { token: agentToken, agentId } = await createAgent(siteId, "Alice");
+	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
+	await converse(visitor, agent, 3);
+	const chatId = visitor.chatId;
+	const everything = await serverMessages(siteId, chatId, agentToken);
+
+	expect((await endChat(siteId, chatId, visitor.token)).status).toBe(200);
+	const transcript = await serverMessages(siteId, chatId, agentToken);
+	expect(transcript.length).toBe(everything.length + 1);
+
+	const uniqueId = `chat.end:${chatId}`;
+	for (const target of ["persistence", "ticket", "webhook", "zendesk"]) {
+		await waitFor(`chat.end.${target}`, async () => (await deliveryState(`chat.end.${target}:${uniqueId}`))?.state === "done");
+	}
+	await waitFor("the email", async () => (await deliveryState(`chat.end.email:${uniqueId}:support@example.com`))?.state === "done");
+	// Salesforce's message would have left the distributor with the others; give it a second more to show up.
+	await new Promise((r) => setTimeout(r, 1500));
+	expect(await deliveryState(`chat.end.salesforce:${uniqueId}`)).toBeNull();
+	expect(await salesforce.requests()).toEqual([]);
+	expect(await hook.requests()).toHaveLength(1);
+	expect(await zendesk.requests()).toHaveLength(1);
+
+	const row = await env.DB.prepare(`SELECT site_id, visitor_name, message_count, agent_ids FROM chats WHERE id = ?`).bind(chatId).first();
+	expect(row).toEqual({ site_id: siteId, visitor_name: "Vera", message_count: transcript.length, agent_ids: JSON.stringify([agentId]) });
+	const ticket = await env.DB.prepare(`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`).bind(uniqueId).first();
+	expect(ticket).toEqual({ subject: "Chat with Vera", requester_email: "vera@example.com", chat_id: chatId });
+
+	const history = await api(`/sites/${siteId}/history/chats/${chatId}`, { token: agentToken, fetch: recordingFetch([]) });
+	expect(history.status).toBe(200);
+	const body = await history.json<{ chat: { chatId: string; messageCount: number }; messages: Record<string, unknown>[] }>();
+	expect(body.chat).toMatchObject({ chatId, messageCount: transcript.length });
+	expect(body.messages).toEqual(transcript.map(({ mac: _mac, ...m }) => m));
+
+	const list = await api(`/sites/${siteId}/history/chats`, { token: agentToken, fetch: recordingFetch([]) });
+	expect((await list.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId)).toEqual([chatId]);
+	// Visitors do not read history.
+	expect((await api(`/sites/${siteId}/history/chats/${chatId}`, { token: visitor.token })).status).toBe(403);
+});

@@ -97,7 +97,9 @@ CREATE TABLE deliveries (
 	attempts INTEGER NOT NULL,
 	claimed_until INTEGER NOT NULL,
 	last_error TEXT,
-	done_at INTEGER
+	done_at INTEGER,
+	-- Copies that arrived after the effect was done and were skipped (redeliveries, a second deployment's publish).
+	repeats INTEGER NOT NULL DEFAULT 0
 );
 
 -- Messages that could not be delivered, with why: nothing is dropped silently.

@@ -19,9 +19,10 @@ export async function deliveryIdOf(key: string): Promise<string> {
 	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export async function isDone(db: D1Database, key: string): Promise<boolean> {
-	const row = await db.prepare(`SELECT state FROM deliveries WHERE key = ?`).bind(key).first<{ state: string }>();
-	return row?.state === "done";
+/** True when the effect under this key is done already; the copy in hand is then counted as a repeat and skipped. */
+export async function skipRepeat(db: D1Database, key: string): Promise<boolean> {
+	const result = await db.prepare(`UPDATE deliveries SET repeats = repeats + 1 WHERE key = ? AND state = 'done'`).bind(key).run();
+	return result.meta.changes > 0;
 }
 
 /** Take the key unless it is done or someone else holds a live claim. */
@@ -37,7 +38,7 @@ export async function claim(db: D1Database, key: string, now = Date.now()): Prom
 		.bind(key, deliveryId, now + CLAIM_MS, now)
 		.first<{ delivery_id: string }>();
 	if (taken) return { owned: true, deliveryId: taken.delivery_id };
-	return { owned: false, done: await isDone(db, key) };
+	return { owned: false, done: await skipRepeat(db, key) };
 }
 
 export const markDoneStatement = (db: D1Database, key: string, deliveryId: string, now = Date.now()) =>

@@ -1,6 +1,6 @@
 /** Persistence into D1: transcripts, offline messages, wrap-ups, ratings, log events (SPEC §8). */
 import type { ChatEndPayload, OfflineMessagePayload, RatingPayload, WrapupPayload } from "../../src/protocol/events.ts";
-import { isDone, markDoneStatement, deliveryIdOf } from "../deliveries.ts";
+import { skipRepeat, markDoneStatement, deliveryIdOf } from "../deliveries.ts";
 import type { Delivery } from "./types.ts";
 
 /** D1 binds at most 100 values a statement. */
@@ -9,7 +9,7 @@ const ROWS_PER_INSERT = Math.floor(100 / MESSAGE_COLUMNS);
 
 export async function persist(delivery: Delivery): Promise<void> {
 	const { env, key } = delivery;
-	if (await isDone(env.DB, key)) return;
+	if (await skipRepeat(env.DB, key)) return;
 	const writes = statementsFor(delivery);
 	// The rows and the mark in one transaction: either the effect happened once, or not at all.
 	await env.DB.batch([...writes, markDoneStatement(env.DB, key, await deliveryIdOf(key))]);

@@ -1,11 +1,11 @@
 /** Tickets are rows in D1 (SPEC §8), opened from ended chats and offline messages. */
 import type { ChatEndPayload } from "../../src/protocol/events.ts";
-import { deliveryIdOf, isDone, markDoneStatement } from "../deliveries.ts";
+import { deliveryIdOf, skipRepeat, markDoneStatement } from "../deliveries.ts";
 import { summarize } from "./summary.ts";
 import type { Delivery } from "./types.ts";
 
 export async function openTicket({ env, event, envelope, key }: Delivery): Promise<void> {
-	if (await isDone(env.DB, key)) return;
+	if (await skipRepeat(env.DB, key)) return;
 	const summary = summarize("ticket", event, envelope.payload);
 	// A chat names its ticket in its chat.end payload; an offline message's ticket is named after its event.
 	const id = event === "chat.end" ? (envelope.payload as ChatEndPayload).ticket.id : `tkt_${(await deliveryIdOf(envelope.uniqueId)).replaceAll("-", "")}`;

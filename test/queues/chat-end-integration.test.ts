@@ -48,13 +48,13 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	const ticket = await env.DB.prepare(`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`).bind(uniqueId).first();
 	expect(ticket).toEqual({ subject: "Chat with Vera", requester_email: "vera@example.com", chat_id: chatId });
 
-	const history = await api(`/sites/${siteId}/history/chats/${chatId}`, { token: agentToken, fetch: recordingFetch([]) });
+	const history = await api(`/sites/${siteId}/history/chats/${chatId}`, { token: agentToken });
 	expect(history.status).toBe(200);
 	const body = await history.json<{ chat: { chatId: string; messageCount: number }; messages: Record<string, unknown>[] }>();
 	expect(body.chat).toMatchObject({ chatId, messageCount: transcript.length });
 	expect(body.messages).toEqual(transcript.map(({ mac: _mac, ...m }) => m));
 
-	const list = await api(`/sites/${siteId}/history/chats`, { token: agentToken, fetch: recordingFetch([]) });
+	const list = await api(`/sites/${siteId}/history/chats`, { token: agentToken });
 	expect((await list.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId)).toEqual([chatId]);
 	// Visitors do not read history.
 	expect((await api(`/sites/${siteId}/history/chats/${chatId}`, { token: visitor.token })).status).toBe(403);

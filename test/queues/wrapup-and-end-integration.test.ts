@@ -1,0 +1,84 @@
+/** Wrap-ups, an end whose chat.end could not be queued at first, and a transcript too large for one queue message. */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { expect, it } from "vitest";
+import type { ChatRoom } from "../../durable-objects/chat-room.ts";
+import { chatEndId } from "../../queues/publisher.ts";
+import { api, createAgent, createSite, poll, send, startChat } from "../helpers.ts";
+import { deliveryState, endChat, postJson, receiver, waitFor } from "../queue-helpers.ts";
+
+const roomOf = (siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+
+it("takes wrap-ups from the chat's agents only, carries one into chat.end and keeps the latest", { timeout: 30_000 }, async () => {
+	const hook = receiver();
+	const siteId = await createSite({ integrations: { webhook: { enabled: true, url: `${hook.base}/hook`, secret: "webhook-secret-0123456789" } } });
+	const chat = await startChat(siteId);
+	const alice = await createAgent(siteId, "Alice");
+	const bob = await createAgent(siteId, "Bob");
+	expect((await send(siteId, chat.chatId, alice.token, [0, 0], "Hello, Alice here")).status).toBe(200);
+	const wrapup = `/sites/${siteId}/chats/${chat.chatId}/wrapup`;
+
+	expect((await postJson(wrapup, { category: 5 }, alice.token)).status).toBe(400);
+	expect((await postJson(wrapup, { category: "billing" }, bob.token)).status).toBe(403);
+	expect((await postJson(wrapup, { category: "billing" }, chat.token)).status).toBe(403);
+	const first = await postJson(wrapup, { category: "billing", comment: "refund promised" }, alice.token);
+	expect(first.status).toBe(202);
+	expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+	await waitFor("the chat in D1", () => env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`).bind(chat.chatId).first<string>("payload"));
+	const payload = JSON.parse((await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`).bind(chat.chatId).first<string>("payload"))!);
+	expect(payload.wrapup).toEqual({ category: "billing", comment: "refund promised" });
+
+	// After the end, a corrected wrap-up replaces the first one.
+	expect((await postJson(wrapup, { category: "sales" }, alice.token)).status).toBe(202);
+	await waitFor("the corrected wrap-up", async () => (await env.DB.prepare(`SELECT category FROM wrapups WHERE chat_id = ?`).bind(chat.chatId).first<string>("category")) === "sales");
+	const history = await (await api(`/sites/${siteId}/history/chats/${chat.chatId}`, { token: alice.token })).json<{ chat: { wrapups: unknown[] } }>();
+	expect(history.chat.wrapups).toEqual([{ agentId: alice.agentId, category: "sales", comment: null, wrappedUpAt: expect.any(Number) }]);
+	// Bob took no part: the chat is not in his history.
+	expect((await api(`/sites/${siteId}/history/chats/${chat.chatId}`, { token: bob.token })).status).toBe(404);
+
+	await waitFor("three webhooks", async () => (await hook.requests()).length === 3);
+	expect((await hook.requests()).map((r) => r.headers["x-livechat-event"]).sort()).toEqual(["agent.wrapup", "agent.wrapup", "chat.end"]);
+});
+
+it("ends the chat even when chat.end cannot be queued yet, and queues it later, once", { timeout: 30_000 }, async () => {
+	const siteId = await createSite();
+	const chat = await startChat(siteId);
+	await send(siteId, chat.chatId, chat.token, [0, 0], "Anyone there?");
+	const room = roomOf(siteId, chat.chatId);
+	const brokenQueue = { send: async () => Promise.reject(new Error("queue unavailable")) };
+	await runInDurableObject(room, (instance: ChatRoom) => {
+		const self = instance as unknown as { env: Env };
+		self.env = { ...self.env, Q_CHAT_END: brokenQueue as unknown as Queue };
+	});
+	const failed = await endChat(siteId, chat.chatId, chat.token);
+	expect(failed).toMatchObject({ status: 503, body: { code: -1, error: { type: "unavailable" } } });
+	expect((await poll(siteId, chat.chatId, chat.token)).body.status).toBe("ended");
+
+	// The queue is back: the room's alarm queues the end without anyone asking.
+	await runInDurableObject(room, (instance: ChatRoom) => {
+		(instance as unknown as { env: Env }).env = env;
+	});
+	expect(await runDurableObjectAlarm(room)).toBe(true);
+	await waitFor("the persisted chat", async () => (await deliveryState(`chat.end.persistence:${chatEndId(chat.chatId)}`))?.state === "done");
+	expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+	await new Promise((r) => setTimeout(r, 1500));
+	expect(await deliveryState(`chat.end.persistence:${chatEndId(chat.chatId)}`)).toMatchObject({ attempts: 1 });
+	expect(await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`).bind(`chat.end.persistence:${chatEndId(chat.chatId)}`).first<number>("repeats")).toBe(0);
+});
+
+it("persists a transcript larger than a queue message, every message of it", { timeout: 60_000 }, async () => {
+	const siteId = await createSite();
+	const chat = await startChat(siteId);
+	const agent = await createAgent(siteId);
+	let offsets: [number, number] = [0, 0];
+	for (let i = 0; i < 40; i++) {
+		const { body } = await send(siteId, chat.chatId, i % 2 ? agent.token : chat.token, offsets, `${i} ${"é".repeat(3990)}`);
+		offsets = [body.visitorDataOffset, body.agentDataOffset];
+	}
+	expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+	const uniqueId = chatEndId(chat.chatId);
+	await waitFor("the persisted chat", async () => (await deliveryState(`chat.end.persistence:${uniqueId}`))?.state === "done");
+	// 40 messages, the agent's join notice and the end notice.
+	const stored = await env.DB.prepare(`SELECT COUNT(*) AS n, SUM(LENGTH(content)) AS chars FROM chat_messages WHERE chat_id = ?`).bind(chat.chatId).first();
+	expect(stored).toMatchObject({ n: 42 });
+	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM spilled_payloads WHERE unique_id = ?`).bind(uniqueId).first<number>("n")).toBeGreaterThan(0);
+});

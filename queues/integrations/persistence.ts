@@ -1,11 +1,14 @@
 /** Persistence into D1: transcripts, offline messages, wrap-ups, ratings, log events (SPEC §8). */
-import type { ChatEndPayload, OfflineMessagePayload, RatingPayload, WrapupPayload } from "../../src/protocol/events.ts";
+import type { ChatEndPayload, OfflineMessagePayload, RatingPayload, TranscriptMessage, WrapupPayload } from "../../src/protocol/events.ts";
 import { skipRepeat, markDoneStatement, deliveryIdOf } from "../deliveries.ts";
 import type { Delivery } from "./types.ts";
 
-/** D1 binds at most 100 values a statement. */
-const MESSAGE_COLUMNS = 8;
-const ROWS_PER_INSERT = Math.floor(100 / MESSAGE_COLUMNS);
+/**
+ * Messages go in as JSON arrays, one statement per chunk: D1 binds at most 100 values a statement
+ * and counts every statement of a batch, so a row per placeholder set would take hundreds of
+ * statements for a long chat. A chunk stays under D1's 2 MB value limit even at 3 bytes a character.
+ */
+const CHUNK_CHARS = 500_000;
 
 export async function persist(delivery: Delivery): Promise<void> {
 	const { env, key } = delivery;
@@ -86,17 +89,29 @@ function chatStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStateme
 				JSON.stringify(summary),
 			),
 	];
-	for (let i = 0; i < transcript.length; i += ROWS_PER_INSERT) {
-		const rows = transcript.slice(i, i + ROWS_PER_INSERT);
-		const values = rows.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-		const params = rows.flatMap((m) => [chat.id, m.id, m.type, m.dataOffset, m.content, m.sendTime, m.senderId ?? null, m.senderName ?? null]);
-		statements.push(
-			db
-				.prepare(
-					`INSERT OR IGNORE INTO chat_messages (chat_id, id, type, data_offset, content, send_time, sender_id, sender_name) VALUES ${values}`,
-				)
-				.bind(...params),
-		);
-	}
+	const insert = db.prepare(
+		`INSERT OR IGNORE INTO chat_messages (chat_id, id, type, data_offset, content, send_time, sender_id, sender_name)
+		 SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type'), json_extract(value, '$.dataOffset'), json_extract(value, '$.content'),
+		        json_extract(value, '$.sendTime'), json_extract(value, '$.senderId'), json_extract(value, '$.senderName')
+		 FROM json_each(?2)`,
+	);
+	for (const chunk of jsonChunks(transcript)) statements.push(insert.bind(chat.id, chunk));
 	return statements;
+}
+
+/** JSON arrays of consecutive messages, each under CHUNK_CHARS (a single larger message gets its own). */
+function* jsonChunks(messages: readonly TranscriptMessage[]): Generator<string> {
+	let chunk: string[] = [];
+	let size = 0;
+	for (const message of messages) {
+		const json = JSON.stringify(message);
+		if (chunk.length > 0 && size + json.length > CHUNK_CHARS) {
+			yield `[${chunk.join(",")}]`;
+			chunk = [];
+			size = 0;
+		}
+		chunk.push(json);
+		size += json.length + 1;
+	}
+	if (chunk.length > 0) yield `[${chunk.join(",")}]`;
 }

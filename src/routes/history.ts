@@ -72,6 +72,7 @@ export const history = new Hono<AppEnv>()
 			.bind(chatId, siteId, agentId)
 			.first<ChatRow>();
 		if (!row) throw new ApiError(404, "not_found", "no persisted chat with this id that you took part in");
+		// Messages in display order, as on the clients (compareForDisplay): time, the visitor's stream first, offset.
 		const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>([
 			c.env.DB.prepare(
 				`SELECT id, type, data_offset AS dataOffset, content, send_time AS sendTime, sender_id AS senderId, sender_name AS senderName
@@ -79,7 +80,6 @@ export const history = new Hono<AppEnv>()
 			).bind(chatId),
 			c.env.DB.prepare(`SELECT agent_id AS agentId, category, comment, wrapped_up_at AS wrappedUpAt FROM wrapups WHERE chat_id = ? ORDER BY wrapped_up_at`).bind(chatId),
 		]);
-		// Display order, as on the clients (compareForDisplay): time, then the visitor's stream first, then offset.
 		const payload = JSON.parse(row.payload) as Record<string, unknown>;
 		return c.json({
 			chat: { ...summary(row), prechat: payload.prechat, ticket: payload.ticket, wrapup: payload.wrapup, wrapups: wrapups!.results },

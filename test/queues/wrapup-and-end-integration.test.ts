@@ -79,6 +79,7 @@ it("persists a transcript larger than a queue message, every message of it", { t
 	await waitFor("the persisted chat", async () => (await deliveryState(`chat.end.persistence:${uniqueId}`))?.state === "done");
 	// 40 messages, the agent's join notice and the end notice.
 	const stored = await env.DB.prepare(`SELECT COUNT(*) AS n, SUM(LENGTH(content)) AS chars FROM chat_messages WHERE chat_id = ?`).bind(chat.chatId).first();
-	expect(stored).toMatchObject({ n: 42 });
+	const server = (await poll(siteId, chat.chatId, agent.token)).body.messages;
+	expect(stored).toEqual({ n: 42, chars: server.reduce((sum, m) => sum + m.content.length, 0) });
 	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM spilled_payloads WHERE unique_id = ?`).bind(uniqueId).first<number>("n")).toBeGreaterThan(0);
 });

@@ -143,7 +143,7 @@ export class ChatRoom extends DurableObject<Env> {
 	/**
 	 * Publishes chat.end once per room (SPEC §8). Its uniqueId comes from the chat id, so a second
 	 * deployment ending the same chat, or a room that forgot it announced, publishes a repeat that
-	 * every consumer skips. A failure leaves it for the alarm (durable) or the next end call.
+	 * every consumer skips. A failure leaves it for the alarm or the next end call.
 	 */
 	private async announceEnd(): Promise<boolean> {
 		if (this.endAnnounced || this.storage?.endAnnounced) return true;
@@ -151,7 +151,8 @@ export class ChatRoom extends DurableObject<Env> {
 			await publisher(this.env, this.meta!.siteId).publish("chat.end", chatEndId(this.meta!.chatId), chatEndPayload(this.meta!, this.log.all()));
 		} catch (error) {
 			console.error("ChatRoom: chat.end not queued yet", error);
-			if (this.storage) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+			// Alarms work in memory mode too; an eviction there forgets the chat, and the clients' next end retries.
+			await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 			return false;
 		}
 		this.endAnnounced = true;

@@ -17,7 +17,7 @@ import { attachmentOf, RoomSockets, sendFrame, type SocketAttachment } from "./r
 import { CLOSE_UNAUTHORIZED, ClientFrameSchema, HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, type ClientFrame } from "../src/protocol/ws.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
-import { chatEndId, contentId, publisher } from "../queues/publisher.ts";
+import { chatEndId, eventId, publisher } from "../queues/publisher.ts";
 import { chatEndPayload } from "./chat-end.ts";
 
 export interface Caller {
@@ -130,6 +130,8 @@ export class ChatRoom extends DurableObject<Env> {
 			if (refused) return refused;
 			const meta = this.meta!;
 			if (meta.status !== "ended") {
+				// Set before the end is stored: if the room stops between storing and publishing, the alarm publishes.
+				await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 				const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), "The chat has ended");
 				await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime: notice.sendTime }, [notice]);
 			}
@@ -175,7 +177,7 @@ export class ChatRoom extends DurableObject<Env> {
 				comment: body.comment ?? null,
 				wrappedUpAt: Date.now(),
 			};
-			const uniqueId = await contentId("agent.wrapup", payload.chatId, payload.agentId, payload.category, payload.comment);
+			const uniqueId = eventId("agent.wrapup");
 			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...body } }, []);
 			await publisher(this.env, this.meta.siteId).publish("agent.wrapup", uniqueId, payload);
 			return { uniqueId };

@@ -30,14 +30,15 @@ CREATE TABLE chat_messages (
 );
 
 CREATE TABLE offline_messages (
-	id TEXT PRIMARY KEY,
 	site_id TEXT NOT NULL,
+	id TEXT NOT NULL,
 	name TEXT,
 	email TEXT NOT NULL,
 	phone TEXT,
 	department TEXT,
 	message TEXT NOT NULL,
-	submitted_at INTEGER NOT NULL
+	submitted_at INTEGER NOT NULL,
+	PRIMARY KEY (site_id, id)
 );
 CREATE INDEX offline_messages_by_site ON offline_messages (site_id, submitted_at DESC);
 
@@ -114,10 +115,10 @@ CREATE TABLE dead_letters (
 	received_at INTEGER NOT NULL
 );
 
--- Payloads too large for a queue message (a long transcript), in parts, keyed by the event's uniqueId.
+-- Payloads too large for a queue message (a long transcript), in parts, keyed by a hash of the payload.
 CREATE TABLE spilled_payloads (
-	unique_id TEXT NOT NULL,
+	spill_id TEXT NOT NULL,
 	part INTEGER NOT NULL,
 	body TEXT NOT NULL,
-	PRIMARY KEY (unique_id, part)
+	PRIMARY KEY (spill_id, part)
 );

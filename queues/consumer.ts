@@ -17,9 +17,10 @@ import {
 	type IntegrationName,
 } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
+import { backoffSeconds, MAX_BACKOFF_SECONDS, retryBaseSeconds } from "./backoff.ts";
 import { DEAD_LETTER_QUEUE, recordDeadLetters, rejectToDeadLetter } from "./dead-letter.ts";
 import { INTEGRATION_TABLE, takes, targetsOf, type Integration } from "./integrations/index.ts";
-import { InFlightElsewhere } from "./integrations/once.ts";
+import { InFlightElsewhere, RetryLater } from "./integrations/once.ts";
 import { PermanentFailure } from "./integrations/types.ts";
 import { unspill } from "./spill.ts";
 
@@ -33,12 +34,6 @@ const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
 	"visitor.rating": RatingPayloadSchema,
 };
 const EventNameSchema = z.enum(FIRST_LEVEL_EVENTS);
-const MAX_BACKOFF_SECONDS = 15 * 60;
-
-/** RETRY_BASE_SECONDS × 2^(attempts−1), capped: 2, 4, 8, … seconds with the default base. */
-export function backoffSeconds(attempts: number, baseSeconds: number): number {
-	return Math.min(MAX_BACKOFF_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1)));
-}
 
 export async function consumeBatch(batch: MessageBatch, env: Env): Promise<void> {
 	if (batch.queue === DEAD_LETTER_QUEUE) return recordDeadLetters(batch, env);
@@ -47,7 +42,8 @@ export async function consumeBatch(batch: MessageBatch, env: Env): Promise<void>
 		console.error(`queue ${batch.queue} has no consumer here; retrying`);
 		return batch.retryAll();
 	}
-	await Promise.all(
+	// Each message settles itself (ack or retry); one failing in an unexpected way must not cut the others short.
+	await Promise.allSettled(
 		batch.messages.map((message) => consumeOne(message, batch.queue, env, (envelope) => (integration ? deliver(env, integration, envelope) : distribute(env, envelope)))),
 	);
 }
@@ -61,13 +57,21 @@ async function consumeOne(message: Message, queue: string, env: Env, act: (envel
 	} catch (error) {
 		const reason = error instanceof Error ? error.message : String(error);
 		if (error instanceof PermanentFailure) {
-			await rejectToDeadLetter(env, queue, message.body, reason);
-			return message.ack();
+			try {
+				await rejectToDeadLetter(env, queue, message.body, reason);
+				return message.ack();
+			} catch (deadLetterError) {
+				console.error(`${queue}: could not dead-letter a message (${reason}); retrying it`, deadLetterError);
+			}
+		} else if (!(error instanceof InFlightElsewhere)) {
+			console.error(`${queue}: attempt ${message.attempts} failed: ${reason}`);
 		}
-		if (!(error instanceof InFlightElsewhere)) console.error(`${queue}: attempt ${message.attempts} failed: ${reason}`);
-		message.retry({ delaySeconds: backoffSeconds(message.attempts, Number(env.RETRY_BASE_SECONDS)) });
+		const base = backoffSeconds(message.attempts, retryBaseSeconds(env));
+		const delaySeconds = error instanceof RetryLater ? Math.min(MAX_BACKOFF_SECONDS, Math.max(base, error.afterSeconds)) : base;
+		message.retry({ delaySeconds });
 	}
 }
+
 
 /** The payload checked against its event's schema; a spilled one is read back from D1 first. */
 async function checkedPayload(env: Env, envelope: Envelope, event: EventName): Promise<Envelope> {

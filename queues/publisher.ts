@@ -4,7 +4,6 @@
  * publishing the same event twice (a retried end, a second deployment) is safe.
  */
 import type { Envelope, EventName } from "../src/protocol/events.ts";
-import { sha256Hex } from "../src/security/encoding.ts";
 import { spillIfLarge } from "./spill.ts";
 
 /** First-level queues: one per event family; every log event shares one. */
@@ -38,7 +37,8 @@ export function publisher(env: Env, siteId: string): Publisher {
 /** Every deployment derives the same id for a chat's end, so the end takes effect once (SPEC §8). */
 export const chatEndId = (chatId: string) => `chat.end:${chatId}`;
 
-/** An id that is the same exactly when the event says the same thing (a retried submit, a repeated wrap-up). */
-export async function contentId(name: EventName, ...parts: unknown[]): Promise<string> {
-	return `${name}:${(await sha256Hex(JSON.stringify([name, ...parts]))).slice(0, 32)}`;
-}
+/**
+ * Ratings and wrap-ups may change (5, then 3, then 5 again): each one accepted is its own event, and
+ * persistence keeps the latest by its time. A hash of the content would drop the third as a repeat.
+ */
+export const eventId = (name: EventName) => `${name}:${crypto.randomUUID()}`;

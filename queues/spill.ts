@@ -3,14 +3,16 @@
  * to D1 in parts before the message is sent, and the message carries only where to find it.
  */
 import type { Envelope } from "../src/protocol/events.ts";
+import { sha256Hex } from "../src/security/encoding.ts";
 
 /** Below Cloudflare's 128 KB message limit, with room for the envelope around the payload. */
 const MAX_INLINE_BYTES = 100_000;
-/** Each part is one D1 row, well below D1's 2 MB row limit even at 4 bytes a character. */
+/** Each part is one D1 row, below D1's 2 MB row limit even at 3 bytes a UTF-16 unit. */
 const PART_CHARS = 400_000;
 
 interface Spilled {
-	$spilled: { parts: number };
+	/** `id` is a hash of the payload: two publishes under one uniqueId (two deployments) never mix their parts. */
+	$spilled: { id: string; parts: number };
 }
 
 const isSpilled = (payload: unknown): payload is Spilled =>
@@ -19,20 +21,34 @@ const isSpilled = (payload: unknown): payload is Spilled =>
 export async function spillIfLarge(db: D1Database, envelope: Envelope): Promise<Envelope> {
 	const body = JSON.stringify(envelope.payload);
 	if (body.length * 3 < MAX_INLINE_BYTES || new TextEncoder().encode(body).length < MAX_INLINE_BYTES) return envelope;
+	const id = (await sha256Hex(body)).slice(0, 32);
+	const parts = split(body);
+	// The same payload published again writes the same rows.
+	const insert = db.prepare(`INSERT OR REPLACE INTO spilled_payloads (spill_id, part, body) VALUES (?, ?, ?)`);
+	await db.batch(parts.map((part, i) => insert.bind(id, i, part)));
+	return { ...envelope, payload: { $spilled: { id, parts: parts.length } } satisfies Spilled };
+}
+
+/** Parts of at most PART_CHARS, never cutting a surrogate pair (D1 would store each half as U+FFFD). */
+export function split(text: string, partChars = PART_CHARS): string[] {
 	const parts: string[] = [];
-	for (let i = 0; i < body.length; i += PART_CHARS) parts.push(body.slice(i, i + PART_CHARS));
-	// Same uniqueId, same payload: a second publish rewrites the same rows.
-	const insert = db.prepare(`INSERT OR REPLACE INTO spilled_payloads (unique_id, part, body) VALUES (?, ?, ?)`);
-	await db.batch(parts.map((part, i) => insert.bind(envelope.uniqueId, i, part)));
-	return { ...envelope, payload: { $spilled: { parts: parts.length } } satisfies Spilled };
+	for (let start = 0; start < text.length; ) {
+		let end = Math.min(text.length, start + partChars);
+		const last = text.charCodeAt(end - 1);
+		// Move the cut before the pair, or past it when the pair alone is the part.
+		if (end < text.length && last >= 0xd800 && last <= 0xdbff) end += end - 1 > start ? -1 : 1;
+		parts.push(text.slice(start, end));
+		start = end;
+	}
+	return parts;
 }
 
 /** The payload as it was published, read back from D1 when it was spilled. */
 export async function unspill(db: D1Database, envelope: Envelope): Promise<Envelope> {
 	if (!isSpilled(envelope.payload)) return envelope;
 	const { results } = await db
-		.prepare(`SELECT body FROM spilled_payloads WHERE unique_id = ? ORDER BY part`)
-		.bind(envelope.uniqueId)
+		.prepare(`SELECT body FROM spilled_payloads WHERE spill_id = ? ORDER BY part`)
+		.bind(envelope.payload.$spilled.id)
 		.all<{ body: string }>();
 	if (results.length !== envelope.payload.$spilled.parts) throw new Error(`spilled payload of ${envelope.uniqueId} is incomplete`);
 	return { ...envelope, payload: JSON.parse(results.map((r) => r.body).join("")) };

@@ -4,7 +4,8 @@
  *
  * Each test uses its own first path segment (a fresh id) and scripts the answers in the path:
  * `/<id>/fail-<n>/…` answers 500 to the first n requests, then 201; `/<id>/always-fail/…` always 503;
- * `/<id>/slow-<ms>/…` waits before answering 201; anything else answers 201.
+ * `/<id>/slow-<ms>/…` waits before answering 201; `/<id>/status-<code>/…` always answers that code;
+ * anything else answers 201.
  * `GET /_requests/<id>` lists what arrived under that id: method, path, headers, body.
  */
 import { createServer, type IncomingMessage } from "node:http";
@@ -49,6 +50,8 @@ export default async function setup(project: TestProject) {
 		const failFirst = /^fail-(\d+)$/.exec(second ?? "");
 		const slow = /^slow-(\d+)$/.exec(second ?? "");
 		if (second === "always-fail") return res.writeHead(503).end("down for maintenance");
+		const status = /^status-(\d{3})$/.exec(second ?? "");
+		if (status) return res.writeHead(Number(status[1]), { "Content-Type": "application/json" }).end('[{"errorCode":"INVALID_FIELD"}]');
 		if (failFirst && list.length <= Number(failFirst[1])) return res.writeHead(500).end("try later");
 		if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
 		res.writeHead(201, { "Content-Type": "application/json" }).end(JSON.stringify({ id: `rcv-${list.length}`, success: true }));

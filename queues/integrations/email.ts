@@ -3,7 +3,7 @@ import { EmailMessage } from "cloudflare:email";
 import { base64Utf8 as base64 } from "../../src/security/encoding.ts";
 import { once } from "./once.ts";
 import { summarize } from "./summary.ts";
-import type { Delivery } from "./types.ts";
+import { PermanentFailure, type Delivery } from "./types.ts";
 
 export async function sendEmails({ env, event, envelope, key, config }: Delivery): Promise<void> {
 	const { to, from } = config.integrations.email;
@@ -27,8 +27,17 @@ interface Mail {
 	replyTo: string | null;
 }
 
-/** A minimal RFC 5322 message: UTF-8 text, base64 so any content is safe on the wire. */
+/** A plain address: no display name, no spaces, no line breaks (which would start a new header). */
+const PLAIN_ADDRESS = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+
+/**
+ * A minimal RFC 5322 message: UTF-8 text, base64 so any content is safe on the wire. The subject is
+ * encoded; addresses must be plain; a visitor's address that is not is left out, never written raw.
+ */
 export function mime(mail: Mail): string {
+	for (const address of [mail.from, mail.to]) {
+		if (!PLAIN_ADDRESS.test(address)) throw new PermanentFailure(`not a plain email address: ${JSON.stringify(address.slice(0, 100))}`);
+	}
 	const headers = [
 		`From: ${mail.from}`,
 		`To: ${mail.to}`,
@@ -39,7 +48,7 @@ export function mime(mail: Mail): string {
 		'Content-Type: text/plain; charset="UTF-8"',
 		"Content-Transfer-Encoding: base64",
 	];
-	if (mail.replyTo) headers.push(`Reply-To: ${mail.replyTo}`);
+	if (mail.replyTo && PLAIN_ADDRESS.test(mail.replyTo)) headers.push(`Reply-To: ${mail.replyTo}`);
 	const body = base64(mail.body).replace(/.{1,76}/g, "$&\r\n");
 	return `${headers.join("\r\n")}\r\n\r\n${body}`;
 }

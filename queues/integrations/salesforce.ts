@@ -1,5 +1,5 @@
 /** Salesforce: a Case per ended chat or offline message, through the REST API with a bearer token (SPEC §8). */
-import { once, postJson, timeoutOf } from "./once.ts";
+import { once, postJson, REJECTED_REQUEST, timeoutOf } from "./once.ts";
 import { summarize } from "./summary.ts";
 import type { Delivery } from "./types.ts";
 
@@ -21,6 +21,7 @@ export async function createCase({ env, event, envelope, key, config }: Delivery
 				SuppliedPhone: summary.requester.phone ?? undefined,
 			}),
 			timeoutMs: timeoutOf(env),
+			permanent: REJECTED_REQUEST,
 		});
 	});
 }

@@ -18,7 +18,8 @@ export function summarize(integration: string, event: EventName, payload: unknow
 		const name = chat.visitor.name ?? chat.prechat.name;
 		const visitorName = name ?? "Visitor";
 		const lines = chat.transcript.map((m) => `[${new Date(m.sendTime).toISOString()}] ${who(m, visitorName)}: ${m.content}`);
-		const wrapup = chat.wrapup ? [`Wrap-up: ${[chat.wrapup.category, chat.wrapup.comment].filter(Boolean).join(" — ")}`] : [];
+		const wrapupText = [chat.wrapup?.category, chat.wrapup?.comment].filter(Boolean).join(" — ");
+		const wrapup = wrapupText ? [`Wrap-up: ${wrapupText}`] : [];
 		return {
 			subject: chat.ticket.title,
 			body: [`Chat ${chat.id} on ${chat.siteId}`, ...wrapup, "", ...lines].join("\n"),

@@ -1,6 +1,6 @@
 /** Zendesk: a ticket per ended chat or offline message, with API-token basic auth (SPEC §8). */
 import { base64Utf8 } from "../../src/security/encoding.ts";
-import { once, postJson, timeoutOf } from "./once.ts";
+import { once, postJson, REJECTED_REQUEST, timeoutOf } from "./once.ts";
 import { summarize } from "./summary.ts";
 import type { Delivery } from "./types.ts";
 
@@ -13,9 +13,9 @@ export async function createTicket({ env, event, envelope, key, config }: Delive
 	const { baseUrl, email, apiToken } = config.integrations.zendesk;
 	const summary = summarize("zendesk", event, envelope.payload);
 	await once(env.DB, key, async () => {
-		const requester: Record<string, string> = {};
-		if (summary.requester.name) requester.name = summary.requester.name;
-		if (summary.requester.email) requester.email = summary.requester.email;
+		// Zendesk needs an email to find or create the requester; without one the API user is the requester.
+		const { name, email: requesterEmail } = summary.requester;
+		const requester = requesterEmail ? { name: name ?? requesterEmail, email: requesterEmail } : undefined;
 		await postJson(`${baseUrl!.replace(/\/+$/, "")}/api/v2/tickets.json`, {
 			headers: { Authorization: zendeskAuthorization(email!, apiToken!) },
 			body: JSON.stringify({
@@ -28,6 +28,7 @@ export async function createTicket({ env, event, envelope, key, config }: Delive
 				},
 			}),
 			timeoutMs: timeoutOf(env),
+			permanent: REJECTED_REQUEST,
 		});
 	});
 }

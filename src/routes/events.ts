@@ -6,7 +6,7 @@ import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
 import { OfflineMessageSchema, RatingSchema, WrapupSchema, type OfflineMessagePayload, type RatingPayload } from "../protocol/events.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { contentId, publisher } from "../../queues/publisher.ts";
+import { eventId, publisher } from "../../queues/publisher.ts";
 import { CHAT, SITE } from "./chats.ts";
 import { chatRoom, replyFromRoom } from "./room.ts";
 
@@ -19,8 +19,7 @@ export const events = new Hono<AppEnv>()
 		if (claims.role !== "visitor") throw new ApiError(403, "forbidden", "only the chat's visitor rates it");
 		const body = await parseJson(c, RatingSchema);
 		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
-		// The same rating sent twice is one event; a changed rating is a new one (persistence keeps the latest).
-		const uniqueId = await contentId("visitor.rating", chatId, body.rating, payload.comment);
+		const uniqueId = eventId("visitor.rating");
 		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
 		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
 	})
@@ -40,7 +39,8 @@ export const events = new Hono<AppEnv>()
 			message: body.message,
 			submittedAt: Date.now(),
 		};
-		await publisher(c.env, siteId).publish("offlineMessage.submit", `offlineMessage.submit:${id}`, payload);
+		// Scoped by site: an id chosen by one site's visitors can never make another site's message a "repeat".
+		await publisher(c.env, siteId).publish("offlineMessage.submit", `offlineMessage.submit:${siteId}:${id}`, payload);
 		return c.json({ code: 0, id }, ACCEPTED);
 	})
 	.post(`${CHAT}/wrapup`, limitBody(8 * 1024), requireToken, async (c) => {

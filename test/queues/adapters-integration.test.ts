@@ -4,7 +4,8 @@ import { expect, it } from "vitest";
 import { consumeBatch } from "../../queues/consumer.ts";
 import type { Envelope, OfflineMessagePayload } from "../../src/protocol/events.ts";
 import { createSite } from "../helpers.ts";
-import { deliveryState, postJson, receiver, waitFor } from "../queue-helpers.ts";
+import { mime } from "../../queues/integrations/email.ts";
+import { deadLetters, deliveryState, endChat, postJson, receiver, waitFor } from "../queue-helpers.ts";
 
 it("creates a Salesforce Case and a Zendesk ticket for an offline message, with their real request shapes", { timeout: 30_000 }, async () => {
 	const salesforce = receiver();
@@ -18,7 +19,7 @@ it("creates a Salesforce Case and a Zendesk ticket for an offline message, with 
 	const res = await postJson(`/sites/${siteId}/offline-messages`, { name: "Olga Ünal", email: "olga@example.com", phone: "+44 20 7946 0000", message: "Please call me back about my order" });
 	expect(res.status).toBe(202);
 	const { id } = await res.json<{ id: string }>();
-	const uniqueId = `offlineMessage.submit:${id}`;
+	const uniqueId = `offlineMessage.submit:${siteId}:${id}`;
 	await waitFor("Salesforce", async () => (await deliveryState(`offlineMessage.submit.salesforce:${uniqueId}`))?.state === "done");
 	await waitFor("Zendesk", async () => (await deliveryState(`offlineMessage.submit.zendesk:${uniqueId}`))?.state === "done");
 
@@ -95,4 +96,39 @@ it("sends one email per recipient through the send_email binding, once however o
 	expect(messageId).toBe((await deliveryState(`${envelope.name}:${envelope.uniqueId}:support@example.com`))!.deliveryId);
 	const body = raw.split("\r\n\r\n")[1]!.replaceAll("\r\n", "");
 	expect(new TextDecoder().decode(Uint8Array.from(atob(body), (c) => c.charCodeAt(0)))).toContain("Ça marche ? 🚀");
+});
+
+it("dead-letters at once what Salesforce rejects as malformed (422), and leaves out a Zendesk requester without an email", { timeout: 30_000 }, async () => {
+	const salesforce = receiver("status-422");
+	const zendesk = receiver();
+	const siteId = await createSite({
+		integrations: {
+			persistence: { enabled: false },
+			salesforce: { enabled: true, baseUrl: salesforce.base, accessToken: "sf" },
+			zendesk: { enabled: true, baseUrl: zendesk.base, email: "ops@example.com", apiToken: "zd" },
+		},
+	});
+	// A prechat "email" with a line break in it must reach no header and no CRM.
+	const start = await postJson(`/sites/${siteId}/chats`, { visitor: { name: "Nina" }, prechat: { email: "x@example.com\r\nBcc: all@example.com" } });
+	const chat = await start.json<{ chatId: string; token: string }>();
+	expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+	const uniqueId = `chat.end:${chat.chatId}`;
+	await waitFor("Zendesk", async () => (await deliveryState(`chat.end.zendesk:${uniqueId}`))?.state === "done");
+	const [letter] = await waitFor("the Salesforce dead letter", async () => {
+		const letters = await deadLetters(uniqueId);
+		return letters.length > 0 && letters;
+	});
+	expect(letter).toMatchObject({ queue: "deliver-salesforce", name: "chat.end.salesforce" });
+	expect(letter!.reason).toContain("answered 422");
+	expect(await salesforce.requests()).toHaveLength(1);
+	const ticket = JSON.parse((await zendesk.requests())[0]!.body).ticket;
+	expect(ticket).not.toHaveProperty("requester");
+	expect(ticket.subject).toBe("Chat with Nina");
+});
+
+it("never writes a visitor's address with a line break into a mail header", () => {
+	const raw = mime({ from: "chat@example.com", to: "support@example.com", subject: "Hi\r\nBcc: x@example.com", body: "b", messageId: "<1@x>", replyTo: "v@example.com\r\nBcc: x@example.com" });
+	expect(raw.split("\r\n\r\n")[0]).not.toContain("Bcc");
+	expect(raw).not.toContain("Reply-To");
+	expect(() => mime({ from: "chat@example.com", to: "a@example.com\nBcc: b@example.com", subject: "s", body: "b", messageId: "<1@x>", replyTo: null })).toThrow(/plain email address/);
 });

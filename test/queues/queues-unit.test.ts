@@ -1,11 +1,14 @@
 /** The pure parts of the queues: backoff, the fan-out table, signatures, auth headers, the chat.end payload. */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { spillIfLarge, split, unspill } from "../../queues/spill.ts";
+import type { Envelope } from "../../src/protocol/events.ts";
 import { chatEndPayload } from "../../durable-objects/chat-end.ts";
-import { backoffSeconds } from "../../queues/consumer.ts";
+import { backoffSeconds } from "../../queues/backoff.ts";
 import { targetsOf } from "../../queues/integrations/index.ts";
 import { signatureHeader } from "../../queues/integrations/webhook.ts";
 import { zendeskAuthorization } from "../../queues/integrations/zendesk.ts";
-import { chatEndId, contentId } from "../../queues/publisher.ts";
+import { chatEndId, eventId } from "../../queues/publisher.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 import type { ChatMeta } from "../../src/protocol/chat-state.ts";
 import { SiteConfigSchema } from "../../src/protocol/site-config.ts";
@@ -48,10 +51,9 @@ describe("the distributor's table", () => {
 });
 
 describe("ids and signatures", () => {
-	it("derives chat.end's id from the chat alone, and content ids from the content", async () => {
+	it("derives chat.end's id from the chat alone", () => {
 		expect(chatEndId("c1")).toBe("chat.end:c1");
-		expect(await contentId("visitor.rating", "c1", 5, null)).toBe(await contentId("visitor.rating", "c1", 5, null));
-		expect(await contentId("visitor.rating", "c1", 5, null)).not.toBe(await contentId("visitor.rating", "c1", 4, null));
+		expect(eventId("visitor.rating")).not.toBe(eventId("visitor.rating"));
 	});
 
 	it("signs t + '.' + body with HMAC-SHA256 (a vector computed outside)", async () => {
@@ -62,6 +64,30 @@ describe("ids and signatures", () => {
 
 	it("builds Zendesk's API-token basic auth", () => {
 		expect(zendeskAuthorization("ops@example.com", "abc123")).toBe(`Basic ${btoa("ops@example.com/token:abc123")}`);
+	});
+});
+
+describe("spilled payloads", () => {
+	it("never cuts a surrogate pair", () => {
+		const text = "ab😀cd😀😀e";
+		for (const size of [1, 2, 3, 4, 5]) {
+			const parts = split(text, size);
+			expect(parts.join("")).toBe(text);
+			for (const part of parts) expect(part, `size ${size}`).toBe(Array.from(part).join(""));
+			for (const part of parts) expect(/[\ud800-\udbff]$/.test(part) || /^[\udc00-\udfff]/.test(part), `${JSON.stringify(part)} at size ${size}`).toBe(false);
+		}
+	});
+
+	it("keeps two different payloads published under one uniqueId apart, emoji intact", async () => {
+		const big = (mark: string) => ({ transcript: Array.from({ length: 40 }, (_, i) => ({ i, content: `${mark}${"😀é".repeat(1500)}` })) });
+		const envelope = (payload: unknown): Envelope => ({ uniqueId: `chat.end:${crypto.randomUUID()}`, name: "chat.end", siteId: "s", payload, publishedAt: 1 });
+		const first = envelope(big("primary"));
+		const second = { ...envelope(big("failover")), uniqueId: first.uniqueId };
+		const [a, b] = [await spillIfLarge(env.DB, first), await spillIfLarge(env.DB, second)];
+		expect(a.payload).toHaveProperty("$spilled");
+		expect(a.payload).not.toEqual(b.payload);
+		expect(await unspill(env.DB, a)).toEqual(first);
+		expect(await unspill(env.DB, b)).toEqual(second);
 	});
 });
 

@@ -3,7 +3,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { expect, it, vi } from "vitest";
 import { consumeBatch } from "../../queues/consumer.ts";
 import { createAgent, createSite, startChat } from "../helpers.ts";
-import { postJson, waitFor } from "../queue-helpers.ts";
+import { deliveryState, postJson, waitFor } from "../queue-helpers.ts";
 
 const lettersWith = async (marker: string) =>
 	(await env.DB.prepare(`SELECT queue, reason FROM dead_letters WHERE body LIKE ? ORDER BY id`).bind(`%${marker}%`).all<{ queue: string; reason: string }>()).results;
@@ -70,8 +70,15 @@ it("answers 400 to bad offline-message and rating bodies and publishes nothing",
 	// Then good ones: once they are stored, anything published before them would have been too.
 	const ok = await postJson(`/sites/${siteId}/offline-messages`, { email: "olga@example.com", message: "the real one" });
 	expect(ok.status).toBe(202);
-	expect((await postJson(rating, { rating: 4, comment: "quick answers" }, chat.token)).status).toBe(202);
-	await waitFor("the good rating", () => env.DB.prepare(`SELECT 1 AS x FROM ratings WHERE chat_id = ?`).bind(chat.chatId).first());
+	// A visitor changing their mind and back: every rating counts, the latest is kept.
+	const ids: string[] = [];
+	for (const stars of [4, 3, 4]) {
+		const res = await postJson(rating, { rating: stars, comment: stars === 4 ? "quick answers" : "slow" }, chat.token);
+		expect(res.status).toBe(202);
+		ids.push((await res.json<{ id: string }>()).id);
+		await new Promise((r) => setTimeout(r, 5));
+	}
+	for (const id of ids) await waitFor(`rating ${id}`, async () => (await deliveryState(`visitor.rating.persistence:${id}`))?.state === "done");
 	await waitFor("the good offline message", () => env.DB.prepare(`SELECT 1 AS x FROM offline_messages WHERE site_id = ?`).bind(siteId).first());
 	await new Promise((r) => setTimeout(r, 1200));
 	expect((await env.DB.prepare(`SELECT message FROM offline_messages WHERE site_id = ?`).bind(siteId).all()).results).toEqual([{ message: "the real one" }]);

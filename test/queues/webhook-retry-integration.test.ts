@@ -21,7 +21,7 @@ async function offlineMessageTo(hookUrl: string) {
 	const siteId = await createSite({ integrations: { persistence: { enabled: false }, webhook: { enabled: true, url: hookUrl, secret: SECRET } } });
 	const id = crypto.randomUUID();
 	const payload: OfflineMessagePayload = { id, siteId, name: "Olga", email: "olga@example.com", phone: null, department: null, message: "Call me back", submittedAt: Date.now() };
-	const uniqueId = `offlineMessage.submit:${id}`;
+	const uniqueId = `offlineMessage.submit:${siteId}:${id}`;
 	await publisher(env, siteId).publish("offlineMessage.submit", uniqueId, payload);
 	return { siteId, uniqueId, key: `offlineMessage.submit.webhook:${uniqueId}` };
 }
@@ -57,7 +57,7 @@ it("dead-letters a receiver that always fails, after every retry, with the reaso
 	}, 45_000);
 	expect(letter).toMatchObject({ name: "offlineMessage.submit.webhook", queue: "(retries exhausted)" });
 	expect(letter!.reason).toContain("answered 503");
-	// max_retries = 8 in wrangler.toml: the first attempt and eight retries, nothing after.
-	expect(await hook.requests()).toHaveLength(9);
-	expect(await deliveryState(key)).toMatchObject({ state: "claimed", attempts: 9 });
+	// max_retries = 16 in wrangler.toml: the first attempt and sixteen retries, nothing after.
+	expect(await hook.requests()).toHaveLength(17);
+	expect(await deliveryState(key)).toMatchObject({ state: "claimed", attempts: 17 });
 });

@@ -12,12 +12,19 @@ import { chatRoom, replyFromRoom } from "./room.ts";
 
 const ACCEPTED: ContentfulStatusCode = 202;
 
+/** After the body is checked, so a malformed request never uses up the sender's allowance. */
+async function within(limiter: RateLimit, key: string, message: string): Promise<void> {
+	const { success } = await limiter.limit({ key });
+	if (!success) throw new ApiError(429, "rate_limited", message);
+}
+
 export const events = new Hono<AppEnv>()
 	.post(`${CHAT}/rating`, limitBody(8 * 1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const claims = c.get("claims");
 		if (claims.role !== "visitor") throw new ApiError(403, "forbidden", "only the chat's visitor rates it");
 		const body = await parseJson(c, RatingSchema);
+		await within(c.env.RATING_LIMIT, chatId, "too many ratings for this chat, try again in a minute");
 		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
 		const uniqueId = eventId("visitor.rating");
 		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
@@ -27,6 +34,7 @@ export const events = new Hono<AppEnv>()
 		const siteId = c.req.param("siteId");
 		const body = await parseJson(c, OfflineMessageSchema);
 		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
+		await within(c.env.OFFLINE_MESSAGE_LIMIT, `${siteId}:${c.req.header("CF-Connecting-IP") ?? "unknown"}`, "too many offline messages, try again in a minute");
 		// A client that retries with the same id submits once.
 		const id = body.id ?? crypto.randomUUID();
 		const payload: OfflineMessagePayload = {

@@ -2,7 +2,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { expect, it, vi } from "vitest";
 import { consumeBatch } from "../../queues/consumer.ts";
-import { createAgent, createSite, startChat } from "../helpers.ts";
+import { api, createAgent, createSite, startChat } from "../helpers.ts";
 import { deliveryState, postJson, waitFor } from "../queue-helpers.ts";
 
 const lettersWith = async (marker: string) =>
@@ -84,4 +84,27 @@ it("answers 400 to bad offline-message and rating bodies and publishes nothing",
 	expect((await env.DB.prepare(`SELECT message FROM offline_messages WHERE site_id = ?`).bind(siteId).all()).results).toEqual([{ message: "the real one" }]);
 	expect(await env.DB.prepare(`SELECT rating, comment FROM ratings WHERE chat_id = ?`).bind(chat.chatId).first()).toEqual({ rating: 4, comment: "quick answers" });
 	expect((await env.DB.prepare(`SELECT COUNT(*) AS n FROM dead_letters WHERE site_id = ?`).bind(siteId).first<number>("n"))).toBe(0);
+});
+
+it("limits offline messages per address and site, and ratings per chat: 429, nothing published", { timeout: 30_000 }, async () => {
+	const siteId = await createSite();
+	const from = (ip: string, n: number) =>
+		api(`/sites/${siteId}/offline-messages`, { method: "POST", headers: { "CF-Connecting-IP": ip }, body: JSON.stringify({ email: "s@example.com", message: `note ${ip} ${n}` }) });
+	const statuses: number[] = [];
+	for (let n = 1; n <= 6; n++) statuses.push((await from("203.0.113.7", n)).status);
+	expect(statuses).toEqual([202, 202, 202, 202, 202, 429]);
+	const limited = await from("203.0.113.7", 7);
+	expect(await limited.json()).toMatchObject({ code: -1, error: { type: "rate_limited" } });
+	// Another address is not held back by the first one.
+	expect((await from("198.51.100.1", 1)).status).toBe(202);
+
+	const chat = await startChat(siteId);
+	const rating = `/sites/${siteId}/chats/${chat.chatId}/rating`;
+	const ratings: number[] = [];
+	for (let n = 1; n <= 11; n++) ratings.push((await postJson(rating, { rating: 5 }, chat.token)).status);
+	expect(ratings).toEqual([...Array(10).fill(202), 429]);
+
+	await waitFor("the accepted offline messages", async () => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`).bind(siteId).first<number>("n")) === 6);
+	await new Promise((r) => setTimeout(r, 1200));
+	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`).bind(siteId).first<number>("n")).toBe(6);
 });

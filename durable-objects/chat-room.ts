@@ -125,51 +125,56 @@ export class ChatRoom extends DurableObject<Env> {
 
 	/** Idempotent: ending an ended chat announces its end again if that did not reach the queue yet. */
 	async end(caller: Caller, offsets: Offsets): Promise<RoomAnswer> {
-		return this.writes.run(async () => {
+		const ended = await this.writes.run(async () => {
 			const refused = this.compare(caller, offsets);
 			if (refused) return refused;
 			const meta = this.meta!;
 			if (meta.status !== "ended") {
-				// Set before the end is stored: if the room stops between storing and publishing, the alarm publishes.
-				await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 				const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), "The chat has ended");
 				await this.commit({ ...meta, v: meta.v + 1, status: "ended", endTime: notice.sendTime }, [notice]);
 			}
-			if (!(await this.announceEnd())) {
-				return roomFailure(503, "unavailable", "the chat has ended but its end could not be queued yet; it is retried, and ending again retries now");
-			}
-			return this.answer(offsets);
+			return undefined;
 		});
+		if (ended) return ended;
+		// Outside the write queue: sends and rebuilds do not wait for the queue's answer.
+		if (!(await this.announceEnd())) {
+			return roomFailure(503, "unavailable", "the chat has ended but its end could not be queued yet; it is retried, and ending again retries now");
+		}
+		return this.answer(offsets);
 	}
 
 	/**
 	 * Publishes chat.end once per room (SPEC §8). Its uniqueId comes from the chat id, so a second
 	 * deployment ending the same chat, or a room that forgot it announced, publishes a repeat that
-	 * every consumer skips. A failure leaves it for the alarm or the next end call.
+	 * every consumer skips. Until it succeeds, the alarm set when the chat became ended (commit)
+	 * keeps trying, and so does every end call.
 	 */
 	private async announceEnd(): Promise<boolean> {
 		if (this.endAnnounced || this.storage?.endAnnounced) return true;
+		const meta = this.meta!;
 		try {
-			await publisher(this.env, this.meta!.siteId).publish("chat.end", chatEndId(this.meta!.chatId), chatEndPayload(this.meta!, this.log.all()));
+			await publisher(this.env, meta.siteId).publish("chat.end", chatEndId(meta.chatId), chatEndPayload(meta, this.log.all()));
 		} catch (error) {
 			console.error("ChatRoom: chat.end not queued yet", error);
-			// Alarms work in memory mode too; an eviction there forgets the chat, and the clients' next end retries.
 			await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 			return false;
 		}
 		this.endAnnounced = true;
 		this.storage?.markEndAnnounced();
+		await this.settleAlarm();
 		return true;
 	}
 
 	/** A wrap-up by an agent of this chat: kept in the chat (for chat.end) and published as agent.wrapup. */
 	async wrapup(caller: Caller, body: Wrapup): Promise<{ uniqueId: string } | RoomAnswer> {
-		return this.writes.run(async () => {
+		const kept = await this.writes.run(async (): Promise<WrapupPayload | RoomAnswer> => {
 			if (!this.meta) return { code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] };
 			const forbidden = this.authorize(caller, this.meta);
 			if (forbidden) return forbidden;
 			if (caller.role !== "agent" || !this.meta.agentIds.includes(caller.id)) return roomFailure(403, "forbidden", "only an agent of this chat wraps it up");
-			const payload: WrapupPayload = {
+			const { id: _id, ...wrapup } = body;
+			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...wrapup } }, []);
+			return {
 				chatId: this.meta.chatId,
 				siteId: this.meta.siteId,
 				agentId: caller.id,
@@ -177,11 +182,12 @@ export class ChatRoom extends DurableObject<Env> {
 				comment: body.comment ?? null,
 				wrappedUpAt: Date.now(),
 			};
-			const uniqueId = eventId("agent.wrapup");
-			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...body } }, []);
-			await publisher(this.env, this.meta.siteId).publish("agent.wrapup", uniqueId, payload);
-			return { uniqueId };
 		});
+		if (!("wrappedUpAt" in kept)) return kept;
+		// A client's retry with the same id is the same event; without an id each wrap-up is its own.
+		const uniqueId = body.id ? `agent.wrapup:${kept.siteId}:${kept.chatId}:${caller.id}:${body.id}` : eventId("agent.wrapup");
+		await publisher(this.env, kept.siteId).publish("agent.wrapup", uniqueId, kept);
+		return { uniqueId };
 	}
 
 	async rebuild(caller: Caller, body: RebuildChat): Promise<RoomAnswer> {
@@ -256,16 +262,29 @@ export class ChatRoom extends DurableObject<Env> {
 
 	/** Closes sockets that did not say hello in time, retries an unqueued chat.end; comes back for what is left. */
 	async alarm(): Promise<void> {
-		let nextDeadline = Infinity;
-		if (this.meta?.status === "ended" && !(await this.announceEnd())) nextDeadline = Date.now() + ANNOUNCE_RETRY_MS;
+		const pendingEnd = this.meta?.status === "ended" && !(await this.announceEnd());
 		for (const ws of this.ctx.getWebSockets()) {
 			const { caller, connectedAt } = attachmentOf(ws);
-			if (caller) continue;
-			const deadline = connectedAt + HELLO_TIMEOUT_MS;
-			if (deadline <= Date.now()) ws.close(CLOSE_UNAUTHORIZED, "no hello");
-			else nextDeadline = Math.min(nextDeadline, deadline);
+			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= Date.now()) ws.close(CLOSE_UNAUTHORIZED, "no hello");
 		}
-		if (nextDeadline !== Infinity) await this.ctx.storage.setAlarm(nextDeadline);
+		const next = Math.min(this.nextHelloDeadline(), pendingEnd ? Date.now() + ANNOUNCE_RETRY_MS : Infinity);
+		if (next !== Infinity) await this.ctx.storage.setAlarm(next);
+	}
+
+	private nextHelloDeadline(): number {
+		let next = Infinity;
+		for (const ws of this.ctx.getWebSockets()) {
+			const { caller, connectedAt } = attachmentOf(ws);
+			if (!caller) next = Math.min(next, connectedAt + HELLO_TIMEOUT_MS);
+		}
+		return next;
+	}
+
+	/** After chat.end is out: keep the alarm only for sockets still to say hello, so an ended room is not woken for nothing. */
+	private async settleAlarm(): Promise<void> {
+		const next = this.nextHelloDeadline();
+		if (next === Infinity) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(next);
 	}
 
 	/** One alarm serves every deadline: keep the earliest. */
@@ -440,8 +459,11 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Durable first (so a failed write changes nothing), then memory, then everyone listening. */
 	private async commit(meta: ChatMeta | undefined, messages: ChatMessage[], sealedAlready?: string, origin?: Origin): Promise<void> {
 		const chatState = meta ? (sealedAlready ?? (await seal(this.sealingKeys(), meta.siteId, meta.chatId, meta))) : this.chatState;
-		this.storage?.save({ meta, chatState, messages });
 		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
+		// However the chat became ended here (an end call, or a rebuild on a failover deployment that never
+		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
+		if (endedNow && !this.endAnnounced && !this.storage?.endAnnounced) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+		this.storage?.save({ meta, chatState, messages });
 		if (meta) {
 			this.meta = meta;
 			this.chatState = chatState;

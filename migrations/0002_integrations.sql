@@ -17,6 +17,15 @@ CREATE TABLE chats (
 );
 CREATE INDEX chats_by_site_end ON chats (site_id, end_time DESC, id);
 
+-- Who took part in which chat, newest first per agent: the history an agent may see (SPEC §7).
+CREATE TABLE chat_agents (
+	site_id TEXT NOT NULL,
+	agent_id TEXT NOT NULL,
+	end_time INTEGER NOT NULL,
+	chat_id TEXT NOT NULL,
+	PRIMARY KEY (site_id, agent_id, end_time, chat_id)
+) WITHOUT ROWID;
+
 CREATE TABLE chat_messages (
 	chat_id TEXT NOT NULL,
 	id TEXT NOT NULL,

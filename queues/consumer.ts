@@ -81,9 +81,21 @@ async function checkedPayload(env: Env, envelope: Envelope, event: EventName): P
 	return { ...full, payload: parsed.data };
 }
 
-async function siteConfig(env: Env, siteId: string) {
-	const config = await getSiteConfig(env.SITE_CONFIG, siteId);
-	if (!config) throw new PermanentFailure(`site ${siteId} has no configuration`);
+/**
+ * KV is eventually consistent (up to a minute) and each isolate caches configs for 30 s, so a new
+ * site or a just-enabled integration can look missing for a while: a young message waits for the
+ * config to catch up; one that still finds it missing after that is dead-lettered with the reason.
+ */
+const CONFIG_SETTLE_MS = 5 * 60_000;
+const CONFIG_RECHECK_SECONDS = 60;
+
+function notYet(envelope: Envelope, reason: string): Error {
+	return Date.now() - envelope.publishedAt < CONFIG_SETTLE_MS ? new RetryLater(`${reason}; checking again`, CONFIG_RECHECK_SECONDS) : new PermanentFailure(reason);
+}
+
+async function siteConfig(env: Env, envelope: Envelope) {
+	const config = await getSiteConfig(env.SITE_CONFIG, envelope.siteId);
+	if (!config) throw notYet(envelope, `site ${envelope.siteId} has no configuration`);
 	return config;
 }
 
@@ -92,7 +104,7 @@ async function distribute(env: Env, envelope: Envelope): Promise<void> {
 	const event = EventNameSchema.safeParse(envelope.name);
 	if (!event.success) throw new PermanentFailure(`unknown event ${envelope.name}`);
 	await checkedPayload(env, envelope, event.data);
-	const targets = targetsOf(event.data, await siteConfig(env, envelope.siteId));
+	const targets = targetsOf(event.data, await siteConfig(env, envelope));
 	// The envelope goes on as it came (a spilled payload stays in D1), under its second-level name.
 	await Promise.all(
 		targets.map((name) => INTEGRATION_TABLE[name].queue(env).send({ ...envelope, name: `${event.data}.${name}` }, { contentType: "json" })),
@@ -106,8 +118,8 @@ async function deliver(env: Env, integration: Integration, envelope: Envelope): 
 	if (!event.success || INTEGRATION_TABLE[integrationName] !== integration || !takes(integration, event.data)) {
 		throw new PermanentFailure(`${envelope.name} does not belong on ${integration.queueName}`);
 	}
-	const config = await siteConfig(env, envelope.siteId);
-	if (!integration.enabled(config)) throw new PermanentFailure(`${integrationName} was switched off for ${envelope.siteId} before delivery`);
+	const config = await siteConfig(env, envelope);
+	if (!integration.enabled(config)) throw notYet(envelope, `${integrationName} is off for ${envelope.siteId}`);
 	const checked = await checkedPayload(env, envelope, event.data);
 	await integration.deliver({ env, event: event.data, envelope: checked, key: `${envelope.name}:${envelope.uniqueId}`, config });
 }

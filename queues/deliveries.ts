@@ -8,10 +8,11 @@
  */
 import { sha256Hex } from "../src/security/encoding.ts";
 
-/** Long enough for the slowest outside call; a claim older than this is abandoned and can be taken. */
-const CLAIM_MS = 60_000;
+/** Longer than any outside call may take (DELIVERY_TIMEOUT_MS, EMAIL_TIMEOUT_MS); a claim older than this is abandoned. */
+export const CLAIM_MS = 60_000;
 
-export type Claim = { owned: true; deliveryId: string } | { owned: false; done: boolean };
+/** `until` doubles as the claim's token: a release only gives back the claim it took. */
+export type Claim = { owned: true; deliveryId: string; until: number } | { owned: false; done: boolean };
 
 /** Stable for a key, whatever the attempt: the webhook's X-Livechat-Delivery and the email's Message-ID. */
 export async function deliveryIdOf(key: string): Promise<string> {
@@ -37,7 +38,7 @@ export async function claim(db: D1Database, key: string, now = Date.now()): Prom
 		)
 		.bind(key, deliveryId, now + CLAIM_MS, now)
 		.first<{ delivery_id: string }>();
-	if (taken) return { owned: true, deliveryId: taken.delivery_id };
+	if (taken) return { owned: true, deliveryId: taken.delivery_id, until: now + CLAIM_MS };
 	return { owned: false, done: await skipRepeat(db, key) };
 }
 
@@ -49,18 +50,22 @@ export const markDoneStatement = (db: D1Database, key: string, deliveryId: strin
 		)
 		.bind(key, deliveryId, now);
 
-/** Give the claim back at once, with why, so the retry (or the dead-letter record) can say. */
-export async function release(db: D1Database, key: string, error: string): Promise<void> {
+/**
+ * Give the claim back at once, with why, so the retry (or the dead-letter record) can say. Only our
+ * own claim: one that ran out and was taken by another copy stays that copy's.
+ */
+export async function release(db: D1Database, key: string, until: number, error: string): Promise<void> {
 	await db
-		.prepare(`UPDATE deliveries SET claimed_until = 0, last_error = ? WHERE key = ? AND state = 'claimed'`)
-		.bind(error.slice(0, 1000), key)
+		.prepare(`UPDATE deliveries SET claimed_until = 0, last_error = ? WHERE key = ? AND state = 'claimed' AND claimed_until = ?`)
+		.bind(error.slice(0, 1000), key, until)
 		.run();
 }
 
 /** The last failure recorded under a key, or under one of its per-recipient keys (`<key>:<recipient>`). */
 export async function lastError(db: D1Database, key: string): Promise<string | undefined> {
 	const row = await db
-		.prepare(`SELECT last_error FROM deliveries WHERE (key = ?1 OR substr(key, 1, length(?1) + 1) = ?1 || ':') AND last_error IS NOT NULL LIMIT 1`)
+		// A key range (':' + 1 is ';'), so the primary key index answers it.
+		.prepare(`SELECT last_error FROM deliveries WHERE (key = ?1 OR (key > ?1 || ':' AND key < ?1 || ';')) AND last_error IS NOT NULL LIMIT 1`)
 		.bind(key)
 		.first<{ last_error: string | null }>();
 	return row?.last_error ?? undefined;

@@ -1,7 +1,7 @@
 /** Email through Cloudflare's `send_email` binding (SPEC §8): one plain-text message per recipient. */
 import { EmailMessage } from "cloudflare:email";
 import { base64Utf8 as base64 } from "../../src/security/encoding.ts";
-import { once } from "./once.ts";
+import { InFlightElsewhere, once, timeoutOf, withTimeout } from "./once.ts";
 import { summarize } from "./summary.ts";
 import { PermanentFailure, type Delivery } from "./types.ts";
 
@@ -9,13 +9,27 @@ export async function sendEmails({ env, event, envelope, key, config }: Delivery
 	const { to, from } = config.integrations.email;
 	const sender = from ?? env.EMAIL_FROM;
 	const summary = summarize("email", event, envelope.payload);
-	// Each recipient is its own effect: a retry after one address failed does not mail the others again.
+	// Each recipient is its own effect: a retry after one address failed does not mail the others again,
+	// and one failing address does not keep the others from their mail.
+	const failures: unknown[] = [];
 	for (const recipient of to) {
-		await once(env.DB, `${key}:${recipient}`, async (deliveryId) => {
-			const raw = mime({ from: sender, to: recipient, subject: summary.subject, body: summary.body, messageId: `<${deliveryId}@edge-live-chat>`, replyTo: summary.requester.email });
-			await env.EMAIL.send(new EmailMessage(sender, recipient, raw));
-		});
+		try {
+			await once(env.DB, `${key}:${recipient}`, async (deliveryId) => {
+				const raw = mime({ from: sender, to: recipient, subject: summary.subject, body: summary.body, messageId: `<${deliveryId}@edge-live-chat>`, replyTo: summary.requester.email });
+				await withTimeout(env.EMAIL.send(new EmailMessage(sender, recipient, raw)), timeoutOf(env), `sending to ${recipient}`);
+			});
+		} catch (error) {
+			failures.push(error);
+		}
 	}
+	if (failures.length === 0) return;
+	const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ");
+	// Dead-letter at once only when no retry can help any of them; otherwise the retry tries the failed ones again.
+	if (failures.every((f) => f instanceof PermanentFailure)) throw new PermanentFailure(reasons);
+	if (failures.some((f) => f instanceof InFlightElsewhere) && failures.every((f) => f instanceof InFlightElsewhere || f instanceof PermanentFailure)) {
+		throw new InFlightElsewhere(reasons);
+	}
+	throw new Error(reasons);
 }
 
 interface Mail {

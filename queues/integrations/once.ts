@@ -1,4 +1,4 @@
-import { claim, markDoneStatement, release } from "../deliveries.ts";
+import { CLAIM_MS, claim, markDoneStatement, release } from "../deliveries.ts";
 import { PermanentFailure } from "./types.ts";
 
 /** Another copy of this delivery is being worked on right now: try again after it has finished or given up. */
@@ -14,7 +14,7 @@ export class RetryLater extends Error {
 	}
 }
 
-const MARK_DONE_TRIES = 3;
+const MARK_DONE_TRIES = 6;
 
 /** Runs an outside effect at most once per key (SPEC §8); a failure gives the key back and is rethrown for a retry. */
 export async function once(db: D1Database, key: string, effect: (deliveryId: string) => Promise<void>): Promise<void> {
@@ -26,7 +26,7 @@ export async function once(db: D1Database, key: string, effect: (deliveryId: str
 	try {
 		await effect(claimed.deliveryId);
 	} catch (error) {
-		await release(db, key, error instanceof Error ? error.message : String(error));
+		await release(db, key, claimed.until, error instanceof Error ? error.message : String(error));
 		throw error;
 	}
 	// The effect happened: failing to record it now would let it happen again once the claim runs out.
@@ -35,8 +35,12 @@ export async function once(db: D1Database, key: string, effect: (deliveryId: str
 			await markDoneStatement(db, key, claimed.deliveryId).run();
 			return;
 		} catch (error) {
-			if (attempt >= MARK_DONE_TRIES) throw error;
-			await new Promise((r) => setTimeout(r, 100 * attempt));
+			if (attempt >= MARK_DONE_TRIES) {
+				console.error(`${key}: done, but not recorded; it may happen again once its claim runs out`, error);
+				throw error;
+			}
+			// 0.2, 0.4, … 3.2 s: about 6 s in all, well inside the claim.
+			await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
 		}
 	}
 }
@@ -77,10 +81,20 @@ function retryAfterSeconds(header: string | null): number | undefined {
 }
 
 /**
- * What a CRM API answers to a request it will never accept (bad fields, no such resource). Not 401
- * or 403: an expired token is mended by updating the site's configuration, and the retry then works.
+ * What a CRM API answers to a request it will never accept (bad fields, too large). Not 401, 403 or
+ * 404: an expired token or a mistyped base URL is mended in the site's configuration, and a retry then works.
  * Webhooks retry every non-2xx (SPEC §8).
  */
-export const REJECTED_REQUEST = [400, 404, 405, 413, 422] as const;
+export const REJECTED_REQUEST = [400, 413, 422] as const;
 
-export const timeoutOf = (env: Env) => Number(env.DELIVERY_TIMEOUT_MS) || 10_000;
+/** At most half the claim, so a call that hangs never outlives the claim it runs under. */
+export const timeoutOf = (env: Env) => Math.min(Number(env.DELIVERY_TIMEOUT_MS) || 10_000, CLAIM_MS / 2);
+
+/** Gives up on a promise after `ms` (the send_email binding takes no AbortSignal). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+	});
+	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -89,6 +89,8 @@ function chatStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStateme
 				JSON.stringify(summary),
 			),
 	];
+	const tookPart = db.prepare(`INSERT OR IGNORE INTO chat_agents (site_id, agent_id, end_time, chat_id) VALUES (?, ?, ?, ?)`);
+	for (const agentId of chat.agentIds) statements.push(tookPart.bind(chat.siteId, agentId, chat.endTime, chat.id));
 	const insert = db.prepare(
 		`INSERT OR IGNORE INTO chat_messages (chat_id, id, type, data_offset, content, send_time, sender_id, sender_name)
 		 SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type'), json_extract(value, '$.dataOffset'), json_extract(value, '$.content'),

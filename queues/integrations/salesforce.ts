@@ -1,6 +1,6 @@
 /** Salesforce: a Case per ended chat or offline message, through the REST API with a bearer token (SPEC §8). */
 import { once, postJson, REJECTED_REQUEST, timeoutOf } from "./once.ts";
-import { summarize } from "./summary.ts";
+import { cut, summarize } from "./summary.ts";
 import type { Delivery } from "./types.ts";
 
 export const SALESFORCE_API_VERSION = "v60.0";
@@ -13,7 +13,8 @@ export async function createCase({ env, event, envelope, key, config }: Delivery
 			headers: { Authorization: `Bearer ${accessToken}` },
 			body: JSON.stringify({
 				Subject: summary.subject.slice(0, 255),
-				Description: summary.body.slice(0, 32_000),
+				// Case.Description holds 32,000 characters.
+				Description: cut(summary.body, 32_000),
 				Origin: event === "chat.end" ? "Chat" : "Web",
 				Status: "New",
 				SuppliedName: summary.requester.name ?? undefined,

@@ -40,3 +40,10 @@ export function summarize(integration: string, event: EventName, payload: unknow
 	}
 	throw unsupported(integration, event);
 }
+
+/** A body cut to what a receiver takes, saying so: the whole transcript stays in the chat's history (D1). */
+export function cut(text: string, maxChars: number): string {
+	if (text.length <= maxChars) return text;
+	const note = "\n… (cut here: the whole conversation is in the chat's history)";
+	return text.slice(0, maxChars - note.length) + note;
+}

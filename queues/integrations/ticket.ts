@@ -1,7 +1,10 @@
 /** Tickets are rows in D1 (SPEC §8), opened from ended chats and offline messages. */
 import type { ChatEndPayload } from "../../src/protocol/events.ts";
 import { deliveryIdOf, skipRepeat, markDoneStatement } from "../deliveries.ts";
-import { summarize } from "./summary.ts";
+import { cut, summarize } from "./summary.ts";
+
+/** Well inside D1's 2 MB row at 3 bytes a character. */
+const MAX_BODY_CHARS = 500_000;
 import type { Delivery } from "./types.ts";
 
 export async function openTicket({ env, event, envelope, key }: Delivery): Promise<void> {
@@ -13,7 +16,7 @@ export async function openTicket({ env, event, envelope, key }: Delivery): Promi
 		env.DB.prepare(
 			`INSERT OR IGNORE INTO tickets (id, site_id, source_event, source_id, chat_id, subject, body, requester_name, requester_email, status, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
-		).bind(id, envelope.siteId, event, envelope.uniqueId, summary.chatId, summary.subject, summary.body, summary.requester.name, summary.requester.email, envelope.publishedAt),
+		).bind(id, envelope.siteId, event, envelope.uniqueId, summary.chatId, summary.subject, cut(summary.body, MAX_BODY_CHARS), summary.requester.name, summary.requester.email, envelope.publishedAt),
 		markDoneStatement(env.DB, key, await deliveryIdOf(key)),
 	]);
 }

@@ -1,7 +1,10 @@
 /** Zendesk: a ticket per ended chat or offline message, with API-token basic auth (SPEC §8). */
 import { base64Utf8 } from "../../src/security/encoding.ts";
 import { once, postJson, REJECTED_REQUEST, timeoutOf } from "./once.ts";
-import { summarize } from "./summary.ts";
+import { cut, summarize } from "./summary.ts";
+
+/** Zendesk refuses comments much over 64 KB. */
+const MAX_COMMENT_CHARS = 60_000;
 import type { Delivery } from "./types.ts";
 
 /** `{email}/token:{apiToken}`, base64 of its UTF-8 bytes. */
@@ -21,7 +24,7 @@ export async function createTicket({ env, event, envelope, key, config }: Delive
 			body: JSON.stringify({
 				ticket: {
 					subject: summary.subject,
-					comment: { body: summary.body },
+					comment: { body: cut(summary.body, MAX_COMMENT_CHARS) },
 					requester,
 					// Lets Zendesk (and people) find the ticket of an event, and spot a repeat.
 					external_id: envelope.uniqueId,

@@ -92,8 +92,9 @@ export const OfflineMessagePayloadSchema = z.object({
 });
 export type OfflineMessagePayload = z.infer<typeof OfflineMessagePayloadSchema>;
 
-/** Body of `POST …/rating`. */
+/** Body of `POST …/rating`. `id` (optional) makes a client's retry count once. */
 export const RatingSchema = z.strictObject({
+	id: z.uuid().optional(),
 	rating: z.number().int().min(1).max(5),
 	comment: z.string().trim().max(2000).optional(),
 });
@@ -108,8 +109,9 @@ export const RatingPayloadSchema = z.object({
 });
 export type RatingPayload = z.infer<typeof RatingPayloadSchema>;
 
-/** Body of `POST …/wrapup`. */
+/** Body of `POST …/wrapup`. `id` (optional) makes a client's retry count once. */
 export const WrapupSchema = z.strictObject({
+	id: z.uuid().optional(),
 	category: z.string().trim().min(1).max(100).optional(),
 	comment: z.string().trim().max(2000).optional(),
 });

@@ -26,7 +26,8 @@ export const events = new Hono<AppEnv>()
 		const body = await parseJson(c, RatingSchema);
 		await within(c.env.RATING_LIMIT, chatId, "too many ratings for this chat, try again in a minute");
 		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
-		const uniqueId = eventId("visitor.rating");
+		// A client's retry with the same id is the same event; without an id each rating is its own.
+		const uniqueId = body.id ? `visitor.rating:${siteId}:${chatId}:${body.id}` : eventId("visitor.rating");
 		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
 		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
 	})

@@ -29,9 +29,8 @@ interface ChatRow {
 	rating_comment: string | null;
 }
 
-const TOOK_PART = `EXISTS (SELECT 1 FROM json_each(chats.agent_ids) WHERE json_each.value = ?)`;
 const COLUMNS = `chats.*, ratings.rating AS rating, ratings.comment AS rating_comment`;
-const FROM = `chats LEFT JOIN ratings ON ratings.chat_id = chats.id`;
+const WITH_RATING = `LEFT JOIN ratings ON ratings.chat_id = chats.id`;
 
 function summary(row: ChatRow) {
 	return {
@@ -55,9 +54,11 @@ export const history = new Hono<AppEnv>()
 		if (!query.success) throw new ApiError(400, "invalid_request", "limit is 1 to 100; before is the next cursor of a previous page", query.error.issues);
 		const { limit, before } = query.data;
 		const [endTime, chatId] = before ? [Number(before.slice(0, before.indexOf("_"))), before.slice(before.indexOf("_") + 1)] : [Number.MAX_SAFE_INTEGER, ""];
+		// Walks the agent's own index (chat_agents), newest first: never the site's other chats.
 		const { results } = await c.env.DB.prepare(
-			`SELECT ${COLUMNS} FROM ${FROM} WHERE chats.site_id = ? AND ${TOOK_PART} AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?))
-			 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`,
+			`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
+			 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?))
+			 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`,
 		)
 			.bind(siteId, agentId, endTime, endTime, before ? chatId : "~", limit + 1)
 			.all<ChatRow>();
@@ -68,7 +69,10 @@ export const history = new Hono<AppEnv>()
 	.get(`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`, requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const agentId = agentOf(c.get("claims"));
-		const row = await c.env.DB.prepare(`SELECT ${COLUMNS} FROM ${FROM} WHERE chats.id = ? AND chats.site_id = ? AND ${TOOK_PART}`)
+		const row = await c.env.DB.prepare(
+			`SELECT ${COLUMNS} FROM chats ${WITH_RATING} WHERE chats.id = ? AND chats.site_id = ?
+			 AND EXISTS (SELECT 1 FROM chat_agents ca WHERE ca.site_id = chats.site_id AND ca.agent_id = ? AND ca.end_time = chats.end_time AND ca.chat_id = chats.id)`,
+		)
 			.bind(chatId, siteId, agentId)
 			.first<ChatRow>();
 		if (!row) throw new ApiError(404, "not_found", "no persisted chat with this id that you took part in");

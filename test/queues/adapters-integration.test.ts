@@ -76,10 +76,12 @@ it("sends one email per recipient through the send_email binding, once however o
 		return getQueueResult(batch, ctx);
 	};
 
-	// Two copies at once: one sends, the other is told to come back later.
+	// Two copies at once: each address is mailed by one of them; a copy that found an address in
+	// the other's hands is told to come back later.
 	const first = await deliver(1, "copy-1", "copy-2");
 	expect(first.explicitAcks.length + first.retryMessages.length).toBe(2);
-	expect(first.explicitAcks).toHaveLength(1);
+	expect(first.retryMessages.length).toBeGreaterThanOrEqual(1);
+	expect(sent).toHaveLength(2);
 	// Later copies find it done and are acked without sending.
 	const again = await deliver(2, "copy-2", "copy-3");
 	expect(again.explicitAcks.sort()).toEqual(["copy-2", "copy-3"]);

@@ -19,7 +19,8 @@ it("dead-letters malformed messages on the first attempt, with the reason logged
 		{ queue: "log-events", body: envelope("no.such.event", {}), reason: "unknown event no.such.event" },
 		{ queue: "deliver-webhook", body: envelope("chat.end.salesforce", {}), reason: "does not belong on deliver-webhook" },
 		{ queue: "deliver-webhook", body: envelope("visitor.rating.webhook", {}), reason: "does not belong on deliver-webhook" },
-		{ queue: "deliver-webhook", body: { ...envelope("agent.wrapup.webhook", {}), siteId: "no-such-site" }, reason: "site no-such-site has no configuration" },
+		// Older than the few minutes a new site's configuration may take to show everywhere.
+		{ queue: "deliver-webhook", body: { ...envelope("agent.wrapup.webhook", {}), siteId: "no-such-site", publishedAt: Date.now() - 10 * 60_000 }, reason: "site no-such-site has no configuration" },
 	];
 	const logged = vi.spyOn(console, "error").mockImplementation(() => {});
 	for (const [i, c] of cases.entries()) {
@@ -31,6 +32,16 @@ it("dead-letters malformed messages on the first attempt, with the reason logged
 		expect(result, c.reason).toMatchObject({ explicitAcks: [`m${i}`], retryMessages: [], retryBatch: { retry: false } });
 		expect(logged.mock.calls.some((call) => String(call[0]).includes(c.reason)), `logged: ${c.reason}`).toBe(true);
 	}
+	// A young message for a site whose configuration is not visible yet waits for it instead.
+	const young = createMessageBatch("log-events", [{ id: "young", timestamp: new Date(), attempts: 1, body: { ...envelope("visit.log", { page: "/" }), siteId: "site-not-yet-visible" } }]);
+	const youngCtx = createExecutionContext();
+	const asked: (QueueRetryOptions | undefined)[] = [];
+	const [message] = young.messages;
+	const retry = message!.retry.bind(message);
+	Object.defineProperty(message, "retry", { value: (options?: QueueRetryOptions) => (asked.push(options), retry(options)) });
+	await consumeBatch(young, env);
+	expect(await getQueueResult(young, youngCtx)).toMatchObject({ explicitAcks: [], retryMessages: [{ msgId: "young" }] });
+	expect(asked).toEqual([{ delaySeconds: 60 }]);
 	logged.mockRestore();
 	const letters = await waitFor("every dead letter", async () => {
 		const found = await lettersWith(marker);

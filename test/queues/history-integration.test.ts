@@ -1,0 +1,36 @@
+/** History reads back what persistence wrote: an agent's own chats, newest end first, a page at a time. */
+import { env } from "cloudflare:test";
+import { expect, it } from "vitest";
+import { chatEndId } from "../../queues/publisher.ts";
+import { api, createAgent, createSite, send, startChat } from "../helpers.ts";
+import { deliveryState, endChat, waitFor } from "../queue-helpers.ts";
+
+it("pages through an agent's persisted chats and shows none of another agent's", { timeout: 30_000 }, async () => {
+	const siteId = await createSite();
+	const alice = await createAgent(siteId, "Alice");
+	const bob = await createAgent(siteId, "Bob");
+	const ended: string[] = [];
+	for (const [i, agent] of [alice, alice, bob, alice].entries()) {
+		const chat = await startChat(siteId, { name: `Visitor ${i}` });
+		await send(siteId, chat.chatId, agent.token, [0, 0], `hello ${i}`);
+		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+		ended.push(chat.chatId);
+	}
+	for (const chatId of ended) await waitFor(chatId, async () => (await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))?.state === "done");
+
+	const page = async (token: string, query: string) => {
+		const res = await api(`/sites/${siteId}/history/chats${query}`, { token });
+		return { status: res.status, body: await res.json<{ chats: { chatId: string; visitor: { name: string } }[]; next: string | null }>() };
+	};
+	const first = await page(alice.token, "?limit=2");
+	expect(first.body.chats.map((c) => c.chatId)).toEqual([ended[3], ended[1]]);
+	const second = await page(alice.token, `?limit=2&before=${first.body.next}`);
+	expect(second.body).toEqual({ chats: [expect.objectContaining({ chatId: ended[0], visitor: { name: "Visitor 0", email: null } })], next: null });
+	expect((await page(bob.token, "")).body.chats.map((c) => c.chatId)).toEqual([ended[2]]);
+	expect((await api(`/sites/${siteId}/history/chats/${ended[2]}`, { token: alice.token })).status).toBe(404);
+	for (const bad of ["?limit=0", "?limit=101", "?limit=x", "?before=yesterday"]) expect((await page(alice.token, bad)).status, bad).toBe(400);
+	// Another site's agent sees nothing here, even with a chat id in hand.
+	const elsewhere = await createAgent(await createSite(), "Eve");
+	expect((await api(`/sites/${siteId}/history/chats/${ended[0]}`, { token: elsewhere.token })).status).toBe(403);
+	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM chat_agents WHERE site_id = ?`).bind(siteId).first<number>("n")).toBe(4);
+});

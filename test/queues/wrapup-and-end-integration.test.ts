@@ -3,7 +3,10 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { expect, it } from "vitest";
 import type { ChatRoom } from "../../durable-objects/chat-room.ts";
 import { chatEndId } from "../../queues/publisher.ts";
-import { api, createAgent, createSite, poll, send, startChat } from "../helpers.ts";
+import { LiveChatClient } from "../../client/live-chat-client.ts";
+import { BASE, api, createAgent, createSite, poll, send, startChat } from "../helpers.ts";
+import { recordingFetch } from "../clients.ts";
+import { loseChat } from "../lose-chat.ts";
 import { deliveryState, endChat, postJson, receiver, waitFor } from "../queue-helpers.ts";
 
 const roomOf = (siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
@@ -83,4 +86,30 @@ it("persists a transcript larger than a queue message, every message of it", { t
 	expect(stored).toEqual({ n: 42, chars: server.reduce((sum, m) => sum + m.content.length, 0) });
 	// It went through D1: the payload was over the inline limit.
 	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM spilled_payloads WHERE body LIKE ?`).bind(`%${chat.chatId}%`).first<number>("n")).toBeGreaterThan(0);
+});
+
+it("publishes chat.end from a deployment that learns of the end only through the clients' rebuild", { timeout: 30_000 }, async () => {
+	const siteId = await createSite();
+	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Fay" }, fetch: recordingFetch([]) });
+	await visitor.send("Goodbye");
+	// The first deployment stores the end and goes away before chat.end leaves it.
+	const room = roomOf(siteId, visitor.chatId);
+	await runInDurableObject(room, (instance: ChatRoom) => {
+		const self = instance as unknown as { env: Env };
+		self.env = { ...self.env, Q_CHAT_END: { send: async () => Promise.reject(new Error("deployment going down")) } as unknown as Queue };
+	});
+	await expect(visitor.end()).rejects.toThrow();
+	// The visitor's copy learns the chat ended (the end notice and the sealed state) before the deployment goes.
+	await visitor.poll();
+	await loseChat(siteId, visitor.chatId);
+
+	// The room that takes over gets the chat, ended, from the visitor's copy; its alarm announces the end.
+	await visitor.poll();
+	const takenOver = roomOf(siteId, visitor.chatId);
+	expect(await runDurableObjectAlarm(takenOver)).toBe(true);
+	const key = `chat.end.persistence:${chatEndId(visitor.chatId)}`;
+	await waitFor("the persisted chat", async () => (await deliveryState(key))?.state === "done");
+	expect(await env.DB.prepare(`SELECT message_count FROM chats WHERE id = ?`).bind(visitor.chatId).first<number>("message_count")).toBe(2);
+	// Out, so the ended room is not woken again for it.
+	expect(await runInDurableObject(takenOver, (_instance, state) => state.storage.getAlarm())).toBeNull();
 });

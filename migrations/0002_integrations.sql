@@ -111,6 +111,7 @@ CREATE TABLE deliveries (
 	-- Copies that arrived after the effect was done and were skipped (redeliveries, a second deployment's publish).
 	repeats INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX deliveries_done_by_age ON deliveries (done_at) WHERE state = 'done';
 
 -- Messages that could not be delivered, with why: nothing is dropped silently.
 CREATE TABLE dead_letters (
@@ -129,5 +130,7 @@ CREATE TABLE spilled_payloads (
 	spill_id TEXT NOT NULL,
 	part INTEGER NOT NULL,
 	body TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
 	PRIMARY KEY (spill_id, part)
 );
+CREATE INDEX spilled_payloads_by_age ON spilled_payloads (created_at);

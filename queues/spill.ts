@@ -24,8 +24,9 @@ export async function spillIfLarge(db: D1Database, envelope: Envelope): Promise<
 	const id = (await sha256Hex(body)).slice(0, 32);
 	const parts = split(body);
 	// The same payload published again writes the same rows.
-	const insert = db.prepare(`INSERT OR REPLACE INTO spilled_payloads (spill_id, part, body) VALUES (?, ?, ?)`);
-	await db.batch(parts.map((part, i) => insert.bind(id, i, part)));
+	const insert = db.prepare(`INSERT OR REPLACE INTO spilled_payloads (spill_id, part, body, created_at) VALUES (?, ?, ?, ?)`);
+	const now = Date.now();
+	await db.batch(parts.map((part, i) => insert.bind(id, i, part, now)));
 	return { ...envelope, payload: { $spilled: { id, parts: parts.length } } satisfies Spilled };
 }
 

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { consumeBatch } from "../queues/consumer.ts";
+import { cleanUp } from "../queues/retention.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
@@ -24,4 +25,10 @@ export const app = new Hono<AppEnv>()
 		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
 	});
 
-export default { fetch: app.fetch, queue: consumeBatch } satisfies ExportedHandler<Env>;
+export default {
+	fetch: app.fetch,
+	queue: consumeBatch,
+	async scheduled(_controller, env) {
+		console.log("retention:", await cleanUp(env));
+	},
+} satisfies ExportedHandler<Env>;

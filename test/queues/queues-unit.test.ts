@@ -1,6 +1,7 @@
 /** The pure parts of the queues: backoff, the fan-out table, signatures, auth headers, the chat.end payload. */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { cleanUp } from "../../queues/retention.ts";
 import { spillIfLarge, split, unspill } from "../../queues/spill.ts";
 import type { Envelope } from "../../src/protocol/events.ts";
 import { chatEndPayload } from "../../durable-objects/chat-end.ts";
@@ -128,5 +129,23 @@ describe("chat.end payload", () => {
 			endTime: 3000,
 			transcript: [{ id: "m1", type: 1, dataOffset: 1, content: "hi", sendTime: 1500, senderId: "v" }],
 		});
+	});
+});
+
+describe("retention", () => {
+	it("deletes spilled payloads after a week and done-records after a month, nothing younger, nothing pending", async () => {
+		const now = Date.now();
+		const day = 24 * 60 * 60 * 1000;
+		const tag = crypto.randomUUID();
+		await env.DB.batch([
+			env.DB.prepare(`INSERT INTO spilled_payloads (spill_id, part, body, created_at) VALUES (?, 0, 'old', ?), (?, 0, 'new', ?)`).bind(`${tag}-old`, now - 8 * day, `${tag}-new`, now - 6 * day),
+			env.DB.prepare(
+				`INSERT INTO deliveries (key, delivery_id, state, attempts, claimed_until, done_at) VALUES (?, 'd', 'done', 1, 0, ?), (?, 'd', 'done', 1, 0, ?), (?, 'd', 'claimed', 1, 0, NULL)`,
+			).bind(`${tag}:old`, now - 31 * day, `${tag}:new`, now - 29 * day, `${tag}:pending`),
+		]);
+		await cleanUp(env, now);
+		const left = async (sql: string) => (await env.DB.prepare(sql).bind(`${tag}%`).all<{ k: string }>()).results.map((r) => r.k).sort();
+		expect(await left(`SELECT spill_id AS k FROM spilled_payloads WHERE spill_id LIKE ?`)).toEqual([`${tag}-new`]);
+		expect(await left(`SELECT key AS k FROM deliveries WHERE key LIKE ?`)).toEqual([`${tag}:new`, `${tag}:pending`]);
 	});
 });

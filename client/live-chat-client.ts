@@ -3,6 +3,7 @@
  * On `code: 1` it uploads what the server lacks, then retries the original call; an outbox message
  * is removed only once the server holds it, and its id makes every retry idempotent.
  */
+import { z } from "zod";
 import { ChatLog, streamRank } from "../durable-objects/chat-model.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
 import {
@@ -317,6 +318,46 @@ export class LiveChatClient {
 		});
 	}
 
+	/** Rates the chat (its visitor): `rating` 1 to 5. One event however often the request is retried. */
+	async rate(rating: number, comment?: string): Promise<string> {
+		return this.postEvent("/rating", { id: crypto.randomUUID(), rating, comment });
+	}
+
+	/** Wraps the chat up (an agent of it); it reaches chat.end when it comes before the end. */
+	async wrapup(fields: { category?: string; comment?: string }): Promise<string> {
+		return this.postEvent("/wrapup", { id: crypto.randomUUID(), ...fields });
+	}
+
+	/**
+	 * An event endpoint (answered `202 {code: 0, id}`). A room that lost the chat answers code 1:
+	 * rebuild it, then send the same body (same id, so the event counts once) again.
+	 */
+	private postEvent(path: string, body: Record<string, unknown>): Promise<string> {
+		return this.writes.run(async () => {
+			for (let round = 0; round < MAX_ROUNDS; round++) {
+				const init = jsonInit("POST", body);
+				const headers = new Headers(init.headers);
+				headers.set("Authorization", `Bearer ${this.token}`);
+				const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers });
+				const raw = await readOk(response, path);
+				const taken = EventAnswerSchema.safeParse(raw);
+				if (taken.success) return taken.data.id;
+				await this.rebuild(ReturnResultSchema.parse(raw));
+			}
+			throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
+		});
+	}
+
+	/** Leaves a message for the site when no agent is online; the id makes a retried submit count once. */
+	static async submitOfflineMessage(
+		options: TransportOptions & { siteId: string },
+		message: { email: string; message: string; name?: string; phone?: string; department?: string },
+	): Promise<string> {
+		const transport = new Transport(options);
+		const response = await transport.request(`/sites/${options.siteId}/offline-messages`, jsonInit("POST", { id: crypto.randomUUID(), ...message }));
+		return EventAnswerSchema.parse(await readOk(response)).id;
+	}
+
 	/**
 	 * One chat call under the offset protocol: rebuild on code 1, then the same call again.
 	 * Changes the local copy but does not save it: the caller saves once, with its own change.
@@ -414,6 +455,9 @@ export class LiveChatClient {
 	}
 
 }
+
+/** What the event endpoints answer when they took the event. */
+const EventAnswerSchema = z.object({ code: z.literal(0), id: z.string() });
 
 const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
 

@@ -8,6 +8,7 @@ import {
 	ChatEndPayloadSchema,
 	EnvelopeSchema,
 	FIRST_LEVEL_EVENTS,
+	INTEGRATIONS,
 	LogPayloadSchema,
 	OfflineMessagePayloadSchema,
 	RatingPayloadSchema,
@@ -19,13 +20,13 @@ import {
 import { getSiteConfig } from "../src/site-config-cache.ts";
 import { backoffSeconds, MAX_BACKOFF_SECONDS, retryBaseSeconds } from "./backoff.ts";
 import { DEAD_LETTER_QUEUE, recordDeadLetters, rejectToDeadLetter } from "./dead-letter.ts";
-import { INTEGRATION_TABLE, takes, targetsOf, type Integration } from "./integrations/index.ts";
+import { enabled, INTEGRATION_TABLE, queueNameOf, takes, targetsOf } from "./integrations/index.ts";
 import { InFlightElsewhere, RetryLater } from "./integrations/once.ts";
 import { PermanentFailure } from "./integrations/types.ts";
 import { unspill } from "./spill.ts";
 
 const FIRST_LEVEL_QUEUES = new Set(["chat-end", "offline-message-submit", "agent-wrapup", "log-events"]);
-const BY_QUEUE_NAME = new Map(Object.values(INTEGRATION_TABLE).map((integration) => [integration.queueName, integration]));
+const BY_QUEUE_NAME = new Map(INTEGRATIONS.map((name) => [queueNameOf(name), name]));
 
 const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
 	"chat.end": ChatEndPayloadSchema,
@@ -72,7 +73,6 @@ async function consumeOne(message: Message, queue: string, env: Env, act: (envel
 	}
 }
 
-
 /** The payload checked against its event's schema; a spilled one is read back from D1 first. */
 async function checkedPayload(env: Env, envelope: Envelope, event: EventName): Promise<Envelope> {
 	const full = await unspill(env.DB, envelope);
@@ -111,15 +111,14 @@ async function distribute(env: Env, envelope: Envelope): Promise<void> {
 	);
 }
 
-async function deliver(env: Env, integration: Integration, envelope: Envelope): Promise<void> {
+async function deliver(env: Env, integration: IntegrationName, envelope: Envelope): Promise<void> {
 	const dot = envelope.name.lastIndexOf(".");
 	const event = EventNameSchema.safeParse(envelope.name.slice(0, dot));
-	const integrationName = envelope.name.slice(dot + 1) as IntegrationName;
-	if (!event.success || INTEGRATION_TABLE[integrationName] !== integration || !takes(integration, event.data)) {
-		throw new PermanentFailure(`${envelope.name} does not belong on ${integration.queueName}`);
+	if (!event.success || envelope.name.slice(dot + 1) !== integration || !takes(integration, event.data)) {
+		throw new PermanentFailure(`${envelope.name} does not belong on ${queueNameOf(integration)}`);
 	}
 	const config = await siteConfig(env, envelope);
-	if (!integration.enabled(config)) throw notYet(envelope, `${integrationName} is off for ${envelope.siteId}`);
+	if (!enabled(integration, config)) throw notYet(envelope, `${integration} is off for ${envelope.siteId}`);
 	const checked = await checkedPayload(env, envelope, event.data);
-	await integration.deliver({ env, event: event.data, envelope: checked, key: `${envelope.name}:${envelope.uniqueId}`, config });
+	await INTEGRATION_TABLE[integration].deliver({ env, event: event.data, envelope: checked, key: `${envelope.name}:${envelope.uniqueId}`, config });
 }

@@ -171,7 +171,7 @@ export class ChatRoom extends DurableObject<Env> {
 			if (!this.meta) return { code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] };
 			const forbidden = this.authorize(caller, this.meta);
 			if (forbidden) return forbidden;
-			if (caller.role !== "agent" || !this.meta.agentIds.includes(caller.id)) return roomFailure(403, "forbidden", "only an agent of this chat wraps it up");
+			if (!this.meta.agentIds.includes(caller.id)) return roomFailure(403, "forbidden", "only an agent of this chat wraps it up");
 			const { id: _id, ...wrapup } = body;
 			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...wrapup } }, []);
 			return {
@@ -184,8 +184,7 @@ export class ChatRoom extends DurableObject<Env> {
 			};
 		});
 		if (!("wrappedUpAt" in kept)) return kept;
-		// A client's retry with the same id is the same event; without an id each wrap-up is its own.
-		const uniqueId = body.id ? `agent.wrapup:${kept.siteId}:${kept.chatId}:${caller.id}:${body.id}` : eventId("agent.wrapup");
+		const uniqueId = eventId("agent.wrapup", [kept.siteId, kept.chatId, caller.id], body.id);
 		await publisher(this.env, kept.siteId).publish("agent.wrapup", uniqueId, kept);
 		return { uniqueId };
 	}

@@ -7,7 +7,7 @@ import type { Envelope, EventName } from "../src/protocol/events.ts";
 import { spillIfLarge } from "./spill.ts";
 
 /** First-level queues: one per event family; every log event shares one. */
-export function firstLevelQueue(env: Env, name: EventName): Queue {
+function firstLevelQueue(env: Env, name: EventName): Queue {
 	switch (name) {
 		case "chat.end":
 			return env.Q_CHAT_END;
@@ -38,7 +38,9 @@ export function publisher(env: Env, siteId: string): Publisher {
 export const chatEndId = (chatId: string) => `chat.end:${chatId}`;
 
 /**
- * Ratings and wrap-ups may change (5, then 3, then 5 again): each one accepted is its own event, and
- * persistence keeps the latest by its time. A hash of the content would drop the third as a repeat.
+ * `<name>:<scope…>:<id>`. A client that sends an `id` (a UUID) makes its retries one event; without
+ * one each request is its own. Not a hash of the content: a visitor may rate 5, then 3, then 5
+ * again, and persistence keeps the latest by its time. The scope (site, chat, …) keeps one site's
+ * ids from ever making another site's event a "repeat".
  */
-export const eventId = (name: EventName) => `${name}:${crypto.randomUUID()}`;
+export const eventId = (name: EventName, scope: string[], clientId: string = crypto.randomUUID()) => [name, ...scope, clientId].join(":");

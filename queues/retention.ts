@@ -5,8 +5,8 @@
  * Chats, messages, tickets and dead letters are the site's records and are kept.
  */
 const DAY_MS = 24 * 60 * 60 * 1000;
-export const SPILLED_PAYLOADS_KEPT_MS = 7 * DAY_MS;
-export const DONE_DELIVERIES_KEPT_MS = 30 * DAY_MS;
+const SPILLED_PAYLOADS_KEPT_MS = 7 * DAY_MS;
+const DONE_DELIVERIES_KEPT_MS = 30 * DAY_MS;
 
 export async function cleanUp(env: Env, now = Date.now()): Promise<{ spilledParts: number; deliveries: number }> {
 	const [spilled, deliveries] = await env.DB.batch([

@@ -1,7 +1,7 @@
 /** Email through Cloudflare's `send_email` binding (SPEC §8): one plain-text message per recipient. */
 import { EmailMessage } from "cloudflare:email";
 import { base64Utf8 as base64 } from "../../src/security/encoding.ts";
-import { InFlightElsewhere, once, timeoutOf, withTimeout } from "./once.ts";
+import { once, timeoutOf, withTimeout } from "./once.ts";
 import { summarize } from "./summary.ts";
 import { PermanentFailure, type Delivery } from "./types.ts";
 
@@ -25,11 +25,7 @@ export async function sendEmails({ env, event, envelope, key, config }: Delivery
 	if (failures.length === 0) return;
 	const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ");
 	// Dead-letter at once only when no retry can help any of them; otherwise the retry tries the failed ones again.
-	if (failures.every((f) => f instanceof PermanentFailure)) throw new PermanentFailure(reasons);
-	if (failures.some((f) => f instanceof InFlightElsewhere) && failures.every((f) => f instanceof InFlightElsewhere || f instanceof PermanentFailure)) {
-		throw new InFlightElsewhere(reasons);
-	}
-	throw new Error(reasons);
+	throw failures.every((f) => f instanceof PermanentFailure) ? new PermanentFailure(reasons) : new Error(reasons);
 }
 
 interface Mail {

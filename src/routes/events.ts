@@ -26,8 +26,7 @@ export const events = new Hono<AppEnv>()
 		const body = await parseJson(c, RatingSchema);
 		await within(c.env.RATING_LIMIT, chatId, "too many ratings for this chat, try again in a minute");
 		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
-		// A client's retry with the same id is the same event; without an id each rating is its own.
-		const uniqueId = body.id ? `visitor.rating:${siteId}:${chatId}:${body.id}` : eventId("visitor.rating");
+		const uniqueId = eventId("visitor.rating", [siteId, chatId], body.id);
 		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
 		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
 	})
@@ -36,7 +35,6 @@ export const events = new Hono<AppEnv>()
 		const body = await parseJson(c, OfflineMessageSchema);
 		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
 		await within(c.env.OFFLINE_MESSAGE_LIMIT, `${siteId}:${c.req.header("CF-Connecting-IP") ?? "unknown"}`, "too many offline messages, try again in a minute");
-		// A client that retries with the same id submits once.
 		const id = body.id ?? crypto.randomUUID();
 		const payload: OfflineMessagePayload = {
 			id,
@@ -48,8 +46,7 @@ export const events = new Hono<AppEnv>()
 			message: body.message,
 			submittedAt: Date.now(),
 		};
-		// Scoped by site: an id chosen by one site's visitors can never make another site's message a "repeat".
-		await publisher(c.env, siteId).publish("offlineMessage.submit", `offlineMessage.submit:${siteId}:${id}`, payload);
+		await publisher(c.env, siteId).publish("offlineMessage.submit", eventId("offlineMessage.submit", [siteId], id), payload);
 		return c.json({ code: 0, id }, ACCEPTED);
 	})
 	.post(`${CHAT}/wrapup`, limitBody(8 * 1024), requireToken, async (c) => {

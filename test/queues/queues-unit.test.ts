@@ -54,7 +54,8 @@ describe("the distributor's table", () => {
 describe("ids and signatures", () => {
 	it("derives chat.end's id from the chat alone", () => {
 		expect(chatEndId("c1")).toBe("chat.end:c1");
-		expect(eventId("visitor.rating")).not.toBe(eventId("visitor.rating"));
+		expect(eventId("visitor.rating", ["s", "c"], "id-1")).toBe("visitor.rating:s:c:id-1");
+		expect(eventId("visitor.rating", ["s", "c"])).not.toBe(eventId("visitor.rating", ["s", "c"]));
 	});
 
 	it("signs t + '.' + body with HMAC-SHA256 (a vector computed outside)", async () => {

@@ -3,6 +3,7 @@
  * Pure (no Cloudflare imports) so the ChatRoom and the client's local copy run the same code.
  */
 import type { ChatMessage, Offsets } from "../src/protocol/chat.ts";
+import { StreamChains, type Chains } from "./chat-chain.ts";
 
 export type Stream = "visitor" | "agent";
 
@@ -23,6 +24,10 @@ export class ChatLog {
 	private readonly byId = new Map<string, ChatMessage>();
 	/** Empty places below each stream's end; zero on the server, so offsets cost nothing there. */
 	private readonly holes: Record<Stream, number> = { visitor: 0, agent: 0 };
+	private readonly chains: Record<Stream, StreamChains> = {
+		visitor: new StreamChains((offset) => this.streams.visitor[offset - 1]),
+		agent: new StreamChains((offset) => this.streams.agent[offset - 1]),
+	};
 
 	constructor(messages: Iterable<ChatMessage> = []) {
 		for (const message of messages) this.place(message);
@@ -54,6 +59,7 @@ export class ChatLog {
 		if (this.byId.has(message.id)) throw new Error(`duplicate id ${message.id}`);
 		list.push(message);
 		this.byId.set(message.id, message);
+		this.chains[streamOf(message)].cut(message.dataOffset);
 	}
 
 	/**
@@ -68,6 +74,7 @@ export class ChatLog {
 		const list = this.streams[stream];
 		const index = message.dataOffset - 1;
 		const displaced = list[index];
+		this.chains[stream].cut(message.dataOffset);
 		if (index >= list.length) {
 			this.holes[stream] += index - list.length;
 			while (list.length < index) list.push(undefined);
@@ -87,11 +94,46 @@ export class ChatLog {
 	private clear(stream: Stream, index: number): void {
 		const list = this.streams[stream];
 		list[index] = undefined;
+		this.chains[stream].cut(index + 1);
 		this.holes[stream]++;
 		while (list.length > 0 && list[list.length - 1] === undefined) {
 			list.pop();
 			this.holes[stream]--;
 		}
+	}
+
+	/** chain(offset) of a stream (SPEC §3); the offset must be at or below the stream's contiguous end. */
+	chainAt(stream: Stream, offset: number): Promise<string> {
+		return this.chains[stream].at(offset);
+	}
+
+	/** The chains at this copy's own offsets, as a caller sends them (none at offset 0). */
+	async chainsAtOffsets(): Promise<Chains> {
+		const { visitorDataOffset, agentDataOffset } = this.offsets;
+		const chains: Chains = {};
+		if (visitorDataOffset > 0) chains.visitorChain = await this.chainAt("visitor", visitorDataOffset);
+		if (agentDataOffset > 0) chains.agentChain = await this.chainAt("agent", agentDataOffset);
+		return chains;
+	}
+
+	/**
+	 * The streams on which a caller's history differs from this one's below its offsets (SPEC §3):
+	 * checked only where the caller sent a chain and is not ahead of this copy.
+	 */
+	async diverged(offsets: Offsets, chains: Chains): Promise<Stream[]> {
+		const own = this.offsets;
+		const diverged: Stream[] = [];
+		const check = async (stream: Stream, offset: number, held: number, chain: string | undefined) => {
+			if (chain !== undefined && offset > 0 && offset <= held && (await this.chainAt(stream, offset)) !== chain) diverged.push(stream);
+		};
+		await check("visitor", offsets.visitorDataOffset, own.visitorDataOffset, chains.visitorChain);
+		await check("agent", offsets.agentDataOffset, own.agentDataOffset, chains.agentChain);
+		return diverged;
+	}
+
+	/** One stream's messages in offset order (a divergence rebuild uploads a whole stream). */
+	stream(stream: Stream): ChatMessage[] {
+		return this.streams[stream].filter((m): m is ChatMessage => m !== undefined);
 	}
 
 	/** Messages above the given offsets, in display order. */

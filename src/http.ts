@@ -2,7 +2,18 @@
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { AGENT_OFFSET_HEADER, MAX_CONTENT_LENGTH, OffsetHeaderSchema, VISITOR_OFFSET_HEADER, type Offsets } from "./protocol/chat.ts";
+import type { Chains } from "../durable-objects/chat-chain.ts";
+import {
+	AGENT_CHAIN_HEADER,
+	AGENT_OFFSET_HEADER,
+	ChainSchema,
+	MAX_CONTENT_LENGTH,
+	OffsetHeaderSchema,
+	VISITOR_CHAIN_HEADER,
+	VISITOR_OFFSET_HEADER,
+	type Offsets,
+} from "./protocol/chat.ts";
+import { parseJsonText } from "./protocol/json-text.ts";
 import { ApiError } from "./errors.ts";
 
 export const limitBody = (maxSize: number) =>
@@ -14,13 +25,9 @@ export const limitBody = (maxSize: number) =>
 	});
 
 export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-	let raw: unknown;
-	try {
-		raw = JSON.parse(await c.req.text());
-	} catch {
-		throw new ApiError(400, "invalid_request", "body is not valid JSON");
-	}
-	const parsed = schema.safeParse(raw);
+	const text = parseJsonText(await c.req.text());
+	if (!text.ok) throw new ApiError(400, "invalid_request", text.message);
+	const parsed = schema.safeParse(text.value);
 	if (!parsed.success) throw new ApiError(400, "invalid_request", "body does not match the expected shape", parsed.error.issues);
 	return parsed.data;
 }
@@ -41,4 +48,17 @@ export function parseOffsets(c: Context): Offsets {
 		throw new ApiError(400, "invalid_request", `${VISITOR_OFFSET_HEADER} and ${AGENT_OFFSET_HEADER} must be non-negative integers`);
 	}
 	return { visitorDataOffset: visitor.data, agentDataOffset: agent.data };
+}
+
+/** The caller's chains (SPEC §3): each header optional, and 22 characters of base64url when present. */
+export function parseChains(c: Context): Chains {
+	const chains: Chains = {};
+	for (const [header, field] of [[VISITOR_CHAIN_HEADER, "visitorChain"], [AGENT_CHAIN_HEADER, "agentChain"]] as const) {
+		const raw = c.req.header(header);
+		if (raw === undefined) continue;
+		const parsed = ChainSchema.safeParse(raw);
+		if (!parsed.success) throw new ApiError(400, "invalid_request", `${header} must be 22 characters of base64url`);
+		chains[field] = parsed.data;
+	}
+	return chains;
 }

@@ -14,7 +14,12 @@ export const MessageTypeSchema = z.union([z.literal(1), z.literal(2), z.literal(
 export type MessageType = z.infer<typeof MessageTypeSchema>;
 
 const offset = z.number().int().nonnegative();
-const id = z.string().min(1).max(128);
+/** Message ids are canonical lower-case UUIDs (SPEC §2): one spelling per id, nothing SQLite could rewrite. */
+export const MessageIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a lower-case UUID");
+const id = MessageIdSchema;
+/** A stream's chain at the caller's offset (SPEC §3): 22 characters of base64url. */
+export const ChainSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "must be 22 characters of base64url");
+export const DivergedSchema = z.array(z.enum(["visitor", "agent"])).max(2);
 
 export const ChatMessageSchema = z.object({
 	id,
@@ -41,6 +46,8 @@ export const RebuildChatSchema = z.strictObject({
 	chatState: z.string().max(MAX_CHAT_STATE_LENGTH).optional(),
 	visitorDataOffset: offset,
 	agentDataOffset: offset,
+	visitorChain: ChainSchema.optional(),
+	agentChain: ChainSchema.optional(),
 	messages: z.array(ChatMessageSchema).max(MAX_REBUILD_MESSAGES),
 });
 export type RebuildChat = z.infer<typeof RebuildChatSchema>;
@@ -76,6 +83,8 @@ export const ReturnResultSchema = z.object({
 	messages: z.array(ChatMessageSchema),
 	chatState: z.string().optional(),
 	status: ChatStatusSchema.optional(),
+	/** With code 1: the streams whose chains differ below the caller's offsets (SPEC §3). */
+	diverged: DivergedSchema.optional(),
 	error: ErrorBodySchema.optional(),
 });
 export type ReturnResult = z.infer<typeof ReturnResultSchema>;
@@ -110,6 +119,9 @@ export const CreateAgentSchema = z.strictObject({
 /** Offsets travel in these headers on HTTP (SPEC §3). */
 export const VISITOR_OFFSET_HEADER = "X-Visitor-Data-Offset";
 export const AGENT_OFFSET_HEADER = "X-Agent-Data-Offset";
+/** And each stream's chain at that offset (SPEC §3); absent = not checked. */
+export const VISITOR_CHAIN_HEADER = "X-Visitor-Chain";
+export const AGENT_CHAIN_HEADER = "X-Agent-Chain";
 
 /** Header values: a missing header is 0; anything else must be a plain non-negative integer. */
 export const OffsetHeaderSchema = z

@@ -1,6 +1,6 @@
 /** WebSocket frames (SPEC §5). Every frame from a client is parsed with ClientFrameSchema before anything else. */
 import { z } from "zod";
-import { ChatMessageSchema, RebuildChatSchema, SendMessageSchema } from "./chat.ts";
+import { ChainSchema, ChatMessageSchema, DivergedSchema, MAX_CHAT_STATE_LENGTH, RebuildChatSchema, SendMessageSchema } from "./chat.ts";
 
 /** Larger frames are refused: a rebuild over the socket is sent in chunks that fit. */
 export const MAX_FRAME_CHARS = 1024 * 1024;
@@ -15,6 +15,9 @@ export const HelloFrameSchema = z.strictObject({
 	token: z.string().min(1).max(4096),
 	visitorDataOffset: offset,
 	agentDataOffset: offset,
+	visitorChain: ChainSchema.optional(),
+	agentChain: ChainSchema.optional(),
+	chatState: z.string().max(MAX_CHAT_STATE_LENGTH).optional(),
 });
 
 export const SendFrameSchema = z.strictObject({
@@ -22,6 +25,8 @@ export const SendFrameSchema = z.strictObject({
 	message: SendMessageSchema,
 	visitorDataOffset: offset.optional(),
 	agentDataOffset: offset.optional(),
+	visitorChain: ChainSchema.optional(),
+	agentChain: ChainSchema.optional(),
 });
 
 export const RebuildFrameSchema = RebuildChatSchema.extend({ type: z.literal("rebuild") });
@@ -44,8 +49,9 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
 		messages: z.array(ChatMessageSchema),
 		chatState: z.string().optional(),
 		status: z.enum(["waiting", "chatting", "ended"]).optional(),
+		diverged: DivergedSchema.optional(),
 	}),
-	z.object({ type: z.literal("rebuild"), visitorDataOffset: z.number().int(), agentDataOffset: z.number().int() }),
+	z.object({ type: z.literal("rebuild"), visitorDataOffset: z.number().int(), agentDataOffset: z.number().int(), diverged: DivergedSchema.optional() }),
 	z.object({ type: z.literal("ack"), id: z.string(), dataOffset: z.number().int(), sendTime: z.number(), mac: z.string() }),
 	z.object({ type: z.literal("message"), message: ChatMessageSchema }),
 	z.object({ type: z.literal("typing"), on: z.boolean(), role, senderId: z.string() }),

@@ -1,4 +1,5 @@
 import { CLAIM_MS, claim, markDoneStatement, release } from "../deliveries.ts";
+import { integrationUrlProblem } from "../../src/protocol/site-config.ts";
 import { PermanentFailure } from "./types.ts";
 
 /** Another copy of this delivery is being worked on right now: try again after it has finished or given up. */
@@ -53,24 +54,79 @@ interface Post {
 	permanent?: readonly number[];
 }
 
+/** Enough of an error answer to say what went wrong; the rest is never read. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
  * An outside HTTP call that counts as done only on a 2xx within the timeout. Errors name the origin
  * only: webhook URLs often carry their secret in the path, and these messages are logged and stored.
+ * A URL that integrations may not call (SPEC §6; a configuration saved before the rule) is
+ * dead-lettered. Redirects are not followed: the request carries the site's credentials, which
+ * must not go to wherever a receiver points; a 3xx is a failure, retried like any other.
  */
-export async function postJson(url: string, init: Post): Promise<Response> {
+export async function postJson(url: string, init: Post): Promise<void> {
+	const problem = integrationUrlProblem(url);
+	if (problem) throw new PermanentFailure(`the integration URL (${originOf(url)}) ${problem}`);
+	const origin = new URL(url).origin;
 	const response = await fetch(url, {
 		method: "POST",
 		headers: { "Content-Type": "application/json", ...init.headers },
 		body: init.body,
+		redirect: "manual",
 		signal: AbortSignal.timeout(init.timeoutMs),
 	});
-	if (response.ok) return response;
-	const detail = (await response.text().catch(() => "")).slice(0, 200).replace(/\s+/g, " ");
-	const message = `POST ${new URL(url).origin} answered ${response.status}${detail ? `: ${detail}` : ""}`;
+	if (response.ok) {
+		// Nothing in a success answer is used; a large one is not read.
+		await response.body?.cancel();
+		return;
+	}
+	if (response.status >= 300 && response.status < 400) {
+		await response.body?.cancel();
+		const location = response.headers.get("Location");
+		const target = location === null ? "" : ` to ${originOf(location, url)}`;
+		throw new Error(`POST ${origin} answered ${response.status}, a redirect${target}; redirects are not followed`);
+	}
+	const detail = (await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "")).slice(0, 200).replace(/\s+/g, " ");
+	const message = `POST ${origin} answered ${response.status}${detail ? `: ${detail}` : ""}`;
 	if (init.permanent?.includes(response.status)) throw new PermanentFailure(message);
 	const retryAfter = retryAfterSeconds(response.headers.get("Retry-After"));
 	if (retryAfter !== undefined) throw new RetryLater(message, retryAfter);
 	throw new Error(message);
+}
+
+/** `https://host:port`, or the scheme alone for URLs without an origin (`file:`, `javascript:`). */
+function originOf(url: string, base?: string): string {
+	try {
+		const parsed = new URL(url, base);
+		return parsed.origin === "null" ? parsed.protocol : parsed.origin;
+	} catch {
+		return "an unparsable URL";
+	}
+}
+
+/** At most `maxBytes` of the body as text; the rest is left unread and the stream cancelled. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+	if (!response.body) return "";
+	const reader = response.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	try {
+		while (size < maxBytes) {
+			const { done, value } = await reader.read();
+			if (done) break;
+			chunks.push(value);
+			size += value.byteLength;
+		}
+	} finally {
+		await reader.cancel().catch(() => {});
+	}
+	const bytes = new Uint8Array(Math.min(size, maxBytes));
+	let at = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk.subarray(0, bytes.length - at), at);
+		at += Math.min(chunk.byteLength, bytes.length - at);
+	}
+	return new TextDecoder().decode(bytes);
 }
 
 /** Retry-After is seconds or an HTTP date. */

@@ -4,7 +4,89 @@ import { MAX_CONTENT_LENGTH } from "./chat.ts";
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
 	z.strictObject({ enabled: z.boolean().default(false), ...shape });
 
-export const SiteConfigSchema = z
+/**
+ * Where integrations may call (SPEC §6): `https:`, or plain `http:` to loopback for local tests;
+ * never a link-local (cloud metadata), private, reserved or "this network" address, nor a name
+ * that only an internal resolver knows. Checked when an admin saves a site and again before each
+ * call (a configuration stored before this rule). Names that resolve to such addresses are not
+ * caught here (no DNS in the Worker); the platform's own egress rules cover that.
+ * Returns why the URL is refused, or undefined when it is fine.
+ */
+export function integrationUrlProblem(raw: string): string | undefined {
+	let url: URL;
+	try {
+		url = new URL(raw);
+	} catch {
+		return "is not a URL";
+	}
+	if (url.protocol !== "https:" && url.protocol !== "http:") return `must be https: (not ${url.protocol})`;
+	const host = hostKind(url.hostname);
+	if (host === "loopback") return undefined;
+	if (host !== "public") return `points at a host integrations may not call (${host})`;
+	return url.protocol === "https:" ? undefined : "must be https: (plain http: only to loopback, for local tests)";
+}
+
+type HostKind = "loopback" | "public" | "link-local" | "private" | "reserved" | "internal";
+
+/** `hostname` as the URL parser leaves it: lower case, IPv4 in dotted decimal, IPv6 in brackets and compressed. */
+function hostKind(hostname: string): HostKind {
+	const name = hostname.replace(/\.$/, "");
+	if (name.startsWith("[")) return ipv6Kind(name.slice(1, -1));
+	const v4 = ipv4(name);
+	if (v4 !== undefined) return ipv4Kind(v4);
+	if (name === "localhost" || name.endsWith(".localhost")) return "loopback";
+	// "metadata", "metadata.google.internal", "printer.local": only an internal resolver knows them.
+	if (!name.includes(".") || name.endsWith(".internal") || name.endsWith(".local")) return "internal";
+	return "public";
+}
+
+function ipv4(name: string): number | undefined {
+	const parts = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+	return parts ? parts.slice(1).reduce((n, part) => n * 256 + Number(part), 0) : undefined;
+}
+
+const V4_RANGES: [base: string, bits: number, kind: HostKind][] = [
+	["127.0.0.0", 8, "loopback"],
+	["169.254.0.0", 16, "link-local"],
+	["0.0.0.0", 8, "reserved"],
+	["10.0.0.0", 8, "private"],
+	["100.64.0.0", 10, "private"],
+	["172.16.0.0", 12, "private"],
+	["192.168.0.0", 16, "private"],
+	["192.0.0.0", 24, "reserved"],
+	["198.18.0.0", 15, "reserved"],
+	["224.0.0.0", 3, "reserved"],
+];
+
+function ipv4Kind(address: number): HostKind {
+	for (const [base, bits, kind] of V4_RANGES) {
+		const size = 2 ** (32 - bits);
+		if (Math.floor(address / size) === Math.floor(ipv4(base)! / size)) return kind;
+	}
+	return "public";
+}
+
+function ipv6Kind(literal: string): HostKind {
+	const [head = "", tail] = literal.split("::");
+	const groups = (text: string) => (text ? text.split(":").map((g) => parseInt(g, 16)) : []);
+	const known = [...groups(head), ...(tail === undefined ? [] : groups(tail))];
+	const g = tail === undefined ? known : [...groups(head), ...Array(8 - known.length).fill(0), ...groups(tail)];
+	const first96Zero = g.slice(0, 6).every((x) => x === 0);
+	if (first96Zero && g[6] === 0 && g[7] === 1) return "loopback";
+	if (first96Zero && g[6] === 0 && g[7] === 0) return "reserved";
+	const embeddedV4 = () => ipv4Kind(g[6]! * 65536 + g[7]!);
+	// IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address.
+	if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0xffff || g[5] === 0)) return embeddedV4();
+	if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return embeddedV4();
+	const top = g[0]!;
+	if ((top & 0xffc0) === 0xfe80) return "link-local";
+	if ((top & 0xfe00) === 0xfc00 || (top & 0xffc0) === 0xfec0) return "private";
+	if ((top & 0xff00) === 0xff00) return "reserved";
+	return "public";
+}
+
+/** What KV holds: read as it is, so a site saved before a newer rule keeps working (deliveries check URLs again). */
+export const StoredSiteConfigSchema = z
 	.strictObject({
 		name: z.string().min(1).max(200),
 		routing: z
@@ -51,6 +133,20 @@ export const SiteConfigSchema = z
 		need(zendesk.enabled, ["zendesk", "email"], !!zendesk.email);
 		need(zendesk.enabled, ["zendesk", "apiToken"], !!zendesk.apiToken);
 	});
+
+/** What an admin may save: the stored shape, with integration URLs that pass integrationUrlProblem. */
+export const SiteConfigSchema = StoredSiteConfigSchema.superRefine((config, ctx) => {
+	const { webhook, salesforce, zendesk } = config.integrations;
+	const urls: [string[], string | undefined][] = [
+		[["webhook", "url"], webhook.url],
+		[["salesforce", "baseUrl"], salesforce.baseUrl],
+		[["zendesk", "baseUrl"], zendesk.baseUrl],
+	];
+	for (const [path, url] of urls) {
+		const problem = url === undefined ? undefined : integrationUrlProblem(url);
+		if (problem) ctx.addIssue({ code: "custom", path: ["integrations", ...path], message: `the URL ${problem}` });
+	}
+});
 
 export type SiteConfigInput = z.input<typeof SiteConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;

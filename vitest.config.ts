@@ -1,11 +1,23 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-/** Fixed test secrets: .dev.vars is created by `npm start` and is not in a clean checkout. */
+/**
+ * Fixed test secrets: .dev.vars is created by `npm start` and is not in a clean checkout. The suite
+ * runs on rotated keys (SPEC §6): "test-k2" is current and "test-k1" retired, so that tests can make
+ * tokens, macs and sealed state under a retired key and see them still accepted.
+ */
 const testSecrets = {
+	KEY_ID: "test-k2",
 	TOKEN_SECRET: "test-token-secret-0123456789abcdef0123456789",
 	CHAT_SIGNING_KEY: "test-chat-signing-key-0123456789abcdef01234",
 	STATE_SEALING_KEY: "test-state-sealing-key-0123456789abcdef0123",
+	PREVIOUS_KEYS: JSON.stringify({
+		"test-k1": {
+			TOKEN_SECRET: "test-retired-token-secret-0123456789abcdef",
+			CHAT_SIGNING_KEY: "test-retired-chat-signing-key-0123456789ab",
+			STATE_SEALING_KEY: "test-retired-state-sealing-key-0123456789a",
+		},
+	}),
 	ADMIN_TOKEN: "test-admin-token",
 };
 

@@ -8,7 +8,8 @@ import { MAX_WAIT_SECONDS, type ChatMessage, type Offsets, type RebuildChat, typ
 import { ChatMetaSchema, type ChatMeta } from "../src/protocol/chat-state.ts";
 import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import { signMessage, verifyMessage } from "../src/security/message-mac.ts";
-import { open, seal, type SealingKeys } from "../src/security/sealed-state.ts";
+import { open, seal } from "../src/security/sealed-state.ts";
+import { keyRing } from "../src/security/keys.ts";
 import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
@@ -198,7 +199,7 @@ export class ChatRoom extends DurableObject<Env> {
 		if (offered === null) return roomFailure(403, "invalid_chat_state", "chatState does not open");
 		// MACs depend only on the request, so they are checked before queueing behind other writers.
 		for (const m of body.messages) {
-			if (!(await verifyMessage(this.env.CHAT_SIGNING_KEY, caller.siteId, caller.chatId, m))) {
+			if (!(await verifyMessage(keyRing(this.env), caller.siteId, caller.chatId, m))) {
 				return roomFailure(403, "invalid_mac", `message ${m.id} does not carry a valid mac`);
 			}
 		}
@@ -321,7 +322,7 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrame, { type: "hello" }>): Promise<void> {
-		const claims = await verifyToken(this.env.TOKEN_SECRET, frame.token);
+		const claims = await verifyToken(keyRing(this.env), frame.token);
 		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
 		if (!ok) return ws.close(CLOSE_UNAUTHORIZED, "invalid token");
 		const caller: Caller =
@@ -442,7 +443,7 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	private mac(caller: Caller, m: ChatMessage): Promise<string> {
-		return signMessage(this.env.CHAT_SIGNING_KEY, caller.siteId, caller.chatId, m);
+		return signMessage(keyRing(this.env), caller.siteId, caller.chatId, m);
 	}
 
 	private async openState(caller: Caller, sealed: string): Promise<ChatMeta | null> {
@@ -451,8 +452,8 @@ export class ChatRoom extends DurableObject<Env> {
 		return parsed.data;
 	}
 
-	private sealingKeys(): SealingKeys {
-		return { currentKid: this.env.KEY_ID, secrets: { [this.env.KEY_ID]: this.env.STATE_SEALING_KEY } };
+	private sealingKeys() {
+		return keyRing(this.env);
 	}
 
 	/** Durable first (so a failed write changes nothing), then memory, then everyone listening. */

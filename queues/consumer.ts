@@ -6,6 +6,7 @@
 import { z } from "zod";
 import {
 	ChatEndPayloadSchema,
+	ChatTranscriptPayloadSchema,
 	EnvelopeSchema,
 	FIRST_LEVEL_EVENTS,
 	INTEGRATIONS,
@@ -30,6 +31,7 @@ const BY_QUEUE_NAME = new Map(INTEGRATIONS.map((name) => [queueNameOf(name), nam
 
 const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
 	"chat.end": ChatEndPayloadSchema,
+	"chat.transcript": ChatTranscriptPayloadSchema,
 	"offlineMessage.submit": OfflineMessagePayloadSchema,
 	"agent.wrapup": WrapupPayloadSchema,
 	"visitor.rating": RatingPayloadSchema,

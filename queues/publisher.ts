@@ -9,7 +9,9 @@ import { spillIfLarge } from "./spill.ts";
 /** First-level queues: one per event family; every log event shares one. */
 function firstLevelQueue(env: Env, name: EventName): Queue {
 	switch (name) {
+		// A chat's later messages travel with its end.
 		case "chat.end":
+		case "chat.transcript":
 			return env.Q_CHAT_END;
 		case "offlineMessage.submit":
 			return env.Q_OFFLINE_MESSAGE;
@@ -36,6 +38,13 @@ export function publisher(env: Env, siteId: string): Publisher {
 
 /** Every deployment derives the same id for a chat's end, so the end takes effect once (SPEC §8). */
 export const chatEndId = (chatId: string) => `chat.end:${chatId}`;
+
+/**
+ * Messages a chat gained after its end (SPEC §3), named by the offsets the room then holds: every
+ * deployment that reaches the same copy publishes the same id, and each growth is a new event.
+ */
+export const chatTranscriptId = (chatId: string, visitorDataOffset: number, agentDataOffset: number) =>
+	`chat.transcript:${chatId}:${visitorDataOffset}:${agentDataOffset}`;
 
 /**
  * `<name>:<scope…>:<id>`. A client that sends an `id` (a UUID) makes its retries one event; without

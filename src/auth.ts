@@ -1,6 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import type { Caller } from "../durable-objects/chat-room.ts";
 import { ApiError } from "./errors.ts";
+import { keyRing } from "./security/keys.ts";
+import { isRevoked } from "./security/revocation.ts";
 import { verifyToken, type Claims } from "./security/tokens.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { claims: Claims } };
@@ -11,12 +13,13 @@ function bearer(header: string | undefined): string {
 	return match[1];
 }
 
-/** A visitor or agent token whose site (and, for a visitor, chat) is the one in the path. */
+/** A visitor or agent token, not revoked, whose site (and, for a visitor, chat) is the one in the path. */
 export const requireToken = createMiddleware<AppEnv>(async (c, next) => {
-	const claims = await verifyToken(c.env.TOKEN_SECRET, bearer(c.req.header("Authorization")));
+	const claims = await verifyToken(keyRing(c.env), bearer(c.req.header("Authorization")));
 	if (!claims) throw new ApiError(401, "unauthorized", "invalid or expired token");
 	const { siteId, chatId } = c.req.param() as { siteId?: string; chatId?: string };
 	if (claims.sid !== siteId) throw new ApiError(403, "forbidden", "token is for another site");
+	if (await isRevoked(c.env, claims)) throw new ApiError(401, "unauthorized", "token revoked");
 	if (chatId !== undefined && claims.role === "visitor" && claims.cid !== chatId) {
 		throw new ApiError(403, "forbidden", "token is for another chat");
 	}

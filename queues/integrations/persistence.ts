@@ -1,7 +1,8 @@
 /** Persistence into D1: transcripts, offline messages, wrap-ups, ratings, log events (SPEC §8). */
-import type { ChatEndPayload, OfflineMessagePayload, RatingPayload, TranscriptMessage, WrapupPayload } from "../../src/protocol/events.ts";
+import type { ChatEndPayload, ChatTranscriptPayload, EventName, OfflineMessagePayload, RatingPayload, TranscriptMessage, WrapupPayload } from "../../src/protocol/events.ts";
 import { skipRepeat, markDoneStatement, deliveryIdOf } from "../deliveries.ts";
-import type { Delivery } from "./types.ts";
+import { RetryLater } from "./once.ts";
+import { PermanentFailure, type Delivery } from "./types.ts";
 
 /**
  * Messages go in as JSON arrays, one statement per chunk: D1 binds at most 100 values a statement
@@ -10,19 +11,33 @@ import type { Delivery } from "./types.ts";
  */
 const CHUNK_CHARS = 500_000;
 
+/**
+ * A stored chat only grows (SPEC §3): its messages and agents are merged in by id, so writing the
+ * same transcript again changes nothing. A repeat of these is still counted, and still merged: a
+ * second deployment ending the same chat publishes chat.end under the same uniqueId, and its copy
+ * may hold messages the first one lacked.
+ */
+const MERGED: ReadonlySet<EventName> = new Set(["chat.end", "chat.transcript"]);
+
+/** A chat.transcript that comes before its chat's chat.end (the queues keep no order) waits for it. */
+const CHAT_END_WAIT_SECONDS = 10;
+
 export async function persist(delivery: Delivery): Promise<void> {
-	const { env, key } = delivery;
-	if (await skipRepeat(env.DB, key)) return;
-	const writes = statementsFor(delivery);
+	const { env, key, event } = delivery;
+	const repeat = await skipRepeat(env.DB, key);
+	if (repeat && !MERGED.has(event)) return;
+	const writes = await statementsFor(delivery);
 	// The rows and the mark in one transaction: either the effect happened once, or not at all.
-	await env.DB.batch([...writes, markDoneStatement(env.DB, key, await deliveryIdOf(key))]);
+	await env.DB.batch(repeat ? writes : [...writes, markDoneStatement(env.DB, key, await deliveryIdOf(key))]);
 }
 
-function statementsFor({ env, event, envelope }: Delivery): D1PreparedStatement[] {
+async function statementsFor({ env, event, envelope }: Delivery): Promise<D1PreparedStatement[]> {
 	const db = env.DB;
 	switch (event) {
 		case "chat.end":
-			return chatStatements(db, envelope.payload as ChatEndPayload);
+			return chatEndStatements(db, envelope.payload as ChatEndPayload);
+		case "chat.transcript":
+			return chatTranscriptStatements(db, envelope.siteId, envelope.payload as ChatTranscriptPayload);
 		case "offlineMessage.submit": {
 			const m = envelope.payload as OfflineMessagePayload;
 			return [
@@ -67,37 +82,82 @@ function statementsFor({ env, event, envelope }: Delivery): D1PreparedStatement[
 	}
 }
 
-function chatStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStatement[] {
+function chatEndStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStatement[] {
 	const { transcript, ...summary } = chat;
+	// The first chat.end stored names the chat (visitor, prechat, ticket, end time); later ones only add to it.
+	const row = db
+		.prepare(
+			`INSERT OR IGNORE INTO chats (id, site_id, visitor_id, visitor_name, visitor_email, agent_ids, request_time, start_time, end_time, message_count, payload)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		)
+		.bind(
+			chat.id,
+			chat.siteId,
+			chat.visitorId,
+			chat.visitor.name ?? chat.prechat.name,
+			chat.visitor.email ?? chat.prechat.email,
+			JSON.stringify(chat.agentIds),
+			chat.requestTime,
+			chat.startTime,
+			chat.endTime,
+			transcript.length,
+			JSON.stringify(summary),
+		);
+	return [row, ...mergeStatements(db, chat.siteId, chat.id, chat.agentIds, transcript)];
+}
+
+/**
+ * Waits (retries) for the chat's own chat.end rather than making the chat up from this payload:
+ * chat.end names the chat (visitor, prechat, ticket), and the stored end time is what the agents'
+ * history index is keyed by. One that never comes (persistence off then, a dead-lettered end) ends
+ * this one in the dead-letter queue too, after the queue's retries, with nothing lost.
+ */
+async function chatTranscriptStatements(db: D1Database, siteId: string, chat: ChatTranscriptPayload): Promise<D1PreparedStatement[]> {
+	const stored = await db.prepare(`SELECT site_id FROM chats WHERE id = ?`).bind(chat.id).first<{ site_id: string }>();
+	if (!stored) throw new RetryLater(`chat ${chat.id} is not persisted yet: its chat.end comes first`, CHAT_END_WAIT_SECONDS);
+	if (stored.site_id !== siteId) throw new PermanentFailure(`chat ${chat.id} is not a chat of ${siteId}`);
+	return mergeStatements(db, siteId, chat.id, chat.agentIds, chat.transcript);
+}
+
+/**
+ * Adds to a stored chat (of this site) what it lacks, removing nothing: messages by id, agents (to
+ * `agent_ids`, first seen first, and to their history index under the stored end time), and the
+ * message count recounted from the rows.
+ */
+function mergeStatements(db: D1Database, siteId: string, chatId: string, agentIds: readonly string[], transcript: readonly TranscriptMessage[]): D1PreparedStatement[] {
+	const agents = JSON.stringify(agentIds);
 	const statements = [
 		db
 			.prepare(
-				`INSERT OR IGNORE INTO chats (id, site_id, visitor_id, visitor_name, visitor_email, agent_ids, request_time, start_time, end_time, message_count, payload)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				`INSERT OR IGNORE INTO chat_agents (site_id, agent_id, end_time, chat_id)
+				 SELECT chats.site_id, agent.value, chats.end_time, chats.id FROM chats, json_each(?3) AS agent WHERE chats.id = ?1 AND chats.site_id = ?2`,
 			)
-			.bind(
-				chat.id,
-				chat.siteId,
-				chat.visitorId,
-				chat.visitor.name ?? chat.prechat.name,
-				chat.visitor.email ?? chat.prechat.email,
-				JSON.stringify(chat.agentIds),
-				chat.requestTime,
-				chat.startTime,
-				chat.endTime,
-				transcript.length,
-				JSON.stringify(summary),
-			),
+			.bind(chatId, siteId, agents),
 	];
-	const tookPart = db.prepare(`INSERT OR IGNORE INTO chat_agents (site_id, agent_id, end_time, chat_id) VALUES (?, ?, ?, ?)`);
-	for (const agentId of chat.agentIds) statements.push(tookPart.bind(chat.siteId, agentId, chat.endTime, chat.id));
 	const insert = db.prepare(
 		`INSERT OR IGNORE INTO chat_messages (chat_id, id, type, data_offset, content, send_time, sender_id, sender_name)
 		 SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type'), json_extract(value, '$.dataOffset'), json_extract(value, '$.content'),
 		        json_extract(value, '$.sendTime'), json_extract(value, '$.senderId'), json_extract(value, '$.senderName')
-		 FROM json_each(?2)`,
+		 FROM json_each(?2) WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND site_id = ?3)`,
 	);
-	for (const chunk of jsonChunks(transcript)) statements.push(insert.bind(chat.id, chunk));
+	for (const chunk of jsonChunks(transcript)) statements.push(insert.bind(chatId, chunk, siteId));
+	statements.push(
+		db
+			.prepare(
+				`UPDATE chats SET
+				   agent_ids = (
+				     SELECT json_group_array(value ORDER BY first) FROM (
+				       SELECT value, MIN(source * 1000000 + position) AS first FROM (
+				         SELECT value, 0 AS source, key AS position FROM json_each(chats.agent_ids)
+				         UNION ALL SELECT value, 1, key FROM json_each(?3)
+				       ) GROUP BY value
+				     )
+				   ),
+				   message_count = (SELECT COUNT(*) FROM chat_messages WHERE chat_id = chats.id)
+				 WHERE id = ?1 AND site_id = ?2`,
+			)
+			.bind(chatId, siteId, agents),
+	);
 	return statements;
 }
 

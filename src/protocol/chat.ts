@@ -104,17 +104,36 @@ export const AgentLoginSchema = z.strictObject({
 	password: z.string().min(1).max(200),
 });
 
-export const AgentLoginResultSchema = z.object({
-	token: z.string(),
-	agent: z.object({ id: z.string(), email: z.string(), name: z.string(), maxChats: z.number() }),
-});
+/** SPEC §4: supervisors may join or monitor any chat of their site and see its whole history. */
+export const AgentRoleSchema = z.enum(["agent", "supervisor"]);
+export type AgentRole = z.infer<typeof AgentRoleSchema>;
+
+export const AgentSchema = z.object({ id: z.string(), email: z.string(), name: z.string(), role: AgentRoleSchema, maxChats: z.number() });
+export type Agent = z.infer<typeof AgentSchema>;
+
+export const AgentLoginResultSchema = z.object({ token: z.string(), agent: AgentSchema });
+
+const agentName = z.string().min(1).max(200);
+const agentPassword = z.string().min(8).max(200);
+const agentMaxChats = z.number().int().min(1).max(100);
 
 export const CreateAgentSchema = z.strictObject({
 	email: z.email().max(320),
-	name: z.string().min(1).max(200),
-	password: z.string().min(8).max(200),
-	maxChats: z.number().int().min(1).max(100).default(5),
+	name: agentName,
+	password: agentPassword,
+	maxChats: agentMaxChats.default(5),
+	role: AgentRoleSchema.default("agent"),
 });
+
+/** A new password or `disabled: true` revokes the agent's tokens (SPEC §6). */
+export const UpdateAgentSchema = z
+	.strictObject({ name: agentName, password: agentPassword, role: AgentRoleSchema, maxChats: agentMaxChats, disabled: z.boolean() })
+	.partial()
+	.refine((update) => Object.keys(update).length > 0, "nothing to change");
+
+/** What the admin API answers about an agent: the login answer's fields and whether it is disabled. */
+export const AdminAgentSchema = AgentSchema.extend({ disabled: z.boolean() });
+export type AdminAgent = z.infer<typeof AdminAgentSchema>;
 
 /** Offsets travel in these headers on HTTP (SPEC §3). */
 export const VISITOR_OFFSET_HEADER = "X-Visitor-Data-Offset";

@@ -4,6 +4,7 @@ import { MAX_CONTENT_LENGTH, MessageTypeSchema } from "./chat.ts";
 
 export const FIRST_LEVEL_EVENTS = [
 	"chat.end",
+	"chat.transcript",
 	"offlineMessage.submit",
 	"agent.wrapup",
 	"visitor.rating",
@@ -69,6 +70,27 @@ export const ChatEndPayloadSchema = z.object({
 	transcript: z.array(TranscriptMessageSchema),
 });
 export type ChatEndPayload = z.infer<typeof ChatEndPayloadSchema>;
+
+/**
+ * `chat.transcript` (SPEC §3, §8): a chat gained messages after its end (a later, fuller rebuild of
+ * the ended chat). The room publishes it on the `chat-end` queue with uniqueId
+ * `chat.transcript:<chatId>:<visitorOffset>:<agentOffset>` (`chatTranscriptId` in queues/publisher.ts),
+ * and only persistence takes it: it adds the messages and agents the stored chat lacks and never
+ * removes anything. Outside effects (email, webhook, CRMs) stay with chat.end.
+ * - `id`: the chat id; `siteId`, `visitorId` as in chat.end;
+ * - `agentIds`: every agent the room knows took part (unioned with the stored ones);
+ * - `transcript`: the whole transcript the room now holds, display order, without macs (merged by message id);
+ * - `endTime`: the chat's end as the room holds it (the stored chat keeps its own).
+ */
+export const ChatTranscriptPayloadSchema = z.object({
+	id: z.string(),
+	siteId: z.string(),
+	visitorId: z.string(),
+	agentIds: z.array(z.string()),
+	transcript: z.array(TranscriptMessageSchema),
+	endTime: z.number().int(),
+});
+export type ChatTranscriptPayload = z.infer<typeof ChatTranscriptPayloadSchema>;
 
 /** Body of `POST /v1/sites/{siteId}/offline-messages`. `id` makes a retried submit count once. */
 export const OfflineMessageSchema = z.strictObject({

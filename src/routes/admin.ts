@@ -2,11 +2,32 @@ import { Hono } from "hono";
 import { requireAdmin, type AppEnv } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
-import { CreateAgentSchema } from "../protocol/chat.ts";
+import { CreateAgentSchema, UpdateAgentSchema, type AdminAgent, type AgentRole } from "../protocol/chat.ts";
 import { SiteConfigSchema } from "../protocol/site-config.ts";
 import { hashPassword } from "../security/passwords.ts";
+import { putMinimumTokenVersions } from "../security/revocation.ts";
 import { getSiteConfig, putSiteConfig } from "../site-config-cache.ts";
 import { SITE } from "./chats.ts";
+
+interface AgentRow {
+	id: string;
+	email: string;
+	name: string;
+	role: AgentRole;
+	max_chats: number;
+	disabled: number;
+}
+
+const AGENT_COLUMNS = "id, email, name, role, max_chats, disabled";
+
+const adminAgent = (row: AgentRow): AdminAgent => ({
+	id: row.id,
+	email: row.email,
+	name: row.name,
+	role: row.role,
+	maxChats: row.max_chats,
+	disabled: row.disabled === 1,
+});
 
 export const admin = new Hono<AppEnv>()
 	.use(requireAdmin)
@@ -24,13 +45,64 @@ export const admin = new Hono<AppEnv>()
 		const siteId = c.req.param("siteId");
 		const input = await parseJson(c, CreateAgentSchema);
 		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
-		const agent = { id: crypto.randomUUID(), email: input.email.toLowerCase(), name: input.name, maxChats: input.maxChats };
-		const inserted = await c.env.DB.prepare(
-			`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (site_id, email) DO NOTHING`,
+		const row = await c.env.DB.prepare(
+			`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (site_id, email) DO NOTHING RETURNING ${AGENT_COLUMNS}`,
 		)
-			.bind(agent.id, siteId, agent.email, agent.name, await hashPassword(input.password), agent.maxChats, Date.now())
-			.run();
-		if (inserted.meta.changes === 0) throw new ApiError(409, "conflict", "an agent with this email already exists");
-		return c.json(agent, 201);
+			.bind(crypto.randomUUID(), siteId, input.email.toLowerCase(), input.name, await hashPassword(input.password), input.maxChats, input.role, Date.now())
+			.first<AgentRow>();
+		if (!row) throw new ApiError(409, "conflict", "an agent with this email already exists");
+		return c.json({ agent: adminAgent(row) }, 201);
+	})
+	.patch(`${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`, limitBody(4096), async (c) => {
+		const { siteId, agentId } = c.req.param();
+		const input = await parseJson(c, UpdateAgentSchema);
+		// A new password or a disabling revokes every token issued so far (SPEC §6).
+		const revokes = input.password !== undefined || input.disabled === true;
+		const row = await c.env.DB.prepare(
+			`UPDATE agents SET
+				name = coalesce(?, name), role = coalesce(?, role), max_chats = coalesce(?, max_chats),
+				password_hash = coalesce(?, password_hash), disabled = coalesce(?, disabled),
+				token_version = token_version + ?
+			 WHERE site_id = ? AND id = ? RETURNING ${AGENT_COLUMNS}`,
+		)
+			.bind(
+				input.name ?? null,
+				input.role ?? null,
+				input.maxChats ?? null,
+				input.password === undefined ? null : await hashPassword(input.password),
+				input.disabled === undefined ? null : Number(input.disabled),
+				revokes ? 1 : 0,
+				siteId,
+				agentId,
+			)
+			.first<AgentRow>();
+		if (!row) throw new ApiError(404, "not_found", "no such agent");
+		if (revokes) await publishMinimumTokenVersions(c.env, siteId);
+		return c.json({ agent: adminAgent(row) });
 	});
+
+/**
+ * Writes the site's whole map from D1, the system of record, rather than adding this agent to what
+ * KV holds: KV has no compare-and-set. Two PATCHes of one site at once can still each write a map
+ * read before the other's update, so the map is read again after writing, and written again if it
+ * changed: whichever writes last then read D1 after both updates.
+ */
+async function publishMinimumTokenVersions(env: Env, siteId: string): Promise<void> {
+	let minimums = await minimumTokenVersions(env.DB, siteId);
+	for (let attempt = 0; attempt < 3; attempt++) {
+		await putMinimumTokenVersions(env.SITE_CONFIG, siteId, minimums);
+		const again = await minimumTokenVersions(env.DB, siteId);
+		if (JSON.stringify(again) === JSON.stringify(minimums)) return;
+		minimums = again;
+	}
+}
+
+/** Agents start at version 1, so only those ever revoked are listed. */
+async function minimumTokenVersions(db: D1Database, siteId: string): Promise<Record<string, number>> {
+	const { results } = await db
+		.prepare(`SELECT id, token_version FROM agents WHERE site_id = ? AND token_version > 1 ORDER BY id`)
+		.bind(siteId)
+		.all<{ id: string; token_version: number }>();
+	return Object.fromEntries(results.map((r) => [r.id, r.token_version]));
+}

@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import type { AppEnv } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
-import { AgentLoginSchema } from "../protocol/chat.ts";
+import { AgentLoginSchema, type AgentRole } from "../protocol/chat.ts";
+import { keyRing } from "../security/keys.ts";
 import { verifyPassword } from "../security/passwords.ts";
 import { signAgentToken } from "../security/tokens.ts";
 import { SITE } from "./chats.ts";
@@ -11,8 +12,11 @@ interface AgentRow {
 	id: string;
 	email: string;
 	name: string;
+	role: AgentRole;
 	password_hash: string;
 	max_chats: number;
+	disabled: number;
+	token_version: number;
 }
 
 /**
@@ -24,11 +28,22 @@ const DECOY_HASH = "pbkdf2-sha256$100000$xYbPn7BotqDT-UhG-W90vA$FCDyyFEMHq2jsn90
 export const agents = new Hono<AppEnv>().post(`${SITE}/agent-sessions`, limitBody(4096), async (c) => {
 	const siteId = c.req.param("siteId");
 	const { email, password } = await parseJson(c, AgentLoginSchema);
-	const row = await c.env.DB.prepare(`SELECT id, email, name, password_hash, max_chats FROM agents WHERE site_id = ? AND email = ?`)
+	const row = await c.env.DB.prepare(
+		`SELECT id, email, name, role, password_hash, max_chats, disabled, token_version FROM agents WHERE site_id = ? AND email = ?`,
+	)
 		.bind(siteId, email.toLowerCase())
 		.first<AgentRow>();
 	const hash = row?.password_hash ?? DECOY_HASH;
-	if (!(await verifyPassword(password, hash)) || !row) throw new ApiError(401, "unauthorized", "wrong email or password");
-	const token = await signAgentToken(c.env.TOKEN_SECRET, { agentId: row.id, siteId, name: row.name });
-	return c.json({ token, agent: { id: row.id, email: row.email, name: row.name, maxChats: row.max_chats } });
+	// A disabled agent is told no more than a wrong password would tell it.
+	if (!(await verifyPassword(password, hash)) || !row || row.disabled) throw new ApiError(401, "unauthorized", "wrong email or password");
+	const agent = { id: row.id, email: row.email, name: row.name, role: row.role, maxChats: row.max_chats };
+	const token = await signAgentToken(keyRing(c.env), {
+		agentId: row.id,
+		siteId,
+		name: row.name,
+		agentRole: row.role,
+		maxChats: row.max_chats,
+		tokenVersion: row.token_version,
+	});
+	return c.json({ token, agent });
 });

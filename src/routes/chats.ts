@@ -12,6 +12,7 @@ import {
 	type StartChatResult,
 } from "../protocol/chat.ts";
 import { signVisitorToken } from "../security/tokens.ts";
+import { keyRing } from "../security/keys.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { ROOM_CHAT_HEADER, ROOM_SITE_HEADER } from "../../durable-objects/chat-room.ts";
 import { chatRoom, replyFromRoom, unwrap } from "./room.ts";
@@ -51,7 +52,7 @@ export const chats = new Hono<AppEnv>()
 				messagesPerMinutePerVisitor: config.limits.messagesPerMinutePerVisitor,
 			},
 		}));
-		const token = await signVisitorToken(c.env.TOKEN_SECRET, { visitorId, siteId, chatId });
+		const token = await signVisitorToken(keyRing(c.env), { visitorId, siteId, chatId });
 		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorDataOffset: 0, agentDataOffset: 0 };
 		return c.json(result, 201);
 	})

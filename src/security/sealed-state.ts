@@ -1,9 +1,11 @@
 /**
  * Sealed state (SPEC §6): AES-256-GCM under a key derived with HKDF from STATE_SEALING_KEY and
  * the siteId. Format `s1.<kid>.<iv>.<ciphertext>`; the chat id is authenticated data, so a blob
- * cannot be replayed into another chat. Another deployment with the same keys opens it.
+ * cannot be replayed into another chat. Another deployment with the same keys opens it, and so does
+ * one whose PREVIOUS_KEYS hold the blob's kid (rotation).
  */
 import { base64url, fromBase64url, utf8 } from "./encoding.ts";
+import type { KeyRing } from "./keys.ts";
 
 const FORMAT = "s1";
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -28,29 +30,26 @@ function sealingKey(secret: string, siteId: string): Promise<CryptoKey> {
 	return key;
 }
 
-export interface SealingKeys {
-	/** kid → secret; the current kid seals, every listed kid opens (rotation). */
-	secrets: Record<string, string>;
-	currentKid: string;
-}
-
-export async function seal(keys: SealingKeys, siteId: string, chatId: string, value: unknown): Promise<string> {
-	const secret = keys.secrets[keys.currentKid];
-	if (!secret) throw new Error(`no sealing key for kid ${keys.currentKid}`);
+/** Under the current keys; their kid is in the blob, so that a deployment with rotated keys still opens it. */
+export async function seal(keys: KeyRing, siteId: string, chatId: string, value: unknown): Promise<string> {
+	const { kid, sealingKey: secret } = keys.current;
 	const iv = crypto.getRandomValues(new Uint8Array(12));
 	const ciphertext = await crypto.subtle.encrypt(
 		{ name: "AES-GCM", iv, additionalData: utf8.encode(chatId) },
 		await sealingKey(secret, siteId),
 		utf8.encode(JSON.stringify(value)),
 	);
-	return [FORMAT, keys.currentKid, base64url(iv), base64url(ciphertext)].join(".");
+	return [FORMAT, kid, base64url(iv), base64url(ciphertext)].join(".");
 }
 
-/** The opened JSON value, or undefined when the blob is malformed, altered, or sealed for another site or chat. */
-export async function open(keys: SealingKeys, siteId: string, chatId: string, sealed: string): Promise<unknown> {
+/**
+ * The opened JSON value, or undefined when the blob is malformed, altered, sealed for another site or
+ * chat, or under a kid that is neither KEY_ID nor in PREVIOUS_KEYS.
+ */
+export async function open(keys: KeyRing, siteId: string, chatId: string, sealed: string): Promise<unknown> {
 	const [format, kid, iv, ciphertext, extra] = sealed.split(".");
 	if (format !== FORMAT || !kid || !iv || !ciphertext || extra !== undefined) return undefined;
-	const secret = keys.secrets[kid];
+	const secret = keys.byKid.get(kid)?.sealingKey;
 	if (!secret) return undefined;
 	try {
 		const plain = await crypto.subtle.decrypt(

@@ -7,16 +7,17 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema } from "../src/protocol/chat-state.ts";
-import { keyRing } from "../src/security/keys.ts";
-import { signMessage, verifyMessage } from "../src/security/message-mac.ts";
+import { keyRing, type KeyEnv } from "../src/security/keys.ts";
+import { signMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
 import { signAgentToken, signVisitorToken } from "../src/security/tokens.ts";
 import { api, createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
 
-const server = keyRing(env as Env & { PREVIOUS_KEYS: string });
+const { PREVIOUS_KEYS } = env as Env & { PREVIOUS_KEYS: string };
+const server = keyRing({ ...env, PREVIOUS_KEYS });
 const RETIRED = "test-k1";
 /** What a deployment that ran before the rotation signed and sealed with. */
-const retired = keyRing({ KEY_ID: RETIRED, ...(JSON.parse((env as Env & { PREVIOUS_KEYS: string }).PREVIOUS_KEYS) as Record<string, never>)[RETIRED] });
+const retired = keyRing({ KEY_ID: RETIRED, ...(JSON.parse(PREVIOUS_KEYS) as Record<string, Omit<KeyEnv, "KEY_ID">>)[RETIRED]! });
 
 /** A chat as a k1 deployment left it in its clients' hands: one message each way, all under k1. */
 async function chatFromBeforeTheRotation() {
@@ -52,7 +53,7 @@ async function chatFromBeforeTheRotation() {
 }
 
 describe("key rotation", () => {
-	it("rebuilds a chat from a retired key's tokens, macs and sealed state, re-signs it, and the chat goes on", async () => {
+	it("rebuilds a chat from a retired key's tokens, macs and sealed state, and the chat goes on", async () => {
 		const old = await chatFromBeforeTheRotation();
 		expect(old.chatState.startsWith(`s1.${RETIRED}.`)).toBe(true);
 		expect(old.messages.every((m) => m.mac.startsWith(`${RETIRED}.`))).toBe(true);
@@ -68,14 +69,10 @@ describe("key rotation", () => {
 		expect(rebuilt.status).toBe(200);
 		expect(rebuilt.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 1 });
 
-		// The agent's k1 token reads it; the room's copy is under the current key now.
+		// The agent's k1 token reads it.
 		const seen = await poll(old.siteId, old.chatId, old.agentToken, [0, 0]);
 		expect(seen.status).toBe(200);
 		expect(seen.body.messages.map((m) => m.content)).toEqual(["hello from before", "hi, before too"]);
-		for (const m of seen.body.messages) {
-			expect(m.mac.startsWith(`${server.current.kid}.`), m.mac).toBe(true);
-			expect(await verifyMessage(server, old.siteId, old.chatId, m)).toBe(true);
-		}
 
 		// Both go on with their k1 tokens; what is new is signed and sealed under k2.
 		const visitorSends = await send(old.siteId, old.chatId, old.visitorToken, [1, 1], "still here after the rotation");

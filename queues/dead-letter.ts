@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { backoffSeconds, retryBaseSeconds } from "./backoff.ts";
 import { lastError } from "./deliveries.ts";
+import { spillIdOf } from "./spill.ts";
 
 export const DEAD_LETTER_QUEUE = "dead-letter";
 
@@ -23,7 +24,7 @@ export async function rejectToDeadLetter(env: Env, queue: string, body: unknown,
 }
 
 export async function recordDeadLetters(batch: MessageBatch, env: Env): Promise<void> {
-	const insert = env.DB.prepare(`INSERT INTO dead_letters (queue, name, unique_id, site_id, reason, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+	const insert = env.DB.prepare(`INSERT INTO dead_letters (queue, name, unique_id, site_id, reason, body, received_at, spill_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
 	try {
 		await env.DB.batch(await Promise.all(batch.messages.map((message) => letterRow(env, insert, message))));
 	} catch (error) {
@@ -45,7 +46,8 @@ async function letterRow(env: Env, insert: D1PreparedStatement, message: Message
 		? rejected.data.rejected.reason
 		: `retries exhausted: ${(name && uniqueId && (await lastError(env.DB, `${name}:${uniqueId}`))) || "the consumer kept failing"}`;
 	console.error(`dead letter from ${queue}: ${name ?? "?"} ${uniqueId ?? "?"}: ${reason}`);
-	return insert.bind(queue, name ?? null, uniqueId ?? null, siteId ?? null, reason, safeJson(body), Date.now());
+	// A spilled payload stays in D1 as long as a letter needs it (retention.ts).
+	return insert.bind(queue, name ?? null, uniqueId ?? null, siteId ?? null, reason, safeJson(body), Date.now(), spillIdOf(body) ?? null);
 }
 
 function safeJson(body: unknown): string {

@@ -18,6 +18,13 @@ interface Spilled {
 const isSpilled = (payload: unknown): payload is Spilled =>
 	typeof payload === "object" && payload !== null && "$spilled" in payload;
 
+/** The spill id an envelope's payload points at, if it was spilled: what a dead letter keeps alive (retention.ts). */
+export function spillIdOf(envelope: unknown): string | undefined {
+	if (typeof envelope !== "object" || envelope === null || !("payload" in envelope) || !isSpilled(envelope.payload)) return undefined;
+	const { id } = envelope.payload.$spilled;
+	return typeof id === "string" ? id : undefined;
+}
+
 export async function spillIfLarge(db: D1Database, envelope: Envelope): Promise<Envelope> {
 	const body = JSON.stringify(envelope.payload);
 	if (body.length * 3 < MAX_INLINE_BYTES || new TextEncoder().encode(body).length < MAX_INLINE_BYTES) return envelope;

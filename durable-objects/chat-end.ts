@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
-import type { ChatEndPayload } from "../src/protocol/events.ts";
+import type { ChatEndPayload, ChatTranscriptPayload } from "../src/protocol/events.ts";
 
 const text = (value: unknown): string | null => (typeof value === "string" && value.length > 0 ? value : null);
 /** Prechat fields are free-form: an "email" that is not one goes no further (it would reach mail headers and CRMs). */
@@ -34,6 +34,18 @@ export function chatEndPayload(meta: ChatMeta, messages: readonly ChatMessage[])
 		ifEnterQueue: true,
 		requestTime: meta.beginTime,
 		startTime: meta.startTime ?? null,
+		endTime: meta.endTime ?? Date.now(),
+		transcript: messages.map(({ mac: _mac, ...m }) => m),
+	};
+}
+
+/** What a chat gained after chat.end went out (SPEC §3): the whole transcript now, merged by id in persistence. */
+export function chatTranscriptPayload(meta: ChatMeta, messages: readonly ChatMessage[]): ChatTranscriptPayload {
+	return {
+		id: meta.chatId,
+		siteId: meta.siteId,
+		visitorId: meta.visitorId,
+		agentIds: meta.agentIds,
 		endTime: meta.endTime ?? Date.now(),
 		transcript: messages.map(({ mac: _mac, ...m }) => m),
 	};

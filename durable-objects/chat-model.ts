@@ -131,6 +131,19 @@ export class ChatLog {
 		return diverged;
 	}
 
+	/** The message at an offset of a stream, if this copy holds it. */
+	at(stream: Stream, offset: number): ChatMessage | undefined {
+		return offset >= 1 ? this.streams[stream][offset - 1] : undefined;
+	}
+
+	/** How many of a stream's newest messages were sent after `time` (streams are in sendTime order). */
+	countSince(stream: Stream, time: number): number {
+		const list = this.streams[stream];
+		let n = 0;
+		for (let i = list.length - 1; i >= 0 && (list[i]?.sendTime ?? 0) > time; i--) n++;
+		return n;
+	}
+
 	/** One stream's messages in offset order (a divergence rebuild uploads a whole stream). */
 	stream(stream: Stream): ChatMessage[] {
 		return this.streams[stream].filter((m): m is ChatMessage => m !== undefined);

@@ -6,33 +6,38 @@
 import { DurableObject } from "cloudflare:workers";
 import { MAX_WAIT_SECONDS, type ChatMessage, type Offsets, type RebuildChat, type ReturnResult, type SendMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema, type ChatMeta } from "../src/protocol/chat-state.ts";
-import { roomFailure, type RoomFailure } from "../src/errors.ts";
-import { signMessage, verifyMessage } from "../src/security/message-mac.ts";
+import { ApiError, roomFailure, type RoomFailure } from "../src/errors.ts";
+import { parseJsonText } from "../src/protocol/json-text.ts";
+import { macIsCurrent, signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
 import { keyRing } from "../src/security/keys.ts";
 import { mergeChatMeta } from "./chat-meta.ts";
+import type { Chains } from "./chat-chain.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { attachmentOf, RoomSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
-import { CLOSE_UNAUTHORIZED, ClientFrameSchema, HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, type ClientFrame } from "../src/protocol/ws.ts";
+import { callerOf, lostChat, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
+import {
+	CLOSE_FORBIDDEN,
+	CLOSE_LIMIT,
+	CLOSE_UNAUTHORIZED,
+	ClientFrameSchema,
+	HELLO_TIMEOUT_MS,
+	HelloFrameSchema,
+	MAX_FRAME_CHARS,
+	MAX_HELLO_CHARS,
+	type ClientFrame,
+	type HelloFrame,
+	type ServerFrame,
+} from "../src/protocol/ws.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
 import { chatEndId, eventId, publisher } from "../queues/publisher.ts";
-import { chatEndPayload } from "./chat-end.ts";
+import { chatEndPayload, chatTranscriptPayload } from "./chat-end.ts";
+import { z } from "zod";
 
-export interface Caller {
-	role: "visitor" | "agent";
-	/** visitorId or agentId */
-	id: string;
-	name?: string;
-	siteId: string;
-	chatId: string;
-}
-
-export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup">;
-
-export type RoomAnswer = ReturnResult | RoomFailure;
+export type { Caller, NewChat, RoomAnswer };
 
 /** A change that came in on a socket: that socket already holds these messages, everyone else is told. */
 interface Origin {
@@ -41,13 +46,26 @@ interface Origin {
 }
 
 const RATE_WINDOW_MS = 60_000;
+/**
+ * A room whose chat came back by rebuild may hold one side's copy only (SPEC §3): it waits this long,
+ * or until an agent of the chat has rebuilt, before chat.end takes the copy outside the service.
+ */
+export const END_GRACE_MS = 60_000;
+/** Long-polls held at once on one chat; a chat has at most a few dozen clients (SPEC §6). */
+export const MAX_HELD_POLLS = 64;
 /** How soon a chat.end that could not be queued is tried again. */
 const ANNOUNCE_RETRY_MS = 30_000;
 /** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
 export const ROOM_SITE_HEADER = "X-Room-Site-Id";
 export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
+/** The site's socket limits (SPEC §6), read by the Worker from the site's configuration. */
+export const ROOM_SOCKETS_LIMIT_HEADER = "X-Room-Sockets-Limit";
+export const ROOM_FRAMES_LIMIT_HEADER = "X-Room-Frames-Limit";
+const SocketLimitsSchema = z.object({ socketsPerChat: z.coerce.number().int().positive(), framesPerSecond: z.coerce.number().int().positive() });
 
 const errorFrame = (type: string, message: string) => ({ type: "error" as const, error: { type, message } });
+const notInChat = () => roomFailure(403, "not_in_chat", "you are not one of this chat's agents");
+const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
 
 export class ChatRoom extends DurableObject<Env> {
 	private meta: ChatMeta | undefined;
@@ -58,7 +76,12 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Writers run one at a time: a send awaits its MAC, and nothing may slip in between offset and append. */
 	private readonly writes = new SerialQueue();
 	private readonly waiters = new Set<() => void>();
-	private readonly recentSends: number[] = [];
+	/** Set when the chat came back by a rebuild (failover, eviction, lost storage): it may be one side's copy. */
+	private restoredAt: number | undefined;
+	/** An agent of the chat has rebuilt it, or found it not behind its own copy, since it came back (SPEC §3). */
+	private agentCaughtUp = false;
+	/** Messages came after chat.end went out: persistence still needs them (chat.transcript). */
+	private transcriptOwed = false;
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
 	private lossAnnounced = false;
 	/** Memory mode's record that chat.end reached its queue; durable mode keeps it in storage. */
@@ -79,6 +102,8 @@ export class ChatRoom extends DurableObject<Env> {
 			this.chatState = saved.chatState;
 			this.log = new ChatLog(saved.messages);
 			for (const m of saved.messages) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
+			this.restoredAt = this.storage.restoredAt;
+			this.transcriptOwed = this.storage.transcriptOwed;
 		}
 	}
 
@@ -90,13 +115,13 @@ export class ChatRoom extends DurableObject<Env> {
 		});
 	}
 
-	async send(caller: Caller, offsets: Offsets, body: SendMessage): Promise<RoomAnswer> {
-		return this.applySend(caller, offsets, body);
+	async send(caller: Caller, offsets: Offsets, body: SendMessage, chains: Chains = {}): Promise<RoomAnswer> {
+		return this.applySend(caller, offsets, chains, body);
 	}
 
-	private applySend(caller: Caller, offsets: Offsets, body: SendMessage, origin?: WebSocket): Promise<RoomAnswer> {
+	private applySend(caller: Caller, offsets: Offsets, chains: Chains, body: SendMessage, origin?: WebSocket): Promise<RoomAnswer> {
 		return this.writes.run(async () => {
-			const refused = this.compare(caller, offsets);
+			const refused = await this.compare(caller, offsets, chains);
 			if (refused) return refused;
 			const meta = this.meta!;
 			const existing = this.log.get(body.id);
@@ -105,29 +130,63 @@ export class ChatRoom extends DurableObject<Env> {
 			if (body.content.length > meta.limits.maxMessageLength) {
 				return roomFailure(413, "payload_too_large", `content is longer than ${meta.limits.maxMessageLength} characters`);
 			}
-			if (caller.role === "visitor" && this.rateLimited(meta.limits.messagesPerMinutePerVisitor)) {
-				return roomFailure(429, "rate_limited", "too many messages, slow down");
+			if (caller.role === "visitor") {
+				const limited = await this.visitorSendLimit(meta);
+				if (limited) return limited;
 			}
-			const joining = caller.role === "agent" && !meta.agentIds.includes(caller.id);
-			const batch: ChatMessage[] = [];
-			if (joining) batch.push(await this.newMessage(caller, batch, 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`));
-			batch.push(await this.newMessage(caller, batch, caller.role === "visitor" ? 1 : 2, body.id, body.content));
-			await this.commit(joining ? this.withAgent(meta, caller) : undefined, batch, undefined, origin && { ws: origin, has: new Set([body.id]) });
+			const message = await this.newMessage(caller, [], caller.role === "visitor" ? 1 : 2, body.id, body.content);
+			await this.commit(undefined, [message], undefined, origin && { ws: origin, has: new Set([body.id]) });
 			return this.answer(offsets);
 		});
 	}
 
-	async poll(caller: Caller, offsets: Offsets, waitMs = 0): Promise<RoomAnswer> {
-		const refused = this.compare(caller, offsets);
+	/**
+	 * SPEC §6: sends per visitor. Counted from the chat's own messages, so neither an eviction nor a
+	 * restart resets it; and across the visitor's chats (a visitorId kept by visitorState) by the
+	 * Workers rate limit, so a new chat does not either.
+	 */
+	private async visitorSendLimit(meta: ChatMeta): Promise<RoomFailure | undefined> {
+		const perMinute = meta.limits.messagesPerMinutePerVisitor;
+		const now = Date.now();
+		if (this.log.countSince("visitor", now - RATE_WINDOW_MS) >= perMinute) {
+			const oldest = this.log.at("visitor", this.log.offsets.visitorDataOffset - perMinute + 1);
+			return roomFailure(429, "rate_limited", "too many messages, slow down", secondsUntil((oldest?.sendTime ?? now) + RATE_WINDOW_MS, now));
+		}
+		const { success } = await this.env.VISITOR_SEND_LIMIT.limit({ key: `${meta.siteId}:${meta.visitorId}` });
+		return success ? undefined : roomFailure(429, "rate_limited", "too many messages across your chats, slow down", 60);
+	}
+
+	/** An agent takes a waiting chat (SPEC §7's accept, until the dispatcher routes): the first one wins. */
+	async accept(caller: Caller): Promise<{ chatId: string; chatState: string } | RoomAnswer> {
+		return this.writes.run(async () => {
+			if (!this.meta) return lostChat();
+			const forbidden = this.authorize(caller, this.meta);
+			if (forbidden) return forbidden;
+			if (caller.role !== "agent") return roomFailure(403, "forbidden", "only agents accept chats");
+			const meta = this.meta;
+			if (!meta.agentIds.includes(caller.id)) {
+				if (meta.status !== "waiting") return roomFailure(409, "conflict", "the chat is no longer waiting");
+				const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`);
+				await this.commit(this.withAgent(meta, caller), [notice]);
+			}
+			return { chatId: meta.chatId, chatState: this.chatState! };
+		});
+	}
+
+	async poll(caller: Caller, offsets: Offsets, waitMs = 0, chains: Chains = {}): Promise<RoomAnswer> {
+		const refused = await this.compare(caller, offsets, chains);
 		if (refused) return refused;
-		if (waitMs > 0 && !this.hasNews(offsets)) await this.waitForNews(Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
+		if (waitMs > 0 && !this.hasNews(offsets)) {
+			if (this.waiters.size >= MAX_HELD_POLLS) return roomFailure(429, "rate_limited", "too many long-polls are waiting on this chat", 5);
+			await this.waitForNews(Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
+		}
 		return this.answer(offsets);
 	}
 
 	/** Idempotent: ending an ended chat announces its end again if that did not reach the queue yet. */
-	async end(caller: Caller, offsets: Offsets): Promise<RoomAnswer> {
+	async end(caller: Caller, offsets: Offsets, chains: Chains = {}): Promise<RoomAnswer> {
 		const ended = await this.writes.run(async () => {
-			const refused = this.compare(caller, offsets);
+			const refused = await this.compare(caller, offsets, chains);
 			if (refused) return refused;
 			const meta = this.meta!;
 			if (meta.status !== "ended") {
@@ -152,6 +211,11 @@ export class ChatRoom extends DurableObject<Env> {
 	 */
 	private async announceEnd(): Promise<boolean> {
 		if (this.endAnnounced || this.storage?.endAnnounced) return true;
+		const graceUntil = this.endGraceUntil();
+		if (graceUntil > Date.now()) {
+			await this.scheduleAlarm(graceUntil);
+			return true;
+		}
 		const meta = this.meta!;
 		try {
 			await publisher(this.env, meta.siteId).publish("chat.end", chatEndId(meta.chatId), chatEndPayload(meta, this.log.all()));
@@ -166,13 +230,47 @@ export class ChatRoom extends DurableObject<Env> {
 		return true;
 	}
 
+	/** When a chat restored from one side's copy may publish its end: at once when an agent of it has rebuilt too. */
+	private endGraceUntil(): number {
+		return this.restoredAt === undefined || this.agentCaughtUp ? 0 : this.restoredAt + END_GRACE_MS;
+	}
+
+	/**
+	 * Messages the room gained after chat.end went out (a fuller rebuild of an ended chat) reach
+	 * persistence as chat.transcript, merged there by message id (SPEC §3). Its id names the offsets,
+	 * so each new state is one event; a retry of the same state is a repeat.
+	 */
+	private async announceTranscript(): Promise<boolean> {
+		if (!this.transcriptOwed) return true;
+		const meta = this.meta!;
+		const { visitorDataOffset, agentDataOffset } = this.log.offsets;
+		try {
+			await publisher(this.env, meta.siteId).publish(
+				"chat.transcript",
+				`chat.transcript:${meta.chatId}:${visitorDataOffset}:${agentDataOffset}`,
+				chatTranscriptPayload(meta, this.log.all()),
+			);
+		} catch (error) {
+			console.error("ChatRoom: chat.transcript not queued yet", error);
+			await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+			return false;
+		}
+		const now = this.log.offsets;
+		if (now.visitorDataOffset === visitorDataOffset && now.agentDataOffset === agentDataOffset) this.setTranscriptOwed(false);
+		return true;
+	}
+
+	private setTranscriptOwed(owed: boolean): void {
+		this.transcriptOwed = owed;
+		this.storage?.setTranscriptOwed(owed);
+	}
+
 	/** A wrap-up by an agent of this chat: kept in the chat (for chat.end) and published as agent.wrapup. */
 	async wrapup(caller: Caller, body: Wrapup): Promise<{ uniqueId: string } | RoomAnswer> {
 		const kept = await this.writes.run(async (): Promise<WrapupPayload | RoomAnswer> => {
-			if (!this.meta) return { code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] };
-			const forbidden = this.authorize(caller, this.meta);
+			if (!this.meta) return lostChat();
+			const forbidden = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
 			if (forbidden) return forbidden;
-			if (!this.meta.agentIds.includes(caller.id)) return roomFailure(403, "forbidden", "only an agent of this chat wraps it up");
 			const { id: _id, ...wrapup } = body;
 			if (this.meta.status !== "ended") await this.commit({ ...this.meta, v: this.meta.v + 1, wrapup: { agentId: caller.id, ...wrapup } }, []);
 			return {
@@ -203,20 +301,26 @@ export class ChatRoom extends DurableObject<Env> {
 				return roomFailure(403, "invalid_mac", `message ${m.id} does not carry a valid mac`);
 			}
 		}
-		return this.writes.run(async () => {
+		const answer = await this.writes.run(async (): Promise<RoomAnswer> => {
 			const meta = offered ? mergeChatMeta(this.meta, offered) : this.meta;
 			if (!meta) return roomFailure(400, "invalid_request", "chatState is required to rebuild a chat the server does not have");
 			const forbidden = this.authorize(caller, meta);
 			if (forbidden) return forbidden;
+			// Only a chatState that lists the agent lets it in (SPEC §4): a visitor's older copy cannot keep it out, nor let another in.
+			if (caller.role === "agent" && !meta.agentIds.includes(caller.id)) return notInChat();
+			if (!this.meta) this.markRestored();
 			const plan = planRebuild(this.log, body.messages);
+			const keys = keyRing(this.env);
 			const appends: ChatMessage[] = [];
 			const resealed: ChatMessage[] = [];
 			for (const { message, resealed: moved } of plan.appends) {
 				// senderName is not under the mac: it comes from the sealed state, never from the upload.
 				const kept = this.withSenderName(meta, message);
-				const final = moved ? { ...kept, mac: await this.mac(caller, kept) } : kept;
+				// A new place needs a new mac; so does a mac of a retired key, before that key leaves PREVIOUS_KEYS.
+				const resign = moved || !macIsCurrent(keys, kept.mac);
+				const final = resign ? { ...kept, mac: await this.mac(caller, kept) } : kept;
 				appends.push(final);
-				if (moved) resealed.push(final);
+				if (resign) resealed.push(final);
 			}
 			const metaChanged = meta !== this.meta;
 			const uploaded = origin && { ws: origin, has: new Set(appends.filter((m) => !resealed.includes(m)).map((m) => m.id)) };
@@ -225,19 +329,51 @@ export class ChatRoom extends DurableObject<Env> {
 			// What the client lacks, and every message the room moved: the client must move its copy too.
 			const result = this.answer(body, resealed);
 			if (metaChanged) result.chatState = this.chatState;
+			// The client's history still differs below its offsets: it uploads the whole stream and re-reads it (SPEC §3).
+			const diverged = await this.log.diverged(body, body);
+			if (diverged.length > 0) return { ...result, code: 1, diverged };
 			return plan.heldBack > 0 ? { ...result, code: 1 } : result;
 		});
+		if (!("failure" in answer)) this.noteCaughtUp(caller);
+		await this.announceTranscript();
+		return answer;
+	}
+
+	/**
+	 * An agent of the chat brought its copy, or found the room not behind it: the copy of a restored chat is
+	 * whole now, so an end waiting for that may go out (outside the write queue, like every publish).
+	 */
+	private noteCaughtUp(caller: Caller): void {
+		if (caller.role !== "agent" || this.agentCaughtUp || this.restoredAt === undefined) return;
+		this.agentCaughtUp = true;
+		if (this.meta?.status === "ended") this.ctx.waitUntil(this.announceEnd());
+	}
+
+	private markRestored(): void {
+		this.restoredAt = Date.now();
+		this.storage?.setRestoredAt(this.restoredAt);
 	}
 
 	/** Only WebSocket upgrades come here (the Worker hands them over); the socket must say hello. */
 	async fetch(request: Request): Promise<Response> {
 		const siteId = request.headers.get(ROOM_SITE_HEADER);
 		const chatId = request.headers.get(ROOM_CHAT_HEADER);
-		if (request.headers.get("Upgrade") !== "websocket" || !siteId || !chatId) return new Response("expected a WebSocket upgrade", { status: 426 });
+		const limits = SocketLimitsSchema.safeParse({
+			socketsPerChat: request.headers.get(ROOM_SOCKETS_LIMIT_HEADER),
+			framesPerSecond: request.headers.get(ROOM_FRAMES_LIMIT_HEADER),
+		});
+		if (request.headers.get("Upgrade") !== "websocket" || !siteId || !chatId || !limits.success) {
+			return new Response("expected a WebSocket upgrade", { status: 426 });
+		}
+		if (this.sockets.openCount() >= limits.data.socketsPerChat) {
+			const body = new ApiError(429, "rate_limited", `at most ${limits.data.socketsPerChat} sockets per chat`).toBody();
+			return Response.json(body, { status: 429, headers: { "Retry-After": "30" } });
+		}
 		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 		this.ctx.acceptWebSocket(server);
-		server.serializeAttachment({ siteId, chatId, connectedAt: Date.now() } satisfies SocketAttachment);
-		await this.scheduleAlarm(Date.now() + HELLO_TIMEOUT_MS);
+		const now = Date.now();
+		server.serializeAttachment({ siteId, chatId, connectedAt: now, framesPerSecond: limits.data.framesPerSecond } satisfies SocketAttachment);
+		await this.scheduleAlarm(now + HELLO_TIMEOUT_MS);
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
@@ -260,56 +396,59 @@ export class ChatRoom extends DurableObject<Env> {
 		console.error("ChatRoom:webSocketError", error);
 	}
 
-	/** Closes sockets that did not say hello in time, retries an unqueued chat.end; comes back for what is left. */
+	/**
+	 * Closes sockets past their deadline (no hello in 10 s, an expired token), retries a chat.end or
+	 * chat.transcript the queue refused; then comes back for the next deadline, never for a past one.
+	 */
 	async alarm(): Promise<void> {
-		const pendingEnd = this.meta?.status === "ended" && !(await this.announceEnd());
-		for (const ws of this.ctx.getWebSockets()) {
-			const { caller, connectedAt } = attachmentOf(ws);
-			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= Date.now()) ws.close(CLOSE_UNAUTHORIZED, "no hello");
+		const now = Date.now();
+		for (const ws of this.sockets.open()) {
+			const { caller, connectedAt, expiresAt } = attachmentOf(ws);
+			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "no hello");
+			else if (caller && expiresAt !== undefined && expiresAt <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token expired");
 		}
-		const next = Math.min(this.nextHelloDeadline(), pendingEnd ? Date.now() + ANNOUNCE_RETRY_MS : Infinity);
-		if (next !== Infinity) await this.ctx.storage.setAlarm(next);
+		const endOwed = this.meta?.status === "ended" && !(await this.announceEnd());
+		const transcriptOwed = !(await this.announceTranscript());
+		await this.settleAlarm(endOwed || transcriptOwed ? now + ANNOUNCE_RETRY_MS : Infinity);
 	}
 
-	private nextHelloDeadline(): number {
-		let next = Infinity;
-		for (const ws of this.ctx.getWebSockets()) {
-			const { caller, connectedAt } = attachmentOf(ws);
-			if (!caller) next = Math.min(next, connectedAt + HELLO_TIMEOUT_MS);
-		}
-		return next;
-	}
-
-	/** After chat.end is out: keep the alarm only for sockets still to say hello, so an ended room is not woken for nothing. */
-	private async settleAlarm(): Promise<void> {
-		const next = this.nextHelloDeadline();
+	/** The alarm for the earliest deadline still ahead (a socket's, an owed announcement's, the end's grace), or none. */
+	private async settleAlarm(owed = Infinity): Promise<void> {
+		const graceUntil = this.meta?.status === "ended" && !this.endAnnounced && !this.storage?.endAnnounced ? this.endGraceUntil() : 0;
+		const next = Math.min(this.sockets.nextDeadline(), owed, graceUntil > Date.now() ? graceUntil : Infinity);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
-		else await this.ctx.storage.setAlarm(next);
+		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
 	}
 
-	/** One alarm serves every deadline: keep the earliest. */
+	/** One alarm serves every deadline: keep the earliest, and never leave one that already passed. */
 	private async scheduleAlarm(at: number): Promise<void> {
 		const current = await this.ctx.storage.getAlarm();
-		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+		if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
 	}
 
 	private async onFrame(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		const caller = this.sockets.callerOf(ws);
+		// Before hello a socket may say nothing else: no token has vouched for it yet.
+		if (!caller) return this.beforeHello(ws, raw);
+		if (this.sockets.overFrameRate(ws)) return this.sockets.close(ws, CLOSE_LIMIT, "too many frames");
 		if (typeof raw !== "string") return sendFrame(ws, errorFrame("invalid_request", "frames are JSON text"));
 		if (raw.length > MAX_FRAME_CHARS) return sendFrame(ws, errorFrame("payload_too_large", `frames are at most ${MAX_FRAME_CHARS} characters`));
-		let json: unknown;
-		try {
-			json = JSON.parse(raw);
-		} catch {
-			return sendFrame(ws, errorFrame("invalid_request", "frame is not valid JSON"));
-		}
-		const parsed = ClientFrameSchema.safeParse(json);
+		const text = parseJsonText(raw);
+		if (!text.ok) return sendFrame(ws, errorFrame("invalid_request", text.message));
+		const parsed = ClientFrameSchema.safeParse(text.value);
 		if (!parsed.success) return sendFrame(ws, errorFrame("invalid_request", parsed.error.issues.map((i) => i.message).join("; ")));
 		const frame = parsed.data;
+		if (frame.type === "hello") return sendFrame(ws, errorFrame("invalid_request", "hello was already said"));
 		this.announceLoss(ws);
-		if (frame.type === "hello") return this.hello(ws, attachmentOf(ws), frame);
-		const caller = this.sockets.callerOf(ws);
-		if (!caller) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
 		await this.dispatch(ws, caller, frame);
+	}
+
+	private async beforeHello(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		const text = typeof raw === "string" && raw.length <= MAX_HELLO_CHARS ? parseJsonText(raw) : undefined;
+		const hello = text?.ok ? HelloFrameSchema.safeParse(text.value) : undefined;
+		if (!hello?.success) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "hello first");
+		this.announceLoss(ws);
+		await this.hello(ws, attachmentOf(ws), hello.data);
 	}
 
 	/** A room that woke up without its chat (memory mode) asks every socket for a full rebuild, once. */
@@ -321,17 +460,19 @@ export class ChatRoom extends DurableObject<Env> {
 		}
 	}
 
-	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrame, { type: "hello" }>): Promise<void> {
+	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: HelloFrame): Promise<void> {
 		const claims = await verifyToken(keyRing(this.env), frame.token);
 		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
-		if (!ok) return ws.close(CLOSE_UNAUTHORIZED, "invalid token");
-		const caller: Caller =
-			claims.role === "visitor"
-				? { role: "visitor", id: claims.sub, siteId: attachment.siteId, chatId: attachment.chatId }
-				: { role: "agent", id: claims.sub, name: claims.name, siteId: attachment.siteId, chatId: attachment.chatId };
-		if (this.meta && this.authorize(caller, this.meta)) return ws.close(CLOSE_UNAUTHORIZED, "not this chat");
-		this.sockets.admit(ws, { ...attachment, caller });
-		this.replyOnSocket(ws, await this.poll(caller, frame));
+		if (!ok) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
+		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
+		if (this.meta) {
+			const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
+			if (refused && "failure" in refused) return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
+		}
+		const expiresAt = claims.exp * 1000;
+		this.sockets.admit(ws, { ...attachment, caller, expiresAt });
+		await this.scheduleAlarm(expiresAt);
+		this.replyOnSocket(ws, await this.poll(caller, frame, 0, frame));
 	}
 
 	private async dispatch(ws: WebSocket, caller: Caller, frame: Exclude<ClientFrame, { type: "hello" }>): Promise<void> {
@@ -340,7 +481,7 @@ export class ChatRoom extends DurableObject<Env> {
 				// A socket gets every message as it is accepted, so without offsets it holds what the room holds.
 				const held = this.log.offsets;
 				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset, agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset };
-				const answer = await this.applySend(caller, offsets, frame.message, ws);
+				const answer = await this.applySend(caller, offsets, frame, frame.message, ws);
 				if ("failure" in answer || answer.code !== 0) return this.replyOnSocket(ws, answer);
 				const own = this.log.get(frame.message.id)!;
 				return sendFrame(ws, { type: "ack", id: own.id, dataOffset: own.dataOffset, sendTime: own.sendTime, mac: own.mac });
@@ -351,6 +492,8 @@ export class ChatRoom extends DurableObject<Env> {
 			}
 			case "typing":
 			case "read":
+				// Relayed only when it tells the others something new (SPEC §6: coalesced).
+				if (!this.sockets.worthRelaying(ws, frame)) return;
 				for (const other of this.sockets.authenticated().keys()) {
 					if (other !== ws) sendFrame(other, { ...frame, role: caller.role, senderId: caller.id });
 				}
@@ -361,27 +504,41 @@ export class ChatRoom extends DurableObject<Env> {
 	private replyOnSocket(ws: WebSocket, answer: RoomAnswer): void {
 		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message));
 		if (answer.code === 1 && answer.messages.length === 0) {
-			return sendFrame(ws, { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset });
+			const frame: ServerFrame = { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset };
+			if (answer.diverged) frame.diverged = answer.diverged;
+			return sendFrame(ws, frame);
 		}
 		sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
 	}
 
-	/** Steps 1 and 2 of SPEC §3, and the caller's right to this chat. */
-	private compare(caller: Caller, offsets: Offsets): RoomAnswer | undefined {
-		if (!this.meta) return { code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] };
-		const forbidden = this.authorize(caller, this.meta);
-		if (forbidden) return forbidden;
+	/** Steps 1 and 2 of SPEC §3 with the chain check, and the caller's right to this chat. */
+	private async compare(caller: Caller, offsets: Offsets, chains: Chains): Promise<RoomAnswer | undefined> {
+		if (!this.meta) return lostChat();
+		const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
+		if (refused) return refused;
 		const server = this.log.offsets;
-		if (offsets.visitorDataOffset > server.visitorDataOffset || offsets.agentDataOffset > server.agentDataOffset) {
-			return { code: 1, ...server, messages: [] };
+		const behind = offsets.visitorDataOffset > server.visitorDataOffset || offsets.agentDataOffset > server.agentDataOffset;
+		const diverged = await this.log.diverged(offsets, chains);
+		if (!behind && diverged.length === 0) {
+			this.noteCaughtUp(caller);
+			return undefined;
 		}
-		return undefined;
+		return diverged.length > 0 ? { code: 1, ...server, messages: [], diverged } : { code: 1, ...server, messages: [] };
 	}
 
 	private authorize(caller: Caller, meta: ChatMeta): RoomFailure | undefined {
 		if (meta.siteId !== caller.siteId || meta.chatId !== caller.chatId) return roomFailure(403, "forbidden", "not this chat");
 		if (caller.role === "visitor" && meta.visitorId !== caller.id) return roomFailure(403, "forbidden", "not this chat's visitor");
 		return undefined;
+	}
+
+	/**
+	 * An agent acts in a chat only while it is one of its agents (SPEC §4). A room whose chat came back by
+	 * rebuild may have lost it from the list: code 1 then, and the agent's rebuild with its chatState puts it back.
+	 */
+	private membership(caller: Caller, meta: ChatMeta): RoomAnswer | undefined {
+		if (caller.role !== "agent" || meta.agentIds.includes(caller.id)) return undefined;
+		return this.restoredAt !== undefined ? { code: 1, ...this.log.offsets, messages: [] } : notInChat();
 	}
 
 	private hasNews(offsets: Offsets): boolean {
@@ -462,8 +619,11 @@ export class ChatRoom extends DurableObject<Env> {
 		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
 		// However the chat became ended here (an end call, or a rebuild on a failover deployment that never
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
-		if (endedNow && !this.endAnnounced && !this.storage?.endAnnounced) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+		const announced = this.endAnnounced || !!this.storage?.endAnnounced;
+		if (endedNow && !announced) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 		this.storage?.save({ meta, chatState, messages });
+		// chat.end already took the record out: what comes after reaches persistence as chat.transcript.
+		if (messages.length > 0 && this.meta?.status === "ended" && announced) this.setTranscriptOwed(true);
 		if (meta) {
 			this.meta = meta;
 			this.chatState = chatState;
@@ -481,11 +641,8 @@ export class ChatRoom extends DurableObject<Env> {
 		for (const wake of this.waiters) wake();
 	}
 
-	private rateLimited(perMinute: number): boolean {
-		const now = Date.now();
-		while (this.recentSends.length > 0 && this.recentSends[0]! <= now - RATE_WINDOW_MS) this.recentSends.shift();
-		if (this.recentSends.length >= perMinute) return true;
-		this.recentSends.push(now);
-		return false;
+	/** Local fault injection for the chaos run (src/routes/debug.ts): the room restarts as after an eviction. */
+	async abortForChaos(): Promise<void> {
+		this.ctx.abort("chaos");
 	}
 }

@@ -53,6 +53,24 @@ export class ChatStorage {
 		this.storage.kv.put("endAnnounced", true);
 	}
 
+	/** When the chat came back by a rebuild (SPEC §3: it may be one side's copy until the other side rebuilds too). */
+	get restoredAt(): number | undefined {
+		return this.storage.kv.get<number>("restoredAt");
+	}
+
+	setRestoredAt(at: number): void {
+		this.storage.kv.put("restoredAt", at);
+	}
+
+	/** Messages came after chat.end went out and chat.transcript has not reached its queue yet. */
+	get transcriptOwed(): boolean {
+		return this.storage.kv.get("transcriptOwed") === true;
+	}
+
+	setTranscriptOwed(owed: boolean): void {
+		this.storage.kv.put("transcriptOwed", owed);
+	}
+
 	/** One transaction: the answer leaves only after all of it is durable (output gate). */
 	save(change: { meta?: ChatMeta; chatState?: string; messages: readonly ChatMessage[] }): void {
 		const write = () => {

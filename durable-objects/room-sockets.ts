@@ -1,14 +1,18 @@
-/** The room's WebSockets: what each one carries across hibernation, who said hello, and sending to them. */
-import type { ServerFrame } from "../src/protocol/ws.ts";
-import type { Caller } from "./chat-room.ts";
+/** The room's WebSockets: what each one carries across hibernation, who said hello, their limits, and sending to them. */
+import { HELLO_TIMEOUT_MS, type ServerFrame } from "../src/protocol/ws.ts";
+import type { Caller } from "./room-contract.ts";
 
 /** Serialized with the socket (≤ 2 KB), so it survives the room hibernating. */
 export interface SocketAttachment {
 	siteId: string;
 	chatId: string;
 	connectedAt: number;
+	/** The site's limit (SPEC §6), fixed when the socket opened. */
+	framesPerSecond: number;
 	/** Set by a valid hello; until then the socket may only say hello. */
 	caller?: Caller;
+	/** When the hello's token expires (epoch ms): the socket is closed then (SPEC §6). */
+	expiresAt?: number;
 }
 
 export const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as SocketAttachment;
@@ -22,19 +26,33 @@ export function sendFrame(ws: WebSocket, frame: ServerFrame): void {
 	}
 }
 
+/** What one socket did lately, in memory only: a room that hibernates starts these afresh, which errs generously. */
+interface Recent {
+	second: number;
+	frames: number;
+	typing?: { on: boolean; at: number };
+	read?: { visitorDataOffset: number; agentDataOffset: number };
+}
+
+/** A socket that keeps typing is relayed again after this long, so a late joiner still sees it. */
+const TYPING_REPEAT_MS = 3000;
+
 /**
  * Who is behind each authenticated socket, kept in memory so a message does not deserialize every
  * socket's attachment; read back from the attachments once after the room wakes up.
  */
 export class RoomSockets {
 	private callers: Map<WebSocket, Caller> | undefined;
+	private readonly recent = new Map<WebSocket, Recent>();
+	/** Closed by us in this life of the room: the runtime lists them until the close completes. */
+	private readonly closed = new WeakSet<WebSocket>();
 
 	constructor(private readonly ctx: DurableObjectState) {}
 
 	authenticated(): Map<WebSocket, Caller> {
 		if (!this.callers) {
 			this.callers = new Map();
-			for (const ws of this.ctx.getWebSockets()) {
+			for (const ws of this.open()) {
 				const { caller } = attachmentOf(ws);
 				if (caller) this.callers.set(ws, caller);
 			}
@@ -46,12 +64,76 @@ export class RoomSockets {
 		return this.authenticated().get(ws);
 	}
 
+	/** Sockets still open (not closing). */
+	open(): WebSocket[] {
+		return this.ctx.getWebSockets().filter((ws) => !this.closed.has(ws) && ws.readyState !== WebSocket.CLOSING && ws.readyState !== WebSocket.CLOSED);
+	}
+
+	openCount(): number {
+		return this.open().length;
+	}
+
 	admit(ws: WebSocket, attachment: SocketAttachment & { caller: Caller }): void {
 		ws.serializeAttachment(attachment);
 		this.authenticated().set(ws, attachment.caller);
 	}
 
+	close(ws: WebSocket, code: number, reason: string): void {
+		this.forget(ws);
+		this.closed.add(ws);
+		try {
+			ws.close(code, reason);
+		} catch {
+			// already closing
+		}
+	}
+
 	forget(ws: WebSocket): void {
 		this.callers?.delete(ws);
+		this.recent.delete(ws);
+	}
+
+	/** The earliest deadline of an open socket: a hello still owed, or a token that expires. */
+	nextDeadline(): number {
+		let next = Infinity;
+		for (const ws of this.open()) {
+			const { caller, connectedAt, expiresAt } = attachmentOf(ws);
+			if (!caller) next = Math.min(next, connectedAt + HELLO_TIMEOUT_MS);
+			else if (expiresAt !== undefined) next = Math.min(next, expiresAt);
+		}
+		return next;
+	}
+
+	/** Counts this frame against its socket's frames per second (SPEC §6). */
+	overFrameRate(ws: WebSocket): boolean {
+		const second = Math.floor(Date.now() / 1000);
+		const recent = this.recentOf(ws);
+		if (recent.second !== second) {
+			recent.second = second;
+			recent.frames = 0;
+		}
+		return ++recent.frames > attachmentOf(ws).framesPerSecond;
+	}
+
+	/** Typing and read frames are coalesced (SPEC §6): only a change, or a typing that goes on, is passed to the others. */
+	worthRelaying(ws: WebSocket, frame: { type: "typing"; on: boolean } | { type: "read"; visitorDataOffset: number; agentDataOffset: number }): boolean {
+		const recent = this.recentOf(ws);
+		const now = Date.now();
+		if (frame.type === "typing") {
+			const last = recent.typing;
+			if (last && last.on === frame.on && (!frame.on || now - last.at < TYPING_REPEAT_MS)) return false;
+			recent.typing = { on: frame.on, at: now };
+			return true;
+		}
+		const last = recent.read;
+		if (last && frame.visitorDataOffset <= last.visitorDataOffset && frame.agentDataOffset <= last.agentDataOffset) return false;
+		recent.read = { visitorDataOffset: frame.visitorDataOffset, agentDataOffset: frame.agentDataOffset };
+		return true;
+	}
+
+	private recentOf(ws: WebSocket): Recent {
+		let recent = this.recent.get(ws);
+		if (!recent) this.recent.set(ws, (recent = { second: 0, frames: 0 }));
+		return recent;
 	}
 }

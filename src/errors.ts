@@ -12,6 +12,8 @@ export class ApiError extends Error {
 		readonly type: string,
 		message: string,
 		readonly issues?: unknown,
+		/** Seconds, for 429 and 503: sent as `Retry-After`. */
+		readonly retryAfter?: number,
 	) {
 		super(message);
 	}
@@ -25,9 +27,12 @@ export class ApiError extends Error {
 
 /** Room failures cross the RPC boundary as plain data (thrown errors lose their fields). */
 export interface RoomFailure {
-	failure: { status: ContentfulStatusCode; type: string; message: string };
+	failure: { status: ContentfulStatusCode; type: string; message: string; retryAfter?: number };
 }
 
-export const roomFailure = (status: ContentfulStatusCode, type: string, message: string): RoomFailure => ({
-	failure: { status, type, message },
+export const roomFailure = (status: ContentfulStatusCode, type: string, message: string, retryAfter?: number): RoomFailure => ({
+	failure: retryAfter === undefined ? { status, type, message } : { status, type, message, retryAfter },
 });
+
+/** An abuse limit (SPEC §6): 429 with the seconds to wait, and nothing stored. */
+export const rateLimited = (message: string, retryAfter: number) => new ApiError(429, "rate_limited", message, undefined, Math.max(1, Math.ceil(retryAfter)));

@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
 import { ChatLog } from "../durable-objects/chat-model.ts";
-import { BASE, createAgent, createSite, poll } from "./helpers.ts";
+import { accept, BASE, createAgent, createSite, poll } from "./helpers.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 export interface Recorded {
@@ -38,6 +38,7 @@ export async function visitorAndAgent() {
 	const calls: Recorded[] = [];
 	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera" }, fetch: recordingFetch(calls) });
 	const agentLogin = await createAgent(siteId);
+	await accept(siteId, visitor.chatId, agentLogin.token);
 	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentLogin.token, fetch: recordingFetch(calls) });
 	return { siteId, visitor, agent, agentToken: agentLogin.token, calls };
 }

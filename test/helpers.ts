@@ -55,3 +55,9 @@ export async function rebuild(siteId: string, chatId: string, token: string, bod
 	const res = await api(`/sites/${siteId}/chats/${chatId}/rebuild`, { method: "POST", token, body: typeof body === "string" ? body : json(body) });
 	return { status: res.status, body: await res.json<ReturnResult>() };
 }
+
+/** An agent takes a waiting chat (SPEC §7): until then it may not act in it. */
+export async function accept(siteId: string, chatId: string, token: string) {
+	const res = await api(`/sites/${siteId}/chats/${chatId}/accept`, { method: "POST", token });
+	return { status: res.status, body: await res.json<{ chatId?: string; chatState?: string; code?: number; error?: { type: string } }>() };
+}

@@ -62,6 +62,7 @@ export const StartChatSchema = z.strictObject({
 	prechat: z.record(z.string(), z.unknown()).optional(),
 	department: z.string().max(100).optional(),
 	customVariables: z.record(z.string(), z.string().max(1000)).optional(),
+	visitorState: z.string().max(4096).optional(),
 });
 export type StartChat = z.infer<typeof StartChatSchema>;
 
@@ -94,6 +95,7 @@ export const StartChatResultSchema = z.object({
 	visitorId: z.string(),
 	token: z.string(),
 	chatState: z.string(),
+	visitorState: z.string().optional(),
 	visitorDataOffset: z.literal(0),
 	agentDataOffset: z.literal(0),
 });

@@ -8,8 +8,8 @@ const toggle = <T extends z.ZodRawShape>(shape: T) =>
  * Where integrations may call (SPEC §6): `https:`, or plain `http:` to loopback for local tests;
  * never a link-local (cloud metadata), private, reserved or "this network" address, nor a name
  * that only an internal resolver knows. Checked when an admin saves a site and again before each
- * call (a configuration stored before this rule). Names that resolve to such addresses are not
- * caught here (no DNS in the Worker); the platform's own egress rules cover that.
+ * call (a configuration stored before this rule). A public name that resolves to such an address is
+ * not caught here (a Worker cannot resolve names): a self-hosted workerd should limit its egress.
  * Returns why the URL is refused, or undefined when it is fine.
  */
 export function integrationUrlProblem(raw: string): string | undefined {
@@ -100,6 +100,10 @@ export const StoredSiteConfigSchema = z
 				maxMessageLength: z.number().int().min(1).max(MAX_CONTENT_LENGTH).default(MAX_CONTENT_LENGTH),
 				maxTrackedVisitors: z.number().int().min(0).max(100_000).default(1000),
 				messagesPerMinutePerVisitor: z.number().int().min(1).max(10_000).default(60),
+				chatStartsPerMinutePerAddress: z.number().int().min(1).max(100_000).default(60),
+				socketUpgradesPerMinutePerAddress: z.number().int().min(1).max(100_000).default(300),
+				socketsPerChat: z.number().int().min(1).max(32).default(32),
+				framesPerSecondPerSocket: z.number().int().min(1).max(1000).default(20),
 			})
 			.prefault({}),
 		integrations: z

@@ -7,6 +7,12 @@ export const MAX_FRAME_CHARS = 1024 * 1024;
 /** A socket that has not said hello with a valid token by then is closed with 4401. */
 export const HELLO_TIMEOUT_MS = 10_000;
 export const CLOSE_UNAUTHORIZED = 4401;
+/** Banned, or not allowed in this chat (an agent that is not one of its agents). */
+export const CLOSE_FORBIDDEN = 4403;
+/** A limit exceeded: frames per second. */
+export const CLOSE_LIMIT = 4429;
+/** Before hello a socket may send only a hello, and a hello is small. */
+export const MAX_HELLO_CHARS = 16 * 1024;
 
 const offset = z.number().int().nonnegative();
 
@@ -19,6 +25,8 @@ export const HelloFrameSchema = z.strictObject({
 	agentChain: ChainSchema.optional(),
 	chatState: z.string().max(MAX_CHAT_STATE_LENGTH).optional(),
 });
+
+export type HelloFrame = z.infer<typeof HelloFrameSchema>;
 
 export const SendFrameSchema = z.strictObject({
 	type: z.literal("send"),

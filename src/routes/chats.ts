@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { callerOf, requireToken, type AppEnv } from "../auth.ts";
+import { requireToken, type AppEnv } from "../auth.ts";
+import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
-import { assertContentLength, limitBody, parseJson, parseOffsets } from "../http.ts";
+import { assertContentLength, limitBody, parseChains, parseJson, parseOffsets } from "../http.ts";
+import { withinRate } from "../limits.ts";
 import {
 	MAX_START_BODY_BYTES,
 	MAX_WAIT_SECONDS,
@@ -14,7 +16,9 @@ import {
 import { signVisitorToken } from "../security/tokens.ts";
 import { keyRing } from "../security/keys.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { ROOM_CHAT_HEADER, ROOM_SITE_HEADER } from "../../durable-objects/chat-room.ts";
+import { open, seal } from "../security/sealed-state.ts";
+import { ROOM_CHAT_HEADER, ROOM_FRAMES_LIMIT_HEADER, ROOM_SITE_HEADER, ROOM_SOCKETS_LIMIT_HEADER } from "../../durable-objects/chat-room.ts";
+import { callerOf } from "../../durable-objects/room-contract.ts";
 import { chatRoom, replyFromRoom, unwrap } from "./room.ts";
 
 const SEND_BODY_LIMIT = 32 * 1024;
@@ -37,8 +41,15 @@ export const chats = new Hono<AppEnv>()
 		const body = await parseJson(c, StartChatSchema);
 		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
 		if (!config) throw new ApiError(404, "not_found", "no such site");
+		const known = body.visitorState === undefined ? undefined : await openVisitorState(c.env, siteId, body.visitorState);
+		await withinRate(
+			c.env,
+			`chat-start:${siteId}:${clientAddressKey(c.req.raw)}`,
+			config.limits.chatStartsPerMinutePerAddress,
+			"too many chats started from this address, try again shortly",
+		);
 		const chatId = crypto.randomUUID();
-		const visitorId = crypto.randomUUID();
+		const visitorId = known?.visitorId ?? crypto.randomUUID();
 		const started = unwrap<{ chatState: string }>(await chatRoom(c.env, siteId, chatId).start({
 			siteId,
 			chatId,
@@ -53,7 +64,8 @@ export const chats = new Hono<AppEnv>()
 			},
 		}));
 		const token = await signVisitorToken(keyRing(c.env), { visitorId, siteId, chatId });
-		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorDataOffset: 0, agentDataOffset: 0 };
+		const visitorState = await seal(keyRing(c.env), siteId, VISITOR_STATE_AAD, { visitorId } satisfies VisitorState);
+		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorState, visitorDataOffset: 0, agentDataOffset: 0 };
 		return c.json(result, 201);
 	})
 	.post(`${CHAT}/messages`, limitBody(SEND_BODY_LIMIT), requireToken, async (c) => {
@@ -61,16 +73,18 @@ export const chats = new Hono<AppEnv>()
 		const offsets = parseOffsets(c);
 		const body = await parseJson(c, SendMessageSchema);
 		assertContentLength([body.content]);
+		const chains = parseChains(c);
 		const caller = callerOf(c.get("claims"), siteId, chatId);
-		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).send(caller, offsets, body));
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).send(caller, offsets, body, chains));
 	})
 	.get(`${CHAT}/messages`, requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const offsets = parseOffsets(c);
 		const wait = WaitSchema.safeParse(c.req.query("wait"));
 		if (!wait.success) throw new ApiError(400, "invalid_request", `wait must be an integer number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+		const chains = parseChains(c);
 		const caller = callerOf(c.get("claims"), siteId, chatId);
-		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).poll(caller, offsets, (wait.data ?? 0) * 1000));
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).poll(caller, offsets, (wait.data ?? 0) * 1000, chains));
 	})
 	.post(`${CHAT}/rebuild`, limitBody(REBUILD_BODY_LIMIT), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
@@ -82,15 +96,50 @@ export const chats = new Hono<AppEnv>()
 	.get(`${CHAT}/ws`, async (c) => {
 		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "this endpoint speaks WebSocket");
 		const { siteId, chatId } = c.req.param();
+		// A made-up site creates no Durable Object (SPEC §5).
+		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
+		if (!config) throw new ApiError(404, "not_found", "no such site");
+		await withinRate(
+			c.env,
+			`socket-upgrade:${siteId}:${clientAddressKey(c.req.raw)}`,
+			config.limits.socketUpgradesPerMinutePerAddress,
+			"too many connections from this address, try again shortly",
+		);
 		// The token comes in the hello frame, not the URL (where logs would keep it); the room checks it.
 		const headers = new Headers(c.req.raw.headers);
 		headers.set(ROOM_SITE_HEADER, siteId);
 		headers.set(ROOM_CHAT_HEADER, chatId);
+		headers.set(ROOM_SOCKETS_LIMIT_HEADER, String(config.limits.socketsPerChat));
+		headers.set(ROOM_FRAMES_LIMIT_HEADER, String(config.limits.framesPerSecondPerSocket));
 		return chatRoom(c.env, siteId, chatId).fetch(new Request(c.req.raw, { headers }));
 	})
 	.post(`${CHAT}/end`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const offsets = parseOffsets(c);
+		const chains = parseChains(c);
 		const caller = callerOf(c.get("claims"), siteId, chatId);
-		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).end(caller, offsets));
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).end(caller, offsets, chains));
+	})
+	.post(`${CHAT}/accept`, limitBody(1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const caller = callerOf(c.get("claims"), siteId, chatId);
+		if (caller.role !== "agent") throw new ApiError(403, "forbidden", "only agents accept chats");
+		const answer = await chatRoom(c.env, siteId, chatId).accept(caller);
+		// A room that lost the chat answers code 1: the visitor's next call rebuilds it.
+		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
+		return replyFromRoom(c, answer);
 	});
+
+/** What a visitor keeps across chats (SPEC §4), sealed: its id, so that its next chat is the same visitor's. */
+interface VisitorState {
+	visitorId: string;
+}
+
+/** Sealed blobs are bound to a chat id; a visitor's state is bound to this instead. */
+const VISITOR_STATE_AAD = "visitor-state";
+
+async function openVisitorState(env: Env, siteId: string, sealed: string): Promise<VisitorState> {
+	const value = (await open(keyRing(env), siteId, VISITOR_STATE_AAD, sealed)) as Partial<VisitorState> | undefined;
+	if (typeof value?.visitorId !== "string") throw new ApiError(403, "invalid_visitor_state", "visitorState does not open");
+	return { visitorId: value.visitorId };
+}

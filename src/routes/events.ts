@@ -2,7 +2,8 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { callerOf, requireToken, type AppEnv } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import { clientAddressKey } from "../client-address.ts";
+import { ApiError, rateLimited } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
 import { OfflineMessageSchema, RatingSchema, WrapupSchema, type OfflineMessagePayload, type RatingPayload } from "../protocol/events.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
@@ -15,7 +16,8 @@ const ACCEPTED: ContentfulStatusCode = 202;
 /** After the body is checked, so a malformed request never uses up the sender's allowance. */
 async function within(limiter: RateLimit, key: string, message: string): Promise<void> {
 	const { success } = await limiter.limit({ key });
-	if (!success) throw new ApiError(429, "rate_limited", message);
+	// The binding does not say when its minute ends: a whole period is the honest upper bound.
+	if (!success) throw rateLimited(message, 60);
 }
 
 export const events = new Hono<AppEnv>()
@@ -34,7 +36,7 @@ export const events = new Hono<AppEnv>()
 		const siteId = c.req.param("siteId");
 		const body = await parseJson(c, OfflineMessageSchema);
 		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
-		await within(c.env.OFFLINE_MESSAGE_LIMIT, `${siteId}:${c.req.header("CF-Connecting-IP") ?? "unknown"}`, "too many offline messages, try again in a minute");
+		await within(c.env.OFFLINE_MESSAGE_LIMIT, `${siteId}:${clientAddressKey(c.req.raw)}`, "too many offline messages, try again in a minute");
 		const id = body.id ?? crypto.randomUUID();
 		const payload: OfflineMessagePayload = {
 			id,

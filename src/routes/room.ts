@@ -9,7 +9,7 @@ export const chatRoom = (env: Env, siteId: string, chatId: string) =>
 
 /** A room's answer, or the HTTP error its failure stands for. */
 export function unwrap<T extends object>(answer: T | RoomFailure): T {
-	if ("failure" in answer) throw new ApiError(answer.failure.status, answer.failure.type, answer.failure.message);
+	if ("failure" in answer) throw new ApiError(answer.failure.status, answer.failure.type, answer.failure.message, undefined, answer.failure.retryAfter);
 	return answer;
 }
 

@@ -1,0 +1,31 @@
+/**
+ * What the Worker, the room and the room's socket code agree on: who calls, what a new chat is,
+ * what the room answers. Room failures cross RPC as data (src/errors.ts).
+ */
+import type { RoomFailure } from "../src/errors.ts";
+import type { ReturnResult } from "../src/protocol/chat.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { Claims } from "../src/security/tokens.ts";
+
+export interface Caller {
+	role: "visitor" | "agent";
+	/** visitorId or agentId */
+	id: string;
+	name?: string;
+	siteId: string;
+	chatId: string;
+}
+
+export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup">;
+
+export type RoomAnswer = ReturnResult | RoomFailure;
+
+/** The caller a verified token stands for in one chat; whether it may act there is the room's to say. */
+export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
+	return claims.role === "visitor"
+		? { role: "visitor", id: claims.sub, siteId, chatId }
+		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId };
+}
+
+/** The room has no chat (SPEC §3 step 1): the client rebuilds it in full. */
+export const lostChat = (): ReturnResult => ({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] });

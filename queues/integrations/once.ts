@@ -75,13 +75,15 @@ export async function postJson(url: string, init: Post): Promise<void> {
 		redirect: "manual",
 		signal: AbortSignal.timeout(init.timeoutMs),
 	});
+	// Nothing in a success or redirect answer is used, so none of it is read. After a 2xx the effect
+	// has happened: failing to let go of its body must not turn it into a failure (and a repeat).
+	const discard = () => response.body?.cancel().catch(() => {});
 	if (response.ok) {
-		// Nothing in a success answer is used; a large one is not read.
-		await response.body?.cancel();
+		await discard();
 		return;
 	}
 	if (response.status >= 300 && response.status < 400) {
-		await response.body?.cancel();
+		await discard();
 		const location = response.headers.get("Location");
 		const target = location === null ? "" : ` to ${originOf(location, url)}`;
 		throw new Error(`POST ${origin} answered ${response.status}, a redirect${target}; redirects are not followed`);

@@ -1,22 +1,23 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol/chat.ts";
-import { createAgent, createSite, poll, send, startChat } from "./helpers.ts";
+import { accept, createAgent, createSite, poll, send, startChat } from "./helpers.ts";
 import { TestSocket } from "./sockets.ts";
 
 const room = (siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
 
+/** Two visitor tabs, then the agent accepts the chat (its join notice is pushed to the tabs) and opens its socket. */
 async function chatWithSockets() {
 	const siteId = await createSite();
 	const chat = await startChat(siteId);
 	const agent = await createAgent(siteId);
-	const [tab1, tab2, agentSocket] = await Promise.all([
-		TestSocket.hello(siteId, chat.chatId, chat.token),
-		TestSocket.hello(siteId, chat.chatId, chat.token),
-		TestSocket.hello(siteId, chat.chatId, agent.token),
-	]);
+	const [tab1, tab2] = await Promise.all([TestSocket.hello(siteId, chat.chatId, chat.token), TestSocket.hello(siteId, chat.chatId, chat.token)]);
+	for (const s of [tab1, tab2]) await s.drain();
+	expect((await accept(siteId, chat.chatId, agent.token)).status).toBe(200);
+	const joinPushed = await Promise.all([tab1.drain(), tab2.drain()]);
+	const agentSocket = await TestSocket.hello(siteId, chat.chatId, agent.token);
 	for (const s of [tab1, tab2, agentSocket]) await s.drain();
-	return { siteId, chat, agent, tab1, tab2, agentSocket };
+	return { siteId, chat, agent, tab1, tab2, agentSocket, joinPushed };
 }
 
 const messagesIn = (frames: { type: string }[]) =>
@@ -24,30 +25,34 @@ const messagesIn = (frames: { type: string }[]) =>
 
 describe("WebSocket chat", () => {
 	it("delivers each message once, in order, to every other socket, and acks the sender once", async () => {
-		const { siteId, chat, tab1, tab2, agentSocket } = await chatWithSockets();
-		const ids = ["v1", "v2", "v3"].map((n) => `${n}-${crypto.randomUUID()}`);
+		const { siteId, chat, tab1, tab2, agentSocket, joinPushed } = await chatWithSockets();
+		// The agent's accept was pushed to every socket already there, as a message.
+		for (const frames of joinPushed) expect(messagesIn(frames).map((m) => [m.type, m.dataOffset, m.content])).toEqual([[4, 1, "Alice joined the chat"]]);
+		const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
 		for (const [i, id] of ids.entries()) {
 			tab1.send({ type: "send", message: { id, content: `visitor ${i + 1}` } });
 			const ack = await tab1.next((f) => f.type === "ack");
 			expect(ack).toMatchObject({ type: "ack", id, dataOffset: i + 1 });
 		}
-		agentSocket.send({ type: "send", message: { id: "a1-" + ids[0], content: "agent 1" } });
+		agentSocket.send({ type: "send", message: { id: crypto.randomUUID(), content: "agent 1" } });
 		const agentAck = await agentSocket.next((f) => f.type === "ack");
 		expect(agentAck).toMatchObject({ dataOffset: 2 }); // after the join notice
 
 		const [fromTab1, fromTab2, fromAgent] = await Promise.all([tab1.drain(), tab2.drain(), agentSocket.drain()]);
 		expect(fromTab1.filter((f) => f.type === "ack")).toHaveLength(0); // no second ack
-		expect(messagesIn(fromTab1).map((m) => m.content)).toEqual(["Alice joined the chat", "agent 1"]);
-		expect(messagesIn(fromTab2).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3", "Alice joined the chat", "agent 1"]);
-		expect(messagesIn(fromAgent).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3", "Alice joined the chat"]);
-		// The socket copies are the server's.
+		expect(messagesIn(fromTab1).map((m) => m.content)).toEqual(["agent 1"]);
+		expect(messagesIn(fromTab2).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3", "agent 1"]);
+		expect(messagesIn(fromAgent).map((m) => m.content)).toEqual(["visitor 1", "visitor 2", "visitor 3"]);
+		// The socket copies are the server's (the join notice, agent offset 1, came before the sockets' messages).
 		const server = (await poll(siteId, chat.chatId, chat.token)).body.messages;
-		expect(messagesIn(fromTab2)).toEqual(server);
+		expect([...messagesIn(joinPushed[1]!), ...messagesIn(fromTab2)]).toEqual(server);
 	});
 
 	it("pushes messages sent over HTTP to the sockets too, and a resend over the socket is acked, not doubled", async () => {
 		const { siteId, chat, tab1, agentSocket } = await chatWithSockets();
-		const sent = await send(siteId, chat.chatId, chat.token, [0, 0], "over HTTP");
+		// The visitor already holds the agent's join notice (agent offset 1).
+		const sent = await send(siteId, chat.chatId, chat.token, [0, 1], "over HTTP");
+		expect(sent.body.messages.map((m) => m.content)).toEqual(["over HTTP"]);
 		expect(messagesIn(await agentSocket.drain())).toEqual(sent.body.messages);
 		expect(messagesIn(await tab1.drain())).toEqual(sent.body.messages);
 
@@ -108,14 +113,18 @@ describe("WebSocket bad input", () => {
 		expect(greeted.closedWith).toBeUndefined();
 	});
 
-	it("closes a socket with 4401 for a bad token, another chat's token, or a frame before hello", async () => {
+	it("closes a socket with 4401 for a bad token, another chat's token, or any other frame before hello", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		const other = await startChat(siteId);
 		for (const hello of [
 			{ type: "hello", token: "garbage", visitorDataOffset: 0, agentDataOffset: 0 },
 			{ type: "hello", token: other.token, visitorDataOffset: 0, agentDataOffset: 0 },
-			{ type: "send", message: { id: "x", content: "no hello" } },
+			{ type: "send", message: { id: crypto.randomUUID(), content: "no hello" } },
+			// Before hello, even what would get an error frame later closes the socket (SPEC §6).
+			"{not json",
+			{ type: "typing", on: true },
+			JSON.stringify({ type: "typing", on: true, pad: "y".repeat(1024 * 1024) }),
 		]) {
 			const socket = await TestSocket.open(siteId, chat.chatId);
 			socket.send(hello);
@@ -132,15 +141,19 @@ describe("WebSocket bad input", () => {
 			["{not json", "invalid_request"],
 			[{ type: "send", message: { id: 7, content: "x" } }, "invalid_request"],
 			[{ type: "dance" }, "invalid_request"],
-			[{ type: "send", message: { id: "big", content: "x".repeat(4001) } }, "payload_too_large"],
+			[{ type: "send", message: { id: "fine", content: "not a UUID" } }, "invalid_request"],
+			[{ type: "send", message: { id: crypto.randomUUID(), content: "x".repeat(4001) } }, "payload_too_large"],
 			[JSON.stringify({ type: "typing", on: true, pad: "y".repeat(1024 * 1024) }), "payload_too_large"],
+			// A second hello is refused, and the socket stays the first one's.
+			[{ type: "hello", token: chat.token, visitorDataOffset: 0, agentDataOffset: 0 }, "invalid_request"],
 		] as const) {
 			socket.send(frame);
 			expect(await socket.next((f) => f.type === "error")).toMatchObject({ error: { type } });
 		}
 		expect(socket.closedWith).toBeUndefined();
-		socket.send({ type: "send", message: { id: "fine", content: "still works" } });
-		expect(await socket.next((f) => f.type === "ack")).toMatchObject({ id: "fine", dataOffset: 1 });
+		const id = crypto.randomUUID();
+		socket.send({ type: "send", message: { id, content: "still works" } });
+		expect(await socket.next((f) => f.type === "ack")).toMatchObject({ id, dataOffset: 1 });
 		expect((await poll(siteId, chat.chatId, chat.token)).body.messages.map((m) => m.content)).toEqual(["still works"]);
 	});
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ReturnResult } from "../src/protocol/chat.ts";
-import { api, createAgent, createSite, poll, send, startChat } from "./helpers.ts";
+import { accept, api, createAgent, createSite, poll, send, startChat } from "./helpers.ts";
 
 describe("offset protocol over HTTP", () => {
 	it("appends to the right stream and answers with what the caller lacks", async () => {
@@ -13,8 +13,14 @@ describe("offset protocol over HTTP", () => {
 		expect(first.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 0 });
 		expect(first.body.messages.map((m) => [m.type, m.dataOffset, m.content])).toEqual([[1, 1, "hello"]]);
 
+		// An agent acts in the chat only once it has accepted it; the accept appends a system notice that it joined.
+		expect(await send(siteId, chat.chatId, agent.token, [1, 0], "not yet")).toMatchObject({ status: 403, body: { code: -1, error: { type: "not_in_chat" } } });
+		const accepted = await accept(siteId, chat.chatId, agent.token);
+		expect(accepted).toMatchObject({ status: 200, body: { chatId: chat.chatId, chatState: expect.any(String) } });
+		expect((await poll(siteId, chat.chatId, chat.token, [1, 0])).body).toMatchObject({ agentDataOffset: 1, status: "chatting" });
+
 		const reply = await send(siteId, chat.chatId, agent.token, [1, 0], "hi, how can I help?");
-		// The agent's first message into the chat is preceded by a system notice that it joined.
+		// The agent's first message into the chat comes after the system notice that it joined.
 		expect(reply.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 2 });
 		expect(reply.body.messages.map((m) => [m.type, m.dataOffset])).toEqual([[4, 1], [2, 2]]);
 		expect(reply.body.chatState).toBeTypeOf("string");
@@ -54,8 +60,10 @@ describe("offset protocol over HTTP", () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		const agent = await createAgent(siteId);
+		await accept(siteId, chat.chatId, agent.token);
 		let answeredAt = 0;
-		const waiting = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 0] }).then(async (res) => {
+		// The agent holds its join notice (agent offset 1): nothing newer yet.
+		const waiting = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 1] }).then(async (res) => {
 			answeredAt = Date.now();
 			return res.json<ReturnResult>();
 		});
@@ -68,7 +76,7 @@ describe("offset protocol over HTTP", () => {
 		expect(answered.messages.map((m) => m.content)).toEqual(["anyone there?"]);
 
 		const immediate = Date.now();
-		const news = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 0] });
+		const news = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 1] });
 		expect((await news.json<ReturnResult>()).messages).toHaveLength(1);
 		expect(Date.now() - immediate).toBeLessThan(2000);
 	});

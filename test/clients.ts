@@ -40,7 +40,7 @@ export async function visitorAndAgent() {
 	const agentLogin = await createAgent(siteId);
 	await accept(siteId, visitor.chatId, agentLogin.token);
 	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentLogin.token, fetch: recordingFetch(calls) });
-	return { siteId, visitor, agent, agentToken: agentLogin.token, calls };
+	return { siteId, visitor, agent, agentToken: agentLogin.token, agentId: agentLogin.agentId, calls };
 }
 
 /** A short real conversation: each side sees the other's messages before answering. */

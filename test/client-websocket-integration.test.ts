@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient, type ChatEvent } from "../client/index.ts";
-import { BASE, createAgent, createSite, send } from "./helpers.ts";
+import { accept, BASE, createAgent, createSite, send } from "./helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
 
 /** The Worker's own upgrade, as the test pool has no WebSocket constructor; remembers the sockets it opened. */
@@ -41,6 +41,7 @@ describe("LiveChatClient over WebSocket", () => {
 		const tab1 = await LiveChatClient.startChat({ ...options("tab1"), siteId });
 		const tab2 = new LiveChatClient({ ...options("tab2"), siteId, chatId: tab1.chatId, token: tab1.token, chatState: undefined });
 		const agentLogin = await createAgent(siteId);
+		await accept(siteId, tab1.chatId, agentLogin.token);
 		const agent = new LiveChatClient({ ...options("agent"), siteId, chatId: tab1.chatId, token: agentLogin.token });
 		await Promise.all([tab1.connect(), tab2.connect(), agent.connect()]);
 		expect([tab1.realtime, tab2.realtime, agent.realtime]).toEqual(["websocket", "websocket", "websocket"]);
@@ -67,7 +68,8 @@ describe("LiveChatClient over WebSocket", () => {
 		await visitor.connect();
 		expect(visitor.realtime).toBe("long-poll");
 		const agent = await createAgent(siteId);
-		await send(siteId, visitor.chatId, agent.token, [0, 0], "can you hear me?");
+		await accept(siteId, visitor.chatId, agent.token);
+		await send(siteId, visitor.chatId, agent.token, [0, 1], "can you hear me?");
 		await until(() => visitor.messages.some((m) => m.content === "can you hear me?"), "the long-poll to bring the message");
 		await visitor.send("yes");
 		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "can you hear me?", "yes"]);
@@ -83,7 +85,9 @@ describe("LiveChatClient over WebSocket", () => {
 		const agent = await createAgent(siteId);
 
 		sockets[0]!.close(1001, "network change");
-		await send(siteId, visitor.chatId, agent.token, [1, 0], "sent while you were away");
+		// The agent joins and answers while the visitor's socket is down.
+		await accept(siteId, visitor.chatId, agent.token);
+		await send(siteId, visitor.chatId, agent.token, [1, 1], "sent while you were away");
 		const whileAway = visitor.send("typed while reconnecting");
 		await until(() => sockets.length >= 2 && visitor.realtime === "websocket", "a new socket");
 		await whileAway;
@@ -106,7 +110,8 @@ describe("LiveChatClient over WebSocket", () => {
 			},
 		});
 		const agent = await createAgent(siteId);
-		await send(siteId, visitor.chatId, agent.token, [0, 0], "hello from the agent");
+		await accept(siteId, visitor.chatId, agent.token);
+		await send(siteId, visitor.chatId, agent.token, [0, 1], "hello from the agent");
 		await visitor.send("hi"); // the answer carries the agent's messages as well as this one
 		expect(told).toEqual(["Alice joined the chat", "hello from the agent", "hi"]);
 		await visitor.poll();

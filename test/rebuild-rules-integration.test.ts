@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol/chat.ts";
-import { createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
+import { accept, createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 
 /** A chat with `n` visitor messages, then forgotten by the server; returns what a client kept. */
@@ -99,6 +99,7 @@ describe("rebuild rules", () => {
 		const chat = await startChat(siteId);
 		const agent = await createAgent(siteId);
 		await send(siteId, chat.chatId, chat.token, [0, 0], "hello");
+		await accept(siteId, chat.chatId, agent.token);
 		const reply = await send(siteId, chat.chatId, agent.token, [1, 0], "hi");
 		const everything = (await poll(siteId, chat.chatId, chat.token)).body;
 		await loseChat(siteId, chat.chatId);
@@ -109,6 +110,8 @@ describe("rebuild rules", () => {
 		expect((await poll(siteId, chat.chatId, chat.token)).body.messages).toEqual(everything.messages);
 		const stranger = await startChat(siteId);
 		expect((await poll(siteId, chat.chatId, stranger.token)).status).toBe(403);
+		// The agent is one of the chat's agents again: it may act in it with no rebuild of its own.
+		expect((await poll(siteId, chat.chatId, agent.token, [1, 2])).body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 2 });
 	});
 
 	it("needs a chatState to recreate a chat it does not have", async () => {
@@ -122,6 +125,7 @@ describe("rebuild rules", () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		const agent = await createAgent(siteId, "Alice");
+		await accept(siteId, chat.chatId, agent.token);
 		const reply = await send(siteId, chat.chatId, agent.token, [0, 0], "hi");
 		const everything = (await poll(siteId, chat.chatId, chat.token)).body.messages;
 		await loseChat(siteId, chat.chatId);

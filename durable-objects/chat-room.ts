@@ -31,6 +31,7 @@ import {
 	type HelloFrame,
 	type ServerFrame,
 } from "../src/protocol/ws.ts";
+import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
 import { chatEndId, eventId, publisher } from "../queues/publisher.ts";
@@ -431,6 +432,7 @@ export class ChatRoom extends DurableObject<Env> {
 		// Before hello a socket may say nothing else: no token has vouched for it yet.
 		if (!caller) return this.beforeHello(ws, raw);
 		if (this.sockets.overFrameRate(ws)) return this.sockets.close(ws, CLOSE_LIMIT, "too many frames");
+		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
 		if (typeof raw !== "string") return sendFrame(ws, errorFrame("invalid_request", "frames are JSON text"));
 		if (raw.length > MAX_FRAME_CHARS) return sendFrame(ws, errorFrame("payload_too_large", `frames are at most ${MAX_FRAME_CHARS} characters`));
 		const text = parseJsonText(raw);
@@ -465,6 +467,7 @@ export class ChatRoom extends DurableObject<Env> {
 		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
 		if (!ok) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
 		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
+		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
 		if (this.meta) {
 			const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
 			if (refused && "failure" in refused) return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
@@ -509,6 +512,12 @@ export class ChatRoom extends DurableObject<Env> {
 			return sendFrame(ws, frame);
 		}
 		sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
+	}
+
+	/** An agent's socket stops working once the admin revoked its tokens (SPEC §6); the versions are cached per isolate. */
+	private revoked(caller: Caller): Promise<boolean> {
+		if (caller.role !== "agent" || caller.tokenVersion === undefined) return Promise.resolve(false);
+		return isRevoked(this.env, { role: "agent", sid: caller.siteId, sub: caller.id, tv: caller.tokenVersion });
 	}
 
 	/** Steps 1 and 2 of SPEC §3 with the chain check, and the caller's right to this chat. */

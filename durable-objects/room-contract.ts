@@ -14,6 +14,8 @@ export interface Caller {
 	name?: string;
 	siteId: string;
 	chatId: string;
+	/** An agent token's version (SPEC §6): a socket checks it is not revoked on each frame. */
+	tokenVersion?: number;
 }
 
 export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup">;
@@ -24,7 +26,7 @@ export type RoomAnswer = ReturnResult | RoomFailure;
 export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
 	return claims.role === "visitor"
 		? { role: "visitor", id: claims.sub, siteId, chatId }
-		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId };
+		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId, tokenVersion: claims.tv };
 }
 
 /** The room has no chat (SPEC §3 step 1): the client rebuilds it in full. */

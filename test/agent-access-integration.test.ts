@@ -1,7 +1,8 @@
 /** SPEC §4, §7: an agent acts in a chat only while it is one of its agents; taking a waiting chat is an accept, won once. */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { loseChat } from "./lose-chat.ts";
-import { accept, api, createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
+import { accept, api, createAgent, createSite, json, poll, rebuild, send, startChat } from "./helpers.ts";
 import { TestSocket } from "./sockets.ts";
 
 describe("agent access to chats", () => {
@@ -66,5 +67,18 @@ describe("agent access to chats", () => {
 		const refused = await rebuild(siteId, chat.chatId, mallory.token, { chatState: chat.chatState, visitorDataOffset: 0, agentDataOffset: 0, messages: [] });
 		expect(refused.status).toBe(403);
 		expect(refused.body.error?.type).toBe("not_in_chat");
+	});
+
+	it("closes an agent's socket with 4401 once the admin revokes its tokens", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const alice = await createAgent(siteId, "Alice");
+		await accept(siteId, chat.chatId, alice.token);
+		const socket = await TestSocket.hello(siteId, chat.chatId, alice.token, [0, 1]);
+		const disabled = await api(`/admin/sites/${siteId}/agents/${alice.agentId}`, { method: "PATCH", token: env.ADMIN_TOKEN, body: json({ disabled: true }) });
+		expect(disabled.status).toBe(200);
+		socket.send({ type: "typing", on: true });
+		expect(await socket.closed()).toBe(4401);
+		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(401);
 	});
 });

@@ -18,8 +18,8 @@ const cache = new Map<string, { minimums: TokenMinimums; until: number }>();
 const key = (siteId: string) => `agent-tv:${siteId}`;
 
 /** Whether these claims were revoked: an agent token below its agent's lowest valid version. Visitor tokens are never. */
-export async function isRevoked(env: Pick<Env, "SITE_CONFIG">, claims: Claims): Promise<boolean> {
-	if (claims.role !== "agent") return false;
+export async function isRevoked(env: Pick<Env, "SITE_CONFIG">, claims: Pick<Claims, "role" | "sid" | "sub"> & { tv?: number }): Promise<boolean> {
+	if (claims.role !== "agent" || claims.tv === undefined) return false;
 	const minimum = (await minimumTokenVersions(env.SITE_CONFIG, claims.sid))[claims.sub];
 	return minimum !== undefined && claims.tv < minimum;
 }

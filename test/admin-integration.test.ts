@@ -12,7 +12,15 @@ describe("admin API", () => {
 		expect(await res.json()).toEqual({
 			name: "Test site",
 			routing: { mode: "auto", sticky: true },
-			limits: { maxMessageLength: 4000, maxTrackedVisitors: 1000, messagesPerMinutePerVisitor: 60 },
+			limits: {
+				maxMessageLength: 4000,
+				maxTrackedVisitors: 1000,
+				messagesPerMinutePerVisitor: 60,
+				chatStartsPerMinutePerAddress: 60,
+				socketUpgradesPerMinutePerAddress: 300,
+				socketsPerChat: 32,
+				framesPerSecondPerSocket: 20,
+			},
 			integrations: {
 				persistence: { enabled: true },
 				email: { enabled: false, to: [] },
@@ -41,6 +49,8 @@ describe("admin API", () => {
 		const agent = { email: "Sam@Example.com", name: "Sam", password: "a long password", maxChats: 3 };
 		const created = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json(agent) });
 		expect(created.status).toBe(201);
+		const { agent: made } = await created.json<{ agent: { id: string } }>();
+		expect(made).toMatchObject({ id: expect.any(String), email: "sam@example.com", name: "Sam", role: "agent", maxChats: 3 });
 		const duplicate = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json(agent) });
 		expect(duplicate.status).toBe(409);
 
@@ -50,7 +60,7 @@ describe("admin API", () => {
 
 		const login = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json({ email: "sam@example.com", password: agent.password }) });
 		expect(login.status).toBe(200);
-		expect(await login.json()).toMatchObject({ token: expect.any(String), agent: { name: "Sam", email: "sam@example.com", maxChats: 3 } });
+		expect(await login.json()).toMatchObject({ token: expect.any(String), agent: { id: made.id, name: "Sam", email: "sam@example.com", role: "agent", maxChats: 3 } });
 
 		for (const wrong of [{ email: agent.email, password: "nope" }, { email: "nobody@example.com", password: agent.password }]) {
 			const res = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json(wrong) });

@@ -21,15 +21,29 @@ async function expectUnchanged(siteId: string, chatId: string, token: string, fi
 const messagesPath = (siteId: string, chatId: string) => `/sites/${siteId}/chats/${chatId}/messages`;
 
 describe("bad input gets a clear 4xx and changes nothing", () => {
-	it("malformed JSON, wrong types and unknown fields are 400 invalid_request", async () => {
+	it("malformed JSON, wrong types, unknown fields, ids that are not lower-case UUIDs and ill-formed text are 400 invalid_request", async () => {
 		const { siteId, chatId, token, first } = await chatWithOneMessage();
-		for (const body of ["{not json", json({ id: 42, content: "x" }), json({ id: "a", content: "" }), json({ id: "a", content: "x", type: 2 })]) {
+		const id = crypto.randomUUID();
+		for (const body of [
+			"{not json",
+			json({ id: 42, content: "x" }),
+			json({ id, content: "" }),
+			json({ id, content: "x", type: 2 }),
+			// Message ids are canonical lower-case UUIDs (SPEC §2).
+			json({ id: "m1", content: "x" }),
+			json({ id: id.toUpperCase(), content: "x" }),
+			json({ id: `{${id}}`, content: "x" }),
+			// Text must be well-formed Unicode: a lone surrogate is refused.
+			json({ id, content: "half a pair \ud83d" }),
+		]) {
 			const res = await api(messagesPath(siteId, chatId), { method: "POST", token, offsets: [1, 0], body });
 			expect(res.status, body).toBe(400);
 			expect(await res.json()).toMatchObject({ code: -1, error: { type: "invalid_request" } });
 		}
 		const rebuildRes = await rebuild(siteId, chatId, token, "[1, 2");
 		expect(rebuildRes.status).toBe(400);
+		const badId = await rebuild(siteId, chatId, token, { visitorDataOffset: 1, agentDataOffset: 0, messages: [{ ...first, id: "v1-message" }] });
+		expect(badId).toMatchObject({ status: 400, body: { error: { type: "invalid_request" } } });
 		await expectUnchanged(siteId, chatId, token, first);
 	});
 
@@ -59,7 +73,7 @@ describe("bad input gets a clear 4xx and changes nothing", () => {
 			expect(res.status).toBe(413);
 			expect(res.body.error?.type).toBe("payload_too_large");
 		}
-		const huge = await api(messagesPath(siteId, chatId), { method: "POST", token, offsets: [1, 0], body: json({ id: "x", content: "z".repeat(100_000) }) });
+		const huge = await api(messagesPath(siteId, chatId), { method: "POST", token, offsets: [1, 0], body: json({ id: crypto.randomUUID(), content: "z".repeat(100_000) }) });
 		expect(huge.status).toBe(413);
 		const inRebuild = await rebuild(siteId, chatId, token, { visitorDataOffset: 1, agentDataOffset: 0, messages: [{ ...first, content: "w".repeat(4001) }] });
 		expect(inRebuild.status).toBe(413);
@@ -68,7 +82,7 @@ describe("bad input gets a clear 4xx and changes nothing", () => {
 
 	it("more than 500 messages in one rebuild is 400", async () => {
 		const { siteId, chatId, token, first } = await chatWithOneMessage();
-		const messages = Array.from({ length: 501 }, (_, i) => ({ ...first, id: `m${i}`, dataOffset: i + 1 }));
+		const messages = Array.from({ length: 501 }, (_, i) => ({ ...first, id: crypto.randomUUID(), dataOffset: i + 1 }));
 		const res = await rebuild(siteId, chatId, token, { visitorDataOffset: 501, agentDataOffset: 0, messages });
 		expect(res.status).toBe(400);
 		expect(res.body.error?.type).toBe("invalid_request");

@@ -3,7 +3,7 @@ import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { chatEndId } from "../../queues/publisher.ts";
-import { BASE, api, createAgent, createSite } from "../helpers.ts";
+import { BASE, accept, api, createAgent, createSite } from "../helpers.ts";
 import { converse, recordingFetch, serverMessages } from "../clients.ts";
 import { loseChat } from "../lose-chat.ts";
 import { deliveryState, endChat, waitFor } from "../queue-helpers.ts";
@@ -12,6 +12,7 @@ it("persists a memory-mode chat's transcript at its end, once, though the evicte
 	const siteId = await createSite();
 	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Mia" }, fetch: recordingFetch([]) });
 	const { token: agentToken } = await createAgent(siteId);
+	await accept(siteId, visitor.chatId, agentToken);
 	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
 	await converse(visitor, agent, 2);
 	await visitor.end();
@@ -22,6 +23,8 @@ it("persists a memory-mode chat's transcript at its end, once, though the evicte
 	// Evicted: the room forgets the chat and that it announced the end; the clients rebuild it, ended.
 	await loseChat(siteId, visitor.chatId);
 	await visitor.poll();
+	// The agent's client calls too: the room rebuilt from the visitor's copy alone waits for that before chat.end (SPEC §3).
+	await agent.poll();
 	expect((await endChat(siteId, visitor.chatId, visitor.token)).status).toBe(200);
 	await waitFor("the repeat to be skipped", async () => ((await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`).bind(key).first<number>("repeats")) ?? 0) >= 1);
 

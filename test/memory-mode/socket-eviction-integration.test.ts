@@ -4,7 +4,7 @@ import { ChatLog } from "../../durable-objects/chat-model.ts";
 import { ChatRoom } from "../../durable-objects/chat-room.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 import type { ServerFrame } from "../../src/protocol/ws.ts";
-import { createAgent, createSite, poll, startChat } from "../helpers.ts";
+import { accept, createAgent, createSite, poll, startChat } from "../helpers.ts";
 import { TestSocket } from "../sockets.ts";
 
 /**
@@ -75,10 +75,14 @@ describe("a memory-mode room that wakes from hibernation without its chat", () =
 		const chat = await startChat(siteId);
 		const agentLogin = await createAgent(siteId);
 		const visitorSocket = await TestSocket.hello(siteId, chat.chatId, chat.token);
-		const agentSocket = await TestSocket.hello(siteId, chat.chatId, agentLogin.token);
 		const visitor = new SocketClient(visitorSocket, String(JSON.parse(atob(chat.token.split(".")[1]!)).sub), 1);
-		const agent = new SocketClient(agentSocket, agentLogin.agentId, 2);
 		visitor.chatState = chat.chatState;
+		// The agent accepts: the visitor's socket is pushed the join notice; the agent's socket gets it in its hello's sync.
+		await accept(siteId, chat.chatId, agentLogin.token);
+		const agentSocket = await TestSocket.open(siteId, chat.chatId);
+		const agent = new SocketClient(agentSocket, agentLogin.agentId, 2);
+		agentSocket.send({ type: "hello", token: agentLogin.token, visitorDataOffset: 0, agentDataOffset: 0 });
+		agent.take([await agentSocket.next((f) => f.type === "sync")]);
 		visitor.take(await visitorSocket.drain());
 		agent.take(await agentSocket.drain());
 

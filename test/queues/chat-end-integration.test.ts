@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
-import { BASE, api, createAgent, createSite } from "../helpers.ts";
+import { BASE, accept, api, createAgent, createSite } from "../helpers.ts";
 import { converse, recordingFetch, serverMessages } from "../clients.ts";
 import { deliveryState, endChat, receiver, waitFor } from "../queue-helpers.ts";
 
@@ -22,6 +22,7 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	});
 	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera", email: "vera@example.com" }, fetch: recordingFetch([]) });
 	const { token: agentToken, agentId } = await createAgent(siteId, "Alice");
+	await accept(siteId, visitor.chatId, agentToken);
 	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
 	await converse(visitor, agent, 3);
 	const chatId = visitor.chatId;

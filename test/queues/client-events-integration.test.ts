@@ -3,7 +3,7 @@ import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { chatEndId } from "../../queues/publisher.ts";
-import { BASE, createAgent, createSite } from "../helpers.ts";
+import { BASE, accept, createAgent, createSite } from "../helpers.ts";
 import { recordingFetch } from "../clients.ts";
 import { loseChat } from "../lose-chat.ts";
 import { deliveryState, waitFor } from "../queue-helpers.ts";
@@ -12,6 +12,7 @@ it("rates, wraps up after the room lost the chat, and leaves an offline message,
 	const siteId = await createSite();
 	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Rae" }, fetch: recordingFetch([]) });
 	const { token } = await createAgent(siteId);
+	await accept(siteId, visitor.chatId, token);
 	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token, fetch: recordingFetch([]) });
 	await visitor.send("Is the shop open on Sunday?");
 	await agent.poll();

@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { chatEndId } from "../../queues/publisher.ts";
-import { api, createAgent, createSite, send, startChat } from "../helpers.ts";
+import { accept, api, createAgent, createSite, send, startChat } from "../helpers.ts";
 import { deliveryState, endChat, waitFor } from "../queue-helpers.ts";
 
 it("pages through an agent's persisted chats and shows none of another agent's", { timeout: 30_000 }, async () => {
@@ -12,6 +12,7 @@ it("pages through an agent's persisted chats and shows none of another agent's",
 	const ended: string[] = [];
 	for (const [i, agent] of [alice, alice, bob, alice].entries()) {
 		const chat = await startChat(siteId, { name: `Visitor ${i}` });
+		await accept(siteId, chat.chatId, agent.token);
 		await send(siteId, chat.chatId, agent.token, [0, 0], `hello ${i}`);
 		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
 		ended.push(chat.chatId);

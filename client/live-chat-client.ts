@@ -1,17 +1,23 @@
 /**
  * LiveChatClient (SPEC §9): the local copy of one chat, its outbox, and the whole rebuild protocol.
- * On `code: 1` it uploads what the server lacks, then retries the original call; an outbox message
- * is removed only once the server holds it, and its id makes every retry idempotent.
+ * Every chat call carries the copy's offsets and its chains at them (SPEC §3). On `code: 1` it uploads
+ * what the server lacks (a whole stream when the histories diverged, after which it takes the room's
+ * numbering of that stream), then retries the original call. An outbox message leaves the outbox
+ * only once the server holds it, and its id makes every retry idempotent.
  */
 import { z } from "zod";
-import { ChatLog, streamRank } from "../durable-objects/chat-model.ts";
+import type { Chains } from "../durable-objects/chat-chain.ts";
+import { ChatLog, streamRank, type Stream } from "../durable-objects/chat-model.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
 import {
+	AGENT_CHAIN_HEADER,
 	AGENT_OFFSET_HEADER,
 	AgentLoginResultSchema,
+	ChatStatusSchema,
 	MAX_REBUILD_MESSAGES,
 	ReturnResultSchema,
 	StartChatResultSchema,
+	VISITOR_CHAIN_HEADER,
 	VISITOR_OFFSET_HEADER,
 	type ChatMessage,
 	type ChatStatus,
@@ -49,19 +55,40 @@ export interface LiveChatClientOptions extends TransportOptions {
 	store?: ChatStore;
 	/** How to open a WebSocket; the platform's by default. Without one, connect() long-polls. */
 	openSocket?: OpenSocket;
-	/** What happens in the chat while connected: new messages, typing, read receipts, the end. */
+	/** What happens in the chat while connected (new messages, typing, read receipts, the end), and whether the copy is saved. */
 	onEvent?: (event: ChatEvent) => void;
 }
 
 export type ChatEvent =
 	| { type: "messages"; messages: ChatMessage[] }
-	| Extract<ServerFrame, { type: "typing" | "read" | "ended" }>;
+	| Extract<ServerFrame, { type: "typing" | "read" | "ended" }>
+	/** The store failed to save the copy (`saved: false`, kept in memory and tried again on the next change), or saved it again. */
+	| { type: "storage"; saved: boolean; error?: unknown };
 
 /** Error frames carry a type; the HTTP status it stands for decides whether an outbox message is refused for good. */
-const statusOfError: Record<string, number> = { invalid_request: 400, forbidden: 403, chat_ended: 409, payload_too_large: 413, rate_limited: 429 };
+const statusOfError: Record<string, number> = {
+	invalid_request: 400,
+	forbidden: 403,
+	not_in_chat: 403,
+	invalid_mac: 403,
+	invalid_chat_state: 403,
+	chat_ended: 409,
+	conflict: 409,
+	payload_too_large: 413,
+	rate_limited: 429,
+};
 
 /** Enough rounds for a rebuild that another client completes between our attempts. */
 const MAX_ROUNDS = 8;
+
+/** Where a copy stands, as every chat call carries it: its offsets and its chain at each (none at 0). */
+type Position = Offsets & Chains;
+
+/** What a room answering code 1 asks for: its offsets (−1/−1: it has nothing) and the streams whose history differs from ours. */
+type RebuildRequest = Offsets & { diverged?: Stream[] };
+
+/** One try of a chat call: done, or not yet (after the rebuild the room asked for, if it asked for one). */
+type Attempt<T> = { done: T } | { rebuild?: RebuildRequest };
 
 export class LiveChatClient {
 	readonly siteId: string;
@@ -78,11 +105,17 @@ export class LiveChatClient {
 	private readonly writes = new SerialQueue();
 	/** One rebuild at a time, shared: a long-poll and a send that both meet code 1 upload once. */
 	private rebuilding: Promise<void> | undefined;
+	/** One save at a time, the newest copy last; a change made during a save is saved right after it. */
+	private saving: Promise<void> | undefined;
+	private unsaved = false;
+	private saveFailed = false;
 	private readonly openSocket: OpenSocket | undefined;
 	private readonly onEvent: (event: ChatEvent) => void;
 	private readonly me: { role: "visitor" | "agent"; id: string; name?: string };
 	private session: SocketSession | undefined;
 	private connected = false;
+	/** Counts connect() and disconnect() calls: a connection loop or a socket of an earlier one stops. */
+	private connection = 0;
 
 	constructor(options: LiveChatClientOptions) {
 		this.siteId = options.siteId;
@@ -100,16 +133,20 @@ export class LiveChatClient {
 	/**
 	 * Stays in step with the chat until disconnect(): over the WebSocket when one opens, by long-poll
 	 * rounds while it cannot, reconnecting with backoff. Resolves once the first connection is made.
+	 * At most one socket is open at a time.
 	 */
 	connect(): Promise<void> {
 		if (this.connected) return Promise.resolve();
 		this.connected = true;
-		return new Promise((resolve) => void this.stayConnected(resolve));
+		const connection = ++this.connection;
+		return new Promise((resolve) => void this.stayConnected(connection, resolve));
 	}
 
 	disconnect(): void {
 		this.connected = false;
+		this.connection++;
 		this.session?.close();
+		this.session = undefined;
 	}
 
 	get realtime(): "websocket" | "long-poll" | "off" {
@@ -121,45 +158,61 @@ export class LiveChatClient {
 		this.session?.send({ type: "typing", on });
 	}
 
-	private async stayConnected(ready: () => void): Promise<void> {
+	private live(connection: number): boolean {
+		return this.connected && connection === this.connection;
+	}
+
+	private async stayConnected(connection: number, ready: () => void): Promise<void> {
 		let failures = 0;
-		while (this.connected) {
-			const opened = this.openSocket ? await this.openSession() : undefined;
+		while (this.live(connection)) {
+			const opened = this.openSocket ? await this.openSession(connection) : undefined;
 			if (opened) {
 				failures = 0;
 				ready();
 				await opened.closed;
 				continue;
 			}
+			if (!this.live(connection)) break;
 			failures++;
 			ready();
 			// No socket now: one long-poll round (shorter while a socket may come back), then try again.
 			try {
 				await this.poll(this.openSocket ? Math.min(25, 2 ** failures) : 25);
+				if (this.outbox.length > 0) await this.flush();
 			} catch {
 				await sleep(Math.min(10_000, 250 * 2 ** failures));
 			}
 		}
+		ready();
 	}
 
-	/** Opens the socket and says hello; `closed` settles when the socket closes. */
-	private async openSession(): Promise<{ closed: Promise<void> } | undefined> {
+	/**
+	 * Opens the socket and says hello; `closed` settles when the socket closes. A socket that fails
+	 * on the way, or that opens after disconnect(), is closed at once.
+	 */
+	private async openSession(connection: number): Promise<{ closed: Promise<void> } | undefined> {
 		const url = `${this.transport.baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`;
 		let onClose!: () => void;
 		const closed = new Promise<void>((resolve) => (onClose = resolve));
+		let session: SocketSession | undefined;
 		try {
-			const { session, reply } = await SocketSession.open(this.openSocket!, url, { token: this.token, ...this.offsets }, (f) => this.pushed(f), () => {
-				this.session = undefined;
+			session = await SocketSession.open(this.openSocket!, url, (f) => this.pushed(f), () => {
+				if (this.session === session) this.session = undefined;
 				onClose();
 			});
+			if (!this.live(connection)) throw new SocketClosed("disconnected");
+			const reply = await session.hello({ token: this.token, ...(await this.position()) });
+			if (!this.live(connection)) throw new SocketClosed("disconnected");
 			this.session = session;
-			if (reply.type === "rebuild") await this.rebuild(reply);
-			else if (reply.type === "sync") this.absorb(reply);
-			await this.persist();
+			if (reply.type === "sync") this.absorb(reply);
+			const rebuild = rebuildRequestOf(reply);
+			if (rebuild) await this.rebuild(rebuild);
+			if (session.closed) throw new SocketClosed("socket closed");
+			void this.persist();
 			void this.flush().catch(() => undefined);
 			return { closed };
 		} catch {
-			this.session = undefined;
+			session?.close();
 			return undefined;
 		}
 	}
@@ -174,23 +227,24 @@ export class LiveChatClient {
 			case "sync":
 				return this.absorbAndSave(frame);
 			case "state":
-				this.chatState = frame.chatState;
-				return;
+				return this.absorbAndSave({ messages: [], chatState: frame.chatState });
 			case "rebuild":
 				void this.rebuild(frame).then(() => this.flush()).catch(() => undefined);
 				return;
 			case "ended":
 				this.chatStatus = "ended";
-				return this.onEvent(frame);
+				void this.persist();
+				return this.tell(frame);
 			case "typing":
 			case "read":
-				return this.onEvent(frame);
+				return this.tell(frame);
 		}
 	}
 
 	/** For frames that arrive unasked: nobody else saves the copy after them. */
 	private absorbAndSave(update: Parameters<LiveChatClient["absorb"]>[0]): void {
-		if (this.absorb(update).length > 0) void this.persist();
+		this.absorb(update);
+		if (update.messages.length > 0 || update.chatState || update.status) void this.persist();
 	}
 
 	/** Our message as the room accepted it: the ack says where and when, we know the rest. */
@@ -203,19 +257,17 @@ export class LiveChatClient {
 	}
 
 	/** A send over the socket, under the same protocol as HTTP: rebuild when asked, then again. */
-	private async sendOverSocket(session: SocketSession, item: OutboxItem): Promise<void> {
-		for (let round = 0; round < MAX_ROUNDS; round++) {
-			let reply: Reply;
-			try {
-				reply = await session.request({ type: "send", message: item, ...this.offsets });
-			} catch (error) {
-				throw error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, "/messages") : error;
+	private sendOverSocket(session: SocketSession, item: OutboxItem): Promise<void> {
+		return this.afterRebuilds<void>(async () => {
+			const position = await this.position();
+			const reply = await session.request({ type: "send", message: item, ...position }).catch((error) => Promise.reject(asChatError(error, "/messages")));
+			if (reply.type === "ack") {
+				this.absorb({ messages: this.ownMessage(reply) });
+				return { done: undefined };
 			}
-			if (reply.type === "ack") return void this.absorb({ messages: this.ownMessage(reply) });
-			if (reply.type === "rebuild") await this.rebuild(reply);
-			else this.absorb(reply);
-		}
-		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
+			if (reply.type === "sync") this.absorb(reply);
+			return { rebuild: rebuildRequestOf(reply) };
+		});
 	}
 
 	/** Starts a chat as a visitor. */
@@ -244,6 +296,7 @@ export class LiveChatClient {
 		client.log = new ChatLog(snapshot.messages);
 		client.outbox = snapshot.outbox;
 		client.displaced = snapshot.displaced;
+		client.chatStatus = snapshot.status;
 		return client;
 	}
 
@@ -264,15 +317,30 @@ export class LiveChatClient {
 		return this.chatStatus;
 	}
 
+	/** Whether the store holds the copy as of the last save; false after a failed one, until a later save succeeds. */
+	get saved(): boolean {
+		return !this.saveFailed;
+	}
+
 	get baseUrl(): string {
 		return this.transport.baseUrl;
 	}
 
-	/** Queues a message and delivers it; resolves with the message as the server accepted it. */
+	/**
+	 * Queues a message and delivers it; resolves with the message as the server accepted it. A store
+	 * that cannot save does not stop it: the outbox is kept in memory meanwhile.
+	 */
 	async send(content: string, id: string = crypto.randomUUID()): Promise<ChatMessage> {
-		this.outbox.push({ id, content });
+		if (!this.log.get(id) && !this.outbox.some((m) => m.id === id)) this.outbox.push({ id, content });
 		await this.persist();
-		await this.flush();
+		try {
+			await this.flush();
+		} catch (error) {
+			// Another message of the outbox may have failed after this one went through.
+			const accepted = this.log.get(id);
+			if (accepted) return accepted;
+			throw error;
+		}
 		const accepted = this.log.get(id);
 		if (!accepted) throw new Error(`message ${id} is still in the outbox`);
 		return accepted;
@@ -281,39 +349,66 @@ export class LiveChatClient {
 	/** Delivers the outbox in order. A message the server refuses for good leaves it, with the error. */
 	flush(): Promise<void> {
 		return this.writes.run(async () => {
-			while (this.outbox.length > 0) {
-				const item = this.outbox[0]!;
+			for (let item = this.outbox[0]; item; item = this.outbox[0]) {
 				try {
-					const session = this.session;
-					if (session) await this.sendOverSocket(session, item).catch((error) => {
-						if (!(error instanceof SocketClosed)) throw error;
-						return this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) })); // the socket went away: HTTP
-					});
-					else await this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
+					await this.deliver(item);
 				} catch (error) {
 					if (refusedForGood(error)) {
-						this.outbox.shift();
+						this.leaveOutbox(item.id);
 						await this.persist();
 					}
 					throw error;
 				}
-				this.outbox.shift();
+				this.leaveOutbox(item.id);
 				await this.persist();
 			}
 		});
 	}
 
+	private async deliver(item: OutboxItem): Promise<void> {
+		const overHttp = () => this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
+		const session = this.session;
+		if (!session) return void (await overHttp());
+		await this.sendOverSocket(session, item).catch((error) => {
+			if (!(error instanceof SocketClosed)) throw error;
+			return overHttp(); // the socket went away: HTTP
+		});
+	}
+
+	private leaveOutbox(id: string): void {
+		this.outbox = this.outbox.filter((m) => m.id !== id);
+	}
+
 	/** Fetches what is new; with `waitSeconds` the server holds the request until something is. */
 	async poll(waitSeconds = 0): Promise<ChatMessage[]> {
 		const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
-		const { fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
-		if (fresh.length > 0) await this.persist();
+		const { result, fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
+		// A copy the store failed to save is tried again here too: polls are the heartbeat.
+		if (result.messages.length > 0 || result.chatState || this.saveFailed) await this.persist();
 		return fresh;
 	}
 
 	async end(): Promise<void> {
 		await this.writes.run(async () => {
 			await this.chatCall(() => ({ path: "/end", init: { method: "POST" } }));
+			await this.persist();
+		});
+	}
+
+	/**
+	 * Takes a waiting chat (an agent). The chat state it answers lists this agent: it is kept, as the
+	 * agent's rebuild of the chat needs it. `409 conflict` when the chat no longer waits; a room that
+	 * lost the chat is `503 chat_unavailable`, as only the visitor's copy can bring a waiting chat back.
+	 */
+	accept(): Promise<void> {
+		return this.writes.run(async () => {
+			const answer = await this.request("/accept", { method: "POST" }, await this.position());
+			if (ReturnResultSchema.safeParse(answer).data?.code === 1) {
+				throw new LiveChatError(503, "chat_unavailable", "the server lost this chat; it is back once the visitor's client rebuilds it", "/accept");
+			}
+			const accepted = AcceptAnswerSchema.parse(answer);
+			this.chatState = accepted.chatState;
+			if (accepted.status) this.chatStatus = accepted.status;
 			await this.persist();
 		});
 	}
@@ -333,19 +428,14 @@ export class LiveChatClient {
 	 * rebuild it, then send the same body (same id, so the event counts once) again.
 	 */
 	private postEvent(path: string, body: Record<string, unknown>): Promise<string> {
-		return this.writes.run(async () => {
-			for (let round = 0; round < MAX_ROUNDS; round++) {
-				const init = jsonInit("POST", body);
-				const headers = new Headers(init.headers);
-				headers.set("Authorization", `Bearer ${this.token}`);
-				const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers });
-				const raw = await readOk(response, path);
-				const taken = EventAnswerSchema.safeParse(raw);
-				if (taken.success) return taken.data.id;
-				await this.rebuild(ReturnResultSchema.parse(raw));
-			}
-			throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
-		});
+		return this.writes.run(() =>
+			this.afterRebuilds<string>(async () => {
+				const answer = await this.request(path, jsonInit("POST", body), await this.position());
+				const taken = EventAnswerSchema.safeParse(answer);
+				if (taken.success) return { done: taken.data.id };
+				return { rebuild: rebuildRequestOf(ReturnResultSchema.parse(answer)) };
+			}),
+		);
 	}
 
 	/** Leaves a message for the site when no agent is online; the id makes a retried submit count once. */
@@ -364,68 +454,119 @@ export class LiveChatClient {
 	 */
 	private async chatCall(request: () => { path: string; init: RequestInit }, waitMs = 0): Promise<{ result: ReturnResult; fresh: ChatMessage[] }> {
 		const fresh: ChatMessage[] = [];
-		for (let round = 0; round < MAX_ROUNDS; round++) {
+		const result = await this.afterRebuilds<ReturnResult>(async () => {
 			const { path, init } = request();
-			const headers = new Headers(init.headers);
-			headers.set(VISITOR_OFFSET_HEADER, String(this.offsets.visitorDataOffset));
-			headers.set(AGENT_OFFSET_HEADER, String(this.offsets.agentDataOffset));
-			const result = await this.call(path, { ...init, headers }, waitMs);
-			if (result.code === 0) {
-				fresh.push(...this.absorb(result));
-				if (this.displaced.length > 0) await this.rebuild(this.offsets);
-				return { result, fresh };
-			}
-			await this.rebuild(result);
+			const result = ReturnResultSchema.parse(await this.request(path, init, await this.position(), waitMs));
+			if (result.code !== 0) return { rebuild: rebuildRequestOf(result) };
+			fresh.push(...this.absorb(result));
+			return { done: result };
+		});
+		if (this.displaced.length > 0) await this.rebuild(this.offsets);
+		return { result, fresh };
+	}
+
+	/** The one "rebuild, then try again" loop of every chat call, over HTTP or the socket. */
+	private async afterRebuilds<T>(attempt: () => Promise<Attempt<T>>): Promise<T> {
+		for (let round = 0; round < MAX_ROUNDS; round++) {
+			const outcome = await attempt();
+			if ("done" in outcome) return outcome.done;
+			if (outcome.rebuild) await this.rebuild(outcome.rebuild);
 		}
 		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
 	}
 
-	private rebuild(server: Offsets): Promise<void> {
-		this.rebuilding ??= this.upload(server).finally(() => {
+	/**
+	 * This copy's offsets and its chains at them, taken together: a message that moves while a chain
+	 * is computed (a socket push) makes it start again.
+	 */
+	private async position(): Promise<Position> {
+		for (;;) {
+			const offsets = this.log.offsets;
+			const chains = await this.log.chainsAtOffsets().catch((error: unknown) => {
+				if (sameOffsets(offsets, this.log.offsets)) throw error;
+				return undefined;
+			});
+			if (chains && sameOffsets(offsets, this.log.offsets)) return { ...offsets, ...chains };
+		}
+	}
+
+	private rebuild(request: RebuildRequest): Promise<void> {
+		this.rebuilding ??= this.repair(request).finally(() => {
 			this.rebuilding = undefined;
 		});
 		return this.rebuilding;
 	}
 
 	/**
-	 * Uploads every message above the server's offsets (all of them when it has nothing, −1/−1),
-	 * plus any displaced by a split brain, in chunks of at most 500, each stream in order.
+	 * Gives the server what it lacks: every message above its offsets (all of them when it has
+	 * nothing, −1/−1), the whole of a stream whose history diverged from ours, and any displaced by a
+	 * split brain. Then reads each diverged stream from offset 0 and takes the room's numbering of
+	 * it, so that both copies end up identical (SPEC §3).
 	 */
-	private async upload(server: Offsets): Promise<void> {
-		const since = { visitorDataOffset: Math.max(0, server.visitorDataOffset), agentDataOffset: Math.max(0, server.agentDataOffset) };
-		const upload = [...this.log.above(since), ...this.displaced].sort(byStreamThenOffset);
-		const session = this.session;
-		if (session) {
-			try {
-				for (const chunk of chunks(upload, MAX_FRAME_CHARS * 0.9)) {
-					const reply = await session.request({ type: "rebuild", chatState: this.chatState, ...this.offsets, messages: chunk });
-					if (reply.type === "sync") this.absorb(reply);
-				}
-				return await this.persist();
-			} catch (error) {
-				if (error instanceof FrameError) throw new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, "/rebuild");
-				if (!(error instanceof SocketClosed)) throw error;
-				// The socket went away mid-rebuild: the same upload over HTTP (every step of it is idempotent).
-			}
-		}
-		for (const chunk of chunks(upload, Infinity)) {
-			const body = { chatState: this.chatState, ...this.offsets, messages: chunk };
-			this.absorb(await this.call("/rebuild", jsonInit("POST", body)));
-		}
+	private async repair(request: RebuildRequest): Promise<void> {
+		const diverged = new Set(request.diverged ?? []);
+		const lacks = (stream: Stream, offset: number) => (diverged.has(stream) ? 0 : Math.max(0, offset));
+		const since = { visitorDataOffset: lacks("visitor", request.visitorDataOffset), agentDataOffset: lacks("agent", request.agentDataOffset) };
+		await this.upload([...this.log.above(since), ...this.displaced].sort(byStreamThenOffset));
+		if (diverged.size > 0) await this.readFromStart(diverged);
 		await this.persist();
 	}
 
-	private async call(path: string, init: RequestInit, waitMs = 0): Promise<ReturnResult> {
+	/**
+	 * In chunks of at most 500 (over a socket, of at most a frame), each stream in order. The answers
+	 * may still say `diverged`: that holds until readFromStart, so it is not acted on here.
+	 */
+	private async upload(messages: ChatMessage[]): Promise<void> {
+		const session = this.session;
+		if (session) {
+			try {
+				for (const chunk of chunks(messages, MAX_FRAME_CHARS * 0.9)) {
+					const reply = await session.request({ type: "rebuild", chatState: this.chatState, ...(await this.position()), messages: chunk });
+					if (reply.type === "sync") this.absorb(reply);
+				}
+				return;
+			} catch (error) {
+				if (!(error instanceof SocketClosed)) throw asChatError(error, "/rebuild");
+				// The socket went away mid-rebuild: the same upload over HTTP (every step of it is idempotent).
+			}
+		}
+		for (const chunk of chunks(messages, Infinity)) {
+			const position = await this.position();
+			this.absorb(ReturnResultSchema.parse(await this.request("/rebuild", jsonInit("POST", { chatState: this.chatState, ...position, messages: chunk }), position)));
+		}
+	}
+
+	/** A poll that has each diverged stream from offset 0 (no chain for it); the room's placement of every message wins. */
+	private async readFromStart(diverged: Set<Stream>): Promise<void> {
+		const position = await this.position();
+		const read: Position = {
+			visitorDataOffset: diverged.has("visitor") ? 0 : position.visitorDataOffset,
+			agentDataOffset: diverged.has("agent") ? 0 : position.agentDataOffset,
+		};
+		if (!diverged.has("visitor") && position.visitorChain) read.visitorChain = position.visitorChain;
+		if (!diverged.has("agent") && position.agentChain) read.agentChain = position.agentChain;
+		const result = ReturnResultSchema.parse(await this.request("/messages", { method: "GET" }, read));
+		// Code 1 here means the room wants more (the other stream): the retried call that follows finds it.
+		if (result.code === 0) this.absorb(result);
+	}
+
+	/** A chat call over HTTP, the token and the caller's position in its headers; the JSON of a 2xx answer. */
+	private async request(path: string, init: RequestInit, position: Position, waitMs = 0): Promise<unknown> {
 		const headers = new Headers(init.headers);
 		headers.set("Authorization", `Bearer ${this.token}`);
+		headers.set(VISITOR_OFFSET_HEADER, String(position.visitorDataOffset));
+		headers.set(AGENT_OFFSET_HEADER, String(position.agentDataOffset));
+		if (position.visitorChain) headers.set(VISITOR_CHAIN_HEADER, position.visitorChain);
+		if (position.agentChain) headers.set(AGENT_CHAIN_HEADER, position.agentChain);
 		const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers }, waitMs);
-		return ReturnResultSchema.parse(await readOk(response, path));
+		return readOk(response, path);
 	}
 
 	/**
 	 * Merges the server's messages into the local copy (the server's placement wins), tells onEvent of
 	 * the ones that are new here and returns them. A message of ours pushed out of its place stays
-	 * displaced, to be uploaded again, until the server holds it. Saving is the caller's.
+	 * displaced, to be uploaded again, until the server holds it; an outbox message the server holds
+	 * leaves the outbox. Saving is the caller's.
 	 */
 	private absorb(result: Pick<ReturnResult, "messages" | "chatState" | "status">): ChatMessage[] {
 		const fresh: ChatMessage[] = [];
@@ -435,31 +576,90 @@ export class LiveChatClient {
 			if (pushedOut) this.displaced.push(pushedOut);
 		}
 		this.displaced = this.displaced.filter((m, i, all) => !this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i);
+		if (fresh.length > 0) this.outbox = this.outbox.filter((m) => !this.log.get(m.id));
 		if (result.chatState) this.chatState = result.chatState;
 		if (result.status) this.chatStatus = result.status;
-		if (fresh.length > 0) this.onEvent({ type: "messages", messages: fresh });
+		if (fresh.length > 0) this.tell({ type: "messages", messages: fresh });
 		return fresh;
 	}
 
+	/**
+	 * Saves the copy; never rejects. A failed save is told once (a `storage` event, `saved` false) and
+	 * tried again with the next change; the copy stays whole in memory meanwhile.
+	 */
 	private persist(): Promise<void> {
-		const snapshot: ChatSnapshot = {
+		this.unsaved = true;
+		this.saving ??= this.saveChanges();
+		return this.saving;
+	}
+
+	private async saveChanges(): Promise<void> {
+		try {
+			while (this.unsaved) {
+				this.unsaved = false;
+				try {
+					// Through a promise, so that a store that throws at once still leaves this loop asynchronously.
+					await Promise.resolve().then(() => this.store.save(storeKey(this.siteId, this.chatId), this.snapshot()));
+				} catch (error) {
+					this.unsaved = true;
+					if (!this.saveFailed) this.tell({ type: "storage", saved: false, error });
+					this.saveFailed = true;
+					return;
+				}
+				if (this.saveFailed) this.tell({ type: "storage", saved: true });
+				this.saveFailed = false;
+			}
+		} finally {
+			this.saving = undefined;
+		}
+	}
+
+	private snapshot(): ChatSnapshot {
+		return {
 			siteId: this.siteId,
 			chatId: this.chatId,
 			token: this.token,
 			chatState: this.chatState,
+			status: this.chatStatus,
 			messages: this.log.values(),
-			outbox: this.outbox,
-			displaced: this.displaced,
+			outbox: [...this.outbox],
+			displaced: [...this.displaced],
 		};
-		return this.store.save(storeKey(this.siteId, this.chatId), snapshot);
 	}
 
+	/** A listener that throws must not fail the call that noticed the event (a send the server took, a save). */
+	private tell(event: ChatEvent): void {
+		try {
+			this.onEvent(event);
+		} catch (error) {
+			console.error("LiveChatClient: onEvent threw", error);
+		}
+	}
 }
+
+/** What accept answers: the chat and its state, which now lists the agent. */
+const AcceptAnswerSchema = z.object({ chatId: z.string(), chatState: z.string(), status: ChatStatusSchema.optional() });
 
 /** What the event endpoints answer when they took the event. */
 const EventAnswerSchema = z.object({ code: z.literal(0), id: z.string() });
 
 const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
+
+/** The rebuild a reply asks for: a `rebuild` frame or a code 1; none for an ack or a code 0. */
+function rebuildRequestOf(reply: Reply | ReturnResult): RebuildRequest | undefined {
+	if (!("type" in reply)) {
+		if (reply.code === -1) throw new LiveChatError(500, reply.error?.type ?? "server_error", reply.error?.message ?? "the server answered code -1");
+		if (reply.code === 0) return undefined;
+	} else if (reply.type === "ack" || (reply.type === "sync" && reply.code === 0)) return undefined;
+	const { visitorDataOffset, agentDataOffset, diverged } = reply as RebuildRequest;
+	return { visitorDataOffset, agentDataOffset, diverged };
+}
+
+const sameOffsets = (a: Offsets, b: Offsets) => a.visitorDataOffset === b.visitorDataOffset && a.agentDataOffset === b.agentDataOffset;
+
+/** A refusal that came as an error frame, as the LiveChatError its HTTP twin would have been. */
+const asChatError = (error: unknown, path: string) =>
+	error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, path) : error;
 
 function jsonInit(method: string, body: unknown): RequestInit {
 	return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };

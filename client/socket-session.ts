@@ -3,7 +3,9 @@
  * (a send, a rebuild chunk) with its reply, and everything the room pushes unasked.
  * Replies come in request order: the room applies a socket's writes one at a time.
  */
-import { ServerFrameSchema, type ServerFrame } from "../src/protocol/ws.ts";
+import type { Chains } from "../durable-objects/chat-chain.ts";
+import type { Offsets } from "../src/protocol/chat.ts";
+import { HELLO_TIMEOUT_MS, ServerFrameSchema, type ServerFrame } from "../src/protocol/ws.ts";
 
 export type OpenSocket = (url: string) => Promise<WebSocket>;
 
@@ -46,26 +48,22 @@ export class SocketSession {
 		private readonly ws: WebSocket,
 		/** Frames nobody asked for: messages of others, state, typing, a room that lost its chat. */
 		private readonly onPush: (frame: ServerFrame) => void,
-		onClose: () => void,
+		/** Called once, when the room closes the socket or this side does. */
+		private readonly onClose: () => void,
 	) {
 		ws.addEventListener("message", (event) => this.receive(String(event.data)));
-		ws.addEventListener("close", () => {
-			this.closed = true;
-			for (const pending of this.queue.splice(0)) pending.reject(new SocketClosed("socket closed"));
-			onClose();
-		});
+		ws.addEventListener("close", () => this.ended());
 	}
 
-	static async open(
-		open: OpenSocket,
-		url: string,
-		hello: { token: string; visitorDataOffset: number; agentDataOffset: number },
-		onPush: (frame: ServerFrame) => void,
-		onClose: () => void,
-	): Promise<{ session: SocketSession; reply: Reply }> {
-		const session = new SocketSession(await open(url), onPush, onClose);
-		const reply = await session.request({ type: "hello", ...hello });
-		return { session, reply };
+	/** Opens the socket; the caller says hello next, and closes the session whatever goes wrong after this. */
+	static async open(open: OpenSocket, url: string, onPush: (frame: ServerFrame) => void, onClose: () => void): Promise<SocketSession> {
+		return new SocketSession(await open(url), onPush, onClose);
+	}
+
+	/** The first frame. A room that does not answer in time gets the socket closed (the room would close it too). */
+	hello(hello: { token: string } & Offsets & Chains, timeoutMs = HELLO_TIMEOUT_MS): Promise<Reply> {
+		const timer = setTimeout(() => this.close(), timeoutMs);
+		return this.request({ type: "hello", ...hello }).finally(() => clearTimeout(timer));
 	}
 
 	request(frame: { type: string; message?: { id: string }; [field: string]: unknown }): Promise<Reply> {
@@ -80,14 +78,29 @@ export class SocketSession {
 		if (!this.closed) this.ws.send(JSON.stringify(frame));
 	}
 
+	/** Closed for this side at once: nothing waits for the close handshake. */
 	close(): void {
-		this.closed = true;
+		if (this.closed) return;
 		this.ws.close(1000);
+		this.ended();
+	}
+
+	private ended(): void {
+		if (this.closed) return;
+		this.closed = true;
+		for (const pending of this.queue.splice(0)) pending.reject(new SocketClosed("socket closed"));
+		this.onClose();
 	}
 
 	private receive(data: string): void {
 		if (data === "pong") return;
-		const parsed = ServerFrameSchema.safeParse(JSON.parse(data));
+		let json: unknown;
+		try {
+			json = JSON.parse(data);
+		} catch {
+			return;
+		}
+		const parsed = ServerFrameSchema.safeParse(json);
 		if (!parsed.success) return;
 		const frame = parsed.data;
 		const head = this.queue[0];

@@ -10,6 +10,7 @@ import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
+export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
 
 export const app = new Hono<AppEnv>()
 	.basePath("/v1")
@@ -20,7 +21,10 @@ export const app = new Hono<AppEnv>()
 	.route("/admin", admin)
 	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))
 	.onError((err, c) => {
-		if (err instanceof ApiError) return c.json(err.toBody(), err.status);
+		if (err instanceof ApiError) {
+			if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
+			return c.json(err.toBody(), err.status);
+		}
 		console.error(`${c.req.method} ${new URL(c.req.url).pathname}:`, err);
 		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
 	});

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema } from "../src/protocol/chat-state.ts";
 import { keyRing, type KeyEnv } from "../src/security/keys.ts";
-import { signMessage } from "../src/security/message-mac.ts";
+import { signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
 import { signAgentToken, signVisitorToken } from "../src/security/tokens.ts";
 import { api, createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
@@ -85,6 +85,17 @@ describe("key rotation", () => {
 		expect(end.status).toBe(200);
 		const ended = await end.json<{ chatState?: string }>();
 		expect(ended.chatState?.startsWith(`s1.${server.current.kid}.`)).toBe(true);
+	});
+
+	it("re-signs the messages of a retired key when it rebuilds, so they outlive that key", async () => {
+		const old = await chatFromBeforeTheRotation();
+		await rebuild(old.siteId, old.chatId, old.visitorToken, { chatState: old.chatState, visitorDataOffset: 1, agentDataOffset: 1, messages: old.messages });
+		const { body } = await poll(old.siteId, old.chatId, old.visitorToken, [0, 0]);
+		expect(body.messages.map((m) => m.id)).toEqual(old.messages.map((m) => m.id));
+		for (const m of body.messages) {
+			expect(m.mac.startsWith(`${server.current.kid}.`), m.mac).toBe(true);
+			expect(await verifyMessage(server, old.siteId, old.chatId, m)).toBe(true);
+		}
 	});
 
 	it("refuses a token, mac or state under a kid it does not know", async () => {

@@ -17,12 +17,14 @@ export async function startLocalDeployment(options: {
 	stateDir: string;
 	chatState?: "durable" | "memory";
 	timeoutMs?: number;
+	/** Key vars instead of .dev.vars' (KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY): a deployment on other or rotated keys. */
+	keys?: Record<string, string>;
 }): Promise<LocalDeployment> {
 	const child = spawn(process.execPath, ["scripts/start.mjs"], {
 		cwd: root,
 		detached: true, // its own process group, so stop() takes wrangler and workerd with it
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, PORT: String(options.port), STATE_DIR: options.stateDir, CHAT_STATE: options.chatState ?? "durable" },
+		env: { ...process.env, PORT: String(options.port), STATE_DIR: options.stateDir, CHAT_STATE: options.chatState ?? "durable", ...options.keys },
 	});
 	let output = "";
 	const collect = (chunk: Buffer) => {

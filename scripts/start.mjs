@@ -6,7 +6,8 @@
 //   3. start `wrangler dev` in its own process group (signals are forwarded)
 //   4. wait for it to answer, then seed site `demo` and agent `agent@demo.local`
 //
-// Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory).
+// Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory),
+// KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars).
 // Plain Node ESM, built-ins only.
 
 import { spawn } from "node:child_process";
@@ -40,6 +41,8 @@ function die(msg, code = 1) {
 const PORT = parsePort(process.env.PORT);
 const STATE_DIR = process.env.STATE_DIR?.trim() || ".wrangler/state";
 const CHAT_STATE = process.env.CHAT_STATE?.trim() || "durable";
+// Key rotation (SPEC §6): any of these set in the environment overrides .dev.vars for this deployment.
+const KEY_VARS = ["KEY_ID", "PREVIOUS_KEYS", "TOKEN_SECRET", "CHAT_SIGNING_KEY", "STATE_SEALING_KEY"].filter((name) => process.env[name]);
 if (CHAT_STATE !== "durable" && CHAT_STATE !== "memory") {
 	console.error(`[start] error: CHAT_STATE must be "durable" or "memory" (got ${JSON.stringify(process.env.CHAT_STATE)})`);
 	process.exit(2);
@@ -198,6 +201,7 @@ function startDev() {
 			"--inspector-port", "0", // any free port: concurrent instances must not race for 9229
 			"--persist-to", STATE_DIR,
 			"--var", `CHAT_STATE:${CHAT_STATE}`,
+			...KEY_VARS.flatMap((name) => ["--var", `${name}:${process.env[name]}`]),
 			"--show-interactive-dev-session=false",
 		],
 		{

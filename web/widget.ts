@@ -2,18 +2,38 @@
  * The embeddable widget: `<script src="https://…/livechat.js" data-site-id="…"></script>`.
  * A button and a chat window in a Shadow DOM, on top of LiveChatClient: the local copy and the
  * outbox live in localStorage, so a reload loses nothing and an unsent message is sent afterwards.
+ * The store keeps the newest chats only, and writes only what changed. Where the browser cannot
+ * store (storage full or disabled) the chat goes on, and the visitor is told that a reload would lose it.
  * Messages arrive over the chat's WebSocket, or by long-poll where WebSockets are blocked.
  * Optional: `data-failover-url` for a secondary deployment.
  */
-import { LiveChatClient, LocalStorageStore, type ChatEvent } from "../client/index.ts";
+import { LiveChatClient, LocalStorageStore, MemoryStore, type ChatEvent } from "../client/index.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 const script = document.currentScript as HTMLScriptElement | null;
 const siteId = script?.dataset.siteId ?? "";
 if (!script || !siteId) throw new Error("livechat.js needs data-site-id");
 const baseUrls = [script.dataset.baseUrl ?? new URL(script.src).origin, ...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : [])];
-const store = new LocalStorageStore(localStorage);
+/** Storage disabled (some private modes) throws on access: the chat then lives in memory only. */
+const storage = (() => {
+	try {
+		return window.localStorage;
+	} catch {
+		return undefined;
+	}
+})();
+const store = storage ? new LocalStorageStore(storage) : new MemoryStore();
 const currentChatKey = `livechat:current:${siteId}`;
+const NOT_SAVED = "This browser cannot store the chat right now: keep this page open until your messages are sent.";
+
+/** Which chat to resume after a reload; a full storage must not fail the chat start that wanted to remember it. */
+function rememberChat(chatId: string): void {
+	try {
+		storage?.setItem(currentChatKey, chatId);
+	} catch {
+		status.textContent = NOT_SAVED;
+	}
+}
 
 const host = document.createElement("div");
 const root = host.attachShadow({ mode: "open" });
@@ -64,6 +84,7 @@ const status = $<HTMLElement>(".status");
 let client: LiveChatClient | undefined;
 const onEvent = (event: ChatEvent) => {
 	if (event.type === "ended") compose.hidden = true;
+	if (event.type === "storage") status.textContent = event.saved ? "" : NOT_SAVED;
 	render();
 };
 
@@ -79,7 +100,7 @@ prechat.addEventListener("submit", async (event) => {
 	if (data.get("email")) visitor.email = String(data.get("email"));
 	try {
 		client = await LiveChatClient.startChat({ baseUrls, siteId, store, visitor, onEvent });
-		localStorage.setItem(currentChatKey, client.chatId);
+		rememberChat(client.chatId);
 		showChat();
 	} catch (error) {
 		status.textContent = `Could not start the chat: ${(error as Error).message}`;
@@ -94,7 +115,10 @@ compose.addEventListener("submit", (event) => {
 	textarea.value = "";
 	const sending = client.send(content);
 	render();
-	sending.then(render, (error: Error) => {
+	sending.then(() => {
+		status.textContent = client?.saved === false || !storage ? NOT_SAVED : "";
+		render();
+	}, (error: Error) => {
 		status.textContent = `Not sent yet: ${error.message}`;
 		render();
 	});
@@ -107,7 +131,7 @@ compose.addEventListener("keydown", (event) => {
 });
 
 async function resume() {
-	const chatId = localStorage.getItem(currentChatKey);
+	const chatId = storage?.getItem(currentChatKey);
 	client = chatId ? await LiveChatClient.resume({ baseUrls, siteId, chatId, store, onEvent }) : undefined;
 	if (!client) return;
 	showChat();
@@ -118,6 +142,7 @@ function showChat() {
 	prechat.hidden = true;
 	logView.hidden = false;
 	compose.hidden = client?.status === "ended";
+	if (!storage) status.textContent = NOT_SAVED;
 	render();
 	// WebSocket where it can, long-poll where it cannot; the SDK rebuilds, reconnects and fails over by itself.
 	void client?.connect();

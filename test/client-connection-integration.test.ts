@@ -1,0 +1,142 @@
+import { SELF } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LiveChatClient, MemoryStore, type ChatEvent, type ChatSnapshot, type ChatStore, type OpenSocket } from "../client/index.ts";
+import { BASE, createSite } from "./helpers.ts";
+import { expectSameChat, serverMessages } from "./clients.ts";
+
+const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
+
+/** The Worker's own upgrade (the test pool has no WebSocket constructor), keeping every socket it opened. */
+function socketOpener(opened: WebSocket[], delayMs = 0): OpenSocket {
+	return async (url) => {
+		const response = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
+		const ws = response.webSocket;
+		if (!ws) throw new Error(`no upgrade: ${response.status}`);
+		ws.accept();
+		opened.push(ws);
+		if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+		return ws;
+	};
+}
+
+const stillOpen = (sockets: WebSocket[]) => sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+
+async function until(check: () => boolean, what: string, timeoutMs = 5000) {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 20));
+	}
+}
+
+/** A store that refuses to save while `full`, as a browser's storage does once its quota is used up. */
+class FullStore implements ChatStore {
+	full = false;
+	readonly inner = new MemoryStore();
+	load(key: string) {
+		return this.inner.load(key);
+	}
+	async save(key: string, snapshot: ChatSnapshot) {
+		if (this.full) throw new DOMException("the quota has been exceeded", "QuotaExceededError");
+		await this.inner.save(key, snapshot);
+	}
+}
+
+/** Rejections nobody handled, caught here so that the test can name them (vitest would fail the run on them too). */
+const unhandled: unknown[] = [];
+const onUnhandled = (event: PromiseRejectionEvent) => {
+	unhandled.push(event.reason);
+	event.preventDefault();
+};
+beforeEach(() => {
+	unhandled.length = 0;
+	addEventListener("unhandledrejection", onUnhandled);
+});
+afterEach(() => removeEventListener("unhandledrejection", onUnhandled));
+
+describe("LiveChatClient connections", () => {
+	it("keeps one socket open however often it reconnects", async () => {
+		const siteId = await createSite();
+		const sockets: WebSocket[] = [];
+		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, openSocket: socketOpener(sockets) });
+		await visitor.connect();
+
+		for (let i = 0; i < 5; i++) {
+			visitor.disconnect();
+			await visitor.connect();
+		}
+		await until(() => visitor.realtime === "websocket", "a socket");
+		expect(sockets).toHaveLength(6);
+		expect(stillOpen(sockets)).toBe(1);
+
+		// Reconnects the room did not ask for (a network change): the one socket is replaced, never added to.
+		for (let i = 0; i < 5; i++) {
+			const count = sockets.length;
+			sockets.at(-1)!.close(1001, "network change");
+			await until(() => sockets.length > count && visitor.realtime === "websocket", "a new socket");
+		}
+		expect(stillOpen(sockets)).toBe(1);
+
+		// Reconnects in a burst, without waiting for any of them.
+		for (let i = 0; i < 5; i++) {
+			visitor.disconnect();
+			void visitor.connect();
+		}
+		await until(() => visitor.realtime === "websocket", "a socket");
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(stillOpen(sockets)).toBe(1);
+
+		visitor.disconnect();
+		await until(() => stillOpen(sockets) === 0, "every socket to close");
+		expect(visitor.realtime).toBe("off");
+		expect(unhandled).toEqual([]);
+	});
+
+	it("closes at once a socket that opens after disconnect()", async () => {
+		const siteId = await createSite();
+		const sockets: WebSocket[] = [];
+		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, openSocket: socketOpener(sockets, 100) });
+		const connected = visitor.connect();
+		await until(() => sockets.length === 1, "the socket to be opening");
+		visitor.disconnect();
+		await connected;
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		expect(stillOpen(sockets)).toBe(0);
+		expect(visitor.realtime).toBe("off");
+	});
+
+	it("with a store that cannot save: sends, takes pushed messages, reports nothing it did not do, and saves once the store recovers", async () => {
+		const siteId = await createSite();
+		const store = new FullStore();
+		store.full = true;
+		const events: ChatEvent[] = [];
+		const sockets: WebSocket[] = [];
+		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, store, openSocket: socketOpener(sockets), onEvent: (e) => events.push(e) });
+		await visitor.connect();
+		expect(visitor.saved).toBe(false);
+
+		// Another tab's message, pushed over the socket: saving after it fails too, and must not throw anywhere.
+		const otherTab = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: visitor.token, fetch: fetchVia, openSocket: undefined });
+		await otherTab.send("from the other tab");
+		await until(() => visitor.messages.length === 1, "the pushed message");
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(unhandled).toEqual([]);
+
+		const sent = await visitor.send("hello");
+		expect(visitor.pending).toEqual([]);
+
+		const server = await serverMessages(siteId, visitor.chatId, visitor.token);
+		expect(server.map((m) => m.content)).toEqual(["from the other tab", "hello"]);
+		expect(server[1]).toEqual(sent);
+		expectSameChat(visitor.messages, server);
+		expect(events.filter((e) => e.type === "storage")).toMatchObject([{ saved: false }]);
+
+		store.full = false;
+		await visitor.send("after the store recovered");
+		expect(visitor.saved).toBe(true);
+		expect((await store.load(`${siteId}/${visitor.chatId}`))?.messages.map((m) => m.content).sort()).toEqual(["after the store recovered", "from the other tab", "hello"]);
+		expect(events.filter((e) => e.type === "storage")).toMatchObject([{ saved: false }, { saved: true }]);
+		visitor.disconnect();
+		expect(unhandled).toEqual([]);
+	});
+});

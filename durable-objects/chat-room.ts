@@ -34,8 +34,8 @@ import {
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
-import { chatEndId, eventId, publisher } from "../queues/publisher.ts";
-import { chatEndPayload, chatTranscriptPayload } from "./chat-end.ts";
+import { eventId, publisher } from "../queues/publisher.ts";
+import { ANNOUNCE_RETRY_MS, ChatAnnouncements } from "./chat-announcements.ts";
 import { z } from "zod";
 
 export type { Caller, NewChat, RoomAnswer };
@@ -47,15 +47,8 @@ interface Origin {
 }
 
 const RATE_WINDOW_MS = 60_000;
-/**
- * A room whose chat came back by rebuild may hold one side's copy only (SPEC §3): it waits this long,
- * or until an agent of the chat has rebuilt, before chat.end takes the copy outside the service.
- */
-export const END_GRACE_MS = 60_000;
 /** Long-polls held at once on one chat; a chat has at most a few dozen clients (SPEC §6). */
 export const MAX_HELD_POLLS = 64;
-/** How soon a chat.end that could not be queued is tried again. */
-const ANNOUNCE_RETRY_MS = 30_000;
 /** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
 export const ROOM_SITE_HEADER = "X-Room-Site-Id";
 export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
@@ -77,34 +70,25 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Writers run one at a time: a send awaits its MAC, and nothing may slip in between offset and append. */
 	private readonly writes = new SerialQueue();
 	private readonly waiters = new Set<() => void>();
-	/** Set when the chat came back by a rebuild (failover, eviction, lost storage): it may be one side's copy. */
-	private restoredAt: number | undefined;
-	/** An agent of the chat has rebuilt it, or found it not behind its own copy, since it came back (SPEC §3). */
-	private agentCaughtUp = false;
-	/** Messages came after chat.end went out: persistence still needs them (chat.transcript). */
-	private transcriptOwed = false;
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
 	private lossAnnounced = false;
-	/** Memory mode's record that chat.end reached its queue; durable mode keeps it in storage. */
-	private endAnnounced = false;
 	private readonly sockets: RoomSockets;
+	private readonly announcements: ChatAnnouncements;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		// Answered by the runtime without waking the room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		this.sockets = new RoomSockets(ctx);
-		if (env.CHAT_STATE === "memory") return;
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
-		this.storage = new ChatStorage(ctx.storage);
-		const saved = this.storage.load();
+		if (env.CHAT_STATE !== "memory") this.storage = new ChatStorage(ctx.storage);
+		this.announcements = new ChatAnnouncements((siteId) => publisher(this.env, siteId), this.storage, (at) => this.scheduleAlarm(at));
+		const saved = this.storage?.load();
 		if (saved) {
 			this.meta = saved.meta;
 			this.chatState = saved.chatState;
 			this.log = new ChatLog(saved.messages);
 			for (const m of saved.messages) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
-			this.restoredAt = this.storage.restoredAt;
-			this.transcriptOwed = this.storage.transcriptOwed;
 		}
 	}
 
@@ -204,68 +188,6 @@ export class ChatRoom extends DurableObject<Env> {
 		return this.answer(offsets);
 	}
 
-	/**
-	 * Publishes chat.end once per room (SPEC §8). Its uniqueId comes from the chat id, so a second
-	 * deployment ending the same chat, or a room that forgot it announced, publishes a repeat that
-	 * every consumer skips. Until it succeeds, the alarm set when the chat became ended (commit)
-	 * keeps trying, and so does every end call.
-	 */
-	private async announceEnd(): Promise<boolean> {
-		if (this.endAnnounced || this.storage?.endAnnounced) return true;
-		const graceUntil = this.endGraceUntil();
-		if (graceUntil > Date.now()) {
-			await this.scheduleAlarm(graceUntil);
-			return true;
-		}
-		const meta = this.meta!;
-		try {
-			await publisher(this.env, meta.siteId).publish("chat.end", chatEndId(meta.chatId), chatEndPayload(meta, this.log.all()));
-		} catch (error) {
-			console.error("ChatRoom: chat.end not queued yet", error);
-			await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
-			return false;
-		}
-		this.endAnnounced = true;
-		this.storage?.markEndAnnounced();
-		await this.settleAlarm();
-		return true;
-	}
-
-	/** When a chat restored from one side's copy may publish its end: at once when an agent of it has rebuilt too. */
-	private endGraceUntil(): number {
-		return this.restoredAt === undefined || this.agentCaughtUp ? 0 : this.restoredAt + END_GRACE_MS;
-	}
-
-	/**
-	 * Messages the room gained after chat.end went out (a fuller rebuild of an ended chat) reach
-	 * persistence as chat.transcript, merged there by message id (SPEC §3). Its id names the offsets,
-	 * so each new state is one event; a retry of the same state is a repeat.
-	 */
-	private async announceTranscript(): Promise<boolean> {
-		if (!this.transcriptOwed) return true;
-		const meta = this.meta!;
-		const { visitorDataOffset, agentDataOffset } = this.log.offsets;
-		try {
-			await publisher(this.env, meta.siteId).publish(
-				"chat.transcript",
-				`chat.transcript:${meta.chatId}:${visitorDataOffset}:${agentDataOffset}`,
-				chatTranscriptPayload(meta, this.log.all()),
-			);
-		} catch (error) {
-			console.error("ChatRoom: chat.transcript not queued yet", error);
-			await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
-			return false;
-		}
-		const now = this.log.offsets;
-		if (now.visitorDataOffset === visitorDataOffset && now.agentDataOffset === agentDataOffset) this.setTranscriptOwed(false);
-		return true;
-	}
-
-	private setTranscriptOwed(owed: boolean): void {
-		this.transcriptOwed = owed;
-		this.storage?.setTranscriptOwed(owed);
-	}
-
 	/** A wrap-up by an agent of this chat: kept in the chat (for chat.end) and published as agent.wrapup. */
 	async wrapup(caller: Caller, body: Wrapup): Promise<{ uniqueId: string } | RoomAnswer> {
 		const kept = await this.writes.run(async (): Promise<WrapupPayload | RoomAnswer> => {
@@ -309,7 +231,7 @@ export class ChatRoom extends DurableObject<Env> {
 			if (forbidden) return forbidden;
 			// Only a chatState that lists the agent lets it in (SPEC §4): a visitor's older copy cannot keep it out, nor let another in.
 			if (caller.role === "agent" && !meta.agentIds.includes(caller.id)) return notInChat();
-			if (!this.meta) this.markRestored();
+			if (!this.meta) this.announcements.markRestored();
 			const plan = planRebuild(this.log, body.messages);
 			const keys = keyRing(this.env);
 			const appends: ChatMessage[] = [];
@@ -336,7 +258,7 @@ export class ChatRoom extends DurableObject<Env> {
 			return plan.heldBack > 0 ? { ...result, code: 1 } : result;
 		});
 		if (!("failure" in answer)) this.noteCaughtUp(caller);
-		await this.announceTranscript();
+		if (this.meta) await this.announcements.transcript(this.meta, this.log);
 		return answer;
 	}
 
@@ -345,14 +267,16 @@ export class ChatRoom extends DurableObject<Env> {
 	 * whole now, so an end waiting for that may go out (outside the write queue, like every publish).
 	 */
 	private noteCaughtUp(caller: Caller): void {
-		if (caller.role !== "agent" || this.agentCaughtUp || this.restoredAt === undefined) return;
-		this.agentCaughtUp = true;
-		if (this.meta?.status === "ended") this.ctx.waitUntil(this.announceEnd());
+		if (caller.role === "agent" && this.announcements.agentCaughtUpNow() && this.meta?.status === "ended") this.ctx.waitUntil(this.announceEnd());
 	}
 
-	private markRestored(): void {
-		this.restoredAt = Date.now();
-		this.storage?.setRestoredAt(this.restoredAt);
+	/** chat.end, when the chat has ended; then the alarm is kept only for what is left. */
+	private async announceEnd(): Promise<boolean> {
+		if (this.meta?.status !== "ended") return true;
+		const wasOut = this.announcements.endPublished;
+		const out = await this.announcements.end(this.meta, this.log);
+		if (!wasOut && this.announcements.endPublished) await this.settleAlarm();
+		return out;
 	}
 
 	/** Only WebSocket upgrades come here (the Worker hands them over); the socket must say hello. */
@@ -408,14 +332,14 @@ export class ChatRoom extends DurableObject<Env> {
 			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "no hello");
 			else if (caller && expiresAt !== undefined && expiresAt <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token expired");
 		}
-		const endOwed = this.meta?.status === "ended" && !(await this.announceEnd());
-		const transcriptOwed = !(await this.announceTranscript());
+		const endOwed = !(await this.announceEnd());
+		const transcriptOwed = this.meta !== undefined && !(await this.announcements.transcript(this.meta, this.log));
 		await this.settleAlarm(endOwed || transcriptOwed ? now + ANNOUNCE_RETRY_MS : Infinity);
 	}
 
 	/** The alarm for the earliest deadline still ahead (a socket's, an owed announcement's, the end's grace), or none. */
 	private async settleAlarm(owed = Infinity): Promise<void> {
-		const graceUntil = this.meta?.status === "ended" && !this.endAnnounced && !this.storage?.endAnnounced ? this.endGraceUntil() : 0;
+		const graceUntil = this.meta?.status === "ended" && !this.announcements.endPublished ? this.announcements.endMayGoAt() : 0;
 		const next = Math.min(this.sockets.nextDeadline(), owed, graceUntil > Date.now() ? graceUntil : Infinity);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
@@ -547,7 +471,7 @@ export class ChatRoom extends DurableObject<Env> {
 	 */
 	private membership(caller: Caller, meta: ChatMeta): RoomAnswer | undefined {
 		if (caller.role !== "agent" || meta.agentIds.includes(caller.id)) return undefined;
-		return this.restoredAt !== undefined ? { code: 1, ...this.log.offsets, messages: [] } : notInChat();
+		return this.announcements.restored ? { code: 1, ...this.log.offsets, messages: [] } : notInChat();
 	}
 
 	private hasNews(offsets: Offsets): boolean {
@@ -628,11 +552,10 @@ export class ChatRoom extends DurableObject<Env> {
 		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
 		// However the chat became ended here (an end call, or a rebuild on a failover deployment that never
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
-		const announced = this.endAnnounced || !!this.storage?.endAnnounced;
-		if (endedNow && !announced) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+		if (endedNow && !this.announcements.endPublished) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 		this.storage?.save({ meta, chatState, messages });
 		// chat.end already took the record out: what comes after reaches persistence as chat.transcript.
-		if (messages.length > 0 && this.meta?.status === "ended" && announced) this.setTranscriptOwed(true);
+		if (messages.length > 0 && this.meta?.status === "ended") this.announcements.grewAfterEnd();
 		if (meta) {
 			this.meta = meta;
 			this.chatState = chatState;

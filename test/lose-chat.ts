@@ -1,4 +1,5 @@
 import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
+import { END_GRACE_MS } from "../durable-objects/chat-announcements.ts";
 
 /**
  * Makes the server forget a chat the way each mode can: memory mode by eviction, durable mode by
@@ -26,4 +27,13 @@ export async function rollBack(siteId: string, chatId: string, n: number): Promi
 		}
 	});
 	await abortAllDurableObjects();
+}
+
+/** Ends the wait of a room restored from one side's copy (SPEC §3), as 60 s passing would; its alarm then publishes. */
+export async function endGraceOver(siteId: string, chatId: string): Promise<void> {
+	const room = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+	await runInDurableObject(room, (instance) => {
+		const { announcements } = instance as unknown as { announcements: { restoredAt?: number } };
+		if (announcements.restoredAt !== undefined) announcements.restoredAt -= END_GRACE_MS;
+	});
 }

@@ -2,13 +2,12 @@
  * SPEC §3 "A rebuild from one side cannot shrink the chat": a visitor who rebuilds a lost chat from
  * nothing and ends it cannot erase the transcript, nor the agent's place in it.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { chatEndId } from "../../queues/publisher.ts";
-import { END_GRACE_MS, type ChatRoom } from "../../durable-objects/chat-room.ts";
 import { api, json } from "../helpers.ts";
 import { converse, visitorAndAgent } from "../clients.ts";
-import { loseChat } from "../lose-chat.ts";
+import { endGraceOver, loseChat } from "../lose-chat.ts";
 import { deliveryState, waitFor } from "../queue-helpers.ts";
 
 /** The sealed state the visitor got when it started: the oldest it holds, listing no agent. */
@@ -62,10 +61,7 @@ it("adds what the agent brings after chat.end went out, and keeps the chat in th
 
 	await eraseAttempt(siteId, visitor.chatId, visitor.token, startState);
 	// The agent does not come back within the grace: chat.end goes out with the visitor's copy.
-	await runInDurableObject(room(siteId, visitor.chatId), (instance: ChatRoom) => {
-		const restored = instance as unknown as { restoredAt: number };
-		restored.restoredAt -= END_GRACE_MS;
-	});
+	await endGraceOver(siteId, visitor.chatId);
 	await runDurableObjectAlarm(room(siteId, visitor.chatId));
 	await waitFor("the partial chat.end", async () => (await deliveryState(`chat.end.persistence:${chatEndId(visitor.chatId)}`))?.state === "done");
 	expect((await persistedIds(visitor.chatId)).length).toBeLessThan(everything.length);

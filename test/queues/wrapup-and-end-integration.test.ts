@@ -1,12 +1,12 @@
 /** Wrap-ups, an end whose chat.end could not be queued at first, and a transcript too large for one queue message. */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { END_GRACE_MS, type ChatRoom } from "../../durable-objects/chat-room.ts";
 import { chatEndId } from "../../queues/publisher.ts";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { BASE, accept, api, createAgent, createSite, poll, send, startChat } from "../helpers.ts";
 import { recordingFetch } from "../clients.ts";
-import { loseChat } from "../lose-chat.ts";
+import { endGraceOver, loseChat } from "../lose-chat.ts";
+import type { ChatRoom } from "../../durable-objects/chat-room.ts";
 import { deliveryState, endChat, postJson, receiver, waitFor } from "../queue-helpers.ts";
 
 const roomOf = (siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
@@ -109,9 +109,7 @@ it("publishes chat.end from a deployment that learns of the end only through the
 	await visitor.poll();
 	const takenOver = roomOf(siteId, visitor.chatId);
 	// Rebuilt from the visitor's copy alone, the room would wait for an agent's copy: the wait is over.
-	await runInDurableObject(takenOver, (instance: ChatRoom) => {
-		(instance as unknown as { restoredAt: number }).restoredAt -= END_GRACE_MS;
-	});
+	await endGraceOver(siteId, visitor.chatId);
 	expect(await runDurableObjectAlarm(takenOver)).toBe(true);
 	const key = `chat.end.persistence:${chatEndId(visitor.chatId)}`;
 	await waitFor("the persisted chat", async () => (await deliveryState(key))?.state === "done");

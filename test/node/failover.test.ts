@@ -76,6 +76,8 @@ describe("failover between two deployments", () => {
 		const visitor = await LiveChatClient.startChat({ ...transport, siteId: "demo", visitor: { name: "Failover Fred" } });
 		const login = await LiveChatClient.agentLogin({ ...transport, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
 		const agent = new LiveChatClient({ ...transport, siteId: "demo", chatId: visitor.chatId, token: login.token });
+		// An agent acts in a chat only once it has accepted it (SPEC §4).
+		await agent.accept();
 
 		await converse(visitor, agent, "on the primary");
 		// The agent says one more thing the visitor has not fetched when the primary goes away.

@@ -85,6 +85,8 @@ let client: LiveChatClient | undefined;
 const onEvent = (event: ChatEvent) => {
 	if (event.type === "ended") compose.hidden = true;
 	if (event.type === "storage") status.textContent = event.saved ? "" : NOT_SAVED;
+	// A message that was "not sent yet" went out in the background (the SDK retries its outbox).
+	if (event.type === "messages" && client?.pending.length === 0 && status.textContent?.startsWith("Not sent yet")) status.textContent = "";
 	render();
 };
 

@@ -65,7 +65,9 @@ async function admin(base: string, path: string, body: unknown) {
 }
 
 async function benchSite(base: string) {
-	await admin(base, "/sites/bench", { name: "Benchmark", limits: { messagesPerMinutePerVisitor: 10_000 } });
+	// Every chat of the benchmark comes from one address: the per-address limits are raised for it (SPEC §6).
+	const limits = { messagesPerMinutePerVisitor: 10_000, chatStartsPerMinutePerAddress: 100_000, socketUpgradesPerMinutePerAddress: 100_000, framesPerSecondPerSocket: 1000 };
+	await admin(base, "/sites/bench", { name: "Benchmark", limits });
 	await admin(base, "/sites/bench/agents", { email: "bench-agent@example.com", name: "Bench Agent", password: "bench-password", maxChats: 100 });
 	const login = await LiveChatClient.agentLogin({ baseUrls: [base], siteId: "bench", email: "bench-agent@example.com", password: "bench-password" });
 	return login.token;
@@ -74,6 +76,13 @@ async function benchSite(base: string) {
 async function startChat(base: string): Promise<StartChatResult> {
 	const res = await fetch(`${base}/v1/sites/bench/chats`, { method: "POST", headers: { "Content-Type": "application/json" }, body: json({ visitor: { name: "Load" } }) });
 	return (await res.json()) as StartChatResult;
+}
+
+/** The agent takes the chat (SPEC §7), as it must before it acts in it; answers the chat state that lists the agent. */
+async function acceptChat(base: string, chatId: string, agentToken: string): Promise<string> {
+	const res = await fetch(`${base}/v1/sites/bench/chats/${chatId}/accept`, { method: "POST", headers: { Authorization: `Bearer ${agentToken}` } });
+	if (!res.ok) throw new Error(`accept: ${res.status} ${await res.text()}`);
+	return ((await res.json()) as { chatState: string }).chatState;
 }
 
 /** A raw send with the offsets a client would carry: what one chat costs the service per message. */
@@ -131,6 +140,7 @@ async function rebuild() {
 	try {
 		const agentToken = await benchSite(deployment.url);
 		const started = await startChat(deployment.url);
+		await acceptChat(deployment.url, started.chatId, agentToken);
 		log(`building a ${REBUILD_MESSAGES}-message chat`);
 		// Half from the visitor, half from the agent, as a real conversation has both streams.
 		const visitorLoop = sender(deployment.url, started.chatId, started.token);
@@ -185,7 +195,8 @@ async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
 	const agentToken = await benchSite(url);
 	return inBatches(WS_CHATS, 25, async () => {
 		const chat = await startChat(url);
-		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token, chat.chatState), chatSocket(url, "bench", chat.chatId, agentToken)]);
+		const chatState = await acceptChat(url, chat.chatId, agentToken);
+		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token, chatState), chatSocket(url, "bench", chat.chatId, agentToken)]);
 		sockets.push(visitor, agent);
 		return { from: visitor, to: agent };
 	});

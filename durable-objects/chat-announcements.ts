@@ -6,7 +6,7 @@
 import type { ChatLog } from "./chat-model.ts";
 import type { ChatStorage } from "./chat-storage.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
-import { chatEndId, type Publisher } from "../queues/publisher.ts";
+import { chatEndId, chatTranscriptId, type Publisher } from "../queues/publisher.ts";
 import { chatEndPayload, chatTranscriptPayload } from "./chat-end.ts";
 
 /** How soon an announcement the queue refused is tried again (from the room's alarm). */
@@ -106,7 +106,7 @@ export class ChatAnnouncements {
 		try {
 			await this.publisher(meta.siteId).publish(
 				"chat.transcript",
-				`chat.transcript:${meta.chatId}:${visitorDataOffset}:${agentDataOffset}`,
+				chatTranscriptId(meta.chatId, visitorDataOffset, agentDataOffset),
 				chatTranscriptPayload(meta, log.all()),
 			);
 		} catch (error) {

@@ -1,5 +1,5 @@
 /** Site configuration lives in KV; each isolate keeps what it read for a short while (the "config cache"). */
-import { SiteConfigSchema, type SiteConfig } from "./protocol/site-config.ts";
+import { StoredSiteConfigSchema, type SiteConfig } from "./protocol/site-config.ts";
 
 const TTL_MS = 30_000;
 /** Bounded, and misses are not kept: anyone can ask for a site that does not exist. */
@@ -11,7 +11,7 @@ export async function getSiteConfig(kv: KVNamespace, siteId: string): Promise<Si
 	const hit = cache.get(siteId);
 	if (hit && hit.until > Date.now()) return hit.config;
 	const stored = await kv.get(key(siteId), "json");
-	const parsed = stored === null ? undefined : SiteConfigSchema.safeParse(stored);
+	const parsed = stored === null ? undefined : StoredSiteConfigSchema.safeParse(stored);
 	const config = parsed?.success ? parsed.data : undefined;
 	if (config) remember(siteId, config);
 	return config;

@@ -46,7 +46,8 @@ export default defineConfig({
 		projects: [
 			await workersProject("durable"),
 			await workersProject("memory"),
-			{ test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 } },
+			// One file at a time: each starts real deployments (two wrangler processes apiece) on a two-core machine.
+			{ test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
 		],
 	},
 });

@@ -111,7 +111,6 @@ export const AgentRoleSchema = z.enum(["agent", "supervisor"]);
 export type AgentRole = z.infer<typeof AgentRoleSchema>;
 
 export const AgentSchema = z.object({ id: z.string(), email: z.string(), name: z.string(), role: AgentRoleSchema, maxChats: z.number() });
-export type Agent = z.infer<typeof AgentSchema>;
 
 export const AgentLoginResultSchema = z.object({ token: z.string(), agent: AgentSchema });
 

@@ -12,7 +12,7 @@ const TTL_MS = 30_000;
 /** Bounded. Asked only for the site of a token that verified, so misses are kept too. */
 const MAX_ENTRIES = 1000;
 const MinimumsSchema = z.record(z.string(), z.number().int().nonnegative());
-export type TokenMinimums = z.infer<typeof MinimumsSchema>;
+type TokenMinimums = z.infer<typeof MinimumsSchema>;
 
 const cache = new Map<string, { minimums: TokenMinimums; until: number }>();
 const key = (siteId: string) => `agent-tv:${siteId}`;

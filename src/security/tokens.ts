@@ -31,7 +31,6 @@ const AgentClaimsSchema = z.object({
 });
 const ClaimsSchema = z.discriminatedUnion("role", [VisitorClaimsSchema, AgentClaimsSchema]);
 export type Claims = z.infer<typeof ClaimsSchema>;
-export type AgentClaims = z.infer<typeof AgentClaimsSchema>;
 
 const now = () => Math.floor(Date.now() / 1000);
 

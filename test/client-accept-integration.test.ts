@@ -1,11 +1,9 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
 import { BASE, createAgent, createSite } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
-
-const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
+import { fetchVia } from "./client-helpers.ts";
 
 async function waitingChat() {
 	const siteId = await createSite();

@@ -1,46 +1,10 @@
-import { SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LiveChatClient, MemoryStore, type ChatEvent, type ChatSnapshot, type ChatStore, type OpenSocket } from "../client/index.ts";
+import { LiveChatClient, type ChatEvent } from "../client/index.ts";
 import { BASE, createSite } from "./helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
-
-const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
-
-/** The Worker's own upgrade (the test pool has no WebSocket constructor), keeping every socket it opened. */
-function socketOpener(opened: WebSocket[], delayMs = 0): OpenSocket {
-	return async (url) => {
-		const response = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
-		const ws = response.webSocket;
-		if (!ws) throw new Error(`no upgrade: ${response.status}`);
-		ws.accept();
-		opened.push(ws);
-		if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-		return ws;
-	};
-}
+import { FullStore, fetchVia, socketOpener, until } from "./client-helpers.ts";
 
 const stillOpen = (sockets: WebSocket[]) => sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000) {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
-
-/** A store that refuses to save while `full`, as a browser's storage does once its quota is used up. */
-class FullStore implements ChatStore {
-	full = false;
-	readonly inner = new MemoryStore();
-	load(key: string) {
-		return this.inner.load(key);
-	}
-	async save(key: string, snapshot: ChatSnapshot) {
-		if (this.full) throw new DOMException("the quota has been exceeded", "QuotaExceededError");
-		await this.inner.save(key, snapshot);
-	}
-}
 
 /** Rejections nobody handled, caught here so that the test can name them (vitest would fail the run on them too). */
 const unhandled: unknown[] = [];
@@ -108,7 +72,6 @@ describe("LiveChatClient connections", () => {
 	it("with a store that cannot save: sends, takes pushed messages, reports nothing it did not do, and saves once the store recovers", async () => {
 		const siteId = await createSite();
 		const store = new FullStore();
-		store.full = true;
 		const events: ChatEvent[] = [];
 		const sockets: WebSocket[] = [];
 		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, store, openSocket: socketOpener(sockets), onEvent: (e) => events.push(e) });

@@ -1,19 +1,9 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { LiveChatClient, MemoryStore, type OpenSocket } from "../client/index.ts";
+import { LiveChatClient, MemoryStore } from "../client/index.ts";
 import { BASE, createSite } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
-
-const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
-
-/** The Worker's own upgrade (the test pool has no WebSocket constructor). */
-const socketOpener: OpenSocket = async (url) => {
-	const response = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
-	if (!response.webSocket) throw new Error(`no upgrade: ${response.status}`);
-	response.webSocket.accept();
-	return response.webSocket;
-};
+import { fetchVia, socketOpener } from "./client-helpers.ts";
 
 /**
  * Two tabs of one visitor, each with its own store, during a split brain: each tab's message 6
@@ -32,7 +22,7 @@ async function splitBrain(options: { tabBSocket: boolean }) {
 		token: tabA.token,
 		fetch: fetchVia,
 		store: new MemoryStore(),
-		openSocket: options.tabBSocket ? socketOpener : undefined,
+		openSocket: options.tabBSocket ? socketOpener() : undefined,
 	});
 	await tabB.poll();
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { LiveChatClient, LocalStorageStore, MemoryStore, type ChatEvent, type ChatSnapshot, type ChatStore } from "../client/index.ts";
+import { LiveChatClient, LocalStorageStore, type ChatEvent, type ChatSnapshot, type ChatStore } from "../client/index.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import { BASE, CHAT, FakeRoom, SITE, fakeToken, message } from "./client-fake-room.ts";
+import { FullStore } from "./client-helpers.ts";
 
 /** localStorage in a Map: counts writes, and throws QuotaExceededError past `quota` characters. */
 class FakeStorage {
@@ -19,19 +20,6 @@ class FakeStorage {
 	}
 	removeItem(key: string) {
 		this.items.delete(key);
-	}
-}
-
-/** A store that cannot save while `full`, the way a browser's storage refuses once its quota is used up. */
-class FullStore implements ChatStore {
-	full = true;
-	readonly inner = new MemoryStore();
-	load(key: string) {
-		return this.inner.load(key);
-	}
-	save(key: string, snapshot: ChatSnapshot): Promise<void> {
-		if (this.full) throw new DOMException("the quota has been exceeded", "QuotaExceededError");
-		return this.inner.save(key, snapshot);
 	}
 }
 

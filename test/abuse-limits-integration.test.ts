@@ -1,5 +1,5 @@
 /** SPEC §6 abuse limits: each answers 429 with Retry-After (or closes 4429) and stores nothing. */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/live-chat-client.ts";
 import { loseChat } from "./lose-chat.ts";
@@ -141,10 +141,14 @@ describe("long-polls", () => {
 	it("hold at most 64 at once on one chat; the next one is 429", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
-		const held = Array.from({ length: 64 }, () => api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=2`, { token: chat.token }));
-		await new Promise((r) => setTimeout(r, 300));
-		const refused = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=2`, { token: chat.token });
+		const held = Array.from({ length: 64 }, () => api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`, { token: chat.token }));
+		const room = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`));
+		const waiting = () => runInDurableObject(room, (instance) => (instance as unknown as { waiters: Set<unknown> }).waiters.size);
+		for (let i = 0; i < 100 && (await waiting()) < 64; i++) await new Promise((r) => setTimeout(r, 50));
+		const refused = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`, { token: chat.token });
 		expectRateLimited(refused, await refused.json());
+		// News releases every held poll at once.
+		await send(siteId, chat.chatId, chat.token, [0, 0], "news");
 		expect((await Promise.all(held)).every((r) => r.status === 200)).toBe(true);
 	});
 });

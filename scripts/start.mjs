@@ -7,7 +7,8 @@
 //   4. wait for it to answer, then seed site `demo` and agent `agent@demo.local`
 //
 // Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory),
-// KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars).
+// KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars),
+// DEBUG_ROUTES (1: the chaos run's eviction route, local only).
 // Plain Node ESM, built-ins only.
 
 import { spawn } from "node:child_process";
@@ -43,6 +44,8 @@ const STATE_DIR = process.env.STATE_DIR?.trim() || ".wrangler/state";
 const CHAT_STATE = process.env.CHAT_STATE?.trim() || "durable";
 // Key rotation (SPEC §6): any of these set in the environment overrides .dev.vars for this deployment.
 const KEY_VARS = ["KEY_ID", "PREVIOUS_KEYS", "TOKEN_SECRET", "CHAT_SIGNING_KEY", "STATE_SEALING_KEY"].filter((name) => process.env[name]);
+// Local fault injection for the chaos run (src/routes/debug.ts): only ever turned on from here.
+const DEBUG_ROUTES = process.env.DEBUG_ROUTES === "1";
 if (CHAT_STATE !== "durable" && CHAT_STATE !== "memory") {
 	console.error(`[start] error: CHAT_STATE must be "durable" or "memory" (got ${JSON.stringify(process.env.CHAT_STATE)})`);
 	process.exit(2);
@@ -202,6 +205,7 @@ function startDev() {
 			"--persist-to", STATE_DIR,
 			"--var", `CHAT_STATE:${CHAT_STATE}`,
 			...KEY_VARS.flatMap((name) => ["--var", `${name}:${process.env[name]}`]),
+			...(DEBUG_ROUTES ? ["--var", "DEBUG_ROUTES:true"] : []),
 			"--show-interactive-dev-session=false",
 		],
 		{

@@ -6,6 +6,7 @@ import { cleanUp } from "../queues/retention.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
+import { debug } from "./routes/debug.ts";
 import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 
@@ -19,6 +20,7 @@ export const app = new Hono<AppEnv>()
 	.route("/", events)
 	.route("/", history)
 	.route("/admin", admin)
+	.route("/debug", debug)
 	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))
 	.onError((err, c) => {
 		if (err instanceof ApiError) {

@@ -4,39 +4,24 @@
  * server behind the caller → code 1 with its offsets, otherwise apply and answer code 0.
  */
 import { DurableObject } from "cloudflare:workers";
+import { eventId, publisher } from "../queues/publisher.ts";
+import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import { MAX_WAIT_SECONDS, type ChatMessage, type Offsets, type RebuildChat, type ReturnResult, type SendMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema, type ChatMeta } from "../src/protocol/chat-state.ts";
-import { ApiError, roomFailure, type RoomFailure } from "../src/errors.ts";
-import { parseJsonText } from "../src/protocol/json-text.ts";
+import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
+import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
+import { keyRing } from "../src/security/keys.ts";
 import { macIsCurrent, signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
-import { keyRing } from "../src/security/keys.ts";
-import { mergeChatMeta } from "./chat-meta.ts";
+import { ANNOUNCE_RETRY_MS, ChatAnnouncements } from "./chat-announcements.ts";
 import type { Chains } from "./chat-chain.ts";
+import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
+import { lostChat, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
+import { RoomFrames } from "./room-frames.ts";
+import { attachmentOf, RoomSockets, sendFrame } from "./room-sockets.ts";
 import { SerialQueue } from "./serial-queue.ts";
-import { attachmentOf, RoomSockets, sendFrame, type SocketAttachment } from "./room-sockets.ts";
-import { callerOf, lostChat, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
-import {
-	CLOSE_FORBIDDEN,
-	CLOSE_LIMIT,
-	CLOSE_UNAUTHORIZED,
-	ClientFrameSchema,
-	HELLO_TIMEOUT_MS,
-	HelloFrameSchema,
-	MAX_FRAME_CHARS,
-	MAX_HELLO_CHARS,
-	type ClientFrame,
-	type HelloFrame,
-	type ServerFrame,
-} from "../src/protocol/ws.ts";
-import { isRevoked } from "../src/security/revocation.ts";
-import { verifyToken } from "../src/security/tokens.ts";
-import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
-import { eventId, publisher } from "../queues/publisher.ts";
-import { ANNOUNCE_RETRY_MS, ChatAnnouncements } from "./chat-announcements.ts";
-import { z } from "zod";
 
 export type { Caller, NewChat, RoomAnswer };
 
@@ -51,15 +36,6 @@ const RATE_WINDOW_MS = 60_000;
 const VISITOR_SENDS_ACROSS_CHATS = 120;
 /** Long-polls held at once on one chat; a chat has at most a few dozen clients (SPEC §6). */
 export const MAX_HELD_POLLS = 64;
-/** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
-export const ROOM_SITE_HEADER = "X-Room-Site-Id";
-export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
-/** The site's socket limits (SPEC §6), read by the Worker from the site's configuration. */
-export const ROOM_SOCKETS_LIMIT_HEADER = "X-Room-Sockets-Limit";
-export const ROOM_FRAMES_LIMIT_HEADER = "X-Room-Frames-Limit";
-const SocketLimitsSchema = z.object({ socketsPerChat: z.coerce.number().int().positive(), framesPerSecond: z.coerce.number().int().positive() });
-
-const errorFrame = (type: string, message: string) => ({ type: "error" as const, error: { type, message } });
 const notInChat = () => roomFailure(403, "not_in_chat", "you are not one of this chat's agents");
 const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000));
 
@@ -72,10 +48,9 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Writers run one at a time: a send awaits its MAC, and nothing may slip in between offset and append. */
 	private readonly writes = new SerialQueue();
 	private readonly waiters = new Set<() => void>();
-	/** Memory mode: a room that woke up without its chat tells its sockets once. */
-	private lossAnnounced = false;
 	private readonly sockets: RoomSockets;
 	private readonly announcements: ChatAnnouncements;
+	private socketFrames: RoomFrames | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -85,6 +60,7 @@ export class ChatRoom extends DurableObject<Env> {
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		if (env.CHAT_STATE !== "memory") this.storage = new ChatStorage(ctx.storage);
 		this.announcements = new ChatAnnouncements((siteId) => publisher(this.env, siteId), this.storage, (at) => this.scheduleAlarm(at));
+
 		const saved = this.storage?.load();
 		if (saved) {
 			this.meta = saved.meta;
@@ -283,32 +259,37 @@ export class ChatRoom extends DurableObject<Env> {
 		return out;
 	}
 
+	/** The socket code, on the same chat operations as HTTP; made on first use. */
+	private get frames(): RoomFrames {
+		this.socketFrames ??= new RoomFrames(
+			{
+				hasChat: () => this.meta !== undefined,
+				refusal: (caller) => {
+					const refused = this.meta && (this.authorize(caller, this.meta) ?? this.membership(caller, this.meta));
+					return refused && "failure" in refused ? refused : undefined;
+				},
+				poll: (caller, offsets, chains) => this.poll(caller, offsets, 0, chains),
+				send: (caller, offsets, chains, body, origin) => this.applySend(caller, offsets, chains, body, origin),
+				rebuild: (caller, body, origin) => this.applyRebuild(caller, body, origin),
+				offsets: () => this.log.offsets,
+				message: (id) => this.log.get(id),
+				scheduleAlarm: (at) => this.scheduleAlarm(at),
+			},
+			this.sockets,
+			this.ctx,
+			this.env,
+		);
+		return this.socketFrames;
+	}
+
 	/** Only WebSocket upgrades come here (the Worker hands them over); the socket must say hello. */
 	async fetch(request: Request): Promise<Response> {
-		const siteId = request.headers.get(ROOM_SITE_HEADER);
-		const chatId = request.headers.get(ROOM_CHAT_HEADER);
-		const limits = SocketLimitsSchema.safeParse({
-			socketsPerChat: request.headers.get(ROOM_SOCKETS_LIMIT_HEADER),
-			framesPerSecond: request.headers.get(ROOM_FRAMES_LIMIT_HEADER),
-		});
-		if (request.headers.get("Upgrade") !== "websocket" || !siteId || !chatId || !limits.success) {
-			return new Response("expected a WebSocket upgrade", { status: 426 });
-		}
-		if (this.sockets.openCount() >= limits.data.socketsPerChat) {
-			const body = new ApiError(429, "rate_limited", `at most ${limits.data.socketsPerChat} sockets per chat`).toBody();
-			return Response.json(body, { status: 429, headers: { "Retry-After": "30" } });
-		}
-		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-		this.ctx.acceptWebSocket(server);
-		const now = Date.now();
-		server.serializeAttachment({ siteId, chatId, connectedAt: now, framesPerSecond: limits.data.framesPerSecond } satisfies SocketAttachment);
-		await this.scheduleAlarm(now + HELLO_TIMEOUT_MS);
-		return new Response(null, { status: 101, webSocket: client });
+		return this.frames.upgrade(request);
 	}
 
 	async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
 		try {
-			await this.onFrame(ws, raw);
+			await this.frames.receive(ws, raw);
 		} catch (error) {
 			console.error("ChatRoom:webSocketMessage", error);
 			sendFrame(ws, { type: "error", error: { type: "internal_error", message: "something went wrong" } });
@@ -353,99 +334,6 @@ export class ChatRoom extends DurableObject<Env> {
 	private async scheduleAlarm(at: number): Promise<void> {
 		const current = await this.ctx.storage.getAlarm();
 		if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
-	}
-
-	private async onFrame(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-		const caller = this.sockets.callerOf(ws);
-		// Before hello a socket may say nothing else: no token has vouched for it yet.
-		if (!caller) return this.beforeHello(ws, raw);
-		if (this.sockets.overFrameRate(ws)) return this.sockets.close(ws, CLOSE_LIMIT, "too many frames");
-		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
-		if (typeof raw !== "string") return sendFrame(ws, errorFrame("invalid_request", "frames are JSON text"));
-		if (raw.length > MAX_FRAME_CHARS) return sendFrame(ws, errorFrame("payload_too_large", `frames are at most ${MAX_FRAME_CHARS} characters`));
-		const text = parseJsonText(raw);
-		if (!text.ok) return sendFrame(ws, errorFrame("invalid_request", text.message));
-		const parsed = ClientFrameSchema.safeParse(text.value);
-		if (!parsed.success) return sendFrame(ws, errorFrame("invalid_request", parsed.error.issues.map((i) => i.message).join("; ")));
-		const frame = parsed.data;
-		if (frame.type === "hello") return sendFrame(ws, errorFrame("invalid_request", "hello was already said"));
-		this.announceLoss(ws);
-		await this.dispatch(ws, caller, frame);
-	}
-
-	private async beforeHello(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-		const text = typeof raw === "string" && raw.length <= MAX_HELLO_CHARS ? parseJsonText(raw) : undefined;
-		const hello = text?.ok ? HelloFrameSchema.safeParse(text.value) : undefined;
-		if (!hello?.success) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "hello first");
-		this.announceLoss(ws);
-		await this.hello(ws, attachmentOf(ws), hello.data);
-	}
-
-	/** A room that woke up without its chat (memory mode) asks every socket for a full rebuild, once. */
-	private announceLoss(except: WebSocket): void {
-		if (this.meta || this.lossAnnounced) return;
-		this.lossAnnounced = true;
-		for (const ws of this.sockets.authenticated().keys()) {
-			if (ws !== except) sendFrame(ws, { type: "rebuild", visitorDataOffset: -1, agentDataOffset: -1 });
-		}
-	}
-
-	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: HelloFrame): Promise<void> {
-		const claims = await verifyToken(keyRing(this.env), frame.token);
-		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
-		if (!ok) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
-		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
-		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
-		if (this.meta) {
-			const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
-			if (refused && "failure" in refused) return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
-		}
-		const expiresAt = claims.exp * 1000;
-		this.sockets.admit(ws, { ...attachment, caller, expiresAt });
-		await this.scheduleAlarm(expiresAt);
-		this.replyOnSocket(ws, await this.poll(caller, frame, 0, frame));
-	}
-
-	private async dispatch(ws: WebSocket, caller: Caller, frame: Exclude<ClientFrame, { type: "hello" }>): Promise<void> {
-		switch (frame.type) {
-			case "send": {
-				// A socket gets every message as it is accepted, so without offsets it holds what the room holds.
-				const held = this.log.offsets;
-				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset, agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset };
-				const answer = await this.applySend(caller, offsets, frame, frame.message, ws);
-				if ("failure" in answer || answer.code !== 0) return this.replyOnSocket(ws, answer);
-				const own = this.log.get(frame.message.id)!;
-				return sendFrame(ws, { type: "ack", id: own.id, dataOffset: own.dataOffset, sendTime: own.sendTime, mac: own.mac });
-			}
-			case "rebuild": {
-				const { type: _type, ...body } = frame;
-				return this.replyOnSocket(ws, await this.applyRebuild(caller, body, ws));
-			}
-			case "typing":
-			case "read":
-				// Relayed only when it tells the others something new (SPEC §6: coalesced).
-				if (!this.sockets.worthRelaying(ws, frame)) return;
-				for (const other of this.sockets.authenticated().keys()) {
-					if (other !== ws) sendFrame(other, { ...frame, role: caller.role, senderId: caller.id });
-				}
-		}
-	}
-
-	/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
-	private replyOnSocket(ws: WebSocket, answer: RoomAnswer): void {
-		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message));
-		if (answer.code === 1 && answer.messages.length === 0) {
-			const frame: ServerFrame = { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset };
-			if (answer.diverged) frame.diverged = answer.diverged;
-			return sendFrame(ws, frame);
-		}
-		sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
-	}
-
-	/** An agent's socket stops working once the admin revoked its tokens (SPEC §6); the versions are cached per isolate. */
-	private revoked(caller: Caller): Promise<boolean> {
-		if (caller.role !== "agent" || caller.tokenVersion === undefined) return Promise.resolve(false);
-		return isRevoked(this.env, { role: "agent", sid: caller.siteId, sub: caller.id, tv: caller.tokenVersion });
 	}
 
 	/** Steps 1 and 2 of SPEC §3 with the chain check, and the caller's right to this chat. */

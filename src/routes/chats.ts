@@ -17,7 +17,7 @@ import { signVisitorToken } from "../security/tokens.ts";
 import { keyRing } from "../security/keys.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { open, seal } from "../security/sealed-state.ts";
-import { ROOM_CHAT_HEADER, ROOM_FRAMES_LIMIT_HEADER, ROOM_SITE_HEADER, ROOM_SOCKETS_LIMIT_HEADER } from "../../durable-objects/chat-room.ts";
+import { ROOM_CHAT_HEADER, ROOM_FRAMES_LIMIT_HEADER, ROOM_SITE_HEADER, ROOM_SOCKETS_LIMIT_HEADER } from "../../durable-objects/room-frames.ts";
 import { callerOf } from "../../durable-objects/room-contract.ts";
 import { chatRoom, replyFromRoom, unwrap } from "./room.ts";
 

@@ -229,8 +229,13 @@ export class ChatRoom extends DurableObject<Env> {
 			const uploaded = origin && { ws: origin, has: new Set(appends.filter((m) => !resealed.includes(m)).map((m) => m.id)) };
 			await this.commit(metaChanged ? meta : undefined, appends, meta === offered ? body.chatState : undefined, uploaded);
 			for (const m of appends) this.lastSendTime = Math.max(this.lastSendTime, m.sendTime);
-			// What the client lacks, and every message the room moved: the client must move its copy too.
-			const result = this.answer(body, resealed);
+			// What the client lacks, every message the room moved, and every uploaded one the room holds otherwise
+			// (two deployments accepted the same id at different times): the client takes the room's version.
+			const heldOtherwise = body.messages.flatMap((m) => {
+				const held = this.log.get(m.id);
+				return held && !appends.includes(held) && (held.dataOffset !== m.dataOffset || held.sendTime !== m.sendTime || held.mac !== m.mac) ? [held] : [];
+			});
+			const result = this.answer(body, [...resealed, ...heldOtherwise]);
 			if (metaChanged) result.chatState = this.chatState;
 			// The client's history still differs below its offsets: it uploads the whole stream and re-reads it (SPEC §3).
 			const diverged = await this.log.diverged(body, body);

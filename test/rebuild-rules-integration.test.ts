@@ -1,5 +1,8 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol/chat.ts";
+import { keyRing } from "../src/security/keys.ts";
+import { signMessage } from "../src/security/message-mac.ts";
 import { accept, createAgent, createSite, poll, rebuild, send, startChat } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 
@@ -136,5 +139,20 @@ describe("rebuild rules", () => {
 		const stored = (await poll(siteId, chat.chatId, chat.token)).body.messages;
 		expect(stored).toEqual(everything);
 		expect(stored.find((m) => m.type === 2)!.senderName).toBe("Alice");
+	});
+});
+
+describe("an id two deployments accepted at different times", () => {
+	it("answers the room's version to a client that uploads another, so the copies end up identical", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const sent = (await send(siteId, chat.chatId, chat.token, [0, 0], "hello")).body.messages[0]!;
+		// The same message as another deployment accepted it: a later sendTime, its own valid mac.
+		const elsewhere = { ...sent, sendTime: sent.sendTime + 5 };
+		elsewhere.mac = await signMessage(keyRing(env), siteId, chat.chatId, elsewhere);
+		const answer = await rebuild(siteId, chat.chatId, chat.token, { chatState: chat.chatState, visitorDataOffset: 1, agentDataOffset: 0, messages: [elsewhere] });
+		expect(answer.body.code).toBe(0);
+		expect(answer.body.messages).toEqual([sent]);
+		expect((await poll(siteId, chat.chatId, chat.token)).body.messages).toEqual([sent]);
 	});
 });

@@ -105,6 +105,9 @@ export class LiveChatClient {
 	private readonly writes = new SerialQueue();
 	/** One rebuild at a time, shared: a long-poll and a send that both meet code 1 upload once. */
 	private rebuilding: Promise<void> | undefined;
+	/** The deployment whose versions this copy holds, and whether it must read the chat again from another (notedServer). */
+	private servedBy: string | undefined;
+	private rereadOwed = false;
 	/** One save at a time, the newest copy last; a change made during a save is saved right after it. */
 	private saving: Promise<void> | undefined;
 	private unsaved = false;
@@ -191,7 +194,8 @@ export class LiveChatClient {
 	 * on the way, or that opens after disconnect(), is closed at once.
 	 */
 	private async openSession(connection: number): Promise<{ closed: Promise<void> } | undefined> {
-		const url = `${this.transport.baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`;
+		const baseUrl = this.transport.baseUrl;
+		const url = `${baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`;
 		let onClose!: () => void;
 		const closed = new Promise<void>((resolve) => (onClose = resolve));
 		let session: SocketSession | undefined;
@@ -204,9 +208,11 @@ export class LiveChatClient {
 			const reply = await session.hello({ token: this.token, ...(await this.position()) });
 			if (!this.live(connection)) throw new SocketClosed("disconnected");
 			this.session = session;
+			this.notedServer(baseUrl);
 			if (reply.type === "sync") this.absorb(reply);
 			const rebuild = rebuildRequestOf(reply);
 			if (rebuild) await this.rebuild(rebuild);
+			else if (this.rereadOwed) await this.rereadAll();
 			if (session.closed) throw new SocketClosed("socket closed");
 			void this.persist();
 			void this.flush().catch(() => undefined);
@@ -461,6 +467,7 @@ export class LiveChatClient {
 			fresh.push(...this.absorb(result));
 			return { done: result };
 		});
+		if (this.rereadOwed) fresh.push(...(await this.rereadAll()));
 		if (this.displaced.length > 0) await this.rebuild(this.offsets);
 		return { result, fresh };
 	}
@@ -550,6 +557,27 @@ export class LiveChatClient {
 		if (result.code === 0) this.absorb(result);
 	}
 
+	/**
+	 * Two deployments can each accept one message (a send whose answer was lost, retried on the other)
+	 * at different times: same id, same place, so the chains agree, but another sendTime and mac. So
+	 * after this client moves to another deployment, it reads the whole chat there once and takes that
+	 * deployment's versions, as every client that moves does: the copies end up identical.
+	 */
+	private notedServer(baseUrl: string): void {
+		if (this.servedBy !== undefined && this.servedBy !== baseUrl) this.rereadOwed = true;
+		this.servedBy = baseUrl;
+	}
+
+	private async rereadAll(): Promise<ChatMessage[]> {
+		this.rereadOwed = false;
+		const result = ReturnResultSchema.parse(await this.request("/messages", { method: "GET" }, { visitorDataOffset: 0, agentDataOffset: 0 }));
+		if (result.code !== 0) {
+			this.rereadOwed = true; // the room wants a rebuild first: the next call makes it, then reads again
+			return [];
+		}
+		return this.absorb(result);
+	}
+
 	/** A chat call over HTTP, the token and the caller's position in its headers; the JSON of a 2xx answer. */
 	private async request(path: string, init: RequestInit, position: Position, waitMs = 0): Promise<unknown> {
 		const headers = new Headers(init.headers);
@@ -559,6 +587,7 @@ export class LiveChatClient {
 		if (position.visitorChain) headers.set(VISITOR_CHAIN_HEADER, position.visitorChain);
 		if (position.agentChain) headers.set(AGENT_CHAIN_HEADER, position.agentChain);
 		const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers }, waitMs);
+		this.notedServer(this.transport.baseUrl);
 		return readOk(response, path);
 	}
 

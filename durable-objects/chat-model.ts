@@ -13,9 +13,33 @@ export const streamOf = (message: Pick<ChatMessage, "type">): Stream =>
 /** The visitor stream sorts before the agent stream wherever the two tie. */
 export const streamRank = (message: Pick<ChatMessage, "type">): number => (message.type === 1 ? 0 : 1);
 
-/** Display order: sendTime, then visitor before agent, then dataOffset. */
-export function compareForDisplay(a: ChatMessage, b: ChatMessage): number {
-	return a.sendTime - b.sendTime || streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;
+/**
+ * Display order (SPEC §2): by sendTime, the visitor first on a tie, then dataOffset; and each stream
+ * always in its own offset order. The two agree while a stream's sendTimes grow with its offsets,
+ * which every room keeps to; a failover can leave a stream's times out of step (one deployment
+ * accepted a message, another the next one earlier), and then its sender's order still wins.
+ */
+export function inDisplayOrder<M extends Placed>(messages: Iterable<M>): M[] {
+	const visitor: M[] = [];
+	const agent: M[] = [];
+	for (const m of messages) (m.type === 1 ? visitor : agent).push(m);
+	const byOffset = (a: M, b: M) => a.dataOffset - b.dataOffset || a.sendTime - b.sendTime;
+	return mergeStreams(visitor.sort(byOffset), agent.sort(byOffset));
+}
+
+type Placed = Pick<ChatMessage, "type" | "dataOffset" | "sendTime">;
+
+/** Two streams, each in offset order, interleaved by sendTime (the visitor's first on a tie). */
+function mergeStreams<M extends Placed>(visitor: readonly M[], agent: readonly M[]): M[] {
+	if (visitor.length === 0) return [...agent];
+	if (agent.length === 0) return [...visitor];
+	const merged: M[] = [];
+	let v = 0;
+	let a = 0;
+	while (v < visitor.length && a < agent.length) merged.push(agent[a]!.sendTime < visitor[v]!.sendTime ? agent[a++]! : visitor[v++]!);
+	while (v < visitor.length) merged.push(visitor[v++]!);
+	while (a < agent.length) merged.push(agent[a++]!);
+	return merged;
 }
 
 export class ChatLog {
@@ -153,11 +177,7 @@ export class ChatLog {
 	above(offsets: Offsets): ChatMessage[] {
 		const tail = (stream: Stream, from: number) =>
 			this.streams[stream].slice(Math.max(0, from)).filter((m): m is ChatMessage => m !== undefined);
-		const visitor = tail("visitor", offsets.visitorDataOffset);
-		const agent = tail("agent", offsets.agentDataOffset);
-		if (visitor.length === 0) return agent.sort(compareForDisplay);
-		if (agent.length === 0) return visitor.sort(compareForDisplay);
-		return visitor.concat(agent).sort(compareForDisplay);
+		return mergeStreams(tail("visitor", offsets.visitorDataOffset), tail("agent", offsets.agentDataOffset));
 	}
 
 	/** Every message in no particular order: cheaper than all() where order does not matter. */

@@ -16,7 +16,7 @@ import { open, seal } from "../src/security/sealed-state.ts";
 import { ANNOUNCE_RETRY_MS, ChatAnnouncements } from "./chat-announcements.ts";
 import type { Chains } from "./chat-chain.ts";
 import { mergeChatMeta } from "./chat-meta.ts";
-import { ChatLog, compareForDisplay, planRebuild, streamOf } from "./chat-model.ts";
+import { ChatLog, inDisplayOrder, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
 import { lostChat, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
 import { RoomFrames } from "./room-frames.ts";
@@ -390,9 +390,9 @@ export class ChatRoom extends DurableObject<Env> {
 
 	/** code 0 with every message above the caller's offsets (plus any it must see again), and the chat state when there is news. */
 	private answer(offsets: Offsets, include: ChatMessage[] = []): ReturnResult {
-		const messages = this.log.above(offsets);
+		let messages = this.log.above(offsets);
 		const missing = include.filter((m) => !messages.includes(m));
-		if (missing.length > 0) messages.push(...missing), messages.sort(compareForDisplay);
+		if (missing.length > 0) messages = inDisplayOrder([...messages, ...missing]);
 		const result: ReturnResult = { code: 0, ...this.log.offsets, messages, status: this.meta!.status };
 		// Every change of the chat's metadata comes with a system message, so the state is news exactly
 		// when one is in the answer; a caller with nothing yet (an agent opening the chat) needs it too.

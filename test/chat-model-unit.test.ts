@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ChatLog, planRebuild } from "../durable-objects/chat-model.ts";
+import { ChatLog, inDisplayOrder, planRebuild } from "../durable-objects/chat-model.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 const msg = (type: 1 | 2 | 4, dataOffset: number, id = `${type}-${dataOffset}`, sendTime = dataOffset * 10): ChatMessage => ({
@@ -12,9 +12,9 @@ const msg = (type: 1 | 2 | 4, dataOffset: number, id = `${type}-${dataOffset}`, 
 });
 
 describe("ChatLog", () => {
-	it("orders for display by send time, visitor before agent on a tie, then offset", () => {
-		const log = new ChatLog([msg(2, 1, "a1", 5), msg(1, 1, "v1", 5), msg(1, 2, "v2", 1)]);
-		expect(log.all().map((m) => m.id)).toEqual(["v2", "v1", "a1"]);
+	it("orders for display by send time, visitor before agent on a tie, each stream in its own order", () => {
+		const log = new ChatLog([msg(2, 1, "a1", 5), msg(1, 1, "v1", 5), msg(1, 2, "v2", 7), msg(2, 2, "a2", 6)]);
+		expect(log.all().map((m) => m.id)).toEqual(["v1", "a1", "a2", "v2"]);
 	});
 
 	it("reports the highest contiguous offsets, not the highest held", () => {
@@ -78,5 +78,16 @@ describe("planRebuild", () => {
 		const a = planRebuild(server(), incoming);
 		const b = planRebuild(server(), [...incoming].reverse());
 		expect(b).toEqual(a);
+	});
+});
+
+describe("display order", () => {
+	it("is by send time while each stream's times grow, and keeps a stream's own order where a failover left them out of step", () => {
+		const steady = [msg(1, 1, "v1", 10), msg(2, 1, "a1", 10), msg(1, 2, "v2", 30), msg(2, 2, "a2", 20)];
+		expect(inDisplayOrder(steady).map((m) => m.id)).toEqual(["v1", "a1", "a2", "v2"]);
+		// v2 was accepted on one deployment after v3 was on another: the visitor still reads v1, v2, v3.
+		const skewed = [msg(1, 3, "v3", 25), msg(1, 1, "v1", 10), msg(1, 2, "v2", 40), msg(2, 1, "a1", 30)];
+		expect(inDisplayOrder(skewed).map((m) => m.id)).toEqual(["v1", "a1", "v2", "v3"]);
+		expect(new ChatLog(skewed).all().map((m) => m.id)).toEqual(["v1", "a1", "v2", "v3"]);
 	});
 });

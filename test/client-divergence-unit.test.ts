@@ -59,7 +59,8 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 
 		const server = room.log.all();
 		expect(client.messages).toEqual(server);
-		expect(server.map((m) => m.content)).toEqual(["v1", "v2", "v3", "v4", "v5", "m6b", "m6a", "m7", "after the split"]);
+		// m6a, moved to the end of the stream, shows at its new place (each stream in offset order).
+		expect(server.map((m) => m.content)).toEqual(["v1", "v2", "v3", "v4", "v5", "m6b", "m7", "m6a", "after the split"]);
 		expect(server.find((m) => m.id === m6a.id)!.dataOffset).toBe(8);
 		expect(sent).toEqual(room.log.get(sent.id));
 		expect(client.pending).toEqual([]);
@@ -121,5 +122,30 @@ describe("LiveChatClient.accept", () => {
 		room.acceptAnswers.push(Response.json({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] }));
 		await expect(agent.accept()).rejects.toMatchObject({ status: 503, type: "chat_unavailable" });
 		expect(room.calls.map((c) => c.path)).toEqual(["/accept", "/accept"]);
+	});
+});
+
+describe("LiveChatClient after a move to another deployment", () => {
+	it("reads the chat there once and takes its versions of messages it already holds (one id accepted at two times)", async () => {
+		const id = messageId();
+		const primary = new FakeRoom([message(1, 1, "hello", id, 1_000)]);
+		const secondary = new FakeRoom([message(1, 1, "hello", id, 1_500)]);
+		const fetchBoth: typeof fetch = (input, init) => (String(input).startsWith("http://b.test") ? secondary.fetch(input, init) : primary.fetch(input, init));
+		const store = new MemoryStore();
+		const token = fakeToken("visitor");
+		await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token, chatState: "state-0", messages: [], outbox: [], displaced: [] });
+		const client = (await LiveChatClient.resume({ baseUrls: [BASE, "http://b.test"], siteId: SITE, chatId: CHAT, store, fetch: fetchBoth, openSocket: undefined, backoffMs: 1, attempts: 1 }))!;
+		await client.poll();
+		expect(client.messages[0]!.sendTime).toBe(1_000);
+		// The primary stops answering: the client moves to the secondary, whose chain at 1 is the same.
+		primary.fetch = async () => {
+			throw new TypeError("fetch failed");
+		};
+		await client.poll();
+		expect(client.messages).toEqual(secondary.log.all());
+		expect(secondary.calls.map((c) => [c.path, c.offsets])).toEqual([
+			["/messages", [1, 0]],
+			["/messages", [0, 0]],
+		]);
 	});
 });

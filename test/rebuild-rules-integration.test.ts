@@ -60,8 +60,9 @@ describe("rebuild rules", () => {
 		expect(moved.mac).not.toBe(original.mac);
 
 		const all = (await poll(siteId, chatId, token)).body.messages;
-		// Display order is by send time, and the moved message keeps its original one.
-		expect(all.map((m) => [m.dataOffset, m.content])).toEqual([[1, "message 1"], [3, "message 2"], [2, "accepted elsewhere"]]);
+		// The moved message keeps its send time, and shows at its new place: each stream reads in its offset
+		// order wherever a split brain left its send times out of step (inDisplayOrder).
+		expect(all.map((m) => [m.dataOffset, m.content])).toEqual([[1, "message 1"], [2, "accepted elsewhere"], [3, "message 2"]]);
 		// The new mac verifies: giving the moved message back is a no-op, not a 403.
 		const replay = await rebuild(siteId, chatId, token, { visitorDataOffset: 3, agentDataOffset: 0, messages: [moved] });
 		expect(replay.body).toMatchObject({ code: 0, visitorDataOffset: 3 });

@@ -3,6 +3,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { requireToken, type AppEnv } from "../auth.ts";
 import { ApiError } from "../errors.ts";
+import { inDisplayOrder } from "../../durable-objects/chat-model.ts";
+import type { TranscriptMessage } from "../protocol/events.ts";
 import { SITE } from "./chats.ts";
 
 const ListQuerySchema = z.object({
@@ -76,18 +78,18 @@ export const history = new Hono<AppEnv>()
 			.bind(chatId, siteId, agentId)
 			.first<ChatRow>();
 		if (!row) throw new ApiError(404, "not_found", "no persisted chat with this id that you took part in");
-		// Messages in display order, as on the clients (compareForDisplay): time, the visitor's stream first, offset.
+		// Messages in display order, as on the clients (inDisplayOrder).
 		const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>([
 			c.env.DB.prepare(
 				`SELECT id, type, data_offset AS dataOffset, content, send_time AS sendTime, sender_id AS senderId, sender_name AS senderName
-				 FROM chat_messages WHERE chat_id = ? ORDER BY send_time, type <> 1, data_offset`,
+				 FROM chat_messages WHERE chat_id = ?`,
 			).bind(chatId),
 			c.env.DB.prepare(`SELECT agent_id AS agentId, category, comment, wrapped_up_at AS wrappedUpAt FROM wrapups WHERE chat_id = ? ORDER BY wrapped_up_at`).bind(chatId),
 		]);
 		const payload = JSON.parse(row.payload) as Record<string, unknown>;
 		return c.json({
 			chat: { ...summary(row), prechat: payload.prechat, ticket: payload.ticket, wrapup: payload.wrapup, wrapups: wrapups!.results },
-			messages: messages!.results.map(withoutNulls),
+			messages: inDisplayOrder(messages!.results.map(withoutNulls) as TranscriptMessage[]),
 		});
 	});
 

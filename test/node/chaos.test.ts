@@ -50,8 +50,19 @@ describe("the chaos run's checks", () => {
 
 describe.each(["durable", "memory"] as const)("a short chaos run in %s mode", (chatState) => {
 	it("loses, doubles and reorders nothing while rooms are evicted, deployments crash and clients switch", async () => {
-		const figures = await runChaos({ chatState, seconds: 30, chats: 20, ports: [19777, 19778], workDir: join(workRoot, chatState), settleMs: 60_000, persistMs: 90_000 });
-		expect(figures.problems, `traces: ${figures.tracesFile}`).toEqual([]);
+		// The run's progress is shown only when something is wrong, with the traces of the chats concerned.
+		const progress: string[] = [];
+		const figures = await runChaos({
+			chatState,
+			seconds: 30,
+			chats: 20,
+			ports: [19777, 19778],
+			workDir: join(workRoot, chatState),
+			settleMs: 60_000,
+			persistMs: 90_000,
+			log: (line) => progress.push(line),
+		});
+		expect(figures.problems, `${progress.join("\n")}\ntraces: ${figures.tracesFile}`).toEqual([]);
 		expect(Object.fromEntries(MUST_BE_ZERO.map((k) => [k, figures[k]]))).toEqual(Object.fromEntries(MUST_BE_ZERO.map((k) => [k, 0])));
 		expect(figures.unsettled).toBe(0);
 		expect(figures.messagesAccepted).toBeGreaterThan(100);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 import { startLocalDeployment, type LocalDeployment } from "../../scripts/local-deployment.ts";
+import { expectIdentical, serverCopy } from "./copies.ts";
 
 const PRIMARY_PORT = 18787;
 const SECONDARY_PORT = 18788;
@@ -44,18 +45,7 @@ async function converse(visitor: LiveChatClient, agent: LiveChatClient, label: s
 	}
 }
 
-async function serverCopy(baseUrl: string, client: LiveChatClient): Promise<ChatMessage[]> {
-	const response = await fetch(`${baseUrl}/v1/sites/demo/chats/${client.chatId}/messages`, { headers: { Authorization: `Bearer ${client.token}` } });
-	const body = (await response.json()) as { code: number; messages: ChatMessage[] };
-	expect(body.code).toBe(0);
-	return body.messages;
-}
 
-function expectIdentical(...copies: ChatMessage[][]) {
-	const ids = copies[0]!.map((m) => m.id);
-	expect(new Set(ids).size).toBe(ids.length);
-	for (const copy of copies.slice(1)) expect(copy).toEqual(copies[0]);
-}
 
 beforeAll(async () => {
 	[primary, secondary] = await Promise.all([
@@ -96,7 +86,7 @@ describe("failover between two deployments", () => {
 		expect(visitor.baseUrl).toBe(secondary.url);
 
 		await converse(visitor, agent, "on the secondary");
-		expectIdentical(visitor.messages, agent.messages, await serverCopy(secondary.url, visitor));
+		expectIdentical([visitor.messages, agent.messages, await serverCopy(secondary.url, visitor)]);
 		const lastOnSecondary = visitor.messages;
 
 		primary = await startLocalDeployment(primaryOptions);
@@ -115,7 +105,7 @@ describe("failover between two deployments", () => {
 		expect(primaryRebuilds.reduce((n, c) => n + (c.uploaded ?? 0), 0)).toBe(newOnSecondary);
 
 		const server = await serverCopy(primary.url, visitor);
-		expectIdentical(visitor.messages, agent.messages, server);
+		expectIdentical([visitor.messages, agent.messages, server]);
 		expect(server.slice(0, lastOnSecondary.length)).toEqual(lastOnSecondary);
 		expect(server.map((m) => m.content).filter((c) => !c.includes("joined"))).toHaveLength(4 + 1 + 1 + 4 + 2);
 	});

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../../client/index.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 import { startLocalDeployment, type LocalDeployment } from "../../scripts/local-deployment.ts";
+import { expectIdentical, serverCopy } from "./copies.ts";
 
 const stateRoot = mkdtempSync(join(tmpdir(), "elc-hardening-"));
 const primaryOptions = { port: 18797, stateDir: join(stateRoot, "primary") };
@@ -23,20 +24,11 @@ async function agentFor(baseUrls: string[], chatId: string) {
 	return new LiveChatClient({ baseUrls, ...fast, siteId: "demo", chatId, token: login.token });
 }
 
-async function serverCopy(baseUrl: string, chatId: string, token: string): Promise<ChatMessage[]> {
-	const response = await fetch(`${baseUrl}/v1/sites/demo/chats/${chatId}/messages`, { headers: { Authorization: `Bearer ${token}` } });
-	const body = (await response.json()) as { code: number; messages: ChatMessage[] };
-	expect(body.code).toBe(0);
-	return body.messages;
-}
 
-/** Every copy: the same messages, each once, in the same order, each stream numbered 1…n. */
-function expectIdentical(...copies: ChatMessage[][]) {
-	const ids = copies[0]!.map((m) => m.id);
-	expect(new Set(ids).size).toBe(ids.length);
-	for (const copy of copies.slice(1)) expect(copy).toEqual(copies[0]);
+/** Each stream numbered 1…n, no gap and no double. */
+function expectNumbered(copy: ChatMessage[]) {
 	for (const visitorStream of [true, false]) {
-		const offsets = copies[0]!.filter((m) => (m.type === 1) === visitorStream).map((m) => m.dataOffset);
+		const offsets = copy.filter((m) => (m.type === 1) === visitorStream).map((m) => m.dataOffset);
 		expect([...offsets].sort((a, b) => a - b)).toEqual(offsets.map((_, i) => i + 1));
 	}
 }
@@ -91,7 +83,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		const moved = (await LiveChatClient.resume({ baseUrls: [secondary.url, primary.url], ...fast, siteId: "demo", chatId: visitor.chatId, store }))!;
 		await moved.poll();
 		expect(moved.messages.map((m) => m.content)).toEqual(agent.messages.map((m) => m.content));
-		expectIdentical(moved.messages, await serverCopy(secondary.url, visitor.chatId, visitor.token));
+		expectIdentical([moved.messages, await serverCopy(secondary.url, visitor)]);
 	});
 
 	it("finds two tabs' histories that differ below equal offsets, and after the fail-back every copy holds every message once, in order", async () => {
@@ -126,8 +118,9 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		await agent.poll();
 		await tabB.poll();
 
-		const server = await serverCopy(primary.url, tabA.chatId, tabA.token);
-		expectIdentical(tabA.messages, tabB.messages, agent.messages, server);
+		const server = await serverCopy(primary.url, tabA);
+		expectIdentical([tabA.messages, tabB.messages, agent.messages, server]);
+		expectNumbered(server);
 		const contents = server.map((m) => m.content);
 		for (const text of ["six from tab A (primary)", "six from tab B (secondary)", "seven, on both", "after the fail-back"]) expect(contents.filter((c) => c === text)).toHaveLength(1);
 		secondary = await startLocalDeployment(secondaryOptions);

@@ -29,7 +29,7 @@ import { SerialQueue } from "../durable-objects/serial-queue.ts";
 import { MAX_FRAME_CHARS, type ServerFrame } from "../src/protocol/ws.ts";
 import { FrameError, SocketClosed, SocketSession, openWebSocket, type OpenSocket, type Reply } from "./socket-session.ts";
 import { MemoryStore, type ChatSnapshot, type ChatStore, type OutboxItem } from "./store.ts";
-import { Transport, type TransportOptions } from "./transport.ts";
+import { Transport, Unreachable, type TransportOptions } from "./transport.ts";
 
 export class LiveChatError extends Error {
 	constructor(
@@ -699,6 +699,8 @@ async function readOk(response: Response, path?: string): Promise<unknown> {
 	if (!response.ok) {
 		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path);
 	}
+	// A 2xx whose body was cut off on the way (the connection dropped): as if no answer came; the call is retried.
+	if (body === undefined) throw new Unreachable(`the answer to ${path ?? "the request"} was cut off`);
 	return body;
 }
 

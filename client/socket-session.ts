@@ -40,6 +40,9 @@ export const openWebSocket: OpenSocket = (url) =>
 		ws.addEventListener("error", () => reject(new SocketClosed(`cannot open ${url}`)), { once: true });
 	});
 
+/** Longer than any room takes to answer a frame (a rebuild chunk of a frame's size included). */
+const REQUEST_TIMEOUT_MS = 20_000;
+
 export class SocketSession {
 	private readonly queue: Pending[] = [];
 	closed = false;
@@ -62,16 +65,21 @@ export class SocketSession {
 
 	/** The first frame. A room that does not answer in time gets the socket closed (the room would close it too). */
 	hello(hello: { token: string } & Offsets & Chains, timeoutMs = HELLO_TIMEOUT_MS): Promise<Reply> {
-		const timer = setTimeout(() => this.close(), timeoutMs);
-		return this.request({ type: "hello", ...hello }).finally(() => clearTimeout(timer));
+		return this.request({ type: "hello", ...hello }, timeoutMs);
 	}
 
-	request(frame: { type: string; message?: { id: string }; [field: string]: unknown }): Promise<Reply> {
+	/**
+	 * A frame that the room answers. A socket can die without closing (a proxy or a network that drops
+	 * it silently): a request unanswered in `timeoutMs` closes the session, so its caller goes on over HTTP.
+	 */
+	request(frame: { type: string; message?: { id: string }; [field: string]: unknown }, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
 		if (this.closed) return Promise.reject(new SocketClosed("socket closed"));
-		return new Promise((resolve, reject) => {
+		const answered = new Promise<Reply>((resolve, reject) => {
 			this.queue.push({ resolve, reject, id: frame.message?.id });
 			this.ws.send(JSON.stringify(frame));
 		});
+		const timer = setTimeout(() => this.close(), timeoutMs);
+		return answered.finally(() => clearTimeout(timer));
 	}
 
 	send(frame: unknown): void {

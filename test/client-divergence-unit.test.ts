@@ -130,7 +130,12 @@ describe("LiveChatClient after a move to another deployment", () => {
 		const id = messageId();
 		const primary = new FakeRoom([message(1, 1, "hello", id, 1_000)]);
 		const secondary = new FakeRoom([message(1, 1, "hello", id, 1_500)]);
-		const fetchBoth: typeof fetch = (input, init) => (String(input).startsWith("http://b.test") ? secondary.fetch(input, init) : primary.fetch(input, init));
+		let primaryDown = false;
+		const fetchBoth: typeof fetch = async (input, init) => {
+			if (String(input).startsWith("http://b.test")) return secondary.fetch(input, init);
+			if (primaryDown) throw new TypeError("fetch failed");
+			return primary.fetch(input, init);
+		};
 		const store = new MemoryStore();
 		const token = fakeToken("visitor");
 		await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token, chatState: "state-0", messages: [], outbox: [], displaced: [] });
@@ -138,9 +143,7 @@ describe("LiveChatClient after a move to another deployment", () => {
 		await client.poll();
 		expect(client.messages[0]!.sendTime).toBe(1_000);
 		// The primary stops answering: the client moves to the secondary, whose chain at 1 is the same.
-		primary.fetch = async () => {
-			throw new TypeError("fetch failed");
-		};
+		primaryDown = true;
 		await client.poll();
 		expect(client.messages).toEqual(secondary.log.all());
 		expect(secondary.calls.map((c) => [c.path, c.offsets])).toEqual([

@@ -56,6 +56,8 @@ export interface ChaosFigures extends Findings {
 	rebuilds: number;
 	/** Answers and frames naming diverged streams (SPEC §3's chains): split brains found. */
 	divergences: number;
+	/** HTTP requests still unsettled 5 s after their own timeout should have ended them. */
+	hungRequests: number;
 	/** Sockets the harness closed because the far side went silent (no pong for 15 s). */
 	silentSockets: number;
 	/** Sockets still open after every client's disconnect() (and the chatter stopped). */
@@ -78,7 +80,10 @@ const PERSIST_MS = 120_000;
 const WIND_DOWN_MS = 90_000;
 /** A single client call (flush, poll, end) in the settling that takes longer than this is stuck. */
 const CALL_LIMIT_MS = 60_000;
-const TRACE_LIMIT = 3000;
+/** Per chat, the newest lines of its trace are kept (a long run makes many). */
+const TRACE_LIMIT = 4000;
+/** A request still unsettled this long after its own timeout (the transport's, plus any long-poll wait) is hung. */
+const HUNG_AFTER_MS = 5000;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -157,7 +162,7 @@ class ChaosRun {
 	private readonly chats: ChatUnderTest[] = [];
 	private readonly events: string[] = [];
 	private readonly started = Date.now();
-	private readonly tally = { evictions: 0, crashes: 0, switches: 0, rebuildRequests: 0, rebuilds: 0, divergences: 0, silentSockets: 0, socketsOpenAfterDisconnect: 0, errors: new Map<string, number>() };
+	private readonly tally = { evictions: 0, crashes: 0, switches: 0, rebuildRequests: 0, rebuilds: 0, divergences: 0, hungRequests: 0, silentSockets: 0, socketsOpenAfterDisconnect: 0, errors: new Map<string, number>() };
 	private readonly openSockets = new Set<WebSocket>();
 	/** Chats with a client call that never came back: their traces are kept whatever the checks say. */
 	private readonly stuck = new Set<ChatUnderTest>();
@@ -351,16 +356,27 @@ class ChaosRun {
 			const sentOffsets = `${headers.get("X-Visitor-Data-Offset") ?? "-"}/${headers.get("X-Agent-Data-Offset") ?? "-"}`;
 			let response: Response;
 			this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} …`);
+			// The transport gives every request a timeout; one that outlives it by far is a hang worth tracing.
+			let stage = "headers";
+			const waitMs = Number(url.searchParams.get("wait") ?? 0) * 1000;
+			const watchdog = setTimeout(() => {
+				this.tally.hungRequests++;
+				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} still waiting for its ${stage} ${(TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS) / 1000} s after it left`);
+			}, TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS);
+			let body: { code?: number; visitorDataOffset?: number; agentDataOffset?: number; messages?: ChatMessage[]; diverged?: string[]; error?: { type: string } } | undefined;
 			try {
 				response = await fetch(input, init);
+				stage = "body";
+				body = (await response
+					.clone()
+					.json()
+					.catch(() => undefined)) as typeof body;
 			} catch (error) {
 				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} failed: ${errorKind(error)}`);
 				throw error;
+			} finally {
+				clearTimeout(watchdog);
 			}
-			const body = (await response
-				.clone()
-				.json()
-				.catch(() => undefined)) as { code?: number; visitorDataOffset?: number; agentDataOffset?: number; messages?: ChatMessage[]; diverged?: string[]; error?: { type: string } } | undefined;
 			if (body?.code === 1) this.tally.rebuildRequests++;
 			if (body?.diverged?.length) this.tally.divergences++;
 			if (path === "/rebuild" && response.ok) this.tally.rebuilds++;
@@ -381,7 +397,8 @@ class ChaosRun {
 		return (url) =>
 			new Promise((resolve, reject) => {
 				const via = this.behind(new URL(url).port);
-				const ws = new WebSocket(url, { handshakeTimeout: 5000 });
+				// No permessage-deflate: frames are small, and zlib handles still busy at exit keep Node from exiting.
+				const ws = new WebSocket(url, { handshakeTimeout: 5000, perMessageDeflate: false });
 				let lastHeard = Date.now();
 				let heartbeat: NodeJS.Timeout | undefined;
 				ws.on("error", () => undefined); // a close follows; that is what the session listens to
@@ -630,6 +647,7 @@ class ChaosRun {
 			rebuildRequests: this.tally.rebuildRequests,
 			rebuilds: this.tally.rebuilds,
 			divergences: this.tally.divergences,
+			hungRequests: this.tally.hungRequests,
 			silentSockets: this.tally.silentSockets,
 			socketsOpenAfterDisconnect: this.tally.socketsOpenAfterDisconnect,
 			clientErrors: Object.fromEntries([...this.tally.errors].sort((a, b) => b[1] - a[1])),
@@ -679,7 +697,8 @@ class ChaosRun {
 	}
 
 	private note(chat: ChatUnderTest, side: Side | undefined, line: string): void {
-		if (chat.trace.length < TRACE_LIMIT) chat.trace.push(`${this.elapsed()} ${side ?? "harness"}: ${line}`);
+		if (chat.trace.length >= TRACE_LIMIT) chat.trace.splice(0, TRACE_LIMIT / 2, "(older lines dropped)");
+		chat.trace.push(`${this.elapsed()} ${side ?? "harness"}: ${line}`);
 	}
 }
 

@@ -42,7 +42,8 @@ try {
 const report = renderReport(results);
 writeFileSync(join(root, "bench/CHAOS.md"), report);
 console.log(report);
-process.exitCode = results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0;
+// Exit now: a client call that never came back (reported as stuck) must not keep the process alive.
+process.exit(results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0);
 
 function renderReport(runs: ChaosFigures[]): string {
 	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
@@ -93,6 +94,7 @@ function renderReport(runs: ChaosFigures[]): string {
 		row("rebuild requests (code 1, `rebuild` frames)", (f) => f.rebuildRequests),
 		row("rebuilds (`/rebuild` calls, `rebuild` frames)", (f) => f.rebuilds),
 		row("divergences found (answers naming `diverged` streams)", (f) => f.divergences),
+		row("HTTP requests hung past their timeout", (f) => f.hungRequests),
 		row("silent sockets closed by the client", (f) => f.silentSockets),
 		row("sockets still open after `disconnect()`", (f) => f.socketsOpenAfterDisconnect),
 		row("errors seen by clients", (f) => Object.values(f.clientErrors).reduce((a, b) => a + b, 0)),

@@ -354,8 +354,8 @@ class ChaosRun {
 			const path = url.pathname.replace(/^.*\/chats\/[0-9a-f-]{36}/, "") + url.search;
 			const headers = new Headers(init?.headers);
 			const sentOffsets = `${headers.get("X-Visitor-Data-Offset") ?? "-"}/${headers.get("X-Agent-Data-Offset") ?? "-"}`;
-			let response: Response;
 			this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} …`);
+			const uploaded = path === "/rebuild" ? ` up ${describeMessages((JSON.parse(String(init?.body)) as { messages: ChatMessage[] }).messages)}` : "";
 			// The transport gives every request a timeout; one that outlives it by far is a hang worth tracing.
 			let stage = "headers";
 			const waitMs = Number(url.searchParams.get("wait") ?? 0) * 1000;
@@ -363,33 +363,72 @@ class ChaosRun {
 				this.tally.hungRequests++;
 				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} still waiting for its ${stage} ${(TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS) / 1000} s after it left`);
 			}, TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS);
-			let body: { code?: number; visitorDataOffset?: number; agentDataOffset?: number; messages?: ChatMessage[]; diverged?: string[]; error?: { type: string } } | undefined;
+			const failed = (error: unknown) => {
+				clearTimeout(watchdog);
+				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} failed${stage === "body" ? " in its body" : ""}: ${errorKind(error)}`);
+			};
+			let response: Response;
 			try {
 				response = await fetch(input, init);
-				stage = "body";
-				body = (await response
-					.clone()
-					.json()
-					.catch(() => undefined)) as typeof body;
 			} catch (error) {
-				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} failed: ${errorKind(error)}`);
+				failed(error);
 				throw error;
-			} finally {
-				clearTimeout(watchdog);
 			}
-			if (body?.code === 1) this.tally.rebuildRequests++;
-			if (body?.diverged?.length) this.tally.divergences++;
-			if (path === "/rebuild" && response.ok) this.tally.rebuilds++;
-			if (path === "/end" && response.ok) chat.endedOn.add(via);
-			const uploaded = path === "/rebuild" ? ` up ${describeMessages((JSON.parse(String(init?.body)) as { messages: ChatMessage[] }).messages)}` : "";
-			this.note(
-				chat,
-				side,
-				`${via} ${method} ${path} ${sentOffsets}${uploaded} → ${response.status} code ${body?.code ?? "-"} ${body?.visitorDataOffset ?? "-"}/${body?.agentDataOffset ?? "-"}` +
-					`${body?.diverged ? ` diverged ${body.diverged.join(",")}` : ""}${body?.error ? ` ${body.error.type}` : ""} ${describeMessages(body?.messages ?? [])}`,
+			stage = "body";
+			const what = `${via} ${method} ${path} ${sentOffsets}${uploaded}`;
+			const reader = response.body?.getReader();
+			if (!reader) {
+				clearTimeout(watchdog);
+				this.answered(chat, side, via, what, path, response.status, "");
+				return response;
+			}
+			// The body is looked at as the SDK reads it (pulled, nothing read ahead, nothing copied): the SDK meets every stall and error itself.
+			const chunks: Uint8Array[] = [];
+			const observed = new ReadableStream<Uint8Array>(
+				{
+					pull: async (controller) => {
+						try {
+							const { done, value } = await reader.read();
+							if (!done) return void (chunks.push(value), controller.enqueue(value));
+							clearTimeout(watchdog);
+							this.answered(chat, side, via, what, path, response.status, Buffer.concat(chunks).toString("utf8"));
+							controller.close();
+						} catch (error) {
+							failed(error);
+							controller.error(error);
+						}
+					},
+					cancel: (reason) => {
+						clearTimeout(watchdog);
+						this.note(chat, side, `${what} → ${response.status}, body not read`);
+						return reader.cancel(reason);
+					},
+				},
+				{ highWaterMark: 0 },
 			);
-			return response;
+			return new Response(observed, { status: response.status, statusText: response.statusText, headers: response.headers });
 		};
+	}
+
+	/** What an answer the SDK read in full says: counted, and traced. */
+	private answered(chat: ChatUnderTest, side: Side, via: string, what: string, path: string, status: number, text: string): void {
+		let body: { code?: number; visitorDataOffset?: number; agentDataOffset?: number; messages?: ChatMessage[]; diverged?: string[]; error?: { type: string } } | undefined;
+		try {
+			body = JSON.parse(text) as typeof body;
+		} catch {
+			body = undefined;
+		}
+		const ok = status >= 200 && status < 300;
+		if (body?.code === 1) this.tally.rebuildRequests++;
+		if (body?.diverged?.length) this.tally.divergences++;
+		if (path === "/rebuild" && ok) this.tally.rebuilds++;
+		if (path === "/end" && ok) chat.endedOn.add(via);
+		this.note(
+			chat,
+			side,
+			`${what} → ${status} code ${body?.code ?? "-"} ${body?.visitorDataOffset ?? "-"}/${body?.agentDataOffset ?? "-"}` +
+				`${body?.diverged ? ` diverged ${body.diverged.join(",")}` : ""}${body?.error ? ` ${body.error.type}` : ""} ${describeMessages(body?.messages ?? [])}`,
+		);
 	}
 
 	/** WebSockets with `ws` (Node 20 has none): counts rebuild frames, traces, and pings so a silent socket is noticed. */

@@ -88,6 +88,7 @@ function renderReport(runs: ChaosFigures[]): string {
 		row("ended chats not persisted", (f) => f.notPersisted),
 		row("still in an outbox at the end", (f) => f.unsent),
 		row("chats not settled in time", (f) => f.unsettled),
+		row("chats with a client call that never came back", (f) => f.stuck),
 		row("evictions", (f) => f.evictions),
 		row("crashes (kill -9)", (f) => f.crashes),
 		row("switches", (f) => f.switches),

@@ -50,14 +50,13 @@ export class Transport {
 				for (let attempt = 0; attempt < 2; attempt++) {
 					let response: Response;
 					try {
-						response = await this.fetchFn(`${urls[index]}/v1${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs + waitMs) });
+						response = await this.exchange(`${urls[index]}/v1${path}`, init, this.timeoutMs + waitMs);
 					} catch (error) {
 						lastError = error;
 						break;
 					}
 					if (response.status < 500) return response;
 					lastError = new Error(`${urls[index]} answered ${response.status}`);
-					await response.body?.cancel();
 					if (attempt === 0) await sleep(this.backoffMs);
 				}
 				this.moveOn(index);
@@ -67,12 +66,48 @@ export class Transport {
 		throw new Unreachable(`no deployment answered: ${String(lastError)}`);
 	}
 
+	/**
+	 * One request and its whole body under one deadline. The body is read here, not by the caller: a
+	 * deployment that dies after its headers can leave the body stalled with the connection still open,
+	 * and an abort does not always end that read, so the deadline is enforced on our side of the read.
+	 */
+	private async exchange(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+		const signal = AbortSignal.timeout(timeoutMs);
+		const response = await untilAborted(this.fetchFn(url, { ...init, signal }), signal);
+		const reader = response.body?.getReader();
+		if (!reader) return response;
+		const chunks: Uint8Array[] = [];
+		try {
+			for (;;) {
+				const { done, value } = await untilAborted(reader.read(), signal);
+				if (done) break;
+				chunks.push(value);
+			}
+		} catch (error) {
+			reader.cancel(error).catch(() => undefined); // not awaited: the stalled stream may never confirm
+			throw error;
+		}
+		return new Response(NULL_BODY_STATUSES.has(response.status) ? null : new Blob(chunks as Uint8Array<ArrayBuffer>[]), { status: response.status, statusText: response.statusText, headers: response.headers });
+	}
+
 	/** Leaves `failed` for the next deployment, unless a concurrent request already moved on from it. */
 	private moveOn(failed: number): void {
 		if (this.current !== failed) return;
 		if (failed === 0) this.leftPrimaryAt = Date.now();
 		this.current = (failed + 1) % this.options.baseUrls.length;
 	}
+}
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** The promise, or the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+	if (signal.aborted) return Promise.reject(signal.reason);
+	return new Promise<T>((resolve, reject) => {
+		const onAbort = () => reject(signal.reason);
+		signal.addEventListener("abort", onAbort, { once: true });
+		promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+	});
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -55,4 +55,30 @@ describe("Transport", () => {
 		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(new Set()), backoffMs: 1, attempts: 2 });
 		await expect(transport.request("/x")).rejects.toThrow("no deployment answered");
 	});
+
+	it("bounds a request and its body by one deadline, even when the body stalls and ignores the abort", async () => {
+		// The primary sends its headers, then nothing: its body neither ends nor errors, whatever the signal says.
+		const stalling: typeof fetch = async (input) => {
+			if (new URL(String(input)).origin === SECONDARY) return new Response('{"code":0}', { status: 200 });
+			return new Response(new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"co')) }), { status: 200 });
+		};
+		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: stalling, timeoutMs: 50, backoffMs: 1 });
+		const started = Date.now();
+		const response = await transport.request("/x");
+		expect(await response.json()).toEqual({ code: 0 });
+		expect(Date.now() - started).toBeLessThan(1000);
+		expect(transport.baseUrl).toBe(SECONDARY);
+	});
+
+	it("hands back the whole body with its status and headers", async () => {
+		const answering: typeof fetch = async () =>
+			new Response(new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('{"a":')), c.enqueue(new TextEncoder().encode("1}")), c.close()) }), {
+				status: 409,
+				headers: { "X-Visitor-Data-Offset": "3" },
+			});
+		const response = await new Transport({ baseUrls: [PRIMARY], fetch: answering }).request("/x");
+		expect(response.status).toBe(409);
+		expect(response.headers.get("X-Visitor-Data-Offset")).toBe("3");
+		expect(await response.json()).toEqual({ a: 1 });
+	});
 });

@@ -27,6 +27,11 @@ export const app = new Hono<AppEnv>()
 			if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
 			return c.json(err.toBody(), err.status);
 		}
+		// A Durable Object reset under a call (eviction, restart, deploy) is transient: the client's retry finds it again.
+		if (isTransientObjectError(err)) {
+			c.header("Retry-After", "1");
+			return c.json({ code: -1, error: { type: "unavailable", message: "the chat was restarting, try again" } }, 503);
+		}
 		console.error(`${c.req.method} ${new URL(c.req.url).pathname}:`, err);
 		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
 	});
@@ -38,3 +43,9 @@ export default {
 		console.log("retention:", await cleanUp(env));
 	},
 } satisfies ExportedHandler<Env>;
+
+/** Errors a Durable Object stub throws when the object was reset or is overloaded (they carry these flags). */
+function isTransientObjectError(err: unknown): boolean {
+	const flags = err as { durableObjectReset?: boolean; retryable?: boolean; overloaded?: boolean };
+	return flags.durableObjectReset === true || flags.retryable === true || flags.overloaded === true;
+}

@@ -100,6 +100,8 @@ class Deployment {
 		readonly port: number,
 		private readonly stateDir: string,
 		private readonly chatState: "durable" | "memory",
+		/** Everything the deployment prints, over all its restarts. */
+		readonly logFile: string,
 	) {}
 
 	get url(): string {
@@ -110,7 +112,7 @@ class Deployment {
 		let lastError: unknown;
 		for (let attempt = 0; attempt < 3; attempt++) {
 			try {
-				this.current = await startLocalDeployment({ port: this.port, stateDir: this.stateDir, chatState: this.chatState, debugRoutes: true });
+				this.current = await startLocalDeployment({ port: this.port, stateDir: this.stateDir, chatState: this.chatState, debugRoutes: true, logFile: this.logFile });
 				this.up = true;
 				return;
 			} catch (error) {
@@ -172,13 +174,13 @@ class ChaosRun {
 	constructor(private readonly options: ChaosOptions) {
 		this.log = options.log ?? ((line) => console.log(`[chaos ${options.chatState}] ${line}`));
 		this.deployments = [
-			new Deployment("A", options.ports[0], join(options.workDir, "a"), options.chatState),
-			new Deployment("B", options.ports[1], join(options.workDir, "b"), options.chatState),
+			new Deployment("A", options.ports[0], join(options.workDir, "a"), options.chatState, this.outputFile(`log-A`, "log")),
+			new Deployment("B", options.ports[1], join(options.workDir, "b"), options.chatState, this.outputFile(`log-B`, "log")),
 		];
 	}
 
 	async execute(): Promise<ChaosFigures> {
-		this.log(`starting deployments A (:${this.deployments[0].port}) and B (:${this.deployments[1].port})`);
+		this.log(`starting deployments A (:${this.deployments[0].port}) and B (:${this.deployments[1].port}), their output in ${this.deployments[0].logFile} and ${this.deployments[1].logFile}`);
 		await Promise.all(this.deployments.map((d) => d.start()));
 		this.adminToken = readAdminToken();
 		await Promise.all(this.deployments.map((d) => this.prepareSite(d)));
@@ -700,9 +702,15 @@ class ChaosRun {
 		return `${accepted} sends accepted, ${errors} client errors, ${evictions} evictions, ${crashes} crashes, ${switches} switches, ${rebuilds} rebuild uploads`;
 	}
 
+	/** A file of this run beside the traces: named by mode and start time, so runs never overwrite each other. */
+	private outputFile(what: string, extension: string): string {
+		const stamp = new Date(this.started).toISOString().replace(/[:.]/g, "-");
+		return join(this.options.tracesDir ?? tmpdir(), `elc-chaos-${what}-${this.options.chatState}-${stamp}.${extension}`);
+	}
+
 	private writeTraces(findings: Findings, unsettled: ChatUnderTest[]): string {
 		const troubled = new Set([...unsettled.map((c) => c.id), ...findings.problems.map((p) => /^chat (\S+):/.exec(p)?.[1])]);
-		const file = join(this.options.tracesDir ?? tmpdir(), `elc-chaos-traces-${this.options.chatState}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+		const file = this.outputFile("traces", "json");
 		const chats = this.chats
 			.filter((c) => troubled.has(c.id))
 			.map((c) => ({

@@ -3,7 +3,7 @@
  * as the failover tests and the benchmark need them: started, stopped, started again.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export interface LocalDeployment {
@@ -24,6 +24,8 @@ export async function startLocalDeployment(options: {
 	keys?: Record<string, string>;
 	/** The chaos run's debug routes (src/routes/debug.ts); off unless asked for. */
 	debugRoutes?: boolean;
+	/** Where to append everything the deployment prints (the chaos run keeps it beside its traces). */
+	logFile?: string;
 }): Promise<LocalDeployment> {
 	const child = spawn(process.execPath, ["scripts/start.mjs"], {
 		cwd: root,
@@ -34,6 +36,7 @@ export async function startLocalDeployment(options: {
 	let output = "";
 	const collect = (chunk: Buffer) => {
 		output = (output + chunk.toString()).slice(-20_000);
+		if (options.logFile) appendFileSync(options.logFile, chunk);
 	};
 	child.stdout!.on("data", collect);
 	child.stderr!.on("data", collect);

@@ -35,6 +35,7 @@ declare namespace Cloudflare {
 		ADMIN_TOKEN: string;
 		CHAT_ROOM: DurableObjectNamespace<import("./src/index").ChatRoom>;
 		ABUSE_COUNTER: DurableObjectNamespace<import("./src/index").AbuseCounter>;
+		SITE_DISPATCHER: DurableObjectNamespace<import("./src/index").SiteDispatcher>;
 	}
 }
 interface Env extends Cloudflare.Env {}

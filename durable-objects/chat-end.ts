@@ -29,7 +29,7 @@ export function chatEndPayload(meta: ChatMeta, messages: readonly ChatMessage[])
 			department: text(prechat.department) ?? text(meta.department),
 		},
 		wrapup: { comment: meta.wrapup?.comment ?? null, category: meta.wrapup?.category ?? null },
-		agentIds: meta.agentIds,
+		agentIds: [...(meta.pastAgentIds ?? []), ...meta.agentIds],
 		// Every chat waits in the site's queue until an agent takes it.
 		ifEnterQueue: true,
 		requestTime: meta.beginTime,
@@ -45,7 +45,7 @@ export function chatTranscriptPayload(meta: ChatMeta, messages: readonly ChatMes
 		id: meta.chatId,
 		siteId: meta.siteId,
 		visitorId: meta.visitorId,
-		agentIds: meta.agentIds,
+		agentIds: [...(meta.pastAgentIds ?? []), ...meta.agentIds],
 		endTime: meta.endTime ?? Date.now(),
 		transcript: messages.map(({ mac: _mac, ...m }) => m),
 	};

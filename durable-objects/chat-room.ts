@@ -13,12 +13,15 @@ import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
 import { keyRing } from "../src/security/keys.ts";
 import { macIsCurrent, signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
+import { sealVisitorState } from "../src/security/visitor-state.ts";
 import { ANNOUNCE_RETRY_MS, ChatAnnouncements } from "./chat-announcements.ts";
 import type { Chains } from "./chat-chain.ts";
 import { mergeChatMeta } from "./chat-meta.ts";
 import { ChatLog, inDisplayOrder, planRebuild, streamOf } from "./chat-model.ts";
 import { ChatStorage } from "./chat-storage.ts";
-import { lostChat, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
+import { REREGISTER_EVERY_MS } from "./dispatch-model.ts";
+import { lostChat, type AgentRef, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
+import { RoomDispatch } from "./room-dispatch.ts";
 import { RoomFrames } from "./room-frames.ts";
 import { attachmentOf, RoomSockets, sendFrame } from "./room-sockets.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -51,12 +54,16 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly sockets: RoomSockets;
 	private readonly announcements: ChatAnnouncements;
 	private socketFrames: RoomFrames | undefined;
+	private readonly dispatch: RoomDispatch;
+	/** The visitor's refreshed sealed state (its last agent) since the chat's agents last changed (SPEC §4). */
+	private visitorState: string | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		// Answered by the runtime without waking the room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		this.sockets = new RoomSockets(ctx);
+		this.dispatch = new RoomDispatch(env);
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		if (env.CHAT_STATE !== "memory") this.storage = new ChatStorage(ctx.storage);
 		this.announcements = new ChatAnnouncements((siteId) => publisher(this.env, siteId), this.storage, (at) => this.scheduleAlarm(at));
@@ -70,12 +77,19 @@ export class ChatRoom extends DurableObject<Env> {
 		}
 	}
 
-	async start(chat: NewChat): Promise<{ chatState: string } | RoomFailure> {
-		return this.writes.run(async () => {
+	/** A new chat waits for an agent: it enters the site's queue (SPEC §7), and its alarm re-registers it while it waits. */
+	async start(chat: NewChat): Promise<{ chatState: string; status: ChatMeta["status"]; queuePosition?: number } | RoomFailure> {
+		const started = await this.writes.run(async () => {
 			if (this.meta) return roomFailure(409, "conflict", "chat already exists");
 			await this.commit({ ...chat, v: 1, status: "waiting", agentIds: [], agentNames: {}, beginTime: Date.now() }, []);
-			return { chatState: this.chatState! };
+			return undefined;
 		});
+		if (started) return started;
+		await this.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
+		// Outside the write: the dispatcher may route the chat at once, which calls back into this room.
+		await this.dispatch.register(this.meta!);
+		const waiting = this.meta!.status === "waiting" && this.dispatch.queuePosition !== undefined;
+		return { chatState: this.chatState!, status: this.meta!.status, ...(waiting ? { queuePosition: this.dispatch.queuePosition } : {}) };
 	}
 
 	async send(caller: Caller, offsets: Offsets, body: SendMessage, chains: Chains = {}): Promise<RoomAnswer> {
@@ -121,7 +135,7 @@ export class ChatRoom extends DurableObject<Env> {
 		return success ? undefined : roomFailure(429, "rate_limited", "too many messages across your chats, slow down", 60);
 	}
 
-	/** An agent takes a waiting chat (SPEC §7's accept, until the dispatcher routes): the first one wins. */
+	/** The dispatcher gives the waiting chat to an agent (routing or an accept): the first one wins. */
 	async accept(caller: Caller): Promise<{ chatId: string; chatState: string } | RoomAnswer> {
 		return this.writes.run(async () => {
 			if (!this.meta) return lostChat();
@@ -136,6 +150,32 @@ export class ChatRoom extends DurableObject<Env> {
 			}
 			return { chatId: meta.chatId, chatState: this.chatState! };
 		});
+	}
+
+	/** One of the chat's agents hands it to another (the dispatcher checked the other is online with room). */
+	async transfer(caller: Caller, to: AgentRef): Promise<{ chatId: string; chatState: string } | RoomAnswer> {
+		return this.writes.run(async () => {
+			if (!this.meta) return lostChat();
+			const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
+			if (refused) return refused;
+			const meta = this.meta;
+			if (meta.status !== "chatting") return roomFailure(409, "conflict", "only a live chat can be transferred");
+			if (meta.agentIds.includes(to.id)) return roomFailure(409, "conflict", `${to.name} is already in the chat`);
+			const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), `${caller.name ?? "An agent"} transferred the chat to ${to.name}`);
+			const pastAgentIds = [...new Set([...(meta.pastAgentIds ?? []), caller.id])];
+			const agentIds = [...meta.agentIds.filter((id) => id !== caller.id), to.id];
+			await this.commit({ ...meta, v: meta.v + 1, agentIds, pastAgentIds, agentNames: { ...meta.agentNames, [to.id]: to.name } }, [notice]);
+			return { chatId: meta.chatId, chatState: this.chatState! };
+		});
+	}
+
+	/** The dispatcher says where the waiting chat now stands: the visitor's sockets hear it at once, polls with their next answer. */
+	async queuePosition(position: number): Promise<void> {
+		if (this.meta?.status !== "waiting" || this.dispatch.queuePosition === position) return;
+		this.dispatch.queuePosition = position;
+		for (const [ws, caller] of this.sockets.authenticated()) {
+			if (caller.role === "visitor") sendFrame(ws, { type: "state", chatState: this.chatState!, status: "waiting", queuePosition: position });
+		}
 	}
 
 	async poll(caller: Caller, offsets: Offsets, waitMs = 0, chains: Chains = {}): Promise<RoomAnswer> {
@@ -161,6 +201,7 @@ export class ChatRoom extends DurableObject<Env> {
 			return undefined;
 		});
 		if (ended) return ended;
+		this.ctx.waitUntil(this.dispatch.ended(this.meta!));
 		// Outside the write queue: sends and rebuilds do not wait for the queue's answer.
 		if (!(await this.announceEnd())) {
 			return roomFailure(503, "unavailable", "the chat has ended but its end could not be queued yet; it is retried, and ending again retries now");
@@ -244,6 +285,11 @@ export class ChatRoom extends DurableObject<Env> {
 		});
 		if (!("failure" in answer)) this.noteCaughtUp(caller);
 		if (this.meta) await this.announcements.transcript(this.meta, this.log);
+		// A waiting chat restored here (eviction in memory mode, another deployment) goes back into the queue, with its first request time.
+		if (this.meta?.status === "waiting" && this.dispatch.queuePosition === undefined) {
+			await this.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
+			this.ctx.waitUntil(this.dispatch.register(this.meta));
+		}
 		return answer;
 	}
 
@@ -322,6 +368,7 @@ export class ChatRoom extends DurableObject<Env> {
 			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "no hello");
 			else if (caller && expiresAt !== undefined && expiresAt <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token expired");
 		}
+		if (this.meta?.status === "waiting") await this.dispatch.register(this.meta);
 		const endOwed = !(await this.announceEnd());
 		const transcriptOwed = this.meta !== undefined && !(await this.announcements.transcript(this.meta, this.log));
 		await this.settleAlarm(endOwed || transcriptOwed ? now + ANNOUNCE_RETRY_MS : Infinity);
@@ -330,7 +377,8 @@ export class ChatRoom extends DurableObject<Env> {
 	/** The alarm for the earliest deadline still ahead (a socket's, an owed announcement's, the end's grace), or none. */
 	private async settleAlarm(owed = Infinity): Promise<void> {
 		const graceUntil = this.meta?.status === "ended" && !this.announcements.endPublished ? this.announcements.endMayGoAt() : 0;
-		const next = Math.min(this.sockets.nextDeadline(), owed, graceUntil > Date.now() ? graceUntil : Infinity);
+		const reregister = this.meta?.status === "waiting" ? Date.now() + REREGISTER_EVERY_MS : Infinity;
+		const next = Math.min(this.sockets.nextDeadline(), owed, reregister, graceUntil > Date.now() ? graceUntil : Infinity);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
 	}
@@ -394,10 +442,14 @@ export class ChatRoom extends DurableObject<Env> {
 		const missing = include.filter((m) => !messages.includes(m));
 		if (missing.length > 0) messages = inDisplayOrder([...messages, ...missing]);
 		const result: ReturnResult = { code: 0, ...this.log.offsets, messages, status: this.meta!.status };
+		if (this.meta!.status === "waiting" && this.dispatch.queuePosition !== undefined) result.queuePosition = this.dispatch.queuePosition;
 		// Every change of the chat's metadata comes with a system message, so the state is news exactly
 		// when one is in the answer; a caller with nothing yet (an agent opening the chat) needs it too.
 		const fresh = offsets.visitorDataOffset === 0 && offsets.agentDataOffset === 0;
-		if (fresh || messages.some((m) => m.type === 4)) result.chatState = this.chatState;
+		if (fresh || messages.some((m) => m.type === 4)) {
+			result.chatState = this.chatState;
+			if (this.visitorState) result.visitorState = this.visitorState;
+		}
 		return result;
 	}
 
@@ -447,6 +499,9 @@ export class ChatRoom extends DurableObject<Env> {
 	private async commit(meta: ChatMeta | undefined, messages: ChatMessage[], sealedAlready?: string, origin?: Origin): Promise<void> {
 		const chatState = meta ? (sealedAlready ?? (await seal(this.sealingKeys(), meta.siteId, meta.chatId, meta))) : this.chatState;
 		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
+		// The chat's agents changed: the visitor's next chat can go to the same agent (sticky routing, SPEC §7).
+		const lastAgentId = meta?.agentIds.at(-1);
+		if (meta && lastAgentId && lastAgentId !== this.meta?.agentIds.at(-1)) this.visitorState = await sealVisitorState(this.env, meta.siteId, { visitorId: meta.visitorId, lastAgentId });
 		// However the chat became ended here (an end call, or a rebuild on a failover deployment that never
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
 		if (endedNow && !this.announcements.endPublished) await this.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
@@ -459,9 +514,9 @@ export class ChatRoom extends DurableObject<Env> {
 		}
 		for (const m of messages) this.log.append(m);
 		if (messages.length > 0) this.wakeWaiters();
-		for (const ws of this.sockets.authenticated().keys()) {
+		for (const [ws, caller] of this.sockets.authenticated()) {
 			for (const message of messages) if (ws !== origin?.ws || !origin.has.has(message.id)) sendFrame(ws, { type: "message", message });
-			if (meta && chatState) sendFrame(ws, { type: "state", chatState });
+			if (meta && chatState) sendFrame(ws, { type: "state", chatState, status: meta.status, ...(caller.role === "visitor" && this.visitorState ? { visitorState: this.visitorState } : {}) });
 			if (endedNow) sendFrame(ws, { type: "ended" });
 		}
 	}

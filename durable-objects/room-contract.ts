@@ -18,7 +18,7 @@ export interface Caller {
 	tokenVersion?: number;
 }
 
-export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup">;
+export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup" | "pastAgentIds">;
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
@@ -28,6 +28,23 @@ export function callerOf(claims: Claims, siteId: string, chatId: string): Caller
 		? { role: "visitor", id: claims.sub, siteId, chatId }
 		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId, tokenVersion: claims.tv };
 }
+
+/** One ChatRoom per chat, named from site and chat so any Worker instance (or the dispatcher) finds the same one. */
+export const chatRoom = (env: Env, siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+
+/** One SiteDispatcher per site (SPEC §7). */
+export const siteDispatcher = (env: Env, siteId: string) => env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+
+/** An agent as a room or the dispatcher needs it, from its token's claims (never from D1). */
+export interface AgentRef {
+	id: string;
+	name: string;
+	role: "agent" | "supervisor";
+	maxChats: number;
+}
+
+export const agentRefOf = (claims: Claims): AgentRef | undefined =>
+	claims.role === "agent" ? { id: claims.sub, name: claims.name, role: claims.agentRole, maxChats: claims.maxChats } : undefined;
 
 /** The room has no chat (SPEC §3 step 1): the client rebuilds it in full. */
 export const lostChat = (): ReturnResult => ({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] });

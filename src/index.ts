@@ -7,16 +7,19 @@ import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
 import { debug } from "./routes/debug.ts";
+import { dispatch } from "./routes/dispatch.ts";
 import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
+export { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 
 export const app = new Hono<AppEnv>()
 	.basePath("/v1")
 	.route("/", chats)
 	.route("/", agents)
+	.route("/", dispatch)
 	.route("/", events)
 	.route("/", history)
 	.route("/admin", admin)

@@ -25,10 +25,18 @@ export async function createSite(config: Partial<SiteConfigInput> = {}): Promise
 	return siteId;
 }
 
-export async function createAgent(siteId: string, name = "Alice"): Promise<{ token: string; agentId: string }> {
+export async function createAgent(
+	siteId: string,
+	name = "Alice",
+	options: { maxChats?: number; role?: "agent" | "supervisor" } = {},
+): Promise<{ token: string; agentId: string }> {
 	const email = `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}@example.com`;
 	const password = "correct horse battery";
-	const created = await api(`/admin/sites/${siteId}/agents`, { method: "POST", token: env.ADMIN_TOKEN, body: json({ email, name, password, maxChats: 5 }) });
+	const created = await api(`/admin/sites/${siteId}/agents`, {
+		method: "POST",
+		token: env.ADMIN_TOKEN,
+		body: json({ email, name, password, maxChats: options.maxChats ?? 5, ...(options.role ? { role: options.role } : {}) }),
+	});
 	if (created.status !== 201) throw new Error(`agent setup failed: ${created.status} ${await created.text()}`);
 	const login = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json({ email, password }) });
 	const body = await login.json<{ token: string; agent: { id: string } }>();

@@ -13,6 +13,10 @@ export const ChatMetaSchema = z.object({
 	customVariables: z.record(z.string(), z.string()).optional(),
 	status: ChatStatusSchema,
 	agentIds: z.array(z.string()),
+	/** Agents who left the chat by a transfer: still in its history and its chat.end. */
+	pastAgentIds: z.array(z.string()).optional(),
+	/** The visitor's last agent when the chat began (its sealed visitorState), for sticky routing. */
+	lastAgentId: z.string().optional(),
 	/** Names shown on agents' messages: kept here, sealed, because a message's mac does not cover its senderName. */
 	agentNames: z.record(z.string(), z.string()),
 	beginTime: z.number().int(),

@@ -86,6 +86,10 @@ export const ReturnResultSchema = z.object({
 	status: ChatStatusSchema.optional(),
 	/** With code 1: the streams whose chains differ below the caller's offsets (SPEC §3). */
 	diverged: DivergedSchema.optional(),
+	/** While the chat waits: its place in the site's queue, 1 = next (SPEC §4, §7). */
+	queuePosition: z.number().int().positive().optional(),
+	/** When the chat's agents changed: the visitor's refreshed sealed state, for its next chat (SPEC §4). */
+	visitorState: z.string().optional(),
 	error: ErrorBodySchema.optional(),
 });
 export type ReturnResult = z.infer<typeof ReturnResultSchema>;
@@ -98,6 +102,8 @@ export const StartChatResultSchema = z.object({
 	visitorState: z.string().optional(),
 	visitorDataOffset: z.literal(0),
 	agentDataOffset: z.literal(0),
+	status: ChatStatusSchema.optional(),
+	queuePosition: z.number().int().positive().optional(),
 });
 export type StartChatResult = z.infer<typeof StartChatResultSchema>;
 

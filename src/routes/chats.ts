@@ -11,15 +11,16 @@ import {
 	RebuildChatSchema,
 	SendMessageSchema,
 	StartChatSchema,
+	type ChatStatus,
 	type StartChatResult,
 } from "../protocol/chat.ts";
 import { signVisitorToken } from "../security/tokens.ts";
 import { keyRing } from "../security/keys.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { open, seal } from "../security/sealed-state.ts";
+import { openVisitorState, sealVisitorState } from "../security/visitor-state.ts";
 import { ROOM_CHAT_HEADER, ROOM_FRAMES_LIMIT_HEADER, ROOM_SITE_HEADER, ROOM_SOCKETS_LIMIT_HEADER } from "../../durable-objects/room-frames.ts";
-import { callerOf } from "../../durable-objects/room-contract.ts";
-import { chatRoom, replyFromRoom, unwrap } from "./room.ts";
+import { agentRefOf, callerOf } from "../../durable-objects/room-contract.ts";
+import { chatRoom, replyFromRoom, siteDispatcher, unwrap } from "./room.ts";
 
 const SEND_BODY_LIMIT = 32 * 1024;
 /** 500 messages of 4,000 characters, up to 3 bytes each, plus their envelopes. */
@@ -42,6 +43,7 @@ export const chats = new Hono<AppEnv>()
 		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
 		if (!config) throw new ApiError(404, "not_found", "no such site");
 		const known = body.visitorState === undefined ? undefined : await openVisitorState(c.env, siteId, body.visitorState);
+		if (body.visitorState !== undefined && !known) throw new ApiError(403, "invalid_visitor_state", "visitorState does not open");
 		await withinRate(
 			c.env,
 			`chat-start:${siteId}:${clientAddressKey(c.req.raw)}`,
@@ -50,10 +52,11 @@ export const chats = new Hono<AppEnv>()
 		);
 		const chatId = crypto.randomUUID();
 		const visitorId = known?.visitorId ?? crypto.randomUUID();
-		const started = unwrap<{ chatState: string }>(await chatRoom(c.env, siteId, chatId).start({
+		const started = unwrap<{ chatState: string; status: ChatStatus; queuePosition?: number }>(await chatRoom(c.env, siteId, chatId).start({
 			siteId,
 			chatId,
 			visitorId,
+			...(known?.lastAgentId ? { lastAgentId: known.lastAgentId } : {}),
 			visitor: body.visitor,
 			prechat: body.prechat,
 			department: body.department,
@@ -64,8 +67,19 @@ export const chats = new Hono<AppEnv>()
 			},
 		}));
 		const token = await signVisitorToken(keyRing(c.env), { visitorId, siteId, chatId });
-		const visitorState = await seal(keyRing(c.env), siteId, VISITOR_STATE_AAD, { visitorId } satisfies VisitorState);
-		const result: StartChatResult = { chatId, visitorId, token, chatState: started.chatState, visitorState, visitorDataOffset: 0, agentDataOffset: 0 };
+		// The last agent stays in the state until the visitor chats with another one.
+		const visitorState = await sealVisitorState(c.env, siteId, known?.lastAgentId ? { visitorId, lastAgentId: known.lastAgentId } : { visitorId });
+		const result: StartChatResult = {
+			chatId,
+			visitorId,
+			token,
+			chatState: started.chatState,
+			visitorState,
+			visitorDataOffset: 0,
+			agentDataOffset: 0,
+			status: started.status,
+			...(started.queuePosition !== undefined ? { queuePosition: started.queuePosition } : {}),
+		};
 		return c.json(result, 201);
 	})
 	.post(`${CHAT}/messages`, limitBody(SEND_BODY_LIMIT), requireToken, async (c) => {
@@ -122,24 +136,11 @@ export const chats = new Hono<AppEnv>()
 	})
 	.post(`${CHAT}/accept`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
-		const caller = callerOf(c.get("claims"), siteId, chatId);
-		if (caller.role !== "agent") throw new ApiError(403, "forbidden", "only agents accept chats");
-		const answer = await chatRoom(c.env, siteId, chatId).accept(caller);
-		// A room that lost the chat answers code 1: the visitor's next call rebuilds it.
+		const agent = agentRefOf(c.get("claims"));
+		if (!agent) throw new ApiError(403, "forbidden", "only agents accept chats");
+		// Through the dispatcher (SPEC §7), which counts the agent's load; the room has the last word.
+		const answer = await siteDispatcher(c.env, siteId).accept(siteId, agent, chatId);
 		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
+		// A room that lost the chat answers code 1: the visitor's next call rebuilds it.
 		return replyFromRoom(c, answer);
 	});
-
-/** What a visitor keeps across chats (SPEC §4), sealed: its id, so that its next chat is the same visitor's. */
-interface VisitorState {
-	visitorId: string;
-}
-
-/** Sealed blobs are bound to a chat id; a visitor's state is bound to this instead. */
-const VISITOR_STATE_AAD = "visitor-state";
-
-async function openVisitorState(env: Env, siteId: string, sealed: string): Promise<VisitorState> {
-	const value = (await open(keyRing(env), siteId, VISITOR_STATE_AAD, sealed)) as Partial<VisitorState> | undefined;
-	if (typeof value?.visitorId !== "string") throw new ApiError(403, "invalid_visitor_state", "visitorState does not open");
-	return { visitorId: value.visitorId };
-}

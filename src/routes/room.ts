@@ -3,9 +3,7 @@ import type { RoomAnswer } from "../../durable-objects/chat-room.ts";
 import { ApiError, type RoomFailure } from "../errors.ts";
 import { AGENT_OFFSET_HEADER, VISITOR_OFFSET_HEADER } from "../protocol/chat.ts";
 
-/** One ChatRoom per chat, named from site and chat so any Worker instance finds the same one. */
-export const chatRoom = (env: Env, siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+export { chatRoom, siteDispatcher } from "../../durable-objects/room-contract.ts";
 
 /** A room's answer, or the HTTP error its failure stands for. */
 export function unwrap<T extends object>(answer: T | RoomFailure): T {

@@ -1,0 +1,56 @@
+/**
+ * What a SiteDispatcher knows (SPEC §7): agents' presence and load, and the chats it routes. In
+ * durable mode every change is kept in the object's storage; in memory mode nothing is, and the
+ * state comes back from the clients (consoles' hello, waiting rooms' re-registration).
+ */
+import type { AgentPresence, WaitingChat } from "./dispatch-model.ts";
+
+/** A chat the dispatcher knows: waiting in the queue, being handed to an agent, or assigned. */
+export interface DispatchedChat extends WaitingChat {
+	state: "waiting" | "assigning" | "assigned";
+	/** The queue position its room was last told, so only changes are sent. */
+	toldPosition?: number;
+}
+
+const AGENT = "agent:";
+const CHAT = "chat:";
+
+export class DispatcherState {
+	readonly agents = new Map<string, AgentPresence>();
+	readonly chats = new Map<string, DispatchedChat>();
+	siteId: string | undefined;
+
+	/** `storage` is undefined in memory mode. */
+	constructor(private readonly storage: DurableObjectStorage | undefined) {
+		if (!storage) return;
+		this.siteId = storage.kv.get<string>("siteId");
+		for (const [, agent] of storage.kv.list<AgentPresence>({ prefix: AGENT })) this.agents.set(agent.id, { ...agent, sockets: 0 });
+		for (const [, chat] of storage.kv.list<DispatchedChat>({ prefix: CHAT })) this.chats.set(chat.chatId, chat);
+	}
+
+	noteSite(siteId: string): void {
+		if (this.siteId === siteId) return;
+		this.siteId = siteId;
+		this.storage?.kv.put("siteId", siteId);
+	}
+
+	/** The waiting chats, in no particular order (dispatch-model sorts). */
+	waiting(): DispatchedChat[] {
+		return [...this.chats.values()].filter((c) => c.state === "waiting");
+	}
+
+	saveAgent(agent: AgentPresence): void {
+		this.agents.set(agent.id, agent);
+		this.storage?.kv.put(AGENT + agent.id, agent);
+	}
+
+	saveChat(chat: DispatchedChat): void {
+		this.chats.set(chat.chatId, chat);
+		this.storage?.kv.put(CHAT + chat.chatId, chat);
+	}
+
+	dropChat(chatId: string): void {
+		this.chats.delete(chatId);
+		this.storage?.kv.delete(CHAT + chatId);
+	}
+}

@@ -1,0 +1,345 @@
+/**
+ * One Durable Object per site (SPEC §7): agents' presence and load, the waiting queue and routing.
+ * Calls go one way: the dispatcher calls rooms (assign, transfer); rooms tell it about their chats
+ * outside their own writes and retry. Its state comes back from its clients when lost.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { publisher } from "../queues/publisher.ts";
+import { roomFailure } from "../src/errors.ts";
+import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
+import type { EventName } from "../src/protocol/events.ts";
+import { getSiteConfig } from "../src/site-config-cache.ts";
+import { DispatcherSockets } from "./dispatcher-sockets.ts";
+import { type DispatchedChat, DispatcherState } from "./dispatcher-state.ts";
+import { freeCapacity, planRouting, presenceDeadline, queueOrder, queuePositions, statusOf, type AgentPresence, type AgentStatus, type WaitingChat } from "./dispatch-model.ts";
+import { chatRoom, type AgentRef, type Caller, type RoomAnswer } from "./room-contract.ts";
+import { SerialQueue } from "./serial-queue.ts";
+
+/** A room that could not be reached is tried again this much later. */
+const RETRY_MS = 5_000;
+
+/** The chat with its new state, a refusal, or the room's code 1 when it lost the chat (the visitor's rebuild brings it back). */
+export type AcceptAnswer = { chatId: string; chatState: string } | RoomAnswer;
+
+export class SiteDispatcher extends DurableObject<Env> {
+	private readonly state: DispatcherState;
+	private readonly sockets: DispatcherSockets;
+	/** Assignments run one at a time, so a chat is never handed to two agents. */
+	private readonly routing = new SerialQueue();
+	/** Each agent's status as last published (agentStatus.log). */
+	private readonly published = new Map<string, AgentStatus>();
+	private retryAt = Infinity;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+		this.state = new DispatcherState(env.CHAT_STATE === "memory" ? undefined : ctx.storage);
+		this.sockets = new DispatcherSockets(ctx, env, this);
+		// Agents behind open consoles are back from the sockets' attachments (a memory-mode dispatcher that hibernated).
+		for (const hello of this.sockets.hellos()) this.heard(hello.agent, hello.status, hello.chats, false);
+		for (const agent of this.state.agents.values()) this.published.set(agent.id, statusOf(agent, Date.now()));
+	}
+
+	// ------------------------------------------------------------------ rooms tell
+
+	/** A waiting chat (re-)enters the queue: from the chat start, and from its room every 30 s while it waits. */
+	async chatWaiting(siteId: string, chat: WaitingChat): Promise<{ queuePosition?: number }> {
+		this.state.noteSite(siteId);
+		const known = this.state.chats.get(chat.chatId);
+		if (!known) {
+			this.state.saveChat({ ...chat, state: "waiting" });
+			this.publish("chatQueue.log", [chat.chatId, "enter"], { chatId: chat.chatId, event: "enter", requestTime: chat.requestTime, at: Date.now() });
+			this.queueChanged();
+			this.ctx.waitUntil(this.route());
+		}
+		return { queuePosition: queuePositions(this.state.waiting()).get(chat.chatId) };
+	}
+
+	/** The chat ended: its agents have room again, and the next waiting chat may go to them. */
+	async chatEnded(siteId: string, chatId: string): Promise<void> {
+		this.state.noteSite(siteId);
+		const chat = this.state.chats.get(chatId);
+		if (chat?.state === "waiting") this.leftQueue(chat, "ended");
+		this.state.dropChat(chatId);
+		for (const agent of this.state.agents.values()) {
+			if (!agent.chats.includes(chatId)) continue;
+			this.state.saveAgent({ ...agent, chats: agent.chats.filter((id) => id !== chatId) });
+			this.sockets.toAgent(agent.id, { type: "released", chatId, reason: "ended" });
+		}
+		this.queueChanged();
+		this.presenceChanged();
+		this.ctx.waitUntil(this.route());
+	}
+
+	// ------------------------------------------------------------------ agents ask
+
+	/** `PUT …/agents/me/status`: also the heartbeat of a console without a socket. */
+	async setStatus(siteId: string, agent: AgentRef, status: AgentStatus): Promise<{ status: AgentStatus }> {
+		this.state.noteSite(siteId);
+		this.heard(agent, status);
+		this.presenceChanged();
+		this.ctx.waitUntil(this.route());
+		return { status: statusOf(this.state.agents.get(agent.id)!, Date.now()) };
+	}
+
+	/** SPEC §7: the first accept wins; a chat no longer waiting is 409 conflict, an agent at its maxChats 409 at_capacity. */
+	async accept(siteId: string, agent: AgentRef, chatId: string): Promise<AcceptAnswer> {
+		this.state.noteSite(siteId);
+		// Accepting makes an offline agent online.
+		const known = this.state.agents.get(agent.id);
+		this.heard(agent, known && statusOf(known, Date.now()) === "away" ? "away" : "online");
+		return this.routing.run(async () => {
+			const presence = this.state.agents.get(agent.id)!;
+			const chat = this.state.chats.get(chatId);
+			// Already taken, maybe by this agent (a retried accept): the room says, and nothing is reserved.
+			if (presence.chats.includes(chatId) || (chat && chat.state !== "waiting")) return this.askRoom(presence, chatId);
+			if (freeCapacity(presence) === 0) return roomFailure(409, "at_capacity", `you already have ${presence.maxChats} chats`);
+			// A dispatcher that lost its state may not know the chat: the room, which does, decides.
+			return this.assignInRoom(chat ?? unknownChat(chatId), presence);
+		});
+	}
+
+	/** Hands the chat from one of its agents to another who is online with room for it (SPEC §7). */
+	async transfer(siteId: string, from: AgentRef, chatId: string, toAgentId: string): Promise<AcceptAnswer> {
+		this.state.noteSite(siteId);
+		return this.routing.run(async () => {
+			const to = this.state.agents.get(toAgentId);
+			if (!to || toAgentId === from.id) return roomFailure(409, "conflict", "that agent cannot take the chat");
+			if (statusOf(to, Date.now()) !== "online") return roomFailure(409, "conflict", `${to.name} is not online`);
+			if (freeCapacity(to) === 0) return roomFailure(409, "at_capacity", `${to.name} has no room for another chat`);
+			const caller: Caller = { role: "agent", id: from.id, name: from.name, siteId, chatId };
+			const answer = await chatRoom(this.env, siteId, chatId).transfer(caller, refOf(to));
+			if (!("chatState" in answer && "chatId" in answer)) return answer;
+			const giver = this.state.agents.get(from.id);
+			if (giver) this.state.saveAgent({ ...giver, chats: giver.chats.filter((id) => id !== chatId) });
+			this.state.saveAgent({ ...to, chats: [...to.chats, chatId], lastAssignedAt: Date.now() });
+			this.sockets.toAgent(from.id, { type: "released", chatId, reason: "transferred" });
+			this.sockets.toAgent(to.id, { type: "assigned", chatId, chatState: answer.chatState });
+			this.presenceChanged();
+			return { chatId, chatState: answer.chatState };
+		});
+	}
+
+	// ------------------------------------------------------------------ what the site looks like
+
+	async queue(): Promise<QueueEntry[]> {
+		const positions = queuePositions(this.state.waiting());
+		return this.state
+			.waiting()
+			.sort(queueOrder)
+			.map((c) => ({ chatId: c.chatId, visitorName: c.visitorName, department: c.department, requestTime: c.requestTime, position: positions.get(c.chatId)! }));
+	}
+
+	async presence(): Promise<AgentSummary[]> {
+		const now = Date.now();
+		return [...this.state.agents.values()].map((a) => ({ id: a.id, name: a.name, role: a.role, status: statusOf(a, now), maxChats: a.maxChats, free: freeCapacity(a) }));
+	}
+
+	async availability(): Promise<{ online: boolean; waiting: number }> {
+		const now = Date.now();
+		return { online: [...this.state.agents.values()].some((a) => statusOf(a, now) === "online"), waiting: this.state.waiting().length };
+	}
+
+	async chatsOf(agentId: string): Promise<{ chatId: string; visitorName?: string; requestTime?: number }[]> {
+		const agent = this.state.agents.get(agentId);
+		return (agent?.chats ?? []).map((chatId) => {
+			const chat = this.state.chats.get(chatId);
+			return { chatId, visitorName: chat?.visitorName, requestTime: chat?.requestTime };
+		});
+	}
+
+	// ------------------------------------------------------------------ agent sockets
+
+	async fetch(request: Request): Promise<Response> {
+		return this.sockets.upgrade(request);
+	}
+
+	async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		await this.sockets.receive(ws, raw);
+	}
+
+	async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+		this.sockets.closed(ws, code);
+	}
+
+	async webSocketError(ws: WebSocket): Promise<void> {
+		this.sockets.closed(ws, 1011);
+	}
+
+	/** Console frames land here (dispatcher-sockets.ts), on the same rules as HTTP. */
+	hello(agent: AgentRef, status: AgentStatus, chats: string[]): void {
+		this.heard(agent, status, chats);
+		this.presenceChanged();
+		this.ctx.waitUntil(this.route());
+	}
+
+	/** A console went away: with none left, the agent stays online for the heartbeat timeout, then goes offline. */
+	consoleLeft(agentId: string): void {
+		const agent = this.state.agents.get(agentId);
+		if (!agent) return;
+		this.state.saveAgent({ ...agent, sockets: this.sockets.countOf(agentId), lastSeen: Date.now() });
+		this.presenceChanged();
+	}
+
+	/** What a new console is shown first. */
+	async snapshot(): Promise<AgentServerFrame[]> {
+		return [
+			{ type: "presence", agents: await this.presence() },
+			{ type: "queue", waiting: await this.queue() },
+		];
+	}
+
+	// ------------------------------------------------------------------ routing
+
+	/** Auto mode: every waiting chat an online agent can take goes to one (SPEC §7), oldest first. */
+	private route(): Promise<void> {
+		return this.routing.run(async () => {
+			const siteId = this.state.siteId;
+			if (!siteId || this.state.waiting().length === 0) return;
+			const config = await getSiteConfig(this.env.SITE_CONFIG, siteId);
+			if (config?.routing.mode !== "auto") return;
+			const plan = planRouting(this.state.agents.values(), this.state.waiting(), config.routing.sticky, Date.now());
+			await Promise.all(plan.map(({ chat, agent }) => this.assignInRoom(chat as DispatchedChat, this.state.agents.get(agent.id)!)));
+		});
+	}
+
+	/**
+	 * Reserves the chat for the agent, then has the room add it (system message, new chatState). The
+	 * room is the last word: it refuses a chat that is no longer waiting, so no chat gets two agents.
+	 */
+	private async assignInRoom(chat: DispatchedChat, agent: AgentPresence): Promise<AcceptAnswer> {
+		const siteId = this.state.siteId!;
+		const wasWaiting = chat.state === "waiting" && this.state.chats.has(chat.chatId);
+		const reserved = { ...agent, chats: agent.chats.includes(chat.chatId) ? agent.chats : [...agent.chats, chat.chatId], lastAssignedAt: Date.now() };
+		this.state.saveAgent(reserved);
+		this.state.saveChat({ ...chat, state: "assigning" });
+		const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId, chatId: chat.chatId };
+		let answer: Awaited<ReturnType<ReturnType<typeof chatRoom>["accept"]>>;
+		try {
+			answer = await chatRoom(this.env, siteId, chat.chatId).accept(caller);
+		} catch (error) {
+			console.warn("SiteDispatcher: room unreachable", chat.chatId, error);
+			this.unreserve(agent.id, chat.chatId);
+			if (wasWaiting) this.state.saveChat({ ...chat, state: "waiting" });
+			else this.state.dropChat(chat.chatId);
+			await this.retryLater();
+			return roomFailure(503, "unavailable", "the chat could not be reached, try again", 1);
+		}
+		if ("chatState" in answer && "chatId" in answer) {
+			this.state.saveChat({ ...chat, state: "assigned" });
+			if (wasWaiting) this.leftQueue(chat, "assigned");
+			this.sockets.toAgent(agent.id, { type: "assigned", chatId: chat.chatId, chatState: answer.chatState });
+			this.queueChanged();
+			this.presenceChanged();
+			return { chatId: chat.chatId, chatState: answer.chatState };
+		}
+		// Taken, ended, or lost by its room (memory mode): it leaves the queue; a restored room registers it again.
+		this.unreserve(agent.id, chat.chatId);
+		this.state.dropChat(chat.chatId);
+		if (wasWaiting) this.leftQueue(chat, "gone");
+		this.queueChanged();
+		return answer;
+	}
+
+	private async askRoom(agent: AgentPresence, chatId: string): Promise<AcceptAnswer> {
+		const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId: this.state.siteId!, chatId };
+		const answer = await chatRoom(this.env, caller.siteId, chatId).accept(caller);
+		if ("chatState" in answer && "chatId" in answer && !agent.chats.includes(chatId)) this.state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
+		return answer;
+	}
+
+	private unreserve(agentId: string, chatId: string): void {
+		const agent = this.state.agents.get(agentId);
+		if (agent) this.state.saveAgent({ ...agent, chats: agent.chats.filter((id) => id !== chatId) });
+	}
+
+	// ------------------------------------------------------------------ presence, queue, alarm
+
+	/** An agent was heard from: its console said hello or changed status, or it called the API. */
+	private heard(agent: AgentRef, status: AgentStatus, chats: string[] = [], save = true): void {
+		const known = this.state.agents.get(agent.id);
+		const presence: AgentPresence = {
+			...agent,
+			declared: status,
+			lastSeen: Date.now(),
+			sockets: this.sockets.countOf(agent.id),
+			// A console's hello brings back the chats a dispatcher that lost its state no longer knows.
+			chats: [...new Set([...(known?.chats ?? []), ...chats])],
+			lastAssignedAt: known?.lastAssignedAt ?? 0,
+		};
+		if (save) this.state.saveAgent(presence);
+		else this.state.agents.set(agent.id, presence);
+	}
+
+	/** Tells every console, publishes agentStatus.log for each agent whose status changed, and re-arms the alarm. */
+	private presenceChanged(): void {
+		const now = Date.now();
+		for (const agent of this.state.agents.values()) {
+			const status = statusOf(agent, now);
+			if (this.published.get(agent.id) === status) continue;
+			this.published.set(agent.id, status);
+			this.publish("agentStatus.log", [agent.id, String(now)], { agentId: agent.id, name: agent.name, status, at: now });
+		}
+		this.ctx.waitUntil(this.presence().then((agents) => this.sockets.broadcast({ type: "presence", agents })));
+		this.ctx.waitUntil(this.settleAlarm());
+	}
+
+	/** Consoles see the new queue; waiting rooms hear their new positions (only the ones that changed). */
+	private queueChanged(): void {
+		const siteId = this.state.siteId;
+		this.ctx.waitUntil(this.queue().then((waiting) => this.sockets.broadcast({ type: "queue", waiting })));
+		if (!siteId) return;
+		for (const [chatId, position] of queuePositions(this.state.waiting())) {
+			const chat = this.state.chats.get(chatId)!;
+			if (chat.toldPosition === position) continue;
+			this.state.saveChat({ ...chat, toldPosition: position });
+			this.ctx.waitUntil(
+				chatRoom(this.env, siteId, chatId)
+					.queuePosition(position)
+					.catch(() => undefined), // the room asks again within 30 s
+			);
+		}
+	}
+
+	private leftQueue(chat: WaitingChat, reason: "assigned" | "ended" | "gone"): void {
+		const now = Date.now();
+		this.publish("chatQueue.log", [chat.chatId, "leave"], { chatId: chat.chatId, event: "leave", reason, requestTime: chat.requestTime, waitMs: now - chat.requestTime, at: now });
+	}
+
+	private publish(name: EventName, scope: string[], payload: Record<string, unknown>): void {
+		const siteId = this.state.siteId;
+		if (!siteId) return;
+		// Named by what happened (the chat entering the queue, an agent's status at a time): a retold event is one event.
+		const uniqueId = [name, siteId, ...scope].join(":");
+		this.ctx.waitUntil(
+			publisher(this.env, siteId)
+				.publish(name, uniqueId, { siteId, ...payload })
+				.catch((error) => console.error(`SiteDispatcher: ${name} not published`, error)),
+		);
+	}
+
+	private async retryLater(): Promise<void> {
+		this.retryAt = Math.min(this.retryAt, Date.now() + RETRY_MS);
+		await this.settleAlarm();
+	}
+
+	/** Presence timeouts, hello deadlines and routing retries share the one alarm. */
+	async alarm(): Promise<void> {
+		this.retryAt = Infinity;
+		this.sockets.closeLate();
+		this.presenceChanged();
+		await this.route();
+	}
+
+	private async settleAlarm(): Promise<void> {
+		const deadlines = [...this.state.agents.values()].map((a) => presenceDeadline(a) ?? Infinity).filter((at) => at > Date.now());
+		const next = Math.min(this.retryAt, this.sockets.nextDeadline(), ...deadlines);
+		if (next === Infinity) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
+	}
+}
+
+const refOf = (a: AgentPresence): AgentRef => ({ id: a.id, name: a.name, role: a.role, maxChats: a.maxChats });
+
+/** A chat a dispatcher that lost its state hears of first by an accept: the room knows the rest. */
+const unknownChat = (chatId: string): DispatchedChat => ({ chatId, visitorId: "", requestTime: Date.now(), state: "waiting" });

@@ -122,7 +122,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	// ------------------------------------------------------------------ what the site looks like
 
-	async queue(): Promise<QueueEntry[]> {
+	/** Not `queue`: that name is the runtime's Queue consumer handler, which RPC does not reach. */
+	async waitingList(): Promise<QueueEntry[]> {
 		const positions = queuePositions(this.state.waiting());
 		return this.state
 			.waiting()
@@ -185,7 +186,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	async snapshot(): Promise<AgentServerFrame[]> {
 		return [
 			{ type: "presence", agents: await this.presence() },
-			{ type: "queue", waiting: await this.queue() },
+			{ type: "queue", waiting: await this.waitingList() },
 		];
 	}
 
@@ -287,7 +288,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** Consoles see the new queue; waiting rooms hear their new positions (only the ones that changed). */
 	private queueChanged(): void {
 		const siteId = this.state.siteId;
-		this.ctx.waitUntil(this.queue().then((waiting) => this.sockets.broadcast({ type: "queue", waiting })));
+		this.ctx.waitUntil(this.waitingList().then((waiting) => this.sockets.broadcast({ type: "queue", waiting })));
 		if (!siteId) return;
 		for (const [chatId, position] of queuePositions(this.state.waiting())) {
 			const chat = this.state.chats.get(chatId)!;

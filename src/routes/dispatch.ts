@@ -39,7 +39,7 @@ export const dispatch = new Hono<AppEnv>()
 	.get(`${SITE}/queue`, requireToken, async (c) => {
 		const siteId = c.req.param("siteId");
 		agentOf(c);
-		return c.json({ waiting: await siteDispatcher(c.env, siteId).queue() });
+		return c.json({ waiting: await siteDispatcher(c.env, siteId).waitingList() });
 	})
 	.get(`${SITE}/agents`, requireToken, async (c) => {
 		const siteId = c.req.param("siteId");

@@ -55,6 +55,8 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly announcements: ChatAnnouncements;
 	private socketFrames: RoomFrames | undefined;
 	private readonly dispatch: RoomDispatch;
+	/** Agents invited to join (memory mode; durable mode keeps them in storage). */
+	private invitedInMemory: string[] = [];
 	/** The visitor's refreshed sealed state (its last agent) since the chat's agents last changed (SPEC §4). */
 	private visitorState: string | undefined;
 
@@ -169,6 +171,44 @@ export class ChatRoom extends DurableObject<Env> {
 		});
 	}
 
+	/**
+	 * A supervisor, or an agent one of the chat's agents invited, joins a live chat (SPEC §4): it becomes
+	 * one of its agents, with a system message, and sees the whole history.
+	 */
+	async join(caller: Caller): Promise<{ chatId: string; chatState: string } | RoomAnswer> {
+		return this.writes.run(async () => {
+			if (!this.meta) return lostChat();
+			const refused = this.authorize(caller, this.meta);
+			if (refused) return refused;
+			const meta = this.meta;
+			if (meta.agentIds.includes(caller.id)) return { chatId: meta.chatId, chatState: this.chatState! };
+			if (meta.status === "ended") return roomFailure(409, "chat_ended", "the chat has ended");
+			if (caller.agentRole !== "supervisor" && !this.invitedAgents().includes(caller.id)) {
+				return roomFailure(403, "forbidden", "only a supervisor, or an agent the chat's agents invited, may join");
+			}
+			const notice = await this.newMessage(caller, [], 4, crypto.randomUUID(), `${caller.name ?? "An agent"} joined the chat`);
+			await this.commit(this.withAgent(meta, caller), [notice]);
+			return { chatId: meta.chatId, chatState: this.chatState! };
+		});
+	}
+
+	/** One of the chat's agents invites another agent, who may then join. Kept beside the chat, not in its sealed state. */
+	async inviteAgent(caller: Caller, agentId: string): Promise<{ chatId: string } | RoomAnswer> {
+		if (!this.meta) return lostChat();
+		const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
+		if (refused) return refused;
+		if (this.meta.status === "ended") return roomFailure(409, "chat_ended", "the chat has ended");
+		if (this.meta.agentIds.includes(agentId)) return roomFailure(409, "conflict", "that agent is already in the chat");
+		const invited = [...new Set([...this.invitedAgents(), agentId])];
+		if (this.storage) this.ctx.storage.kv.put("invitedAgents", invited);
+		else this.invitedInMemory = invited;
+		return { chatId: this.meta.chatId };
+	}
+
+	private invitedAgents(): string[] {
+		return this.storage ? (this.ctx.storage.kv.get<string[]>("invitedAgents") ?? []) : this.invitedInMemory;
+	}
+
 	/** The dispatcher says where the waiting chat now stands: the visitor's sockets hear it at once, polls with their next answer. */
 	async queuePosition(position: number): Promise<void> {
 		if (this.meta?.status !== "waiting" || this.dispatch.queuePosition === position) return;
@@ -179,7 +219,7 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	async poll(caller: Caller, offsets: Offsets, waitMs = 0, chains: Chains = {}): Promise<RoomAnswer> {
-		const refused = await this.compare(caller, offsets, chains);
+		const refused = await this.compare(caller, offsets, chains, "read");
 		if (refused) return refused;
 		if (waitMs > 0 && !this.hasNews(offsets)) {
 			if (this.waiters.size >= MAX_HELD_POLLS) return roomFailure(429, "rate_limited", "too many long-polls are waiting on this chat", 5);
@@ -316,7 +356,7 @@ export class ChatRoom extends DurableObject<Env> {
 			{
 				hasChat: () => this.meta !== undefined,
 				refusal: (caller) => {
-					const refused = this.meta && (this.authorize(caller, this.meta) ?? this.membership(caller, this.meta));
+					const refused = this.meta && (this.authorize(caller, this.meta) ?? this.membership(caller, this.meta, "read"));
 					return refused && "failure" in refused ? refused : undefined;
 				},
 				poll: (caller, offsets, chains) => this.poll(caller, offsets, 0, chains),
@@ -390,9 +430,9 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	/** Steps 1 and 2 of SPEC §3 with the chain check, and the caller's right to this chat. */
-	private async compare(caller: Caller, offsets: Offsets, chains: Chains): Promise<RoomAnswer | undefined> {
+	private async compare(caller: Caller, offsets: Offsets, chains: Chains, access: "read" | "write" = "write"): Promise<RoomAnswer | undefined> {
 		if (!this.meta) return lostChat();
-		const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta);
+		const refused = this.authorize(caller, this.meta) ?? this.membership(caller, this.meta, access);
 		if (refused) return refused;
 		const server = this.log.offsets;
 		const behind = offsets.visitorDataOffset > server.visitorDataOffset || offsets.agentDataOffset > server.agentDataOffset;
@@ -413,9 +453,11 @@ export class ChatRoom extends DurableObject<Env> {
 	/**
 	 * An agent acts in a chat only while it is one of its agents (SPEC §4). A room whose chat came back by
 	 * rebuild may have lost it from the list: code 1 then, and the agent's rebuild with its chatState puts it back.
+	 * A supervisor may read any chat of its site without joining it (monitoring: no system message, the visitor is not told).
 	 */
-	private membership(caller: Caller, meta: ChatMeta): RoomAnswer | undefined {
+	private membership(caller: Caller, meta: ChatMeta, access: "read" | "write" = "write"): RoomAnswer | undefined {
 		if (caller.role !== "agent" || meta.agentIds.includes(caller.id)) return undefined;
+		if (access === "read" && caller.agentRole === "supervisor") return undefined;
 		return this.announcements.restored ? { code: 1, ...this.log.offsets, messages: [] } : notInChat();
 	}
 

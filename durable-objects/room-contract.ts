@@ -16,6 +16,8 @@ export interface Caller {
 	chatId: string;
 	/** An agent token's version (SPEC §6): a socket checks it is not revoked on each frame. */
 	tokenVersion?: number;
+	/** Supervisors may join or monitor any chat of their site (SPEC §4). */
+	agentRole?: "agent" | "supervisor";
 }
 
 export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup" | "pastAgentIds">;
@@ -26,7 +28,7 @@ export type RoomAnswer = ReturnResult | RoomFailure;
 export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
 	return claims.role === "visitor"
 		? { role: "visitor", id: claims.sub, siteId, chatId }
-		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId, tokenVersion: claims.tv };
+		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId, tokenVersion: claims.tv, agentRole: claims.agentRole };
 }
 
 /** One ChatRoom per chat, named from site and chat so any Worker instance (or the dispatcher) finds the same one. */

@@ -8,6 +8,8 @@ export const SetStatusSchema = z.strictObject({ status: AgentStatusSchema });
 
 export const TransferSchema = z.strictObject({ toAgentId: z.string().min(1).max(64) });
 
+export const InviteAgentSchema = z.strictObject({ agentId: z.string().min(1).max(64) });
+
 /** Chat ids are lower-case UUIDs, like message ids. */
 const chatId = MessageIdSchema;
 

@@ -1,16 +1,16 @@
 /** The SiteDispatcher's endpoints (SPEC §4, §7): presence, the queue, availability, agents, transfer, the agent socket. */
 import { Hono, type Context } from "hono";
 import { DISPATCHER_SITE_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
-import { agentRefOf, type AgentRef } from "../../durable-objects/room-contract.ts";
+import { agentRefOf, type AgentRef, type Caller } from "../../durable-objects/room-contract.ts";
 import { requireToken, type AppEnv } from "../auth.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
 import { withinRate } from "../limits.ts";
-import { SetStatusSchema, TransferSchema, type AgentSummary } from "../protocol/dispatch.ts";
+import { InviteAgentSchema, SetStatusSchema, TransferSchema, type AgentSummary } from "../protocol/dispatch.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { CHAT, SITE } from "./chats.ts";
-import { replyFromRoom, siteDispatcher } from "./room.ts";
+import { chatRoom, replyFromRoom, siteDispatcher } from "./room.ts";
 
 /** The agent behind the token; visitors are refused. */
 function agentOf(c: Context<AppEnv>): AgentRef {
@@ -78,6 +78,27 @@ export const dispatch = new Hono<AppEnv>()
 		const headers = new Headers(c.req.raw.headers);
 		headers.set(DISPATCHER_SITE_HEADER, siteId);
 		return siteDispatcher(c.env, siteId).fetch(new Request(c.req.raw, { headers }));
+	})
+	.post(`${CHAT}/join`, limitBody(1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const answer = await siteDispatcher(c.env, siteId).join(siteId, agentOf(c), chatId);
+		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
+		return replyFromRoom(c, answer);
+	})
+	.post(`${CHAT}/monitor`, limitBody(1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const agent = agentOf(c);
+		if (agent.role !== "supervisor") throw new ApiError(403, "forbidden", "only supervisors monitor chats");
+		// Monitoring changes nothing in the chat: the supervisor reads it (poll, socket) as any chat of its site, and cannot send.
+		const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId, chatId, agentRole: agent.role };
+		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).poll(caller, { visitorDataOffset: 0, agentDataOffset: 0 }));
+	})
+	.post(`${CHAT}/invite`, limitBody(1024), requireToken, async (c) => {
+		const { siteId, chatId } = c.req.param();
+		const { agentId } = await parseJson(c, InviteAgentSchema);
+		const answer = await siteDispatcher(c.env, siteId).inviteToChat(siteId, agentOf(c), chatId, agentId);
+		if ("chatId" in answer) return c.json(answer, 200);
+		return replyFromRoom(c, answer);
 	})
 	.post(`${CHAT}/transfer`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();

@@ -120,6 +120,37 @@ export class SiteDispatcher extends DurableObject<Env> {
 		});
 	}
 
+	/** A supervisor, or an invited agent, joins the chat (the room checks which): it counts against the agent's load from now on. */
+	async join(siteId: string, agent: AgentRef, chatId: string): Promise<AcceptAnswer> {
+		this.state.noteSite(siteId);
+		return this.routing.run(async () => {
+			const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId, chatId, agentRole: agent.role };
+			const answer = await chatRoom(this.env, siteId, chatId).join(caller);
+			if (!("chatState" in answer && "chatId" in answer)) return answer;
+			const known = this.state.agents.get(agent.id);
+			if (known && !known.chats.includes(chatId)) this.state.saveAgent({ ...known, chats: [...known.chats, chatId] });
+			// A supervisor may join a chat that was still waiting: it leaves the queue.
+			const chat = this.state.chats.get(chatId);
+			if (chat?.state === "waiting") {
+				this.state.saveChat({ ...chat, state: "assigned" });
+				this.leftQueue(chat, "assigned");
+				this.queueChanged();
+			}
+			this.sockets.toAgent(agent.id, { type: "assigned", chatId, chatState: answer.chatState });
+			this.presenceChanged();
+			return answer;
+		});
+	}
+
+	/** One of the chat's agents invites another agent of the site, whose consoles are told; it may then join. */
+	async inviteToChat(siteId: string, from: AgentRef, chatId: string, agentId: string): Promise<{ chatId: string } | RoomAnswer> {
+		this.state.noteSite(siteId);
+		const caller: Caller = { role: "agent", id: from.id, name: from.name, siteId, chatId };
+		const answer = await chatRoom(this.env, siteId, chatId).inviteAgent(caller, agentId);
+		if ("chatId" in answer) this.sockets.toAgent(agentId, { type: "invited", chatId, by: from.name });
+		return answer;
+	}
+
 	// ------------------------------------------------------------------ what the site looks like
 
 	/** Not `queue`: that name is the runtime's Queue consumer handler, which RPC does not reach. */

@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { publisher } from "../queues/publisher.ts";
-import { roomFailure } from "../src/errors.ts";
+import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
 import type { EventName } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
@@ -14,9 +14,14 @@ import { type DispatchedChat, DispatcherState } from "./dispatcher-state.ts";
 import { freeCapacity, planRouting, presenceDeadline, queueOrder, queuePositions, statusOf, type AgentPresence, type AgentStatus, type WaitingChat } from "./dispatch-model.ts";
 import { chatRoom, type AgentRef, type Caller, type RoomAnswer } from "./room-contract.ts";
 import { SerialQueue } from "./serial-queue.ts";
+import { DispatcherBans } from "./dispatcher-bans.ts";
+import { DISPATCHER_SOCKET_HEADER, DispatcherVisitors } from "./dispatcher-visitors.ts";
+import type { Ban, BanInForce, Visit } from "./visitor-model.ts";
+import type { VisitorSummary } from "../src/protocol/visitors.ts";
 
 /** A room that could not be reached is tried again this much later. */
 const RETRY_MS = 5_000;
+const CONSOLE_UPDATE_MS = 100;
 
 /** The chat with its new state, a refusal, or the room's code 1 when it lost the chat (the visitor's rebuild brings it back). */
 export type AcceptAnswer = { chatId: string; chatState: string } | RoomAnswer;
@@ -29,6 +34,9 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** Each agent's status as last published (agentStatus.log). */
 	private readonly published = new Map<string, AgentStatus>();
 	private retryAt = Infinity;
+	/** What the consoles have not been told yet, and whether a telling is on its way. */
+	private readonly untold = new Set<"presence" | "queue">();
+	private telling = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -312,14 +320,13 @@ export class SiteDispatcher extends DurableObject<Env> {
 			this.published.set(agent.id, status);
 			this.publish("agentStatus.log", [agent.id, String(now)], { agentId: agent.id, name: agent.name, status, at: now });
 		}
-		this.ctx.waitUntil(this.presence().then((agents) => this.sockets.broadcast({ type: "presence", agents })));
-		this.ctx.waitUntil(this.settleAlarm());
+		this.tellConsolesSoon("presence");
 	}
 
 	/** Consoles see the new queue; waiting rooms hear their new positions (only the ones that changed). */
 	private queueChanged(): void {
 		const siteId = this.state.siteId;
-		this.ctx.waitUntil(this.waitingList().then((waiting) => this.sockets.broadcast({ type: "queue", waiting })));
+		this.tellConsolesSoon("queue");
 		if (!siteId) return;
 		for (const [chatId, position] of queuePositions(this.state.waiting())) {
 			const chat = this.state.chats.get(chatId)!;
@@ -331,6 +338,26 @@ export class SiteDispatcher extends DurableObject<Env> {
 					.catch(() => undefined), // the room asks again within 30 s
 			);
 		}
+	}
+
+	/**
+	 * Consoles get the new presence list or queue at most every 100 ms, and the alarm is re-armed as
+	 * often: at 200 chat starts a second, one frame to every console per change would be thousands a second.
+	 */
+	private tellConsolesSoon(what: "presence" | "queue"): void {
+		this.untold.add(what);
+		if (this.telling) return;
+		this.telling = true;
+		this.ctx.waitUntil(
+			new Promise<void>((resolve) => setTimeout(resolve, CONSOLE_UPDATE_MS)).then(async () => {
+				const untold = new Set(this.untold);
+				this.untold.clear();
+				this.telling = false;
+				if (untold.has("presence")) this.sockets.broadcast({ type: "presence", agents: await this.presence() });
+				if (untold.has("queue")) this.sockets.broadcast({ type: "queue", waiting: await this.waitingList() });
+				await this.settleAlarm();
+			}),
+		);
 	}
 
 	private leftQueue(chat: WaitingChat, reason: "assigned" | "ended" | "gone"): void {

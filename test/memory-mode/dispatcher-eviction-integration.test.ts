@@ -1,42 +1,9 @@
-import { abortAllDurableObjects, SELF } from "cloudflare:test";
+import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ReturnResult, StartChatResult } from "../../src/protocol/chat.ts";
 import type { AgentServerFrame, AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
-import { accept, api, BASE, createAgent, createSite, poll, rebuild, startChat } from "../helpers.ts";
-
-/** An agent console: the dispatcher's socket, every frame it sends kept. */
-class Console {
-	readonly frames: AgentServerFrame[] = [];
-	closed = false;
-
-	private constructor(private readonly ws: WebSocket) {
-		ws.addEventListener("message", (event) => {
-			const data = String(event.data);
-			if (data.startsWith("{")) this.frames.push(JSON.parse(data) as AgentServerFrame);
-		});
-		ws.addEventListener("close", () => (this.closed = true));
-	}
-
-	static async open(siteId: string, token: string, chats: string[] = []): Promise<Console> {
-		const response = await SELF.fetch(`${BASE}/v1/sites/${siteId}/agents/me/ws`, { headers: { Upgrade: "websocket" } });
-		if (!response.webSocket) throw new Error(`no upgrade: ${response.status} ${await response.text()}`);
-		response.webSocket.accept();
-		const console = new Console(response.webSocket);
-		console.ws.send(JSON.stringify({ type: "hello", token, status: "online", chats }));
-		await console.next((f) => f.type === "queue");
-		return console;
-	}
-
-	async next(match: (f: AgentServerFrame) => boolean, ms = 3000): Promise<AgentServerFrame> {
-		const until = Date.now() + ms;
-		for (;;) {
-			const index = this.frames.findIndex(match);
-			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (Date.now() > until) throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
-			await new Promise((resolve) => setTimeout(resolve, 20));
-		}
-	}
-}
+import { AgentConsole as Console } from "../consoles.ts";
+import { accept, api, createAgent, createSite, poll, rebuild, startChat } from "../helpers.ts";
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
 	const until = Date.now() + ms;

@@ -21,7 +21,10 @@ import { ChatLog, inDisplayOrder, planRebuild, streamOf } from "./chat-model.ts"
 import { ChatStorage } from "./chat-storage.ts";
 import { REREGISTER_EVERY_MS } from "./dispatch-model.ts";
 import { lostChat, type AgentRef, type Caller, type NewChat, type RoomAnswer } from "./room-contract.ts";
+import { RoomBans } from "./room-bans.ts";
+import { publishCannedUse } from "./room-canned.ts";
 import { RoomDispatch } from "./room-dispatch.ts";
+import type { BanInForce } from "./visitor-model.ts";
 import { RoomFrames } from "./room-frames.ts";
 import { attachmentOf, RoomSockets, sendFrame } from "./room-sockets.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -55,6 +58,8 @@ export class ChatRoom extends DurableObject<Env> {
 	private readonly announcements: ChatAnnouncements;
 	private socketFrames: RoomFrames | undefined;
 	private readonly dispatch: RoomDispatch;
+	/** Whether the chat's visitor is banned (SPEC §7): how the room learns it is in room-bans.ts. */
+	private readonly bans: RoomBans;
 	/** Agents invited to join (memory mode; durable mode keeps them in storage). */
 	private invitedInMemory: string[] = [];
 	/** The visitor's refreshed sealed state (its last agent) since the chat's agents last changed (SPEC §4). */
@@ -66,6 +71,7 @@ export class ChatRoom extends DurableObject<Env> {
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		this.sockets = new RoomSockets(ctx);
 		this.dispatch = new RoomDispatch(env);
+		this.bans = new RoomBans(env, (promise) => ctx.waitUntil(promise));
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		if (env.CHAT_STATE !== "memory") this.storage = new ChatStorage(ctx.storage);
 		this.announcements = new ChatAnnouncements((siteId) => publisher(this.env, siteId), this.storage, (at) => this.scheduleAlarm(at));
@@ -87,6 +93,8 @@ export class ChatRoom extends DurableObject<Env> {
 			return undefined;
 		});
 		if (started) return started;
+		// The Worker asked the dispatcher about a returning visitor before starting; a new visitorId has no ban.
+		this.bans.checkedNow();
 		await this.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
 		// Outside the write: the dispatcher may route the chat at once, which calls back into this room.
 		await this.dispatch.register(this.meta!);
@@ -98,8 +106,11 @@ export class ChatRoom extends DurableObject<Env> {
 		return this.applySend(caller, offsets, chains, body);
 	}
 
-	private applySend(caller: Caller, offsets: Offsets, chains: Chains, body: SendMessage, origin?: WebSocket): Promise<RoomAnswer> {
-		return this.writes.run(async () => {
+	private async applySend(caller: Caller, offsets: Offsets, chains: Chains, body: SendMessage, origin?: WebSocket): Promise<RoomAnswer> {
+		// Before the write queue: a room that has not heard of its visitor asks the dispatcher, once (room-bans.ts).
+		if (caller.role === "visitor" && this.meta?.visitorId === caller.id) await this.bans.ready(this.meta);
+		let appended = undefined as ChatMessage | undefined;
+		const answer = await this.writes.run(async () => {
 			const refused = await this.compare(caller, offsets, chains);
 			if (refused) return refused;
 			const meta = this.meta!;
@@ -110,13 +121,17 @@ export class ChatRoom extends DurableObject<Env> {
 				return roomFailure(413, "payload_too_large", `content is longer than ${meta.limits.maxMessageLength} characters`);
 			}
 			if (caller.role === "visitor") {
-				const limited = await this.visitorSendLimit(meta);
-				if (limited) return limited;
+				const refused = this.bans.refusal() ?? (await this.visitorSendLimit(meta));
+				if (refused) return refused;
 			}
 			const message = await this.newMessage(caller, [], caller.role === "visitor" ? 1 : 2, body.id, body.content);
 			await this.commit(undefined, [message], undefined, origin && { ws: origin, has: new Set([body.id]) });
+			appended = message;
 			return this.answer(offsets);
 		});
+		// After the write, and not awaited by the answer (SPEC §4: a canned message from the console is logged).
+		if (appended && body.canned && caller.role === "agent") this.ctx.waitUntil(publishCannedUse(this.env, caller, appended, body.canned));
+		return answer;
 	}
 
 	/**
@@ -207,6 +222,11 @@ export class ChatRoom extends DurableObject<Env> {
 
 	private invitedAgents(): string[] {
 		return this.storage ? (this.ctx.storage.kv.get<string[]>("invitedAgents") ?? []) : this.invitedInMemory;
+	}
+
+	/** The dispatcher tells the room its visitor was banned (SPEC §7): the visitor's sends are refused from now on. */
+	async visitorBanned(visitorId: string, ban: BanInForce): Promise<void> {
+		if (this.meta?.visitorId === visitorId) this.bans.banned(ban);
 	}
 
 	/** The dispatcher says where the waiting chat now stands: the visitor's sockets hear it at once, polls with their next answer. */

@@ -15,6 +15,8 @@ import type { SiteDispatcher } from "./site-dispatcher.ts";
 
 /** The Worker names the site on the upgrade it hands over. */
 export const DISPATCHER_SITE_HEADER = "X-Dispatcher-Site-Id";
+/** Consoles are tagged apart from visitors' page sockets (dispatcher-visitors.ts), which share the object. */
+const CONSOLE_TAG = "agent";
 /** Frames from a console are small: a hello lists at most 200 chat ids. */
 const MAX_AGENT_FRAME_CHARS = 16 * 1024;
 
@@ -53,7 +55,7 @@ export class DispatcherSockets {
 		const siteId = request.headers.get(DISPATCHER_SITE_HEADER);
 		if (!siteId || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
 		const { 0: client, 1: server } = new WebSocketPair();
-		this.ctx.acceptWebSocket(server);
+		this.ctx.acceptWebSocket(server, [CONSOLE_TAG]);
 		server.serializeAttachment({ siteId, connectedAt: Date.now() } satisfies ConsoleAttachment);
 		this.ctx.waitUntil(this.ctx.storage.getAlarm().then((at) => (at === null || at > Date.now() + HELLO_TIMEOUT_MS ? this.ctx.storage.setAlarm(Date.now() + HELLO_TIMEOUT_MS) : undefined)));
 		return new Response(null, { status: 101, webSocket: client });
@@ -153,7 +155,7 @@ export class DispatcherSockets {
 
 	private consoles(): { ws: WebSocket; attachment: ConsoleAttachment }[] {
 		return this.ctx
-			.getWebSockets()
+			.getWebSockets(CONSOLE_TAG)
 			.filter((ws) => ws.readyState === WebSocket.OPEN)
 			.map((ws) => ({ ws, attachment: attachmentOf(ws) }));
 	}

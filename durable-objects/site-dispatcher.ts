@@ -29,6 +29,9 @@ export type AcceptAnswer = { chatId: string; chatState: string } | RoomAnswer;
 export class SiteDispatcher extends DurableObject<Env> {
 	private readonly state: DispatcherState;
 	private readonly sockets: DispatcherSockets;
+	/** The tracked visitors and their page sockets; the bans (SPEC §7). */
+	private readonly visitors: DispatcherVisitors;
+	private readonly bans: DispatcherBans;
 	/** Assignments run one at a time, so a chat is never handed to two agents. */
 	private readonly routing = new SerialQueue();
 	/** Each agent's status as last published (agentStatus.log). */
@@ -43,6 +46,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		this.state = new DispatcherState(env.CHAT_STATE === "memory" ? undefined : ctx.storage);
 		this.sockets = new DispatcherSockets(ctx, env, this);
+		this.bans = new DispatcherBans(env.CHAT_STATE === "memory" ? undefined : ctx.storage, env.DB);
+		this.visitors = new DispatcherVisitors(ctx, env, env.CHAT_STATE === "memory" ? undefined : ctx.storage, this.bans);
 		// Agents behind open consoles are back from the sockets' attachments (a memory-mode dispatcher that hibernated).
 		for (const hello of this.sockets.hellos()) this.heard(hello.agent, hello.status, hello.chats, false);
 		for (const agent of this.state.agents.values()) this.published.set(agent.id, statusOf(agent, Date.now()));
@@ -190,19 +195,24 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	// ------------------------------------------------------------------ agent sockets
 
+	/** Visitors' page sockets (dispatcher-visitors.ts, tagged) share the object with the consoles: the Worker says which this is. */
 	async fetch(request: Request): Promise<Response> {
+		if (request.headers.get(DISPATCHER_SOCKET_HEADER) === "visitor") return this.visitors.upgrade(request);
 		return this.sockets.upgrade(request);
 	}
 
 	async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		if (this.visitors.owns(ws)) return this.visitors.receive(ws, raw);
 		await this.sockets.receive(ws, raw);
 	}
 
 	async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+		if (this.visitors.owns(ws)) return this.visitors.closed(ws, code);
 		this.sockets.closed(ws, code);
 	}
 
 	async webSocketError(ws: WebSocket): Promise<void> {
+		if (this.visitors.owns(ws)) return this.visitors.closed(ws, 1011);
 		this.sockets.closed(ws, 1011);
 	}
 
@@ -227,6 +237,56 @@ export class SiteDispatcher extends DurableObject<Env> {
 			{ type: "presence", agents: await this.presence() },
 			{ type: "queue", waiting: await this.waitingList() },
 		];
+	}
+
+	// ------------------------------------------------------------------ visitors: tracking, invitations, bans; private messages
+	// SPEC §4, §7. The entry points only: the rules live in dispatcher-visitors.ts, dispatcher-bans.ts, visitor-model.ts.
+
+	/** A page view (`POST …/visits`): the visitor goes on the tracked list, the oldest make room. */
+	async visit(siteId: string, visit: Visit, maxTracked: number): Promise<{ tracked: boolean }> {
+		this.state.noteSite(siteId);
+		return this.visitors.track(visit, maxTracked);
+	}
+
+	/** `GET …/visitors`: the tracked list, with whether each visitor has a live chat. */
+	async trackedVisitors(): Promise<VisitorSummary[]> {
+		return this.visitors.visitorList(new Set([...this.state.chats.values()].map((chat) => chat.visitorId)));
+	}
+
+	async inviteVisitor(siteId: string, agent: AgentRef, visitorId: string, message: string): Promise<{ delivered: number } | RoomFailure> {
+		this.state.noteSite(siteId);
+		return this.visitors.invite(siteId, visitorId, agent.name, message);
+	}
+
+	/**
+	 * The Worker stored the ban in D1 first. The visitor's pages close; the rooms of its live chats
+	 * that the dispatcher knows hear of it before the answer, any other within a minute (room-bans.ts).
+	 */
+	async banVisitor(siteId: string, ban: Ban): Promise<void> {
+		this.state.noteSite(siteId);
+		this.bans.place(ban);
+		this.visitors.banned(ban.visitorId);
+		const chats = [...this.state.chats.values()].filter((chat) => chat.visitorId === ban.visitorId);
+		await Promise.all(
+			chats.map((chat) =>
+				chatRoom(this.env, siteId, chat.chatId)
+					.visitorBanned(ban.visitorId, { until: ban.until, reason: ban.reason })
+					.catch((error) => console.warn("SiteDispatcher: a room did not hear of a ban (it asks within a minute)", chat.chatId, error)),
+			),
+		);
+	}
+
+	/** Asked by the Worker before a returning visitor's chat starts, and by a room that has not heard of its visitor. */
+	async visitorBan(siteId: string, visitorId: string): Promise<BanInForce | null> {
+		this.state.noteSite(siteId);
+		return this.bans.check(siteId, visitorId);
+	}
+
+	/** To every console of the agent; answers how many it reached (none: the agent has no console open). */
+	async privateMessage(siteId: string, from: AgentRef, toAgentId: string, message: string): Promise<{ delivered: number }> {
+		this.state.noteSite(siteId);
+		this.sockets.toAgent(toAgentId, { type: "private", from: from.id, message });
+		return { delivered: this.sockets.countOf(toAgentId) };
 	}
 
 	// ------------------------------------------------------------------ routing
@@ -386,13 +446,14 @@ export class SiteDispatcher extends DurableObject<Env> {
 	async alarm(): Promise<void> {
 		this.retryAt = Infinity;
 		this.sockets.closeLate();
+		this.visitors.closeLate();
 		this.presenceChanged();
 		await this.route();
 	}
 
 	private async settleAlarm(): Promise<void> {
 		const deadlines = [...this.state.agents.values()].map((a) => presenceDeadline(a) ?? Infinity).filter((at) => at > Date.now());
-		const next = Math.min(this.retryAt, this.sockets.nextDeadline(), ...deadlines);
+		const next = Math.min(this.retryAt, this.sockets.nextDeadline(), this.visitors.nextDeadline(), ...deadlines);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
 	}

@@ -10,6 +10,7 @@ import { debug } from "./routes/debug.ts";
 import { dispatch } from "./routes/dispatch.ts";
 import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
+import { visitors } from "./routes/visitors.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
@@ -22,6 +23,7 @@ export const app = new Hono<AppEnv>()
 	.route("/", dispatch)
 	.route("/", events)
 	.route("/", history)
+	.route("/", visitors)
 	.route("/admin", admin)
 	.route("/debug", debug)
 	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))

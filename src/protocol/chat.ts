@@ -39,6 +39,8 @@ export type ChatStatus = z.infer<typeof ChatStatusSchema>;
 export const SendMessageSchema = z.strictObject({
 	id,
 	content: z.string().min(1),
+	/** The shortcut of the canned message an agent's console sent (SPEC §4): logged as cannedMessage.useLog. */
+	canned: z.string().trim().min(1).max(100).optional(),
 });
 export type SendMessage = z.infer<typeof SendMessageSchema>;
 

@@ -21,6 +21,7 @@ import { openVisitorState, sealVisitorState } from "../security/visitor-state.ts
 import { ROOM_CHAT_HEADER, ROOM_FRAMES_LIMIT_HEADER, ROOM_SITE_HEADER, ROOM_SOCKETS_LIMIT_HEADER } from "../../durable-objects/room-frames.ts";
 import { agentRefOf, callerOf } from "../../durable-objects/room-contract.ts";
 import { chatRoom, replyFromRoom, siteDispatcher, unwrap } from "./room.ts";
+import { refuseBanned } from "../visitor-bans.ts";
 
 const SEND_BODY_LIMIT = 32 * 1024;
 /** 500 messages of 4,000 characters, up to 3 bytes each, plus their envelopes. */
@@ -50,6 +51,8 @@ export const chats = new Hono<AppEnv>()
 			config.limits.chatStartsPerMinutePerAddress,
 			"too many chats started from this address, try again shortly",
 		);
+		// Only a returning visitor can be banned: a new visitorId is made just below.
+		if (known) await refuseBanned(c.env, siteId, known.visitorId);
 		const chatId = crypto.randomUUID();
 		const visitorId = known?.visitorId ?? crypto.randomUUID();
 		const started = unwrap<{ chatState: string; status: ChatStatus; queuePosition?: number }>(await chatRoom(c.env, siteId, chatId).start({

@@ -13,7 +13,7 @@ import { CHAT, SITE } from "./chats.ts";
 import { chatRoom, replyFromRoom, siteDispatcher } from "./room.ts";
 
 /** The agent behind the token; visitors are refused. */
-function agentOf(c: Context<AppEnv>): AgentRef {
+export function agentOf(c: Context<AppEnv>): AgentRef {
 	const agent = agentRefOf(c.get("claims"));
 	if (!agent) throw new ApiError(403, "forbidden", "only agents may do this");
 	return agent;

@@ -61,6 +61,10 @@ export interface LiveChatClientOptions extends TransportOptions {
 
 export type ChatEvent =
 	| { type: "messages"; messages: ChatMessage[] }
+	/** The chat's status or its place in the queue (while it waits, 1 = next) changed. */
+	| { type: "status"; status: ChatStatus; queuePosition?: number }
+	/** A visitor's refreshed sealed state (its last agent, for sticky routing): kept in the store for its next chat. */
+	| { type: "visitorState"; visitorState: string }
 	| Extract<ServerFrame, { type: "typing" | "read" | "ended" }>
 	/** The store failed to save the copy (`saved: false`, kept in memory and tried again on the next change), or saved it again. */
 	| { type: "storage"; saved: boolean; error?: unknown };
@@ -99,6 +103,8 @@ export class LiveChatClient {
 	private outbox: OutboxItem[] = [];
 	private displaced: ChatMessage[] = [];
 	private chatStatus: ChatStatus | undefined;
+	private waitingPosition: number | undefined;
+	private sealedVisitor: string | undefined;
 	private readonly transport: Transport;
 	private readonly store: ChatStore;
 	/** Sends and ends run one at a time; long-polls do not wait behind them. */
@@ -233,12 +239,12 @@ export class LiveChatClient {
 			case "sync":
 				return this.absorbAndSave(frame);
 			case "state":
-				return this.absorbAndSave({ messages: [], chatState: frame.chatState });
+				return this.absorbAndSave({ ...frame, messages: [] });
 			case "rebuild":
 				void this.rebuild(frame).then(() => this.flush()).catch(() => undefined);
 				return;
 			case "ended":
-				this.chatStatus = "ended";
+				this.noteStatus("ended");
 				void this.persist();
 				return this.tell(frame);
 			case "typing":
@@ -276,13 +282,26 @@ export class LiveChatClient {
 		});
 	}
 
-	/** Starts a chat as a visitor. */
+	/**
+	 * Starts a chat as a visitor, with the visitor's sealed state (given, or kept by the store from its
+	 * last chat) so that the chat keeps its visitorId and goes to its last agent (SPEC §4, §7).
+	 */
 	static async startChat(options: Omit<LiveChatClientOptions, "chatId" | "token" | "chatState"> & Partial<StartChat>): Promise<LiveChatClient> {
 		const { siteId, visitor = {}, prechat, department, customVariables } = options;
 		const transport = new Transport(options);
-		const response = await transport.request(`/sites/${siteId}/chats`, jsonInit("POST", { visitor, prechat, department, customVariables }));
-		const started = StartChatResultSchema.parse(await readOk(response));
+		const visitorState = options.visitorState ?? (await options.store?.loadValue?.(visitorStateKey(siteId)).catch(() => undefined));
+		const start = (visitorState?: string) => transport.request(`/sites/${siteId}/chats`, jsonInit("POST", { visitor, prechat, department, customVariables, visitorState }));
+		let answer = await readOk(await start(visitorState)).catch((error: unknown) => {
+			// A state that no longer opens (keys rotated out, another site's) must not keep the visitor from chatting.
+			if (visitorState && error instanceof LiveChatError && error.type === "invalid_visitor_state") return undefined;
+			throw error;
+		});
+		answer ??= await readOk(await start());
+		const started = StartChatResultSchema.parse(answer);
 		const client = new LiveChatClient({ ...options, chatId: started.chatId, token: started.token, chatState: started.chatState });
+		client.chatStatus = started.status;
+		client.waitingPosition = started.queuePosition;
+		client.keepVisitorState(started.visitorState);
 		await client.persist();
 		return client;
 	}
@@ -295,10 +314,11 @@ export class LiveChatClient {
 	}
 
 	/** A client from what the store kept (after a page reload), or undefined if it kept nothing. */
-	static async resume(options: Omit<LiveChatClientOptions, "token" | "chatState"> & { store: ChatStore }): Promise<LiveChatClient | undefined> {
+	static async resume(options: Omit<LiveChatClientOptions, "token" | "chatState"> & { store: ChatStore; token?: string }): Promise<LiveChatClient | undefined> {
 		const snapshot = await options.store.load(storeKey(options.siteId, options.chatId));
 		if (!snapshot) return undefined;
-		const client = new LiveChatClient({ ...options, token: snapshot.token, chatState: snapshot.chatState });
+		// A token given wins over the kept one: an agent that logged in again since.
+		const client = new LiveChatClient({ ...options, token: options.token ?? snapshot.token, chatState: snapshot.chatState });
 		client.log = new ChatLog(snapshot.messages);
 		client.outbox = snapshot.outbox;
 		client.displaced = snapshot.displaced;
@@ -321,6 +341,16 @@ export class LiveChatClient {
 
 	get status(): ChatStatus | undefined {
 		return this.chatStatus;
+	}
+
+	/** While the chat waits: its place in the site's queue, 1 = next. */
+	get queuePosition(): number | undefined {
+		return this.waitingPosition;
+	}
+
+	/** The visitor's sealed state as last handed out: what its next chat starts with. */
+	get visitorState(): string | undefined {
+		return this.sealedVisitor;
 	}
 
 	/** Whether the store holds the copy as of the last save; false after a failed one, until a later save succeeds. */
@@ -414,7 +444,7 @@ export class LiveChatClient {
 			}
 			const accepted = AcceptAnswerSchema.parse(answer);
 			this.chatState = accepted.chatState;
-			if (accepted.status) this.chatStatus = accepted.status;
+			this.noteStatus(accepted.status);
 			await this.persist();
 		});
 	}
@@ -597,7 +627,7 @@ export class LiveChatClient {
 	 * displaced, to be uploaded again, until the server holds it; an outbox message the server holds
 	 * leaves the outbox. Saving is the caller's.
 	 */
-	private absorb(result: Pick<ReturnResult, "messages" | "chatState" | "status">): ChatMessage[] {
+	private absorb(result: Pick<ReturnResult, "messages" | "chatState" | "status" | "queuePosition" | "visitorState">): ChatMessage[] {
 		const fresh: ChatMessage[] = [];
 		for (const message of result.messages) {
 			if (!this.log.get(message.id)) fresh.push(message);
@@ -607,9 +637,30 @@ export class LiveChatClient {
 		this.displaced = this.displaced.filter((m, i, all) => !this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i);
 		if (fresh.length > 0) this.outbox = this.outbox.filter((m) => !this.log.get(m.id));
 		if (result.chatState) this.chatState = result.chatState;
-		if (result.status) this.chatStatus = result.status;
+		this.noteStatus(result.status, result.queuePosition);
+		this.keepVisitorState(result.visitorState);
 		if (fresh.length > 0) this.tell({ type: "messages", messages: fresh });
 		return fresh;
+	}
+
+	/** A new status, or a new place in the queue while waiting, is told to the app; a waiting answer without a place keeps the last one. */
+	private noteStatus(status: ChatStatus | undefined, queuePosition?: number): void {
+		if (!status) return;
+		const position = status === "waiting" ? (queuePosition ?? this.waitingPosition) : undefined;
+		if (status === this.chatStatus && position === this.waitingPosition) return;
+		this.chatStatus = status;
+		this.waitingPosition = position;
+		this.tell(position === undefined ? { type: "status", status } : { type: "status", status, queuePosition: position });
+	}
+
+	/** Only a visitor keeps it: its next chat starts with it. A store that cannot save it only loses the stickiness. */
+	private keepVisitorState(visitorState: string | undefined): void {
+		if (!visitorState || this.me.role !== "visitor" || visitorState === this.sealedVisitor) return;
+		this.sealedVisitor = visitorState;
+		void Promise.resolve()
+			.then(() => this.store.saveValue?.(visitorStateKey(this.siteId), visitorState))
+			.catch(() => undefined);
+		this.tell({ type: "visitorState", visitorState });
 	}
 
 	/**
@@ -673,6 +724,7 @@ const AcceptAnswerSchema = z.object({ chatId: z.string(), chatState: z.string(),
 const EventAnswerSchema = z.object({ code: z.literal(0), id: z.string() });
 
 const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
+const visitorStateKey = (siteId: string) => `visitorState:${siteId}`;
 
 /** The rebuild a reply asks for: a `rebuild` frame or a code 1; none for an ack or a code 0. */
 function rebuildRequestOf(reply: Reply | ReturnResult): RebuildRequest | undefined {
@@ -690,11 +742,11 @@ const sameOffsets = (a: Offsets, b: Offsets) => a.visitorDataOffset === b.visito
 const asChatError = (error: unknown, path: string) =>
 	error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, path) : error;
 
-function jsonInit(method: string, body: unknown): RequestInit {
+export function jsonInit(method: string, body: unknown): RequestInit {
 	return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
 }
 
-async function readOk(response: Response, path?: string): Promise<unknown> {
+export async function readOk(response: Response, path?: string): Promise<unknown> {
 	const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
 	if (!response.ok) {
 		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path);

@@ -21,6 +21,9 @@ export interface OutboxItem {
 export interface ChatStore {
 	load(key: string): Promise<ChatSnapshot | undefined>;
 	save(key: string, snapshot: ChatSnapshot): Promise<void>;
+	/** A small value kept beside the chats, across them (a visitor's sealed `visitorState`); a store without these keeps none. */
+	loadValue?(key: string): Promise<string | undefined>;
+	saveValue?(key: string, value: string): Promise<void>;
 }
 
 /** Whether a copy holds something only it can give the server: a store never drops such a chat. */
@@ -30,6 +33,7 @@ export const hasUnsent = (snapshot: Pick<ChatSnapshot, "outbox" | "displaced">):
 /** Keeps snapshots in memory (Node, tests). Messages are never mutated, so a shallow copy is a true snapshot. */
 export class MemoryStore implements ChatStore {
 	private readonly snapshots = new Map<string, ChatSnapshot>();
+	private readonly values = new Map<string, string>();
 
 	async load(key: string) {
 		const snapshot = this.snapshots.get(key);
@@ -38,6 +42,14 @@ export class MemoryStore implements ChatStore {
 
 	async save(key: string, snapshot: ChatSnapshot) {
 		this.snapshots.set(key, copy(snapshot));
+	}
+
+	async loadValue(key: string) {
+		return this.values.get(key);
+	}
+
+	async saveValue(key: string, value: string) {
+		this.values.set(key, value);
 	}
 }
 
@@ -61,9 +73,10 @@ interface ChatRecord extends Omit<ChatSnapshot, "messages"> {
 /**
  * For browsers: survives reloads, so an unsent message in the outbox survives them too.
  * Under the prefix, `chats` lists the chats kept (oldest first), `chat:<key>` holds one chat's
- * record and `page:<key>:<stream><n>` a page of its messages. A save writes only the parts that
- * changed. The newest `keep` chats are kept, older ones only while they hold unsent messages; when
- * the storage is full, every other chat with nothing unsent goes, and the save is tried again.
+ * record, `page:<key>:<stream><n>` a page of its messages and `value:<key>` a small value. A save
+ * writes only the parts that changed. The newest `keep` chats are kept, older ones only while they
+ * hold unsent messages; when the storage is full, every other chat with nothing unsent goes, and
+ * the save is tried again.
  */
 export class LocalStorageStore implements ChatStore {
 	/** The JSON each key held when this page last read or wrote it: an unchanged part is not written again. */
@@ -90,6 +103,14 @@ export class LocalStorageStore implements ChatStore {
 			this.prune(key, 0);
 			this.write(key, snapshot);
 		}
+	}
+
+	async loadValue(key: string): Promise<string | undefined> {
+		return this.read<string>(`value:${key}`);
+	}
+
+	async saveValue(key: string, value: string): Promise<void> {
+		this.put(`value:${key}`, value);
 	}
 
 	private write(key: string, snapshot: ChatSnapshot): void {

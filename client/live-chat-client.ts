@@ -617,7 +617,9 @@ export class LiveChatClient {
 		if (position.visitorChain) headers.set(VISITOR_CHAIN_HEADER, position.visitorChain);
 		if (position.agentChain) headers.set(AGENT_CHAIN_HEADER, position.agentChain);
 		const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers }, waitMs);
-		this.notedServer(this.transport.baseUrl);
+		// The deployment that answered, not the one the transport points at now: a request that left
+		// earlier can come back from the other deployment after this client moved, with its versions.
+		this.notedServer(this.transport.answeredBy(response));
 		return readOk(response, path);
 	}
 

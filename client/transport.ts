@@ -24,6 +24,8 @@ export class Transport {
 	private readonly attempts: number;
 	private readonly backoffMs: number;
 	private readonly failBackAfterMs: number;
+	/** Which base URL gave each answer: with requests in flight at once, `baseUrl` may already point elsewhere. */
+	private readonly answerers = new WeakMap<Response, string>();
 
 	constructor(private readonly options: TransportOptions) {
 		if (options.baseUrls.length === 0) throw new Error("at least one base URL is needed");
@@ -55,7 +57,10 @@ export class Transport {
 						lastError = error;
 						break;
 					}
-					if (response.status < 500) return response;
+					if (response.status < 500) {
+						this.answerers.set(response, urls[index]!);
+						return response;
+					}
 					lastError = new Error(`${urls[index]} answered ${response.status}`);
 					if (attempt === 0) await sleep(this.backoffMs);
 				}
@@ -88,6 +93,11 @@ export class Transport {
 			throw error;
 		}
 		return new Response(NULL_BODY_STATUSES.has(response.status) ? null : new Blob(chunks as Uint8Array<ArrayBuffer>[]), { status: response.status, statusText: response.statusText, headers: response.headers });
+	}
+
+	/** The base URL that gave this answer (one `request` returned). */
+	answeredBy(response: Response): string {
+		return this.answerers.get(response) ?? this.baseUrl;
 	}
 
 	/** Leaves `failed` for the next deployment, unless a concurrent request already moved on from it. */

@@ -151,4 +151,36 @@ describe("LiveChatClient after a move to another deployment", () => {
 			["/messages", [0, 0]],
 		]);
 	});
+
+	it("reads the chat again when an answer that left before the move comes back from the deployment it left", async () => {
+		const [x, y] = [messageId(), messageId()];
+		const primary = new FakeRoom([message(1, 1, "x", x, 1_000)]);
+		const secondary = new FakeRoom([message(1, 1, "x", x, 1_500), message(1, 2, "y", y, 2_500)]);
+		let primaryDown = false;
+		let answerHeldPoll!: () => void;
+		const held = new Promise<void>((resolve) => (answerHeldPoll = resolve));
+		const fetchBoth: typeof fetch = async (input, init) => {
+			const url = String(input);
+			if (url.startsWith("http://b.test")) return secondary.fetch(input, init);
+			// A long-poll already in the primary's hands: it answers after the client moved on, with the primary's version of y.
+			if (url.includes("wait=")) {
+				await held;
+				primary.log.append(message(1, 2, "y", y, 2_000));
+				return primary.fetch(input, init);
+			}
+			if (primaryDown) throw new TypeError("fetch failed");
+			return primary.fetch(input, init);
+		};
+		const store = new MemoryStore();
+		await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token: fakeToken("visitor"), chatState: "state-0", messages: [], outbox: [], displaced: [] });
+		const client = (await LiveChatClient.resume({ baseUrls: [BASE, "http://b.test"], siteId: SITE, chatId: CHAT, store, fetch: fetchBoth, openSocket: undefined, backoffMs: 1, attempts: 1 }))!;
+		await client.poll();
+		const longPoll = client.poll(10);
+		primaryDown = true;
+		await client.poll(); // moves to the secondary and reads it whole
+		answerHeldPoll();
+		await longPoll;
+		await client.poll();
+		expect(client.messages).toEqual(secondary.log.all());
+	});
 });

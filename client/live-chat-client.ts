@@ -206,7 +206,12 @@ export class LiveChatClient {
 		const closed = new Promise<void>((resolve) => (onClose = resolve));
 		let session: SocketSession | undefined;
 		try {
-			session = await SocketSession.open(this.openSocket!, url, (f) => this.pushed(f), () => {
+			// What the socket pushes is that deployment's version: after a move it calls for a re-read like any answer.
+			const fromSocket = (f: ServerFrame) => {
+				if (f.type === "message" || f.type === "sync") this.notedServer(baseUrl);
+				this.pushed(f);
+			};
+			session = await SocketSession.open(this.openSocket!, url, fromSocket, () => {
 				if (this.session === session) this.session = undefined;
 				onClose();
 			});

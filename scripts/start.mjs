@@ -4,7 +4,8 @@
 //   1. create .dev.vars from .dev.vars.example when missing; read ADMIN_TOKEN from it
 //   2. apply D1 migrations into STATE_DIR (never prompts: stdin is not a TTY)
 //   3. start `wrangler dev` in its own process group (signals are forwarded)
-//   4. wait for it to answer, then seed site `demo` and agent `agent@demo.local`
+//   4. wait for it to answer, then seed site `demo` (canned messages, wrap-up categories), agents
+//      `agent@demo.local` and `agent2@demo.local` and supervisor `supervisor@demo.local`
 //
 // Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory),
 // KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars),
@@ -25,8 +26,23 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 
 const DEMO_SITE = "demo";
-const DEMO_SITE_CONFIG = { name: "Demo site" }; // schema defaults: persistence on, everything else off
-const DEMO_AGENT = { email: "agent@demo.local", name: "Demo Agent", password: "demo-password", maxChats: 5 };
+// Schema defaults otherwise: routing auto and sticky, persistence on, every other integration off.
+const DEMO_SITE_CONFIG = {
+	name: "Demo site",
+	cannedMessages: [
+		{ shortcut: "hi", text: "Hello! Thanks for reaching out. How can I help you today?" },
+		{ shortcut: "wait", text: "Let me look into that for you, one moment please." },
+		{ shortcut: "order", text: "Could you give me your order number? It starts with a # and is in your confirmation email." },
+		{ shortcut: "bye", text: "Thanks for chatting with us. Have a great day!" },
+	],
+	wrapupCategories: ["Billing", "Shipping", "Returns", "Product question", "Other"],
+};
+const DEMO_PASSWORD = "demo-password";
+const DEMO_AGENTS = [
+	{ email: "agent@demo.local", name: "Demo Agent", password: DEMO_PASSWORD, maxChats: 5 },
+	{ email: "agent2@demo.local", name: "Second Agent", password: DEMO_PASSWORD, maxChats: 5 },
+	{ email: "supervisor@demo.local", name: "Demo Supervisor", password: DEMO_PASSWORD, maxChats: 5, role: "supervisor" },
+];
 
 const log = (msg) => console.log(`[start] ${msg}`);
 function die(msg, code = 1) {
@@ -245,15 +261,30 @@ async function seed(token, probe) {
 	// Site config lives in KV (in STATE_DIR): create it when missing, leave an existing one alone
 	// so that changes made through the admin API survive a restart.
 	if (probe.status === 404) {
-		const put = await api("PUT", `/admin/sites/${DEMO_SITE}`, token, DEMO_SITE_CONFIG);
-		if (put.status !== 200) throw new Error(`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`);
+		await putSite(token, DEMO_SITE_CONFIG);
 		log(`created site "${DEMO_SITE}"`);
 	} else if (probe.status !== 200) {
 		throw new Error(`GET /v1/admin/sites/${DEMO_SITE} -> ${probe.status} ${probe.text}`);
+	} else {
+		// A demo site seeded before it had canned messages and wrap-up categories gets them; one that has any keeps its own.
+		const current = JSON.parse(probe.text);
+		if (!current.cannedMessages?.length && !current.wrapupCategories?.length) {
+			const { cannedMessages, wrapupCategories } = DEMO_SITE_CONFIG;
+			await putSite(token, { ...current, cannedMessages, wrapupCategories });
+			log(`added canned messages and wrap-up categories to site "${DEMO_SITE}"`);
+		}
 	}
-	const post = await api("POST", `/admin/sites/${DEMO_SITE}/agents`, token, DEMO_AGENT);
-	if (post.status === 201) log(`created agent ${DEMO_AGENT.email}`);
-	else if (post.status !== 409) throw new Error(`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`);
+	// An existing agent (409) is left as it is.
+	for (const agent of DEMO_AGENTS) {
+		const post = await api("POST", `/admin/sites/${DEMO_SITE}/agents`, token, agent);
+		if (post.status === 201) log(`created ${agent.role ?? "agent"} ${agent.email}`);
+		else if (post.status !== 409) throw new Error(`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`);
+	}
+}
+
+async function putSite(token, config) {
+	const put = await api("PUT", `/admin/sites/${DEMO_SITE}`, token, config);
+	if (put.status !== 200) throw new Error(`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`);
 }
 
 // ---------------------------------------------------------------- main

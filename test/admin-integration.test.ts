@@ -29,7 +29,24 @@ describe("admin API", () => {
 				salesforce: { enabled: false },
 				zendesk: { enabled: false },
 			},
+			cannedMessages: [],
+			wrapupCategories: [],
 		});
+	});
+
+	it("keeps a site's canned messages and wrap-up categories; a duplicate shortcut or an empty text is refused", async () => {
+		const siteId = await createSite({
+			cannedMessages: [{ shortcut: "hi", text: "Hello! How can I help you today?" }],
+			wrapupCategories: ["Billing", "Shipping"],
+		});
+		const stored = await (await api(`/admin/sites/${siteId}`, admin)).json<{ cannedMessages: unknown; wrapupCategories: unknown }>();
+		expect(stored.cannedMessages).toEqual([{ shortcut: "hi", text: "Hello! How can I help you today?" }]);
+		expect(stored.wrapupCategories).toEqual(["Billing", "Shipping"]);
+		for (const cannedMessages of [[{ shortcut: "hi", text: "a" }, { shortcut: "hi", text: "b" }], [{ shortcut: "hi", text: "" }], [{ shortcut: "two words", text: "a" }]]) {
+			const res = await api(`/admin/sites/${siteId}`, { ...admin, method: "PUT", body: json({ name: "x", cannedMessages }) });
+			expect(res.status, JSON.stringify(cannedMessages)).toBe(400);
+			expect((await res.json<{ error: { type: string } }>()).error.type).toBe("invalid_request");
+		}
 	});
 
 	it("rejects unknown fields, an integration enabled without what it needs, and a bad admin token", async () => {

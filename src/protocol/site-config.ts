@@ -120,6 +120,18 @@ export const StoredSiteConfigSchema = z
 				}).prefault({}),
 			})
 			.prefault({}),
+		/** The console's canned answers, picked by typing `/shortcut` (SPEC §9). */
+		cannedMessages: z
+			.array(
+				z.strictObject({
+					shortcut: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, _ and -, at most 32"),
+					text: z.string().min(1).max(MAX_CONTENT_LENGTH),
+				}),
+			)
+			.max(500)
+			.default([]),
+		/** What an agent may file a chat under at its wrap-up. */
+		wrapupCategories: z.array(z.string().min(1).max(100)).max(100).default([]),
 	})
 	.superRefine((config, ctx) => {
 		const { email, webhook, salesforce, zendesk } = config.integrations;
@@ -136,6 +148,11 @@ export const StoredSiteConfigSchema = z
 		need(zendesk.enabled, ["zendesk", "baseUrl"], !!zendesk.baseUrl);
 		need(zendesk.enabled, ["zendesk", "email"], !!zendesk.email);
 		need(zendesk.enabled, ["zendesk", "apiToken"], !!zendesk.apiToken);
+		config.cannedMessages.forEach(({ shortcut }, i) => {
+			if (config.cannedMessages.findIndex((c) => c.shortcut === shortcut) < i) {
+				ctx.addIssue({ code: "custom", path: ["cannedMessages", i, "shortcut"], message: `/${shortcut} is already taken` });
+			}
+		});
 	});
 
 /** What an admin may save: the stored shape, with integration URLs that pass integrationUrlProblem. */

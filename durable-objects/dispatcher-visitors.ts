@@ -65,9 +65,11 @@ export class DispatcherVisitors {
 		const known: TrackedVisitor[] = storage ? [...storage.kv.list<TrackedVisitor>({ prefix: VISITOR })].map(([, v]) => v) : [];
 		// Woken without its state (memory mode): the open pages bring their visits back.
 		if (!storage) for (const { attachment } of this.pages()) if (attachment.visitor) known.push(attachment.visitor);
+		// Oldest first, as `track` keeps it; a visitor with several pages open is one entry.
 		for (const visitor of known.sort((a, b) => a.lastSeen - b.lastSeen)) {
-			const held = this.list.get(visitor.visitorId);
-			if (!held || held.lastSeen < visitor.lastSeen) this.list.set(visitor.visitorId, { ...visitor, firstSeen: Math.min(visitor.firstSeen, held?.firstSeen ?? Infinity) });
+			const firstSeen = Math.min(visitor.firstSeen, this.list.get(visitor.visitorId)?.firstSeen ?? Infinity);
+			this.list.delete(visitor.visitorId);
+			this.list.set(visitor.visitorId, { ...visitor, firstSeen });
 		}
 	}
 

@@ -85,13 +85,12 @@ export function summaries(
 	return [...list]
 		.reverse()
 		.filter((v) => !hasLeft(v, facts.connected(v.visitorId), now))
-		.map((v) => ({
-			...v,
-			timeOnSite: Math.max(0, now - v.firstSeen),
-			chatting: facts.chatting.has(v.visitorId),
-			connected: facts.connected(v.visitorId),
-			banned: facts.banned(v.visitorId),
-		}));
+		.map((v) => {
+			const connected = facts.connected(v.visitorId);
+			// A page still open counts until now; otherwise the visit ended when the visitor was last seen.
+			const timeOnSite = Math.max(0, (connected ? now : v.lastSeen) - v.firstSeen);
+			return { ...v, timeOnSite, chatting: facts.chatting.has(v.visitorId), connected, banned: facts.banned(v.visitorId) };
+		});
 }
 
 /** Optional fields stay absent rather than empty. */

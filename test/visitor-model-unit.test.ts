@@ -30,15 +30,16 @@ describe("the tracked list", () => {
 		expect(list.size).toBe(0);
 	});
 
-	it("lists the most recently seen first, without the visitors who left", () => {
+	it("lists the most recently seen first, without the visitors who left; time on site runs while a page is open", () => {
 		const list = new Map<string, TrackedVisitor>();
 		track(list, { visitorId: "gone", page: "/" }, 10, 0, nobodyConnected);
 		track(list, { visitorId: "old", page: "/" }, 10, 1, nobodyConnected);
 		track(list, { visitorId: "recent", page: "/" }, 10, 2, nobodyConnected);
+		track(list, { visitorId: "recent", page: "/next" }, 10, 1000, nobodyConnected);
 		const now = VISITOR_GONE_MS + 1;
 		const seen = summaries(list.values(), now, { connected: (id) => id === "old", chatting: new Set(["recent"]), banned: (id) => id === "old" });
 		expect(seen.map((v) => [v.visitorId, v.chatting, v.connected, v.banned, v.timeOnSite])).toEqual([
-			["recent", true, false, false, now - 2],
+			["recent", true, false, false, 1000 - 2],
 			["old", false, true, true, now - 1],
 		]);
 	});

@@ -4,8 +4,8 @@
  * presence, the queue and its assignments, and holds one LiveChatClient per chat it has. Its hello
  * lists those chats, so a dispatcher that lost its state has them back from the consoles.
  */
-import type { z } from "zod";
-import { ChatTakenSchema, type AgentStatus } from "../src/protocol/agent-frames.ts";
+import { z } from "zod";
+import { AgentSummarySchema, ChatTakenSchema, QueueEntrySchema, type AgentStatus } from "../src/protocol/agent-frames.ts";
 import { ReturnResultSchema, type AgentSchema } from "../src/protocol/chat.ts";
 import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
 import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
@@ -48,6 +48,10 @@ export type AgentEvent =
 	| { type: "connection"; via: "websocket" | "heartbeat" | "off" }
 	/** What happens in one of the agent's chats. */
 	| { type: "chat"; chatId: string; event: ChatEvent };
+
+const QueueAnswerSchema = z.object({ waiting: z.array(QueueEntrySchema) });
+const AgentsAnswerSchema = z.object({ agents: z.array(AgentSummarySchema) });
+const MyChatsAnswerSchema = z.object({ chats: z.array(z.object({ chatId: z.string() })) });
 
 export class AgentClient {
 	readonly siteId: string;
@@ -129,11 +133,11 @@ export class AgentClient {
 	}
 
 	async queue(): Promise<QueueEntry[]> {
-		return ((await this.call("/queue")) as { waiting: QueueEntry[] }).waiting;
+		return QueueAnswerSchema.parse(await this.call("/queue")).waiting;
 	}
 
 	async agents(): Promise<AgentSummary[]> {
-		return ((await this.call("/agents")) as { agents: AgentSummary[] }).agents;
+		return AgentsAnswerSchema.parse(await this.call("/agents")).agents;
 	}
 
 	/** Takes a waiting chat: `409 conflict` when another agent was first, `409 at_capacity` at maxChats. */
@@ -154,7 +158,7 @@ export class AgentClient {
 
 	/** The dispatcher's list of this agent's chats; any this client lacks (assigned while it was away) are added. */
 	async refreshChats(): Promise<LiveChatClient[]> {
-		const { chats } = (await this.call("/agents/me/chats")) as { chats: { chatId: string }[] };
+		const { chats } = MyChatsAnswerSchema.parse(await this.call("/agents/me/chats"));
 		for (const { chatId } of chats) if (!this.chatClients.has(chatId)) await this.addChat(chatId);
 		return [...this.chatClients.values()];
 	}

@@ -29,7 +29,11 @@ export class Console {
 		readonly sockets: WebSocket[],
 	) {}
 
-	static async login(siteId: string, name: string, options: { maxChats?: number; connect?: boolean; openSocket?: (url: string) => Promise<WebSocket>; heartbeatMs?: number } = {}) {
+	static async login(
+		siteId: string,
+		name: string,
+		options: { maxChats?: number; connect?: boolean; openSocket?: (url: string) => Promise<WebSocket>; heartbeatMs?: number; pingMs?: number } = {},
+	) {
 		const email = await agentAccount(siteId, name, options.maxChats);
 		let made!: Console;
 		const sockets: WebSocket[] = [];
@@ -41,6 +45,7 @@ export class Console {
 			fetch: fetchVia,
 			openSocket: options.openSocket ?? socketOpener(sockets),
 			heartbeatMs: options.heartbeatMs,
+			pingMs: options.pingMs,
 			onEvent: (event) => made.events.push(event),
 		});
 		made = new Console(client, sockets);

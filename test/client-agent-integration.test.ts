@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "../client/index.ts";
 import { Console, disconnectAll, visitorChat } from "./agent-clients.ts";
-import { until } from "./client-helpers.ts";
+import { socketOpener, until } from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
 import { createSite } from "./helpers.ts";
@@ -118,6 +118,23 @@ describe("AgentClient", () => {
 		await bob.assigned(stranger.visitor.chatId);
 	});
 
+	it("takes a presence socket that went silent (not even a pong) for dead after two pings, and opens another", async () => {
+		const siteId = await createSite();
+		const muffled: Muffled[] = [];
+		const opener = socketOpener();
+		const openSocket = async (url: string) => {
+			const socket = new Muffled(await opener(url));
+			muffled.push(socket);
+			return socket as unknown as WebSocket;
+		};
+		const alice = await Console.login(siteId, "Alice", { openSocket, pingMs: 100 });
+		await new Promise((resolve) => setTimeout(resolve, 300)); // pings answered: the socket stays
+		expect(muffled).toHaveLength(1);
+		muffled[0]!.silent = true; // a proxy that drops the connection without closing it
+		await until(() => muffled.length === 2 && alice.client.connectionState === "websocket", "a second presence socket", 3000);
+		expect((await alice.client.agents()).map((a) => [a.name, a.status])).toEqual([["Alice", "online"]]);
+	});
+
 	it("stays present by HTTP heartbeat where sockets are blocked, and finds the chats routed to it there", async () => {
 		const siteId = await createSite();
 		const blocked = async (): Promise<WebSocket> => {
@@ -135,3 +152,22 @@ describe("AgentClient", () => {
 });
 
 const visitorIdOf = (token: string) => (JSON.parse(new TextDecoder().decode(fromBase64url(token.split(".")[1]!))) as { sub: string }).sub;
+
+/** A socket behind a proxy that may go silent: nothing in or out, and no close either. */
+class Muffled extends EventTarget {
+	silent = false;
+
+	constructor(private readonly ws: WebSocket) {
+		super();
+		ws.addEventListener("message", (event) => this.silent || this.dispatchEvent(new MessageEvent("message", { data: event.data })));
+		ws.addEventListener("close", (event) => this.silent || this.dispatchEvent(new CloseEvent("close", { code: event.code })));
+	}
+
+	send(data: string): void {
+		if (!this.silent) this.ws.send(data);
+	}
+
+	close(code?: number): void {
+		this.ws.close(code);
+	}
+}

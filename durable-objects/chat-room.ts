@@ -9,7 +9,7 @@ import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import { MAX_WAIT_SECONDS, type ChatMessage, type Offsets, type RebuildChat, type ReturnResult, type SendMessage } from "../src/protocol/chat.ts";
 import { ChatMetaSchema, type ChatMeta } from "../src/protocol/chat-state.ts";
 import type { Wrapup, WrapupPayload } from "../src/protocol/events.ts";
-import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
+import { CLOSE_NO_HELLO, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
 import { keyRing } from "../src/security/keys.ts";
 import { macIsCurrent, signMessage, verifyMessage } from "../src/security/message-mac.ts";
 import { open, seal } from "../src/security/sealed-state.ts";
@@ -425,7 +425,7 @@ export class ChatRoom extends DurableObject<Env> {
 		const now = Date.now();
 		for (const ws of this.sockets.open()) {
 			const { caller, connectedAt, expiresAt } = attachmentOf(ws);
-			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "no hello");
+			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now) this.sockets.close(ws, CLOSE_NO_HELLO, "no hello");
 			else if (caller && expiresAt !== undefined && expiresAt <= now) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token expired");
 		}
 		if (this.meta?.status === "waiting") await this.dispatch.register(this.meta);

@@ -5,7 +5,7 @@
  */
 import { parseJsonText } from "../src/protocol/json-text.ts";
 import { AgentClientFrameSchema, AgentHelloFrameSchema, type AgentServerFrame } from "../src/protocol/dispatch.ts";
-import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS, MAX_HELLO_CHARS } from "../src/protocol/ws.ts";
+import { CLOSE_NO_HELLO, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS, MAX_HELLO_CHARS } from "../src/protocol/ws.ts";
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
@@ -140,7 +140,7 @@ export class DispatcherSockets {
 	closeLate(): void {
 		const now = Date.now();
 		for (const { ws, attachment } of this.consoles()) {
-			if (!attachment.agent && attachment.connectedAt + HELLO_TIMEOUT_MS <= now) ws.close(CLOSE_UNAUTHORIZED, "no hello");
+			if (!attachment.agent && attachment.connectedAt + HELLO_TIMEOUT_MS <= now) ws.close(CLOSE_NO_HELLO, "no hello");
 			else if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) ws.close(CLOSE_UNAUTHORIZED, "token expired");
 		}
 	}

@@ -8,7 +8,7 @@
 import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import { parseJsonText } from "../src/protocol/json-text.ts";
 import { VisitorHelloFrameSchema, type VisitorServerFrame, type VisitorSummary } from "../src/protocol/visitors.ts";
-import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS, MAX_HELLO_CHARS } from "../src/protocol/ws.ts";
+import { CLOSE_FORBIDDEN, CLOSE_NO_HELLO, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS, MAX_HELLO_CHARS } from "../src/protocol/ws.ts";
 import { openVisitorState } from "../src/security/visitor-state.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
 import type { DispatcherBans } from "./dispatcher-bans.ts";
@@ -19,7 +19,6 @@ export const PAGE_SOCKET_TAG = "visitor";
 /** The Worker sets it to `visitor` on a page socket's upgrade; an agent console's upgrade has none. */
 export const DISPATCHER_SOCKET_HEADER = "X-Dispatcher-Socket";
 /** SPEC §6: no `hello` within 10 s. */
-const CLOSE_NO_HELLO = 4408;
 /** A visitor pushed off the list: a normal close, which a page does not retry before its next page view. */
 const CLOSE_UNTRACKED = 1000;
 /** Attachments hold at most 2 KB: the visit they keep is cut to fit (the list keeps it whole). */

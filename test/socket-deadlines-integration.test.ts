@@ -18,7 +18,7 @@ describe("socket deadlines", () => {
 		}
 		const talking = await TestSocket.hello(siteId, chat.chatId, chat.token);
 		const closed = await Promise.all(silent.map((s) => s.closed(14_000)));
-		expect(closed).toEqual([4401, 4401, 4401, 4401]);
+		expect(closed).toEqual([4408, 4408, 4408, 4408]); // SPEC §6: no hello within 10 s
 		expect(talking.closedWith).toBeUndefined();
 		// What is left is the token's expiry, a day ahead: never an alarm that already passed.
 		const alarm = await runInDurableObject(room(siteId, chat.chatId), (_instance, state) => state.storage.getAlarm());

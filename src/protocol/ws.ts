@@ -7,6 +7,8 @@ export const MAX_FRAME_CHARS = 1024 * 1024;
 /** A socket that has not said hello with a valid token by then is closed with 4401. */
 export const HELLO_TIMEOUT_MS = 10_000;
 export const CLOSE_UNAUTHORIZED = 4401;
+/** No hello within HELLO_TIMEOUT_MS (SPEC §6). */
+export const CLOSE_NO_HELLO = 4408;
 /** Banned, or not allowed in this chat (an agent that is not one of its agents). */
 export const CLOSE_FORBIDDEN = 4403;
 /** A limit exceeded: frames per second. */

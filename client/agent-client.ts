@@ -173,20 +173,26 @@ export class AgentClient {
 		while (this.live(connection)) {
 			const opened = Date.now();
 			const socket = this.openSocket ? await this.openPresence(connection) : undefined;
-			if (socket === "unauthorized") return this.signedOut("the dispatcher refused the token");
+			if (socket === "unauthorized") {
+				this.signedOut("the dispatcher refused the token");
+				break;
+			}
 			if (socket) {
 				ready();
 				void this.refreshChats().catch(() => undefined); // assignments made while no socket was open
 				const code = await socket.closed;
 				if (this.socket === socket) this.socket = undefined;
-				if (code === CLOSE_UNAUTHORIZED) return this.signedOut("the dispatcher refused the token");
+				if (code === CLOSE_UNAUTHORIZED) {
+					this.signedOut("the dispatcher refused the token");
+					break;
+				}
 				if (this.live(connection)) this.connectedVia("heartbeat");
 				// A socket that keeps closing soon after it opens gets the same backoff as one that does not open.
 				failures = Date.now() - opened > 60_000 ? 0 : failures + 1;
 			} else failures++;
 			if (!this.live(connection)) break;
 			// No socket now: the HTTP heartbeat keeps the agent present meanwhile.
-			if (Date.now() - this.lastHeartbeat >= this.heartbeatMs && !(await this.heartbeat())) return;
+			if (Date.now() - this.lastHeartbeat >= this.heartbeatMs && !(await this.heartbeat())) break;
 			ready();
 			await this.pause(Math.min(this.heartbeatMs, (this.options.backoffMs ?? 200) * 2 ** (failures - 1) * (0.5 + Math.random())));
 		}

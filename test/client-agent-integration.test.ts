@@ -1,10 +1,11 @@
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "../client/index.ts";
 import { Console, disconnectAll, visitorChat } from "./agent-clients.ts";
 import { socketOpener, until } from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
-import { createSite } from "./helpers.ts";
+import { api, createSite, json } from "./helpers.ts";
 
 afterEach(disconnectAll);
 
@@ -133,6 +134,19 @@ describe("AgentClient", () => {
 		muffled[0]!.silent = true; // a proxy that drops the connection without closing it
 		await until(() => muffled.length === 2 && alice.client.connectionState === "websocket", "a second presence socket", 3000);
 		expect((await alice.client.agents()).map((a) => [a.name, a.status])).toEqual([["Alice", "online"]]);
+	});
+
+	it("stops, and says so, once its token is revoked: no reconnecting with a token that cannot work", async () => {
+		const siteId = await createSite();
+		const alice = await Console.login(siteId, "Alice");
+		const changed = await api(`/admin/sites/${siteId}/agents/${alice.client.agent.id}`, { method: "PATCH", token: env.ADMIN_TOKEN, body: json({ password: "a brand new password" }) });
+		expect(changed.status).toBe(200);
+		await alice.client.setStatus("away"); // the dispatcher checks the token on the socket's next frame
+		await until(() => alice.of("error").some((e) => e.error.type === "unauthorized"), "the unauthorized event");
+		expect(alice.client.connectionState).toBe("off");
+		const sockets = alice.sockets.length;
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		expect(alice.sockets.length).toBe(sockets);
 	});
 
 	it("stays present by HTTP heartbeat where sockets are blocked, and finds the chats routed to it there", async () => {

@@ -38,10 +38,11 @@ const DEMO_SITE_CONFIG = {
 	wrapupCategories: ["Billing", "Shipping", "Returns", "Product question", "Other"],
 };
 const DEMO_PASSWORD = "demo-password";
+// Fixed ids (SPEC §12): the same on every deployment, so a failover deployment takes the primary's agent tokens as its own.
 const DEMO_AGENTS = [
-	{ email: "agent@demo.local", name: "Demo Agent", password: DEMO_PASSWORD, maxChats: 5 },
-	{ email: "agent2@demo.local", name: "Second Agent", password: DEMO_PASSWORD, maxChats: 5 },
-	{ email: "supervisor@demo.local", name: "Demo Supervisor", password: DEMO_PASSWORD, maxChats: 5, role: "supervisor" },
+	{ id: "demo-agent-1", email: "agent@demo.local", name: "Demo Agent", password: DEMO_PASSWORD, maxChats: 5 },
+	{ id: "demo-agent-2", email: "agent2@demo.local", name: "Second Agent", password: DEMO_PASSWORD, maxChats: 5 },
+	{ id: "demo-supervisor", email: "supervisor@demo.local", name: "Demo Supervisor", password: DEMO_PASSWORD, maxChats: 5, role: "supervisor" },
 ];
 
 const log = (msg) => console.log(`[start] ${msg}`);

@@ -87,6 +87,21 @@ describe("admin API", () => {
 		expect(elsewhere.status).toBe(401);
 	});
 
+	it("creates an agent with a fixed id when asked (seeded agents, SPEC §12); a taken or malformed id is refused", async () => {
+		const siteId = await createSite();
+		const id = `fixed-${crypto.randomUUID().slice(0, 8)}`;
+		const agent = { id, email: `${id}@example.com`, name: "Fixed", password: "a long password" };
+		const created = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json(agent) });
+		expect(created.status).toBe(201);
+		expect((await created.json<{ agent: { id: string } }>()).agent.id).toBe(id);
+		const taken = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json({ ...agent, email: `other-${id}@example.com` }) });
+		expect(taken.status).toBe(409);
+		const malformed = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json({ ...agent, id: "no spaces", email: `x-${id}@example.com` }) });
+		expect(malformed.status).toBe(400);
+		const rows = await env.DB.prepare(`SELECT id FROM agents WHERE site_id = ?`).bind(siteId).all<{ id: string }>();
+		expect(rows.results.map((r) => r.id)).toEqual([id]);
+	});
+
 	it("answers malformed start, login and agent bodies with 400 invalid_request and stores nothing", async () => {
 		const siteId = await createSite();
 		const cases: [string, string, unknown][] = [

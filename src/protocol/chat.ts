@@ -127,6 +127,8 @@ const agentPassword = z.string().min(8).max(200);
 const agentMaxChats = z.number().int().min(1).max(100);
 
 export const CreateAgentSchema = z.strictObject({
+	/** A fixed id (SPEC §12: seeded agents have the same id on every deployment, so their tokens work on each); random when left out. */
+	id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64").optional(),
 	email: z.email().max(320),
 	name: agentName,
 	password: agentPassword,

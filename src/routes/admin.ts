@@ -47,11 +47,11 @@ export const admin = new Hono<AppEnv>()
 		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
 		const row = await c.env.DB.prepare(
 			`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (site_id, email) DO NOTHING RETURNING ${AGENT_COLUMNS}`,
+			 ON CONFLICT DO NOTHING RETURNING ${AGENT_COLUMNS}`,
 		)
-			.bind(crypto.randomUUID(), siteId, input.email.toLowerCase(), input.name, await hashPassword(input.password), input.maxChats, input.role, Date.now())
+			.bind(input.id ?? crypto.randomUUID(), siteId, input.email.toLowerCase(), input.name, await hashPassword(input.password), input.maxChats, input.role, Date.now())
 			.first<AgentRow>();
-		if (!row) throw new ApiError(409, "conflict", "an agent with this email already exists");
+		if (!row) throw new ApiError(409, "conflict", "an agent with this email or id already exists");
 		return c.json({ agent: adminAgent(row) }, 201);
 	})
 	.patch(`${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`, limitBody(4096), async (c) => {

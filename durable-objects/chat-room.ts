@@ -115,7 +115,7 @@ export class ChatRoom extends DurableObject<Env> {
 			if (refused) return refused;
 			const meta = this.meta!;
 			const existing = this.log.get(body.id);
-			if (existing) return this.answer(offsets, [existing]);
+			if (existing) return this.answer(offsets, [existing], caller);
 			if (meta.status === "ended") return roomFailure(409, "chat_ended", "the chat has ended");
 			if (body.content.length > meta.limits.maxMessageLength) {
 				return roomFailure(413, "payload_too_large", `content is longer than ${meta.limits.maxMessageLength} characters`);
@@ -127,7 +127,7 @@ export class ChatRoom extends DurableObject<Env> {
 			const message = await this.newMessage(caller, [], caller.role === "visitor" ? 1 : 2, body.id, body.content);
 			await this.commit(undefined, [message], undefined, origin && { ws: origin, has: new Set([body.id]) });
 			appended = message;
-			return this.answer(offsets);
+			return this.answer(offsets, [], caller);
 		});
 		// After the write, and not awaited by the answer (SPEC §4: a canned message from the console is logged).
 		if (appended && body.canned && caller.role === "agent") this.ctx.waitUntil(publishCannedUse(this.env, caller, appended, body.canned));
@@ -245,7 +245,7 @@ export class ChatRoom extends DurableObject<Env> {
 			if (this.waiters.size >= MAX_HELD_POLLS) return roomFailure(429, "rate_limited", "too many long-polls are waiting on this chat", 5);
 			await this.waitForNews(Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
 		}
-		return this.answer(offsets);
+		return this.answer(offsets, [], caller);
 	}
 
 	/** Idempotent: ending an ended chat announces its end again if that did not reach the queue yet. */
@@ -266,7 +266,7 @@ export class ChatRoom extends DurableObject<Env> {
 		if (!(await this.announceEnd())) {
 			return roomFailure(503, "unavailable", "the chat has ended but its end could not be queued yet; it is retried, and ending again retries now");
 		}
-		return this.answer(offsets);
+		return this.answer(offsets, [], caller);
 	}
 
 	/** A wrap-up by an agent of this chat: kept in the chat (for chat.end) and published as agent.wrapup. */
@@ -336,7 +336,7 @@ export class ChatRoom extends DurableObject<Env> {
 				const held = this.log.get(m.id);
 				return held && !appends.includes(held) && (held.dataOffset !== m.dataOffset || held.sendTime !== m.sendTime || held.mac !== m.mac) ? [held] : [];
 			});
-			const result = this.answer(body, [...resealed, ...heldOtherwise]);
+			const result = this.answer(body, [...resealed, ...heldOtherwise], caller);
 			if (metaChanged) result.chatState = this.chatState;
 			// The client's history still differs below its offsets: it uploads the whole stream and re-reads it (SPEC §3).
 			const diverged = await this.log.diverged(body, body);
@@ -499,7 +499,7 @@ export class ChatRoom extends DurableObject<Env> {
 	}
 
 	/** code 0 with every message above the caller's offsets (plus any it must see again), and the chat state when there is news. */
-	private answer(offsets: Offsets, include: ChatMessage[] = []): ReturnResult {
+	private answer(offsets: Offsets, include: ChatMessage[], caller: Caller): ReturnResult {
 		let messages = this.log.above(offsets);
 		const missing = include.filter((m) => !messages.includes(m));
 		if (missing.length > 0) messages = inDisplayOrder([...messages, ...missing]);
@@ -510,7 +510,8 @@ export class ChatRoom extends DurableObject<Env> {
 		const fresh = offsets.visitorDataOffset === 0 && offsets.agentDataOffset === 0;
 		if (fresh || messages.some((m) => m.type === 4)) {
 			result.chatState = this.chatState;
-			if (this.visitorState) result.visitorState = this.visitorState;
+			// The visitor's own credential for its next chat: never handed to agents.
+			if (this.visitorState && caller.role === "visitor") result.visitorState = this.visitorState;
 		}
 		return result;
 	}

@@ -69,6 +69,8 @@ describe("SiteDispatcher: routing", () => {
 		// The visitor learns its last agent from the refreshed visitorState of its chat.
 		const { body } = await poll(siteId, first.chatId, first.token);
 		expect(body.visitorState).toBeTypeOf("string");
+		// It is the visitor's: the agent's answers never carry it.
+		expect((await poll(siteId, first.chatId, alice.token)).body.visitorState).toBeUndefined();
 		await online(siteId, bob.token); // Bob has far more room, but the visitor comes back to Alice
 		const back = await startWith(siteId, body.visitorState!);
 		expect(back.visitorId).toBe(first.visitorId);

@@ -229,6 +229,13 @@ export class ChatRoom extends DurableObject<Env> {
 		if (this.meta?.visitorId === visitorId) this.bans.banned(ban);
 	}
 
+	/** An agent's tokens were revoked (the dispatcher passes the admin's word on): its sockets here close now. */
+	async closeRevoked(agentId: string, validFrom: number): Promise<void> {
+		for (const [ws, caller] of this.sockets.authenticated()) {
+			if (caller.role === "agent" && caller.id === agentId && (caller.tokenVersion ?? 0) < validFrom) this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
+		}
+	}
+
 	/** The dispatcher says where the waiting chat now stands: the visitor's sockets hear it at once, polls with their next answer. */
 	async queuePosition(position: number): Promise<void> {
 		if (this.meta?.status !== "waiting" || this.dispatch.queuePosition === position) return;

@@ -124,6 +124,13 @@ export class DispatcherSockets {
 		return this.consoles().flatMap(({ attachment: a }) => (a.agent ? [{ agent: a.agent, status: a.status ?? "online", chats: a.chats ?? [] }] : []));
 	}
 
+	/** Closes the agent's consoles whose token is older than `validFrom` (a revocation, SPEC §6). */
+	closeRevoked(agentId: string, validFrom: number): void {
+		for (const { ws, attachment } of this.consoles()) {
+			if (attachment.agent?.id === agentId && (attachment.tokenVersion ?? 0) < validFrom) ws.close(CLOSE_UNAUTHORIZED, "token revoked");
+		}
+	}
+
 	countOf(agentId: string): number {
 		return this.consoles().filter(({ attachment }) => attachment.agent?.id === agentId).length;
 	}

@@ -164,6 +164,20 @@ export class SiteDispatcher extends DurableObject<Env> {
 		return answer;
 	}
 
+	/**
+	 * The admin revoked the agent's tokens (SPEC §6): its consoles and its sockets in its chats close
+	 * now with 4401, and it is offline until it logs in again.
+	 */
+	async agentRevoked(siteId: string, agentId: string, validFrom: number): Promise<void> {
+		this.state.noteSite(siteId);
+		this.sockets.closeRevoked(agentId, validFrom);
+		const agent = this.state.agents.get(agentId);
+		if (!agent) return;
+		this.state.saveAgent({ ...agent, declared: "offline", sockets: this.sockets.countOf(agentId) });
+		this.presenceChanged();
+		await Promise.all(agent.chats.map((chatId) => chatRoom(this.env, siteId, chatId).closeRevoked(agentId, validFrom).catch(() => undefined)));
+	}
+
 	// ------------------------------------------------------------------ what the site looks like
 
 	/** Not `queue`: that name is the runtime's Queue consumer handler, which RPC does not reach. */

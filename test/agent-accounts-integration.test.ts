@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
+import { AgentConsole } from "./consoles.ts";
 import { api, createSite, json, poll, startChat } from "./helpers.ts";
+import { TestSocket } from "./sockets.ts";
 
 const admin = { token: env.ADMIN_TOKEN };
 const PASSWORD = "first password";
@@ -107,6 +109,21 @@ describe("agent accounts", () => {
 		const { status, body: after } = await login(siteId, email);
 		expect(status).toBe(200);
 		expect(await historyStatus(siteId, after.token)).toBe(200);
+	});
+
+	it("closes a disabled agent's open console and chat sockets at once with 4401, and takes it offline", async () => {
+		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const { email, agentId } = await createAgent(siteId);
+		const { body } = await login(siteId, email);
+		const chat = await startChat(siteId);
+		expect((await api(`/sites/${siteId}/chats/${chat.chatId}/accept`, { method: "POST", token: body.token })).status).toBe(200);
+		const console = await AgentConsole.open(siteId, body.token);
+		const socket = await TestSocket.hello(siteId, chat.chatId, body.token);
+		// Both sockets are idle: no frame of theirs would notice the revocation.
+		expect((await patch(siteId, agentId, { disabled: true })).status).toBe(200);
+		expect(await console.closedAfter(2000)).toBe(4401);
+		expect(await socket.closed(2000)).toBe(4401);
+		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({ online: false, waiting: 0 });
 	});
 
 	it("answers 404 for an agent of another site or none, and 400 for a bad or empty body", async () => {

@@ -8,6 +8,7 @@ import { hashPassword } from "../security/passwords.ts";
 import { putMinimumTokenVersions } from "../security/revocation.ts";
 import { getSiteConfig, putSiteConfig } from "../site-config-cache.ts";
 import { SITE } from "./chats.ts";
+import { siteDispatcher } from "./room.ts";
 
 interface AgentRow {
 	id: string;
@@ -16,9 +17,10 @@ interface AgentRow {
 	role: AgentRole;
 	max_chats: number;
 	disabled: number;
+	token_version: number;
 }
 
-const AGENT_COLUMNS = "id, email, name, role, max_chats, disabled";
+const AGENT_COLUMNS = "id, email, name, role, max_chats, disabled, token_version";
 
 const adminAgent = (row: AgentRow): AdminAgent => ({
 	id: row.id,
@@ -78,7 +80,11 @@ export const admin = new Hono<AppEnv>()
 			)
 			.first<AgentRow>();
 		if (!row) throw new ApiError(404, "not_found", "no such agent");
-		if (revokes) await publishMinimumTokenVersions(c.env, siteId);
+		if (revokes) {
+			await publishMinimumTokenVersions(c.env, siteId);
+			// Open sockets are closed now, not at their next frame: the dispatcher knows the agent's consoles and chats.
+			await siteDispatcher(c.env, siteId).agentRevoked(siteId, agentId, row.token_version);
+		}
 		return c.json({ agent: adminAgent(row) });
 	});
 

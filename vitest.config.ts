@@ -48,6 +48,8 @@ export default defineConfig({
 			await workersProject("memory"),
 			// One file at a time: each starts real deployments (two wrangler processes apiece) on a two-core machine.
 			{ test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
+			// A real Chromium against a real local deployment (test/browser/harness.ts); one file at a time too.
+			{ test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
 		],
 	},
 });

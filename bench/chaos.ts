@@ -47,7 +47,7 @@ process.exit(results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0);
 
 function renderReport(runs: ChaosFigures[]): string {
 	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
-	const dirty = execSync("git status --porcelain", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
 	const cpus = os.cpus();
 	const row = (label: string, value: (f: ChaosFigures) => string | number) => `| ${label} | ${runs.map((f) => value(f)).join(" | ")} |`;
 	const errorTypes = [...new Set(runs.flatMap((f) => Object.keys(f.clientErrors)))].sort();

@@ -344,7 +344,7 @@ const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 async function main() {
 	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
-	const dirty = execSync("git status --porcelain", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
 	if (ONLY === "send") return console.log(await httpSend());
 	if (ONLY === "rebuild") return console.log(await rebuild());
 	if (ONLY === "websocket") return console.log(await websocket());

@@ -15,6 +15,7 @@ import { startLocalDeployment } from "../scripts/local-deployment.ts";
 import { closedLoop, percentile, summarize, type LoadResult } from "./http-load.ts";
 import { routingLoad } from "./routing-load.ts";
 import { chatSocket, closedDelivery, LoadSocket, openDelivery, type Pair } from "./websocket-load.ts";
+import { LOADER_FILE, LOADER_LIMIT_GZ, WINDOW_LIMIT_GZ, webSizes, webTimings } from "./web-figures.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const stateRoot = mkdtempSync(join(os.tmpdir(), "elc-bench-"));
@@ -25,7 +26,7 @@ const ROUNDS = 2;
 const REBUILD_MESSAGES = 10_000;
 const WS_CHATS = Number(process.env.BENCH_WS_CHATS ?? 500);
 const IDLE_CHATS = 1000;
-const ONLY = process.env.BENCH_ONLY; // "send", "rebuild", "websocket", "memory" or "routing", for quick looks; RESULTS.md is written only by a full run
+const ONLY = process.env.BENCH_ONLY; // "send", "rebuild", "websocket", "memory", "routing" or "web", for quick looks; RESULTS.md is written only by a full run
 const ROUTING_AGENTS = 50;
 const ROUTING_PER_SECOND = 200;
 
@@ -68,12 +69,21 @@ async function admin(base: string, path: string, body: unknown) {
 }
 
 async function benchSite(base: string) {
+	return (await benchAgents(base, 1))[0]!;
+}
+
+/** The benchmark's site, and agents' tokens: an agent holds at most 100 chats (its maxChats), so many chats need several agents. */
+async function benchAgents(base: string, count: number): Promise<string[]> {
 	// Every chat of the benchmark comes from one address: the per-address limits are raised for it (SPEC §6).
 	const limits = { messagesPerMinutePerVisitor: 10_000, chatStartsPerMinutePerAddress: 100_000, socketUpgradesPerMinutePerAddress: 100_000, framesPerSecondPerSocket: 1000 };
 	await admin(base, "/sites/bench", { name: "Benchmark", limits });
-	await admin(base, "/sites/bench/agents", { email: "bench-agent@example.com", name: "Bench Agent", password: "bench-password", maxChats: 100 });
-	const login = await LiveChatClient.agentLogin({ baseUrls: [base], siteId: "bench", email: "bench-agent@example.com", password: "bench-password" });
-	return login.token;
+	const tokens: string[] = [];
+	for (let i = 0; i < count; i++) {
+		const email = i === 0 ? "bench-agent@example.com" : `bench-agent-${i}@example.com`;
+		await admin(base, "/sites/bench/agents", { email, name: `Bench Agent ${i}`, password: "bench-password", maxChats: 100 });
+		tokens.push((await LiveChatClient.agentLogin({ baseUrls: [base], siteId: "bench", email, password: "bench-password" })).token);
+	}
+	return tokens;
 }
 
 async function startChat(base: string): Promise<StartChatResult> {
@@ -195,8 +205,9 @@ async function inBatches<T>(count: number, batch: number, make: (i: number) => P
 
 /** `WS_CHATS` chats on a deployment, each with a visitor and an agent socket that said hello. */
 async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
-	const agentToken = await benchSite(url);
-	return inBatches(WS_CHATS, 25, async () => {
+	const agentTokens = await benchAgents(url, Math.ceil(WS_CHATS / 100));
+	return inBatches(WS_CHATS, 25, async (i) => {
+		const agentToken = agentTokens[i % agentTokens.length]!;
 		const chat = await startChat(url);
 		const chatState = await acceptChat(url, chat.chatId, agentToken);
 		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token, chatState), chatSocket(url, "bench", chat.chatId, agentToken)]);
@@ -339,7 +350,44 @@ async function idleChatMemory() {
 	}
 }
 
+/** SPEC §11's widget sizes, and the widget in a real browser against a deployment of its own (bench/web-figures.ts). */
+async function web() {
+	log("web: building the bundles and measuring them");
+	const sizes = webSizes();
+	const deployment = await startLocalDeployment({ port: 18809, stateDir: join(stateRoot, "web"), chatState: "durable" });
+	try {
+		log("web: time to launcher and agent-to-widget delivery in Chromium");
+		return { sizes, ...(await webTimings(deployment.url)) };
+	} finally {
+		await deployment.stop();
+	}
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
+const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
+
+function widgetLines(w: Awaited<ReturnType<typeof web>>): string[] {
+	const { loader, window } = w.sizes;
+	return [
+		"## Widget",
+		"",
+		`Every script public/ serves after \`node scripts/build-web.mjs\`, raw and gzipped (node:zlib, default level). SPEC §11: the loader (\`${LOADER_FILE}\`, on every page view) at most ${kb(LOADER_LIMIT_GZ)} gzipped, the chat window at most ${kb(WINDOW_LIMIT_GZ)} gzipped.`,
+		"",
+		"| script | raw | gzipped |",
+		"|---|---|---|",
+		...w.sizes.scripts.map((s) => `| ${s.file} | ${kb(s.raw)} | ${kb(s.gzip)} |`),
+		"",
+		loader
+			? `- Loader \`${loader.file}\`: **${kb(loader.gzip)}** gzipped, ${kb(loader.raw)} raw (target ≤ ${kb(LOADER_LIMIT_GZ)}: ${verdict(loader.gzip <= LOADER_LIMIT_GZ)}).`
+			: `- Loader: **missing**, no \`${LOADER_FILE}\` in public/.`,
+		window
+			? `- Chat window \`${window.file}\`: **${kb(window.gzip)}** gzipped, ${kb(window.raw)} raw (target ≤ ${kb(WINDOW_LIMIT_GZ)}: ${verdict(window.gzip <= WINDOW_LIMIT_GZ)}).`
+			: `- Chat window: no separate script; the whole widget is the loader, so the loader's target applies to all of it.`,
+		`- Time to launcher on the demo page: **${fmt(w.launcher.p50, 0)} ms** at the median, ${fmt(w.launcher.max, 0)} ms at worst, over ${w.launcher.samples} loads in headless Chromium, each a first visit (a fresh context, nothing cached); from navigation start to the first frame with the launcher laid out.`,
+		`- Agent to widget: **${fmt(w.delivery.p50, 1)} ms** at the median, ${fmt(w.delivery.p95, 1)} ms p95, over ${w.delivery.samples} messages one after another: from the agent's send leaving (HTTP, from Node) to the text in the widget's log in the page (a MutationObserver; both clocks on this machine).`,
+		"",
+	];
+}
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 async function main() {
@@ -350,11 +398,13 @@ async function main() {
 	if (ONLY === "websocket") return console.log(await websocket());
 	if (ONLY === "memory") return console.log(await idleChatMemory());
 	if (ONLY === "routing") return console.log(await routing());
+	if (ONLY === "web") return console.log(widgetLines(await web()).join("\n"));
 	const http = await httpSend();
 	const rb = await rebuild();
 	const ws = await websocket();
 	const idle = await idleChatMemory();
 	const route = await routing();
+	const widget = await web();
 	const wsP99Ratio = ws.chatOpen.p99 / ws.echoOpen.p99;
 	const wsSaturatedRatio = ws.delivery.p99 / ws.baseline.p99;
 	const throughputRatio = http.send.throughput / http.baseline.throughput;
@@ -435,6 +485,8 @@ async function main() {
 		"## Memory",
 		"",
 		`- Memory mode, bytes per idle chat: **${fmt(idle.bytesPerChat / 1024, 1)} KiB**: growth of the workerd process's resident memory over ${IDLE_CHATS} chats of 5 messages each, no sockets open (includes each Durable Object's isolate-side bookkeeping, not only the chat's data).`,
+		"",
+		...widgetLines(widget),
 	];
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));
 	console.log(lines.join("\n"));

@@ -28,7 +28,7 @@ const WS_CHATS = Number(process.env.BENCH_WS_CHATS ?? 500);
 const IDLE_CHATS = 1000;
 const ONLY = process.env.BENCH_ONLY; // "send", "rebuild", "websocket", "memory", "routing" or "web", for quick looks; RESULTS.md is written only by a full run
 const ROUTING_AGENTS = 50;
-const ROUTING_PER_SECOND = 200;
+const ROUTING_PER_SECOND = Number(process.env.BENCH_ROUTING_RATE ?? 200);
 
 const log = (message: string) => console.log(`[bench] ${message}`);
 const json = (body: unknown) => JSON.stringify(body);

@@ -32,7 +32,6 @@ interface ConsoleAttachment {
 	tokenVersion?: number;
 }
 
-const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as ConsoleAttachment;
 
 function sendFrame(ws: WebSocket, frame: AgentServerFrame): void {
 	try {
@@ -45,6 +44,8 @@ function sendFrame(ws: WebSocket, frame: AgentServerFrame): void {
 const errorFrame = (type: string, message: string, chatId?: string): AgentServerFrame => ({ type: "error", ...(chatId ? { chatId } : {}), error: { type, message } });
 
 export class DispatcherSockets {
+	private readonly known = new WeakMap<WebSocket, ConsoleAttachment>();
+
 	constructor(
 		private readonly ctx: DurableObjectState,
 		private readonly env: Env,
@@ -56,13 +57,13 @@ export class DispatcherSockets {
 		if (!siteId || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
 		const { 0: client, 1: server } = new WebSocketPair();
 		this.ctx.acceptWebSocket(server, [CONSOLE_TAG]);
-		server.serializeAttachment({ siteId, connectedAt: Date.now() } satisfies ConsoleAttachment);
+		this.attach(server, { siteId, connectedAt: Date.now() });
 		this.ctx.waitUntil(this.ctx.storage.getAlarm().then((at) => (at === null || at > Date.now() + HELLO_TIMEOUT_MS ? this.ctx.storage.setAlarm(Date.now() + HELLO_TIMEOUT_MS) : undefined)));
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	async receive(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-		const attachment = attachmentOf(ws);
+		const attachment = this.attachmentOf(ws);
 		if (typeof raw !== "string" || raw.length > (attachment.agent ? MAX_AGENT_FRAME_CHARS : MAX_HELLO_CHARS)) {
 			if (!attachment.agent) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
 			return sendFrame(ws, errorFrame("invalid_request", `frames are JSON text of at most ${MAX_AGENT_FRAME_CHARS} characters`));
@@ -82,7 +83,7 @@ export class DispatcherSockets {
 			case "hello":
 				return sendFrame(ws, errorFrame("invalid_request", "hello was already said"));
 			case "status":
-				ws.serializeAttachment({ ...attachment, status: frame.status });
+				this.attach(ws, { ...attachment, status: frame.status });
 				await this.dispatcher.setStatus(attachment.siteId, attachment.agent, frame.status);
 				return;
 			case "accept": {
@@ -98,7 +99,7 @@ export class DispatcherSockets {
 		const claims = await verifyToken(keyRing(this.env), frame.token);
 		const agent = claims && claims.sid === attachment.siteId ? agentRefOf(claims) : undefined;
 		if (!claims || !agent || (await isRevoked(this.env, claims))) return ws.close(CLOSE_UNAUTHORIZED, "invalid token");
-		ws.serializeAttachment({ ...attachment, agent, status: frame.status, chats: frame.chats, expiresAt: claims.exp * 1000, tokenVersion: claims.role === "agent" ? claims.tv : undefined } satisfies ConsoleAttachment);
+		this.attach(ws, { ...attachment, agent, status: frame.status, chats: frame.chats, expiresAt: claims.exp * 1000, tokenVersion: claims.role === "agent" ? claims.tv : undefined });
 		this.dispatcher.hello(agent, frame.status, frame.chats);
 		for (const snapshot of await this.dispatcher.snapshot()) sendFrame(ws, snapshot);
 	}
@@ -110,7 +111,7 @@ export class DispatcherSockets {
 	}
 
 	closed(ws: WebSocket, code: number): void {
-		const { agent } = attachmentOf(ws);
+		const { agent } = this.attachmentOf(ws);
 		try {
 			ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
 		} catch {
@@ -164,6 +165,22 @@ export class DispatcherSockets {
 		return this.ctx
 			.getWebSockets(CONSOLE_TAG)
 			.filter((ws) => ws.readyState === WebSocket.OPEN)
-			.map((ws) => ({ ws, attachment: attachmentOf(ws) }));
+			.map((ws) => ({ ws, attachment: this.attachmentOf(ws) }));
+	}
+
+	/**
+	 * Attachments are read back once per socket and kept in memory: every assignment looks through all
+	 * consoles (toAgent, countOf), and deserializing each one each time is most of a busy dispatcher's work.
+	 */
+	private attachmentOf(ws: WebSocket): ConsoleAttachment {
+		let attachment = this.known.get(ws);
+		if (!attachment) this.known.set(ws, (attachment = ws.deserializeAttachment() as ConsoleAttachment));
+		return attachment;
+	}
+
+	/** Kept with the socket, so it survives hibernation, and in memory. */
+	private attach(ws: WebSocket, attachment: ConsoleAttachment): void {
+		ws.serializeAttachment(attachment);
+		this.known.set(ws, attachment);
 	}
 }

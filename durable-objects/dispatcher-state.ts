@@ -18,6 +18,8 @@ const CHAT = "chat:";
 export class DispatcherState {
 	readonly agents = new Map<string, AgentPresence>();
 	readonly chats = new Map<string, DispatchedChat>();
+	/** The waiting ones among `chats`: routing looks at these on every change, the assigned ones may be thousands. */
+	private readonly waitingChats = new Map<string, DispatchedChat>();
 	siteId: string | undefined;
 
 	/** `storage` is undefined in memory mode. */
@@ -25,7 +27,7 @@ export class DispatcherState {
 		if (!storage) return;
 		this.siteId = storage.kv.get<string>("siteId");
 		for (const [, agent] of storage.kv.list<AgentPresence>({ prefix: AGENT })) this.agents.set(agent.id, { ...agent, sockets: 0 });
-		for (const [, chat] of storage.kv.list<DispatchedChat>({ prefix: CHAT })) this.chats.set(chat.chatId, chat);
+		for (const [, chat] of storage.kv.list<DispatchedChat>({ prefix: CHAT })) this.remember(chat);
 	}
 
 	noteSite(siteId: string): void {
@@ -36,7 +38,7 @@ export class DispatcherState {
 
 	/** The waiting chats, in no particular order (dispatch-model sorts). */
 	waiting(): DispatchedChat[] {
-		return [...this.chats.values()].filter((c) => c.state === "waiting");
+		return [...this.waitingChats.values()];
 	}
 
 	saveAgent(agent: AgentPresence): void {
@@ -45,12 +47,19 @@ export class DispatcherState {
 	}
 
 	saveChat(chat: DispatchedChat): void {
-		this.chats.set(chat.chatId, chat);
+		this.remember(chat);
 		this.storage?.kv.put(CHAT + chat.chatId, chat);
 	}
 
 	dropChat(chatId: string): void {
 		this.chats.delete(chatId);
+		this.waitingChats.delete(chatId);
 		this.storage?.kv.delete(CHAT + chatId);
+	}
+
+	private remember(chat: DispatchedChat): void {
+		this.chats.set(chat.chatId, chat);
+		if (chat.state === "waiting") this.waitingChats.set(chat.chatId, chat);
+		else this.waitingChats.delete(chat.chatId);
 	}
 }

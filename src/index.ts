@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./auth.ts";
+import { apiCors } from "./cors.ts";
 import { ApiError } from "./errors.ts";
 import { consumeBatch } from "../queues/consumer.ts";
 import { cleanUp } from "../queues/retention.ts";
@@ -18,6 +19,7 @@ export { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 
 export const app = new Hono<AppEnv>()
 	.basePath("/v1")
+	.use(apiCors)
 	.route("/", chats)
 	.route("/", agents)
 	.route("/", dispatch)

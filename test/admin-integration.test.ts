@@ -31,6 +31,7 @@ describe("admin API", () => {
 			},
 			cannedMessages: [],
 			wrapupCategories: [],
+			allowedOrigins: [],
 		});
 	});
 

@@ -26,6 +26,15 @@ export function integrationUrlProblem(raw: string): string | undefined {
 	return url.protocol === "https:" ? undefined : "must be https: (plain http: only to loopback, for local tests)";
 }
 
+/** `https://shop.example`, as a browser sends it in `Origin`: no path, no trailing slash, lower case. */
+function isOrigin(raw: string): boolean {
+	try {
+		return new URL(raw).origin === raw;
+	} catch {
+		return false;
+	}
+}
+
 type HostKind = "loopback" | "public" | "link-local" | "private" | "reserved" | "internal";
 
 /** `hostname` as the URL parser leaves it: lower case, IPv4 in dotted decimal, IPv6 in brackets and compressed. */
@@ -132,6 +141,11 @@ export const StoredSiteConfigSchema = z
 			.default([]),
 		/** What an agent may file a chat under at its wrap-up. */
 		wrapupCategories: z.array(z.string().min(1).max(100)).max(100).default([]),
+		/** Pages that may call this site's routes from a browser (CORS, SPEC §6); empty: any page. */
+		allowedOrigins: z
+			.array(z.string().max(300).refine(isOrigin, "an origin: scheme, host and port only, e.g. https://shop.example"))
+			.max(100)
+			.default([]),
 	})
 	.superRefine((config, ctx) => {
 		const { email, webhook, salesforce, zendesk } = config.integrations;

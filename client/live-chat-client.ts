@@ -5,28 +5,26 @@
  * numbering of that stream), then retries the original call. An outbox message leaves the outbox
  * only once the server holds it, and its id makes every retry idempotent.
  */
-import { z } from "zod";
 import type { Chains } from "../durable-objects/chat-chain.ts";
 import { ChatLog, streamRank, type Stream } from "../durable-objects/chat-model.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
+import type { ChatMessage, ChatStatus, Offsets, ReturnResult, StartChat } from "../src/protocol/chat.ts";
+// Runtime schemas from wire.ts only (zod/mini): the widget bundles this file, and classic zod is 60 KB gzipped.
 import {
 	AGENT_CHAIN_HEADER,
 	AGENT_OFFSET_HEADER,
+	AcceptAnswerSchema,
 	AgentLoginResultSchema,
-	ChatStatusSchema,
+	EventAnswerSchema,
+	MAX_FRAME_CHARS,
 	MAX_REBUILD_MESSAGES,
 	ReturnResultSchema,
 	StartChatResultSchema,
 	VISITOR_CHAIN_HEADER,
 	VISITOR_OFFSET_HEADER,
-	type ChatMessage,
-	type ChatStatus,
-	type Offsets,
-	type ReturnResult,
-	type StartChat,
-} from "../src/protocol/chat.ts";
+	type ServerFrame,
+} from "../src/protocol/wire.ts";
 import { SerialQueue } from "../durable-objects/serial-queue.ts";
-import { MAX_FRAME_CHARS, type ServerFrame } from "../src/protocol/ws.ts";
 import { FrameError, SocketClosed, SocketSession, openWebSocket, type OpenSocket, type Reply } from "./socket-session.ts";
 import { MemoryStore, type ChatSnapshot, type ChatStore, type OutboxItem } from "./store.ts";
 import { Transport, Unreachable, type TransportOptions } from "./transport.ts";
@@ -165,6 +163,11 @@ export class LiveChatClient {
 	/** Tells the others in the chat whether this side is typing (over the socket; dropped without one). */
 	typing(on: boolean): void {
 		this.session?.send({ type: "typing", on });
+	}
+
+	/** Tells the others in the chat that this side has seen everything it holds (a read receipt; over the socket, dropped without one). */
+	markRead(): void {
+		this.session?.send({ type: "read", ...this.log.offsets });
 	}
 
 	private live(connection: number): boolean {
@@ -723,12 +726,6 @@ export class LiveChatClient {
 		}
 	}
 }
-
-/** What accept answers: the chat and its state, which now lists the agent. */
-const AcceptAnswerSchema = z.object({ chatId: z.string(), chatState: z.string(), status: ChatStatusSchema.optional() });
-
-/** What the event endpoints answer when they took the event. */
-const EventAnswerSchema = z.object({ code: z.literal(0), id: z.string() });
 
 const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
 const visitorStateKey = (siteId: string) => `visitorState:${siteId}`;

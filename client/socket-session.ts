@@ -5,7 +5,7 @@
  */
 import type { Chains } from "../durable-objects/chat-chain.ts";
 import type { Offsets } from "../src/protocol/chat.ts";
-import { HELLO_TIMEOUT_MS, ServerFrameSchema, type ServerFrame } from "../src/protocol/ws.ts";
+import { HELLO_TIMEOUT_MS, ServerFrameSchema, type ServerFrame } from "../src/protocol/wire.ts";
 
 export type OpenSocket = (url: string) => Promise<WebSocket>;
 

@@ -1,11 +1,9 @@
 /** WebSocket frames (SPEC §5). Every frame from a client is parsed with ClientFrameSchema before anything else. */
 import { z } from "zod";
-import { ChainSchema, ChatMessageSchema, DivergedSchema, MAX_CHAT_STATE_LENGTH, RebuildChatSchema, SendMessageSchema } from "./chat.ts";
+import { ChainSchema, MAX_CHAT_STATE_LENGTH, RebuildChatSchema, SendMessageSchema } from "./chat.ts";
 
-/** Larger frames are refused: a rebuild over the socket is sent in chunks that fit. */
-export const MAX_FRAME_CHARS = 1024 * 1024;
-/** A socket that has not said hello with a valid token by then is closed with 4401. */
-export const HELLO_TIMEOUT_MS = 10_000;
+// What the room sends (ServerFrameSchema) is parsed by the clients: it lives in wire.ts, in zod/mini.
+export { HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, ServerFrameSchema, type ServerFrame } from "./wire.ts";
 export const CLOSE_UNAUTHORIZED = 4401;
 /** No hello within HELLO_TIMEOUT_MS (SPEC §6). */
 export const CLOSE_NO_HELLO = 4408;
@@ -23,8 +21,8 @@ export const HelloFrameSchema = z.strictObject({
 	token: z.string().min(1).max(4096),
 	visitorDataOffset: offset,
 	agentDataOffset: offset,
-	visitorChain: ChainSchema.optional(),
-	agentChain: ChainSchema.optional(),
+	visitorChain: z.optional(ChainSchema),
+	agentChain: z.optional(ChainSchema),
 	chatState: z.string().max(MAX_CHAT_STATE_LENGTH).optional(),
 });
 
@@ -35,8 +33,8 @@ export const SendFrameSchema = z.strictObject({
 	message: SendMessageSchema,
 	visitorDataOffset: offset.optional(),
 	agentDataOffset: offset.optional(),
-	visitorChain: ChainSchema.optional(),
-	agentChain: ChainSchema.optional(),
+	visitorChain: z.optional(ChainSchema),
+	agentChain: z.optional(ChainSchema),
 });
 
 export const RebuildFrameSchema = RebuildChatSchema.extend({ type: z.literal("rebuild") });
@@ -48,34 +46,3 @@ export const ReadFrameSchema = z.strictObject({ type: z.literal("read"), visitor
 export const ClientFrameSchema = z.discriminatedUnion("type", [HelloFrameSchema, SendFrameSchema, RebuildFrameSchema, TypingFrameSchema, ReadFrameSchema]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
-const role = z.enum(["visitor", "agent"]);
-
-export const ServerFrameSchema = z.discriminatedUnion("type", [
-	z.object({
-		type: z.literal("sync"),
-		code: z.union([z.literal(0), z.literal(1)]),
-		visitorDataOffset: z.number().int(),
-		agentDataOffset: z.number().int(),
-		messages: z.array(ChatMessageSchema),
-		chatState: z.string().optional(),
-		status: z.enum(["waiting", "chatting", "ended"]).optional(),
-		diverged: DivergedSchema.optional(),
-		queuePosition: z.number().int().positive().optional(),
-		visitorState: z.string().optional(),
-	}),
-	z.object({ type: z.literal("rebuild"), visitorDataOffset: z.number().int(), agentDataOffset: z.number().int(), diverged: DivergedSchema.optional() }),
-	z.object({ type: z.literal("ack"), id: z.string(), dataOffset: z.number().int(), sendTime: z.number(), mac: z.string() }),
-	z.object({ type: z.literal("message"), message: ChatMessageSchema }),
-	z.object({ type: z.literal("typing"), on: z.boolean(), role, senderId: z.string() }),
-	z.object({ type: z.literal("read"), visitorDataOffset: z.number().int(), agentDataOffset: z.number().int(), role, senderId: z.string() }),
-	z.object({
-		type: z.literal("state"),
-		chatState: z.string(),
-		status: z.enum(["waiting", "chatting", "ended"]).optional(),
-		queuePosition: z.number().int().positive().optional(),
-		visitorState: z.string().optional(),
-	}),
-	z.object({ type: z.literal("ended") }),
-	z.object({ type: z.literal("error"), error: z.object({ type: z.string(), message: z.string() }) }),
-]);
-export type ServerFrame = z.infer<typeof ServerFrameSchema>;

@@ -24,7 +24,7 @@ const AgentClaimsSchema = z.object({
 	sid: z.string(),
 	role: z.literal("agent"),
 	name: z.string(),
-	agentRole: AgentRoleSchema.default("agent"),
+	agentRole: z._default(AgentRoleSchema, "agent"),
 	maxChats: z.number().int().positive().default(5),
 	tv: z.number().int().nonnegative().default(0),
 	exp: z.number(),

@@ -12,6 +12,7 @@ import { dispatch } from "./routes/dispatch.ts";
 import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 import { visitors } from "./routes/visitors.ts";
+import { widgetConfig } from "./routes/widget-config.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
@@ -26,6 +27,7 @@ export const app = new Hono<AppEnv>()
 	.route("/", events)
 	.route("/", history)
 	.route("/", visitors)
+	.route("/", widgetConfig)
 	.route("/admin", admin)
 	.route("/debug", debug)
 	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))

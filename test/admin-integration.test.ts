@@ -31,6 +31,7 @@ describe("admin API", () => {
 			},
 			cannedMessages: [],
 			wrapupCategories: [],
+			widget: { prechat: { fields: [] }, offlineForm: true, rating: true },
 			allowedOrigins: [],
 		});
 	});

@@ -94,6 +94,27 @@ function ipv6Kind(literal: string): HostKind {
 	return "public";
 }
 
+const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, "a colour like #2453d4");
+
+/** The widget's part of a site's configuration (SPEC §4). */
+export const WidgetConfigSchema = z.strictObject({
+	title: z.string().min(1).max(100).optional(),
+	greeting: z.string().min(1).max(1000).optional(),
+	color: colour.optional(),
+	prechat: z
+		.strictObject({
+			fields: z
+				.array(z.strictObject({ name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "letters, digits and _"), label: z.string().min(1).max(100), required: z.boolean().default(false) }))
+				.max(10)
+				.default([]),
+		})
+		.prefault({}),
+	departments: z.array(z.string().min(1).max(100)).max(50).optional(),
+	offlineForm: z.boolean().default(true),
+	rating: z.boolean().default(true),
+});
+export type WidgetConfig = z.infer<typeof WidgetConfigSchema>;
+
 /** What KV holds: read as it is, so a site saved before a newer rule keeps working (deliveries check URLs again). */
 export const StoredSiteConfigSchema = z
 	.strictObject({
@@ -141,6 +162,8 @@ export const StoredSiteConfigSchema = z
 			.default([]),
 		/** What an agent may file a chat under at its wrap-up. */
 		wrapupCategories: z.array(z.string().min(1).max(100)).max(100).default([]),
+		/** What the widget shows (SPEC §4); anyone may read it (GET …/widget-config), so it holds nothing secret. */
+		widget: WidgetConfigSchema.prefault({}),
 		/** Pages that may call this site's routes from a browser (CORS, SPEC §6); empty: any page. */
 		allowedOrigins: z
 			.array(z.string().max(300).refine(isOrigin, "an origin: scheme, host and port only, e.g. https://shop.example"))

@@ -7,6 +7,7 @@ import { cleanUp } from "../queues/retention.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
+import { consoleConfig } from "./routes/console-config.ts";
 import { debug } from "./routes/debug.ts";
 import { dispatch } from "./routes/dispatch.ts";
 import { events } from "./routes/events.ts";
@@ -27,6 +28,7 @@ export const app = new Hono<AppEnv>()
 	.route("/", events)
 	.route("/", history)
 	.route("/", visitors)
+	.route("/", consoleConfig)
 	.route("/", widgetConfig)
 	.route("/admin", admin)
 	.route("/debug", debug)

@@ -14,7 +14,12 @@ const ListQuerySchema = z.object({
 		.string()
 		.regex(/^\d{1,15}_[0-9a-f-]{36}$/)
 		.optional(),
+	/** Words to find in the visitor's name or email, or in a message of the chat. */
+	q: z.string().trim().min(1).max(100).optional(),
 });
+
+/** A LIKE pattern that matches `text` literally anywhere (`\\` escapes % and _). */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 interface ChatRow {
 	id: string;
@@ -54,15 +59,18 @@ export const history = new Hono<AppEnv>()
 		const agentId = agentOf(c.get("claims"));
 		const query = ListQuerySchema.safeParse(c.req.query());
 		if (!query.success) throw new ApiError(400, "invalid_request", "limit is 1 to 100; before is the next cursor of a previous page", query.error.issues);
-		const { limit, before } = query.data;
+		const { limit, before, q } = query.data;
+		const like = q === undefined ? null : containing(q);
 		const [endTime, chatId] = before ? [Number(before.slice(0, before.indexOf("_"))), before.slice(before.indexOf("_") + 1)] : [Number.MAX_SAFE_INTEGER, ""];
 		// Walks the agent's own index (chat_agents), newest first: never the site's other chats.
 		const { results } = await c.env.DB.prepare(
 			`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
 			 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?))
+			 AND (? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
+			      OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))
 			 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`,
 		)
-			.bind(siteId, agentId, endTime, endTime, before ? chatId : "~", limit + 1)
+			.bind(siteId, agentId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1)
 			.all<ChatRow>();
 		const page = results.slice(0, limit);
 		const last = page.at(-1);

@@ -35,3 +35,29 @@ it("pages through an agent's persisted chats and shows none of another agent's",
 	expect((await api(`/sites/${siteId}/history/chats/${ended[0]}`, { token: elsewhere.token })).status).toBe(403);
 	expect(await env.DB.prepare(`SELECT COUNT(*) AS n FROM chat_agents WHERE site_id = ?`).bind(siteId).first<number>("n")).toBe(4);
 });
+
+it("finds an agent's chats by words in the visitor's name, email or messages (?q=), taking % and _ literally", { timeout: 30_000 }, async () => {
+	const siteId = await createSite();
+	const alice = await createAgent(siteId, "Alice");
+	const ended: string[] = [];
+	for (const [name, said] of [["Olga", "my parcel is late"], ["Pavel", "refund 100% please"], ["Quinn", "hello"]] as const) {
+		const chat = await startChat(siteId, { name, email: `${name.toLowerCase()}@example.com` });
+		await accept(siteId, chat.chatId, alice.token);
+		await send(siteId, chat.chatId, alice.token, [0, 0], said);
+		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+		ended.push(chat.chatId);
+	}
+	for (const chatId of ended) await waitFor(chatId, async () => (await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))?.state === "done");
+	const found = async (q: string) => {
+		const res = await api(`/sites/${siteId}/history/chats?q=${encodeURIComponent(q)}`, { token: alice.token });
+		expect(res.status).toBe(200);
+		return (await res.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId);
+	};
+	expect(await found("PARCEL")).toEqual([ended[0]]);
+	expect(await found("pavel@")).toEqual([ended[1]]);
+	expect(await found("quinn")).toEqual([ended[2]]);
+	expect(await found("100%")).toEqual([ended[1]]);
+	expect(await found("%")).toEqual([ended[1]]);
+	expect(await found("nobody said this")).toEqual([]);
+	expect((await api(`/sites/${siteId}/history/chats?q=${"x".repeat(101)}`, { token: alice.token })).status).toBe(400);
+});

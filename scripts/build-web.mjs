@@ -1,8 +1,33 @@
 // Bundles the browser sources in web/ into public/ (served as static assets).
 import { build } from "esbuild";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const publicDir = join(root, "public");
+/** Where source maps go for local debugging (DevTools: "Add source map…"): never public/, which is served. */
+export const MAPS_DIR = join(root, ".wrangler", "web-maps");
+
+/**
+ * Put it in every build's plugins: its maps go to MAPS_DIR, and the bundles carry no
+ * sourceMappingURL comment, so nothing served points at the sources (test/node/no-public-maps.test.ts).
+ */
+const privateSourceMaps = {
+	name: "private-source-maps",
+	setup(build) {
+		const options = build.initialOptions;
+		if (options.sourcemap) options.sourcemap = "external";
+		options.write = false;
+		build.onEnd(async (result) => {
+			for (const file of result.outputFiles ?? []) {
+				const path = file.path.endsWith(".map") ? join(MAPS_DIR, relative(publicDir, file.path)) : file.path;
+				await mkdir(dirname(path), { recursive: true });
+				await writeFile(path, file.contents);
+			}
+		});
+	},
+};
 
 /**
  * zod re-exports every locale (260 KB minified) through `z.locales`; the browser only ever shows
@@ -22,6 +47,8 @@ const englishOnlyZod = {
 };
 
 export async function buildWeb() {
+	// Maps left in public/ by older builds would still be served.
+	for (const entry of await readdir(publicDir, { recursive: true })) if (entry.endsWith(".map")) await rm(join(publicDir, entry));
 	await build({
 		absWorkingDir: root,
 		entryPoints: { livechat: "web/widget.ts" },
@@ -32,7 +59,7 @@ export async function buildWeb() {
 		minify: true,
 		sourcemap: true,
 		logLevel: "warning",
-		plugins: [englishOnlyZod],
+		plugins: [englishOnlyZod, privateSourceMaps],
 	});
 }
 

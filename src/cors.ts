@@ -21,7 +21,7 @@ const policy = cors({
 		if (allowed === undefined) throw notAllowed();
 		return allowed;
 	},
-	allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+	allowMethods: ["GET", "POST", "PUT"],
 	allowHeaders: ["Authorization", "Content-Type", VISITOR_OFFSET_HEADER, AGENT_OFFSET_HEADER, VISITOR_CHAIN_HEADER, AGENT_CHAIN_HEADER],
 	exposeHeaders: [VISITOR_OFFSET_HEADER, AGENT_OFFSET_HEADER, "Retry-After"],
 	maxAge: 600,

@@ -51,7 +51,8 @@ export async function buildWeb() {
 	for (const entry of await readdir(publicDir, { recursive: true })) if (entry.endsWith(".map")) await rm(join(publicDir, entry));
 	await build({
 		absWorkingDir: root,
-		entryPoints: { livechat: "web/widget.ts" },
+		// The widget: a small loader on every page view, the chat window only when needed (SPEC §9, §11).
+		entryPoints: { livechat: "web/loader.ts", "livechat-window": "web/chat-window.ts" },
 		outdir: "public",
 		bundle: true,
 		format: "iife",

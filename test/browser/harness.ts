@@ -37,6 +37,8 @@ export interface BrowserSuite {
 	deployment: LocalDeployment;
 	/** The deployment's base URL, e.g. http://127.0.0.1:18900 */
 	url: string;
+	/** The deployment's state folder: a restart on it (same port) keeps sites and agents. */
+	stateDir: string;
 	/** A fresh browser context (its own storage: one visitor or one agent), closed after the test. */
 	context(options?: BrowserContextOptions): Promise<BrowserContext>;
 	/** A page in `context` whose console and errors are recorded; on a failed test, saved with a screenshot. */
@@ -58,7 +60,7 @@ export function browserSuite(options: { port: number; chatState?: "durable" | "m
 
 	beforeAll(async () => {
 		const [browser, deployment] = await Promise.all([launchBrowser(), startLocalDeployment({ port: options.port, stateDir: join(stateRoot, "state"), chatState: options.chatState })]);
-		Object.assign(suite, { browser, deployment, url: deployment.url });
+		Object.assign(suite, { browser, deployment, url: deployment.url, stateDir: join(stateRoot, "state") });
 	});
 
 	afterAll(async () => {

@@ -62,6 +62,20 @@ export async function buildWeb() {
 		logLevel: "warning",
 		plugins: [englishOnlyZod, privateSourceMaps],
 	});
+	// The agent console (web/console): Preact through esbuild's JSX, served at /console (public/console.html).
+	await build({
+		absWorkingDir: root,
+		entryPoints: { console: "web/console/main.tsx" },
+		outdir: "public",
+		bundle: true,
+		format: "iife",
+		target: "es2022",
+		minify: true,
+		jsx: "automatic",
+		jsxImportSource: "preact",
+		logLevel: "warning",
+		plugins: [englishOnlyZod],
+	});
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildWeb();

@@ -1,0 +1,69 @@
+/** The waiting queue with how long each visitor has waited; any agent may accept from it (SPEC §7). */
+import { useEffect, useState } from "preact/hooks";
+import { describeError } from "./api.ts";
+import type { ConsoleState } from "./state.ts";
+import { elapsed, useConsole } from "./use-console.ts";
+
+export function QueueView({ state }: { state: ConsoleState }) {
+	useConsole(state);
+	const [now, setNow] = useState(Date.now());
+	const [error, setError] = useState("");
+	useEffect(() => {
+		const timer = setInterval(() => setNow(Date.now()), 1000);
+		return () => clearInterval(timer);
+	}, []);
+	const accept = async (chatId: string) => {
+		setError("");
+		try {
+			const chat = await state.client.accept(chatId);
+			state.show({ kind: "chat", chatId: chat.chatId });
+		} catch (failure) {
+			setError(describeError(failure));
+		}
+	};
+	return (
+		<section aria-labelledby="queue-title">
+			<h2 id="queue-title">Waiting visitors</h2>
+			<p class="hint">
+				{state.config.routing.mode === "auto" ? "Chats are routed to agents automatically; you may also take one here." : "Take a chat from the queue to answer it."}
+			</p>
+			{error && (
+				<p role="alert" class="error">
+					{error}
+				</p>
+			)}
+			{state.queue.length === 0 ? (
+				<p>No visitor is waiting.</p>
+			) : (
+				<table class="list">
+					<thead>
+						<tr>
+							<th scope="col">#</th>
+							<th scope="col">Visitor</th>
+							<th scope="col">Department</th>
+							<th scope="col">Waiting</th>
+							<th scope="col">
+								<span class="visually-hidden">Actions</span>
+							</th>
+						</tr>
+					</thead>
+					<tbody>
+						{state.queue.map((entry) => (
+							<tr key={entry.chatId}>
+								<td>{entry.position}</td>
+								<td>{entry.visitorName ?? "Visitor"}</td>
+								<td>{entry.department ?? "—"}</td>
+								<td class="waiting">{elapsed(entry.requestTime, now)}</td>
+								<td>
+									<button type="button" onClick={() => void accept(entry.chatId)} aria-label={`Accept chat with ${entry.visitorName ?? "visitor"}`}>
+										Accept
+									</button>
+								</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			)}
+		</section>
+	);
+}

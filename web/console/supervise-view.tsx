@@ -1,0 +1,74 @@
+/** A supervisor's view of the site's live chats (SPEC §7): monitor one without the visitor knowing, or join it. */
+import { useEffect, useState } from "preact/hooks";
+import { describeError, type LiveChatSummary } from "./api.ts";
+import type { ConsoleState } from "./state.ts";
+import { elapsed } from "./use-console.ts";
+
+export function SuperviseView({ state }: { state: ConsoleState }) {
+	const [chats, setChats] = useState<LiveChatSummary[] | undefined>();
+	const [error, setError] = useState("");
+	const load = () => state.api.liveChats().then(setChats, (failure: unknown) => setError(describeError(failure)));
+	useEffect(() => {
+		void load();
+		const timer = setInterval(() => void load(), 5000);
+		return () => clearInterval(timer);
+	}, []);
+	const act = async (what: () => Promise<unknown>) => {
+		setError("");
+		try {
+			await what();
+		} catch (failure) {
+			setError(describeError(failure));
+		}
+	};
+	const agentName = (id: string) => state.agents.find((a) => a.id === id)?.name ?? id;
+	return (
+		<section aria-labelledby="supervise-title">
+			<h2 id="supervise-title">Live chats</h2>
+			<button type="button" onClick={() => void load()}>
+				Refresh
+			</button>
+			{error && (
+				<p role="alert" class="error">
+					{error}
+				</p>
+			)}
+			{chats && chats.length === 0 && <p>No chat is in progress.</p>}
+			{chats && chats.length > 0 && (
+				<table class="list">
+					<thead>
+						<tr>
+							<th scope="col">Visitor</th>
+							<th scope="col">Agents</th>
+							<th scope="col">Since</th>
+							<th scope="col">
+								<span class="visually-hidden">Actions</span>
+							</th>
+						</tr>
+					</thead>
+					<tbody>
+						{chats.map((c) => {
+							const mine = c.agentIds.includes(state.me.id);
+							const name = c.visitorName ?? "Visitor";
+							return (
+								<tr key={c.chatId}>
+									<td>{name}</td>
+									<td>{c.agentIds.map(agentName).join(", ")}</td>
+									<td>{c.requestTime ? elapsed(c.requestTime) : "—"}</td>
+									<td>
+										<button type="button" disabled={mine || state.tabs.has(c.chatId)} onClick={() => void act(() => state.monitor(c.chatId, name))} aria-label={`Monitor chat with ${name}`}>
+											Monitor
+										</button>{" "}
+										<button type="button" disabled={mine} onClick={() => void act(() => state.api.join(c.chatId))} aria-label={`Join chat with ${name}`}>
+											Join
+										</button>
+									</td>
+								</tr>
+							);
+						})}
+					</tbody>
+				</table>
+			)}
+		</section>
+	);
+}

@@ -96,7 +96,7 @@ describe("WebSocket chat", () => {
 });
 
 describe("WebSocket bad input", () => {
-	it("closes a socket with 4401 when no hello came within 10 s", async () => {
+	it("closes a socket with 4408 when no hello came within 10 s (SPEC §6)", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		const socket = await TestSocket.open(siteId, chat.chatId);
@@ -109,7 +109,7 @@ describe("WebSocket bad input", () => {
 			}
 		});
 		expect(await runDurableObjectAlarm(room(siteId, chat.chatId))).toBe(true);
-		expect(await socket.closed()).toBe(4401);
+		expect(await socket.closed()).toBe(4408);
 		expect(greeted.closedWith).toBeUndefined();
 	});
 

@@ -6,7 +6,8 @@ import { accept, api, createAgent, createSite, send, startChat } from "../helper
 import { deliveryState, endChat, waitFor } from "../queue-helpers.ts";
 
 it("pages through an agent's persisted chats and shows none of another agent's", { timeout: 30_000 }, async () => {
-	const siteId = await createSite();
+	// Manual routing: each chat goes to the agent that accepts it (in auto mode an accept makes the agent online, and the next chat would be routed to it).
+	const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
 	const alice = await createAgent(siteId, "Alice");
 	const bob = await createAgent(siteId, "Bob");
 	const ended: string[] = [];

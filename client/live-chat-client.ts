@@ -374,8 +374,8 @@ export class LiveChatClient {
 	 * Queues a message and delivers it; resolves with the message as the server accepted it. A store
 	 * that cannot save does not stop it: the outbox is kept in memory meanwhile.
 	 */
-	async send(content: string, id: string = crypto.randomUUID()): Promise<ChatMessage> {
-		if (!this.log.get(id) && !this.outbox.some((m) => m.id === id)) this.outbox.push({ id, content });
+	async send(content: string, id: string = crypto.randomUUID(), canned?: string): Promise<ChatMessage> {
+		if (!this.log.get(id) && !this.outbox.some((m) => m.id === id)) this.outbox.push(canned ? { id, content, canned } : { id, content });
 		await this.persist();
 		try {
 			await this.flush();

@@ -16,6 +16,8 @@ export interface ChatSnapshot {
 export interface OutboxItem {
 	id: string;
 	content: string;
+	/** The canned message's shortcut, when an agent sent one unchanged (SPEC §4: cannedMessage.useLog). */
+	canned?: string;
 }
 
 export interface ChatStore {

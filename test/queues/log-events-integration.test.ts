@@ -8,7 +8,9 @@ import type { AgentServerFrame } from "../../src/protocol/dispatch.ts";
 import type { EventName } from "../../src/protocol/events.ts";
 import type { VisitResult, VisitorServerFrame } from "../../src/protocol/visitors.ts";
 import { FrameSocket } from "../frame-socket.ts";
-import { accept, api, createAgent, createSite, json, poll, startChat } from "../helpers.ts";
+import { LiveChatClient } from "../../client/index.ts";
+import { fetchVia } from "../client-helpers.ts";
+import { accept, api, BASE, createAgent, createSite, json, poll, startChat } from "../helpers.ts";
 import { TestSocket } from "../sockets.ts";
 import { waitFor } from "../queue-helpers.ts";
 
@@ -144,6 +146,18 @@ describe("log events reach D1", { timeout: 30_000 }, () => {
 			{ messageId: id, shortcut: "hello", agentId: alice.agentId, chatId: chat.chatId },
 			{ messageId: socketId, shortcut: "more", agentId: alice.agentId, chatId: chat.chatId },
 		]);
+	});
+
+	it("cannedMessage.useLog from the SDK: LiveChatClient.send with a shortcut goes through the outbox and is logged once", async () => {
+		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const chat = await startChat(siteId);
+		const alice = await createAgent(siteId, "Alice");
+		expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
+		const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: chat.chatId, token: alice.token, fetch: fetchVia, openSocket: undefined });
+		const sent = await agent.send("Thanks for waiting!", undefined, "thanks");
+		await agent.send("A plain message");
+		const uses = await logged(siteId, "cannedMessage.useLog", 1);
+		expect(uses.map(({ messageId, shortcut }) => ({ messageId, shortcut }))).toEqual([{ messageId: sent.id, shortcut: "thanks" }]);
 	});
 
 	it("chatQueue.log as a chat enters and leaves the queue (with its wait), agentStatus.log as an agent's status changes", async () => {

@@ -93,15 +93,8 @@ export class ConsoleApi {
 	 * LiveChatClient.send takes no `canned` yet, so it is posted here at the copy's offsets and the copy
 	 * reads it back; a room that is behind (code 1) gets it through the client instead, unlogged.
 	 */
+	/** Through the chat's outbox like any message (retried, rebuilt, once), with its shortcut for cannedMessage.useLog. */
 	async sendCanned(chat: LiveChatClient, shortcut: string, text: string): Promise<void> {
-		const id = crypto.randomUUID();
-		const { visitorDataOffset, agentDataOffset } = chat.offsets;
-		const answer = await this.call<{ code: number }>(`/chats/${chat.chatId}/messages`, {
-			method: "POST",
-			body: { id, content: text, canned: shortcut },
-			headers: { "X-Visitor-Data-Offset": String(visitorDataOffset), "X-Agent-Data-Offset": String(agentDataOffset) },
-		});
-		if (answer.code === 0) await chat.poll();
-		else await chat.send(text, id);
+		await chat.send(text, undefined, shortcut);
 	}
 }

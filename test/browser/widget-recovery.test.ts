@@ -54,7 +54,10 @@ describe("the widget never leaves the visitor stuck", () => {
 		const first = await startChat(page);
 		await send(page, "Before the token broke");
 		await assigned(suite, siteId, first, agent);
-		// The stored token is spoilt (as an expired one would be refused), then the page is reloaded.
+		// The stored token is spoilt (as an expired one would be refused), then the shop is opened again. The
+		// spoiling happens on a page of the same origin without the widget, which could otherwise save its copy over it.
+		const shop = page.url();
+		await page.goto(`${suite.url}/v1/sites/${siteId}/availability`);
 		await page.evaluate(
 			({ siteId, chatId }) =>
 				new Promise<void>((resolve, reject) => {
@@ -72,7 +75,7 @@ describe("the widget never leaves the visitor stuck", () => {
 				}),
 			{ siteId, chatId: first },
 		);
-		await page.reload();
+		await page.goto(shop);
 		await launcher(page).click();
 		await page.getByText(/a new one has started/).waitFor({ timeout: 15_000 });
 		await send(page, "After the token broke");

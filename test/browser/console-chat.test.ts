@@ -3,15 +3,12 @@
  * sound and a notification, answer it with typing and read receipts both ways; a canned message by
  * /shortcut; end and wrap-up with the site's categories; history search. The visitor is played over the API.
  */
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { alertsOf, ApiVisitor, recordAlerts, signIn } from "./console-helpers.ts";
-import { browserSuite } from "./harness.ts";
+import { browserSuite, readmeScreenshot } from "./harness.ts";
 
 const suite = browserSuite({ port: 18930 });
 const DEMO_PASSWORD = "demo-password";
-const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
 
 describe("the agent console", () => {
 	it("signs in, goes online, is told of a routed chat by sound and notification, and answers it with typing and read receipts", async () => {
@@ -45,8 +42,7 @@ describe("the agent console", () => {
 		socket.send({ type: "read", visitorDataOffset: 1, agentDataOffset: answered.dataOffset });
 		await log.locator(".message.me .receipt.read").waitFor();
 
-		mkdirSync(docs, { recursive: true });
-		await page.screenshot({ path: `${docs}console.png` });
+		await readmeScreenshot(page, "console");
 		socket.close();
 	});
 

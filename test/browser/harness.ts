@@ -114,3 +114,14 @@ export function browserSuite(options: { port: number; chatState?: "durable" | "m
 }
 
 const safe = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 120);
+
+/**
+ * The README's screenshots (docs/<name>.png), taken by the tests that show those screens. Written to
+ * docs/ only with UPDATE_SCREENSHOTS=1, so that a plain `npm test` leaves the working tree as it was;
+ * otherwise under test-results/browser/.
+ */
+export async function readmeScreenshot(page: Page, name: string): Promise<void> {
+	const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(root, "docs") : RESULTS_DIR;
+	mkdirSync(dir, { recursive: true });
+	await page.screenshot({ path: join(dir, `${name}.png`) });
+}

@@ -4,10 +4,8 @@
  * clickable while HTML stays text, the unread badge and title flash, the end with a rating, and a
  * new chat after it. Takes the README's screenshot (docs/widget.png).
  */
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { browserSuite } from "./harness.ts";
+import { browserSuite, readmeScreenshot } from "./harness.ts";
 import { agentRead, agentSend, agentSocket, assigned, call, inLog, launcher, messageBox, online, send, shopPage, startChat, widgetSite } from "./widget-helpers.ts";
 
 const suite = browserSuite({ port: 18910 });
@@ -50,8 +48,7 @@ describe("a conversation in the widget", () => {
 		socket.send({ type: "read", visitorDataOffset: visitorOffset, agentDataOffset: 0 });
 		await expect.poll(() => page.getByText("Read", { exact: true }).count(), { timeout: 10_000 }).toBe(2);
 
-		mkdirSync(fileURLToPath(new URL("../../docs", import.meta.url)), { recursive: true });
-		await page.screenshot({ path: fileURLToPath(new URL("../../docs/widget.png", import.meta.url)) });
+		await readmeScreenshot(page, "widget");
 
 		// Closed panel: a reply shows as a badge and flashes the title, until the visitor opens it.
 		await page.keyboard.press("Escape");

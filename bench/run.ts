@@ -76,7 +76,8 @@ async function benchSite(base: string) {
 async function benchAgents(base: string, count: number): Promise<string[]> {
 	// Every chat of the benchmark comes from one address: the per-address limits are raised for it (SPEC §6).
 	const limits = { messagesPerMinutePerVisitor: 10_000, chatStartsPerMinutePerAddress: 100_000, socketUpgradesPerMinutePerAddress: 100_000, framesPerSecondPerSocket: 1000 };
-	await admin(base, "/sites/bench", { name: "Benchmark", limits });
+	// Manual routing: each chat is the agent's that accepts it (in auto mode an accept makes the agent online, and new chats would be routed to it).
+	await admin(base, "/sites/bench", { name: "Benchmark", limits, routing: { mode: "manual", sticky: false } });
 	const tokens: string[] = [];
 	for (let i = 0; i < count; i++) {
 		const email = i === 0 ? "bench-agent@example.com" : `bench-agent-${i}@example.com`;

@@ -1,9 +1,13 @@
-/** Persisted transcripts, read back from D1 (SPEC §4). An agent sees the chats it took part in (SPEC §7). */
+/**
+ * Persisted transcripts, read back from D1 (SPEC §4): an agent sees the chats it took part in (SPEC §7),
+ * a supervisor every chat of its site.
+ */
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireToken, type AppEnv } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { inDisplayOrder } from "../../durable-objects/chat-model.ts";
+import { agentRefOf } from "../../durable-objects/room-contract.ts";
 import type { TranscriptMessage } from "../protocol/events.ts";
 import { SITE } from "./chats.ts";
 
@@ -56,36 +60,41 @@ function summary(row: ChatRow) {
 export const history = new Hono<AppEnv>()
 	.get(`${SITE}/history/chats`, requireToken, async (c) => {
 		const siteId = c.req.param("siteId");
-		const agentId = agentOf(c.get("claims"));
+		const reader = readerOf(c.get("claims"));
 		const query = ListQuerySchema.safeParse(c.req.query());
 		if (!query.success) throw new ApiError(400, "invalid_request", "limit is 1 to 100; before is the next cursor of a previous page", query.error.issues);
 		const { limit, before, q } = query.data;
 		const like = q === undefined ? null : containing(q);
 		const [endTime, chatId] = before ? [Number(before.slice(0, before.indexOf("_"))), before.slice(before.indexOf("_") + 1)] : [Number.MAX_SAFE_INTEGER, ""];
-		// Walks the agent's own index (chat_agents), newest first: never the site's other chats.
-		const { results } = await c.env.DB.prepare(
-			`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
-			 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?))
-			 AND (? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
-			      OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))
-			 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`,
-		)
-			.bind(siteId, agentId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1)
-			.all<ChatRow>();
+		const matches = `(? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
+			 OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))`;
+		// Newest first, on an index: the site's chats (chats_by_site_end) for a supervisor, the agent's own (chat_agents) otherwise.
+		const statement = reader.supervisor
+			? c.env.DB.prepare(
+					`SELECT ${COLUMNS} FROM chats ${WITH_RATING}
+					 WHERE chats.site_id = ? AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?)) AND ${matches}
+					 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`,
+				).bind(siteId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1)
+			: c.env.DB.prepare(
+					`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
+					 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?)) AND ${matches}
+					 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`,
+				).bind(siteId, reader.agentId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1);
+		const { results } = await statement.all<ChatRow>();
 		const page = results.slice(0, limit);
 		const last = page.at(-1);
 		return c.json({ chats: page.map(summary), next: results.length > limit && last ? `${last.end_time}_${last.id}` : null });
 	})
 	.get(`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`, requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
-		const agentId = agentOf(c.get("claims"));
+		const reader = readerOf(c.get("claims"));
 		const row = await c.env.DB.prepare(
 			`SELECT ${COLUMNS} FROM chats ${WITH_RATING} WHERE chats.id = ? AND chats.site_id = ?
-			 AND EXISTS (SELECT 1 FROM chat_agents ca WHERE ca.site_id = chats.site_id AND ca.agent_id = ? AND ca.end_time = chats.end_time AND ca.chat_id = chats.id)`,
+			 AND (? OR EXISTS (SELECT 1 FROM chat_agents ca WHERE ca.site_id = chats.site_id AND ca.agent_id = ? AND ca.end_time = chats.end_time AND ca.chat_id = chats.id))`,
 		)
-			.bind(chatId, siteId, agentId)
+			.bind(chatId, siteId, reader.supervisor ? 1 : 0, reader.agentId)
 			.first<ChatRow>();
-		if (!row) throw new ApiError(404, "not_found", "no persisted chat with this id that you took part in");
+		if (!row) throw new ApiError(404, "not_found", reader.supervisor ? "no persisted chat with this id on this site" : "no persisted chat with this id that you took part in");
 		// Messages in display order, as on the clients (inDisplayOrder).
 		const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>([
 			c.env.DB.prepare(
@@ -101,9 +110,10 @@ export const history = new Hono<AppEnv>()
 		});
 	});
 
-function agentOf(claims: AppEnv["Variables"]["claims"]): string {
-	if (claims.role !== "agent") throw new ApiError(403, "forbidden", "history is for agents");
-	return claims.sub;
+function readerOf(claims: AppEnv["Variables"]["claims"]): { agentId: string; supervisor: boolean } {
+	const agent = agentRefOf(claims);
+	if (!agent) throw new ApiError(403, "forbidden", "history is for agents");
+	return { agentId: agent.id, supervisor: agent.role === "supervisor" };
 }
 
 const withoutNulls = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null));

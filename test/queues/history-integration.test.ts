@@ -1,4 +1,4 @@
-/** History reads back what persistence wrote: an agent's own chats, newest end first, a page at a time. */
+/** History reads back what persistence wrote: an agent's own chats (a supervisor's whole site), newest end first, a page at a time. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { chatEndId } from "../../queues/publisher.ts";
@@ -61,4 +61,36 @@ it("finds an agent's chats by words in the visitor's name, email or messages (?q
 	expect(await found("%")).toEqual([ended[1]]);
 	expect(await found("nobody said this")).toEqual([]);
 	expect((await api(`/sites/${siteId}/history/chats?q=${"x".repeat(101)}`, { token: alice.token })).status).toBe(400);
+});
+
+it("shows a supervisor every persisted chat of its site, and an agent still only its own", { timeout: 30_000 }, async () => {
+	const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+	const alice = await createAgent(siteId, "Alice");
+	const bob = await createAgent(siteId, "Bob");
+	const sue = await createAgent(siteId, "Sue", { role: "supervisor" });
+	const ended: string[] = [];
+	for (const [i, agent] of [alice, bob].entries()) {
+		const chat = await startChat(siteId, { name: `Visitor ${i}` });
+		await accept(siteId, chat.chatId, agent.token);
+		await send(siteId, chat.chatId, agent.token, [0, 0], `answer ${i}`);
+		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+		ended.push(chat.chatId);
+	}
+	for (const chatId of ended) await waitFor(chatId, async () => (await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))?.state === "done");
+
+	const list = async (token: string, query = "") => (await (await api(`/sites/${siteId}/history/chats${query}`, { token })).json<{ chats: { chatId: string }[]; next: string | null }>());
+	expect((await list(sue.token)).chats.map((c) => c.chatId)).toEqual([ended[1], ended[0]]);
+	const first = await list(sue.token, "?limit=1");
+	expect(first.chats.map((c) => c.chatId)).toEqual([ended[1]]);
+	expect((await list(sue.token, `?limit=1&before=${first.next}`)).chats.map((c) => c.chatId)).toEqual([ended[0]]);
+	expect((await list(sue.token, "?q=answer%200")).chats.map((c) => c.chatId)).toEqual([ended[0]]);
+	const transcript = await api(`/sites/${siteId}/history/chats/${ended[0]}`, { token: sue.token });
+	expect(transcript.status).toBe(200);
+	expect((await transcript.json<{ messages: { content: string }[] }>()).messages.map((m) => m.content)).toContain("answer 0");
+	// Agents are unchanged: Alice sees her chat, not Bob's.
+	expect((await list(alice.token)).chats.map((c) => c.chatId)).toEqual([ended[0]]);
+	expect((await api(`/sites/${siteId}/history/chats/${ended[1]}`, { token: alice.token })).status).toBe(404);
+	// A supervisor of another site sees none of them.
+	const other = await createAgent(await createSite(), "Sam", { role: "supervisor" });
+	expect((await api(`/sites/${siteId}/history/chats/${ended[0]}`, { token: other.token })).status).toBe(403);
 });

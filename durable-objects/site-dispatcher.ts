@@ -4,14 +4,13 @@
  * outside their own writes and retry. Its state comes back from its clients when lost.
  */
 import { DurableObject } from "cloudflare:workers";
-import { publisher } from "../queues/publisher.ts";
 import { roomFailure, type RoomFailure } from "../src/errors.ts";
 import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
-import type { EventName } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
+import { agentSummaries, DispatcherNews, queueEntries } from "./dispatcher-news.ts";
 import { DispatcherSockets } from "./dispatcher-sockets.ts";
 import { type DispatchedChat, DispatcherState } from "./dispatcher-state.ts";
-import { freeCapacity, planRouting, presenceDeadline, queueOrder, queuePositions, statusOf, type AgentPresence, type AgentStatus, type WaitingChat } from "./dispatch-model.ts";
+import { freeCapacity, planRouting, presenceDeadline, queuePositions, statusOf, type AgentPresence, type AgentStatus, type WaitingChat } from "./dispatch-model.ts";
 import { chatRoom, type AgentRef, type Caller, type RoomAnswer } from "./room-contract.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { DispatcherBans } from "./dispatcher-bans.ts";
@@ -21,7 +20,6 @@ import type { VisitorSummary } from "../src/protocol/visitors.ts";
 
 /** A room that could not be reached is tried again this much later. */
 const RETRY_MS = 5_000;
-const CONSOLE_UPDATE_MS = 100;
 
 /** The chat with its new state, a refusal, or the room's code 1 when it lost the chat (the visitor's rebuild brings it back). */
 export type AcceptAnswer = { chatId: string; chatState: string } | RoomAnswer;
@@ -32,14 +30,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** The tracked visitors and their page sockets; the bans (SPEC §7). */
 	private readonly visitors: DispatcherVisitors;
 	private readonly bans: DispatcherBans;
+	/** Consoles, waiting rooms and the queues hear of changes through this. */
+	private readonly news: DispatcherNews;
 	/** Assignments run one at a time, so a chat is never handed to two agents. */
 	private readonly routing = new SerialQueue();
-	/** Each agent's status as last published (agentStatus.log). */
-	private readonly published = new Map<string, AgentStatus>();
 	private retryAt = Infinity;
-	/** What the consoles have not been told yet, and whether a telling is on its way. */
-	private readonly untold = new Set<"presence" | "queue">();
-	private telling = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -50,7 +45,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.visitors = new DispatcherVisitors(ctx, env, env.CHAT_STATE === "memory" ? undefined : ctx.storage, this.bans);
 		// Agents behind open consoles are back from the sockets' attachments (a memory-mode dispatcher that hibernated).
 		for (const hello of this.sockets.hellos()) this.heard(hello.agent, hello.status, hello.chats, false);
-		for (const agent of this.state.agents.values()) this.published.set(agent.id, statusOf(agent, Date.now()));
+		this.news = new DispatcherNews(ctx, env, this.state, this.sockets, () => this.settleAlarm());
 	}
 
 	// ------------------------------------------------------------------ rooms tell
@@ -61,8 +56,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 		const known = this.state.chats.get(chat.chatId);
 		if (!known) {
 			this.state.saveChat({ ...chat, state: "waiting" });
-			this.publish("chatQueue.log", [chat.chatId, "enter"], { chatId: chat.chatId, event: "enter", requestTime: chat.requestTime, at: Date.now() });
-			this.queueChanged();
+			this.news.publish("chatQueue.log", [chat.chatId, "enter"], { chatId: chat.chatId, event: "enter", requestTime: chat.requestTime, at: Date.now() });
+			this.news.queueChanged();
 			this.ctx.waitUntil(this.route());
 		}
 		return { queuePosition: queuePositions(this.state.waiting()).get(chat.chatId) };
@@ -72,15 +67,15 @@ export class SiteDispatcher extends DurableObject<Env> {
 	async chatEnded(siteId: string, chatId: string): Promise<void> {
 		this.state.noteSite(siteId);
 		const chat = this.state.chats.get(chatId);
-		if (chat?.state === "waiting") this.leftQueue(chat, "ended");
+		if (chat?.state === "waiting") this.news.leftQueue(chat, "ended");
 		this.state.dropChat(chatId);
 		for (const agent of this.state.agents.values()) {
 			if (!agent.chats.includes(chatId)) continue;
 			this.state.saveAgent({ ...agent, chats: agent.chats.filter((id) => id !== chatId) });
 			this.sockets.toAgent(agent.id, { type: "released", chatId, reason: "ended" });
 		}
-		this.queueChanged();
-		this.presenceChanged();
+		this.news.queueChanged();
+		this.news.presenceChanged();
 		this.ctx.waitUntil(this.route());
 	}
 
@@ -90,7 +85,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	async setStatus(siteId: string, agent: AgentRef, status: AgentStatus): Promise<{ status: AgentStatus }> {
 		this.state.noteSite(siteId);
 		this.heard(agent, status);
-		this.presenceChanged();
+		this.news.presenceChanged();
 		this.ctx.waitUntil(this.route());
 		return { status: statusOf(this.state.agents.get(agent.id)!, Date.now()) };
 	}
@@ -128,7 +123,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 			this.state.saveAgent({ ...to, chats: [...to.chats, chatId], lastAssignedAt: Date.now() });
 			this.sockets.toAgent(from.id, { type: "released", chatId, reason: "transferred" });
 			this.sockets.toAgent(to.id, { type: "assigned", chatId, chatState: answer.chatState });
-			this.presenceChanged();
+			this.news.presenceChanged();
 			return { chatId, chatState: answer.chatState };
 		});
 	}
@@ -146,11 +141,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 			const chat = this.state.chats.get(chatId);
 			if (chat?.state === "waiting") {
 				this.state.saveChat({ ...chat, state: "assigned" });
-				this.leftQueue(chat, "assigned");
-				this.queueChanged();
+				this.news.leftQueue(chat, "assigned");
+				this.news.queueChanged();
 			}
 			this.sockets.toAgent(agent.id, { type: "assigned", chatId, chatState: answer.chatState });
-			this.presenceChanged();
+			this.news.presenceChanged();
 			return answer;
 		});
 	}
@@ -174,7 +169,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		const agent = this.state.agents.get(agentId);
 		if (!agent) return;
 		this.state.saveAgent({ ...agent, declared: "offline", sockets: this.sockets.countOf(agentId) });
-		this.presenceChanged();
+		this.news.presenceChanged();
 		await Promise.all(agent.chats.map((chatId) => chatRoom(this.env, siteId, chatId).closeRevoked(agentId, validFrom).catch(() => undefined)));
 	}
 
@@ -182,16 +177,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	/** Not `queue`: that name is the runtime's Queue consumer handler, which RPC does not reach. */
 	async waitingList(): Promise<QueueEntry[]> {
-		const positions = queuePositions(this.state.waiting());
-		return this.state
-			.waiting()
-			.sort(queueOrder)
-			.map((c) => ({ chatId: c.chatId, visitorName: c.visitorName, department: c.department, requestTime: c.requestTime, position: positions.get(c.chatId)! }));
+		return queueEntries(this.state);
 	}
 
 	async presence(): Promise<AgentSummary[]> {
-		const now = Date.now();
-		return [...this.state.agents.values()].map((a) => ({ id: a.id, name: a.name, role: a.role, status: statusOf(a, now), maxChats: a.maxChats, free: freeCapacity(a) }));
+		return agentSummaries(this.state, Date.now());
 	}
 
 	async availability(): Promise<{ online: boolean; waiting: number }> {
@@ -233,7 +223,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** Console frames land here (dispatcher-sockets.ts), on the same rules as HTTP. */
 	hello(agent: AgentRef, status: AgentStatus, chats: string[]): void {
 		this.heard(agent, status, chats);
-		this.presenceChanged();
+		this.news.presenceChanged();
 		this.ctx.waitUntil(this.route());
 	}
 
@@ -242,7 +232,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		const agent = this.state.agents.get(agentId);
 		if (!agent) return;
 		this.state.saveAgent({ ...agent, sockets: this.sockets.countOf(agentId), lastSeen: Date.now() });
-		this.presenceChanged();
+		this.news.presenceChanged();
 	}
 
 	/** What a new console is shown first. */
@@ -341,17 +331,17 @@ export class SiteDispatcher extends DurableObject<Env> {
 		}
 		if ("chatState" in answer && "chatId" in answer) {
 			this.state.saveChat({ ...chat, state: "assigned" });
-			if (wasWaiting) this.leftQueue(chat, "assigned");
+			if (wasWaiting) this.news.leftQueue(chat, "assigned");
 			this.sockets.toAgent(agent.id, { type: "assigned", chatId: chat.chatId, chatState: answer.chatState });
-			this.queueChanged();
-			this.presenceChanged();
+			this.news.queueChanged();
+			this.news.presenceChanged();
 			return { chatId: chat.chatId, chatState: answer.chatState };
 		}
 		// Taken, ended, or lost by its room (memory mode): it leaves the queue; a restored room registers it again.
 		this.unreserve(agent.id, chat.chatId);
 		this.state.dropChat(chat.chatId);
-		if (wasWaiting) this.leftQueue(chat, "gone");
-		this.queueChanged();
+		if (wasWaiting) this.news.leftQueue(chat, "gone");
+		this.news.queueChanged();
 		return answer;
 	}
 
@@ -385,72 +375,6 @@ export class SiteDispatcher extends DurableObject<Env> {
 		else this.state.agents.set(agent.id, presence);
 	}
 
-	/** Tells every console, publishes agentStatus.log for each agent whose status changed, and re-arms the alarm. */
-	private presenceChanged(): void {
-		const now = Date.now();
-		for (const agent of this.state.agents.values()) {
-			const status = statusOf(agent, now);
-			if (this.published.get(agent.id) === status) continue;
-			this.published.set(agent.id, status);
-			this.publish("agentStatus.log", [agent.id, String(now)], { agentId: agent.id, name: agent.name, status, at: now });
-		}
-		this.tellConsolesSoon("presence");
-	}
-
-	/** Consoles see the new queue; waiting rooms hear their new positions (only the ones that changed). */
-	private queueChanged(): void {
-		const siteId = this.state.siteId;
-		this.tellConsolesSoon("queue");
-		if (!siteId) return;
-		for (const [chatId, position] of queuePositions(this.state.waiting())) {
-			const chat = this.state.chats.get(chatId)!;
-			if (chat.toldPosition === position) continue;
-			this.state.saveChat({ ...chat, toldPosition: position });
-			this.ctx.waitUntil(
-				chatRoom(this.env, siteId, chatId)
-					.queuePosition(position)
-					.catch(() => undefined), // the room asks again within 30 s
-			);
-		}
-	}
-
-	/**
-	 * Consoles get the new presence list or queue at most every 100 ms, and the alarm is re-armed as
-	 * often: at 200 chat starts a second, one frame to every console per change would be thousands a second.
-	 */
-	private tellConsolesSoon(what: "presence" | "queue"): void {
-		this.untold.add(what);
-		if (this.telling) return;
-		this.telling = true;
-		this.ctx.waitUntil(
-			new Promise<void>((resolve) => setTimeout(resolve, CONSOLE_UPDATE_MS)).then(async () => {
-				const untold = new Set(this.untold);
-				this.untold.clear();
-				this.telling = false;
-				if (untold.has("presence")) this.sockets.broadcast({ type: "presence", agents: await this.presence() });
-				if (untold.has("queue")) this.sockets.broadcast({ type: "queue", waiting: await this.waitingList() });
-				await this.settleAlarm();
-			}),
-		);
-	}
-
-	private leftQueue(chat: WaitingChat, reason: "assigned" | "ended" | "gone"): void {
-		const now = Date.now();
-		this.publish("chatQueue.log", [chat.chatId, "leave"], { chatId: chat.chatId, event: "leave", reason, requestTime: chat.requestTime, waitMs: now - chat.requestTime, at: now });
-	}
-
-	private publish(name: EventName, scope: string[], payload: Record<string, unknown>): void {
-		const siteId = this.state.siteId;
-		if (!siteId) return;
-		// Named by what happened (the chat entering the queue, an agent's status at a time): a retold event is one event.
-		const uniqueId = [name, siteId, ...scope].join(":");
-		this.ctx.waitUntil(
-			publisher(this.env, siteId)
-				.publish(name, uniqueId, { siteId, ...payload })
-				.catch((error) => console.error(`SiteDispatcher: ${name} not published`, error)),
-		);
-	}
-
 	private async retryLater(): Promise<void> {
 		this.retryAt = Math.min(this.retryAt, Date.now() + RETRY_MS);
 		await this.settleAlarm();
@@ -461,7 +385,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.retryAt = Infinity;
 		this.sockets.closeLate();
 		this.visitors.closeLate();
-		this.presenceChanged();
+		this.news.presenceChanged();
 		await this.route();
 	}
 

@@ -4,7 +4,7 @@ import { requireToken, type AppEnv } from "../auth.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { assertContentLength, limitBody, parseChains, parseJson, parseOffsets } from "../http.ts";
-import { withinRate } from "../limits.ts";
+import { admitUpgrade, withinRate } from "../limits.ts";
 import {
 	MAX_START_BODY_BYTES,
 	MAX_WAIT_SECONDS,
@@ -111,24 +111,17 @@ export const chats = new Hono<AppEnv>()
 		return replyFromRoom(c, await chatRoom(c.env, siteId, chatId).rebuild(caller, body));
 	})
 	.get(`${CHAT}/ws`, async (c) => {
-		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "this endpoint speaks WebSocket");
 		const { siteId, chatId } = c.req.param();
-		// A made-up site creates no Durable Object (SPEC §5).
-		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
-		if (!config) throw new ApiError(404, "not_found", "no such site");
-		await withinRate(
-			c.env,
-			`socket-upgrade:${siteId}:${clientAddressKey(c.req.raw)}`,
-			config.limits.socketUpgradesPerMinutePerAddress,
-			"too many connections from this address, try again shortly",
-		);
+		const { config, forward } = await admitUpgrade(c, siteId);
 		// The token comes in the hello frame, not the URL (where logs would keep it); the room checks it.
-		const headers = new Headers(c.req.raw.headers);
-		headers.set(ROOM_SITE_HEADER, siteId);
-		headers.set(ROOM_CHAT_HEADER, chatId);
-		headers.set(ROOM_SOCKETS_LIMIT_HEADER, String(config.limits.socketsPerChat));
-		headers.set(ROOM_FRAMES_LIMIT_HEADER, String(config.limits.framesPerSecondPerSocket));
-		return chatRoom(c.env, siteId, chatId).fetch(new Request(c.req.raw, { headers }));
+		return chatRoom(c.env, siteId, chatId).fetch(
+			forward({
+				[ROOM_SITE_HEADER]: siteId,
+				[ROOM_CHAT_HEADER]: chatId,
+				[ROOM_SOCKETS_LIMIT_HEADER]: String(config.limits.socketsPerChat),
+				[ROOM_FRAMES_LIMIT_HEADER]: String(config.limits.framesPerSecondPerSocket),
+			}),
+		);
 	})
 	.post(`${CHAT}/end`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();

@@ -3,10 +3,9 @@ import { Hono, type Context } from "hono";
 import { DISPATCHER_SITE_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
 import { agentRefOf, type AgentRef, type Caller } from "../../durable-objects/room-contract.ts";
 import { requireToken, type AppEnv } from "../auth.ts";
-import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
-import { withinRate } from "../limits.ts";
+import { admitUpgrade } from "../limits.ts";
 import { InviteAgentSchema, SetStatusSchema, TransferSchema, type AgentSummary } from "../protocol/dispatch.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { CHAT, SITE } from "./chats.ts";
@@ -64,20 +63,10 @@ export const dispatch = new Hono<AppEnv>()
 		return c.json({ chats: await siteDispatcher(c.env, siteId).chatsOf(agent.id) });
 	})
 	.get(`${SITE}/agents/me/ws`, async (c) => {
-		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "this endpoint speaks WebSocket");
 		const siteId = c.req.param("siteId");
-		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
-		if (!config) throw new ApiError(404, "not_found", "no such site");
-		await withinRate(
-			c.env,
-			`socket-upgrade:${siteId}:${clientAddressKey(c.req.raw)}`,
-			config.limits.socketUpgradesPerMinutePerAddress,
-			"too many connections from this address, try again shortly",
-		);
+		const { forward } = await admitUpgrade(c, siteId);
 		// The token comes in the hello frame, as on a chat socket.
-		const headers = new Headers(c.req.raw.headers);
-		headers.set(DISPATCHER_SITE_HEADER, siteId);
-		return siteDispatcher(c.env, siteId).fetch(new Request(c.req.raw, { headers }));
+		return siteDispatcher(c.env, siteId).fetch(forward({ [DISPATCHER_SITE_HEADER]: siteId }));
 	})
 	.post(`${CHAT}/join`, limitBody(1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();

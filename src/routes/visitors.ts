@@ -12,7 +12,7 @@ import { requireToken, type AppEnv } from "../auth.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { assertContentLength, limitBody, parseJson } from "../http.ts";
-import { withinRate } from "../limits.ts";
+import { admitUpgrade, withinRate } from "../limits.ts";
 import type { EventName } from "../protocol/events.ts";
 import type { SiteConfig } from "../protocol/site-config.ts";
 import {
@@ -73,20 +73,10 @@ export const visitors = new Hono<AppEnv>()
 		return c.json({ visitorId, visitorState, tracked } satisfies VisitResult);
 	})
 	.get(`${SITE}/visitors/me/ws`, async (c) => {
-		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "this endpoint speaks WebSocket");
 		const siteId = c.req.param("siteId");
-		const config = await siteConfigOf(c, siteId);
-		await withinRate(
-			c.env,
-			`socket-upgrade:${siteId}:${clientAddressKey(c.req.raw)}`,
-			config.limits.socketUpgradesPerMinutePerAddress,
-			"too many connections from this address, try again shortly",
-		);
+		const { forward } = await admitUpgrade(c, siteId);
 		// The visitorState comes in the hello frame; the dispatcher checks it.
-		const headers = new Headers(c.req.raw.headers);
-		headers.set(DISPATCHER_SITE_HEADER, siteId);
-		headers.set(DISPATCHER_SOCKET_HEADER, "visitor");
-		return siteDispatcher(c.env, siteId).fetch(new Request(c.req.raw, { headers }));
+		return siteDispatcher(c.env, siteId).fetch(forward({ [DISPATCHER_SITE_HEADER]: siteId, [DISPATCHER_SOCKET_HEADER]: "visitor" }));
 	})
 	.post(`${SITE}/conversions`, limitBody(8 * 1024), async (c) => {
 		const siteId = c.req.param("siteId");

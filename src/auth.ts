@@ -1,5 +1,4 @@
 import { createMiddleware } from "hono/factory";
-import type { Caller } from "../durable-objects/chat-room.ts";
 import { ApiError } from "./errors.ts";
 import { keyRing } from "./security/keys.ts";
 import { isRevoked } from "./security/revocation.ts";
@@ -32,12 +31,6 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
 	if (!(await constantTimeEqual(token, c.env.ADMIN_TOKEN))) throw new ApiError(401, "unauthorized", "invalid admin token");
 	await next();
 });
-
-export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
-	return claims.role === "visitor"
-		? { role: "visitor", id: claims.sub, siteId, chatId }
-		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId };
-}
 
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {
 	const enc = new TextEncoder();

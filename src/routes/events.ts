@@ -1,7 +1,8 @@
 /** Endpoints whose only effect is an event on the queues (SPEC §4, §8): rating, offline message, wrap-up. */
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { callerOf, requireToken, type AppEnv } from "../auth.ts";
+import { requireToken, type AppEnv } from "../auth.ts";
+import { callerOf } from "../../durable-objects/room-contract.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError, rateLimited } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";

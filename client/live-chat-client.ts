@@ -36,6 +36,8 @@ export class LiveChatError extends Error {
 		message: string,
 		/** The chat call that failed ("/messages", "/rebuild", …), when it was one. */
 		readonly path?: string,
+		/** Seconds until the same call may succeed (429's Retry-After, or the error frame's), when the server said. */
+		readonly retryAfter?: number,
 	) {
 		super(message);
 	}
@@ -744,7 +746,7 @@ const sameOffsets = (a: Offsets, b: Offsets) => a.visitorDataOffset === b.visito
 
 /** A refusal that came as an error frame, as the LiveChatError its HTTP twin would have been. */
 const asChatError = (error: unknown, path: string) =>
-	error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, path) : error;
+	error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, path, error.retryAfter) : error;
 
 export function jsonInit(method: string, body: unknown): RequestInit {
 	return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
@@ -753,7 +755,8 @@ export function jsonInit(method: string, body: unknown): RequestInit {
 export async function readOk(response: Response, path?: string): Promise<unknown> {
 	const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
 	if (!response.ok) {
-		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path);
+		const retryAfter = Number(response.headers.get("Retry-After") ?? NaN);
+		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path, Number.isFinite(retryAfter) ? retryAfter : undefined);
 	}
 	// A 2xx whose body was cut off on the way (the connection dropped): as if no answer came; the call is retried.
 	if (body === undefined) throw new Unreachable(`the answer to ${path ?? "the request"} was cut off`);

@@ -20,6 +20,8 @@ export class FrameError extends Error {
 	constructor(
 		readonly type: string,
 		message: string,
+		/** Seconds to wait before the same request may succeed (a rate limit). */
+		readonly retryAfter?: number,
 	) {
 		super(message);
 	}
@@ -117,7 +119,7 @@ export class SocketSession {
 			((frame.type === "ack" && frame.id === head.id) || frame.type === "sync" || frame.type === "rebuild" || frame.type === "error");
 		if (!answers) return this.onPush(frame);
 		this.queue.shift();
-		if (frame.type === "error") head.reject(new FrameError(frame.error.type, frame.error.message));
+		if (frame.type === "error") head.reject(new FrameError(frame.error.type, frame.error.message, frame.error.retryAfter));
 		else head.resolve(frame as Reply);
 	}
 }

@@ -48,7 +48,7 @@ export interface FrameRoom {
 	scheduleAlarm(at: number): Promise<void>;
 }
 
-const errorFrame = (type: string, message: string) => ({ type: "error" as const, error: { type, message } });
+const errorFrame = (type: string, message: string, retryAfter?: number) => ({ type: "error" as const, error: retryAfter === undefined ? { type, message } : { type, message, retryAfter } });
 
 export class RoomFrames {
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
@@ -160,7 +160,7 @@ export class RoomFrames {
 
 	/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
 	private reply(ws: WebSocket, answer: RoomAnswer): void {
-		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message));
+		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message, answer.failure.retryAfter));
 		if (answer.code === 1 && answer.messages.length === 0) {
 			const frame: ServerFrame = { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset };
 			if (answer.diverged) frame.diverged = answer.diverged;

@@ -42,4 +42,5 @@ form.compose textarea{flex:1;resize:none;height:42px}
 .thanks{padding:0 4px}
 .announcer{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:600px){.panel{inset:0;width:auto;height:auto;border-radius:0}}
+.panel.full{inset:0;width:auto;height:auto;border-radius:0;box-shadow:none}
 `;

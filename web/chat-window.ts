@@ -62,6 +62,10 @@ panel.innerHTML = `<style>${STYLE}</style>
 </form>
 <div class="announcer" aria-live="polite"></div>`;
 root.append(panel);
+if (ctx.fullPage) {
+	panel.classList.add("full");
+	panel.querySelector<HTMLElement>(".close")!.hidden = true;
+}
 
 const $ = <T extends Element>(selector: string) => panel.querySelector(selector) as T;
 const notice = $<HTMLElement>(".notice");
@@ -115,6 +119,7 @@ const controller: ChatWindow = {
 		});
 	},
 	close() {
+		if (ctx!.fullPage) return;
 		panel.hidden = true;
 		launcher.setAttribute("aria-expanded", "false");
 		launcher.classList.remove("open");
@@ -124,6 +129,9 @@ const controller: ChatWindow = {
 		invitation = { agentName, message };
 		if (!client || client.status === "ended") showInvitation();
 		controller.open();
+	},
+	identified() {
+		for (const form of [prechat, offline]) fillIdentity(form, true);
 	},
 };
 ctx.window = controller;
@@ -212,11 +220,13 @@ async function knownIdentity(): Promise<VisitorIdentity> {
 	return { ...stored, ...ctx!.identity };
 }
 
-function fillIdentity(form: HTMLFormElement): void {
+/** Empty fields take the known name and email; with `fromPage`, the page's identify() wins over what is typed. */
+function fillIdentity(form: HTMLFormElement, fromPage = false): void {
 	void knownIdentity().then((who) => {
 		for (const key of ["name", "email"] as const) {
 			const input = form.elements.namedItem(key) as HTMLInputElement | null;
-			if (input && !input.value && who[key]) input.value = who[key]!;
+			const value = fromPage ? ctx!.identity[key] : who[key];
+			if (input && (fromPage || !input.value) && value) input.value = value;
 		}
 	});
 }
@@ -502,8 +512,11 @@ function send(content: string): void {
 
 let retryDelay = 1000;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
-/** The outbox again after `delay` (backing off); a success resets the pace. */
-function flushSoon(delay = retryDelay): void {
+/**
+ * The outbox again after `delay` (the server's Retry-After, when it said), else backing off; a
+ * success resets the pace.
+ */
+function flushSoon(delay?: number): void {
 	clearTimeout(retryTimer);
 	const chat = client;
 	retryTimer = setTimeout(() => {
@@ -516,8 +529,8 @@ function flushSoon(delay = retryDelay): void {
 			},
 			(error: unknown) => sendFailed(chat, error),
 		);
-	}, delay);
-	retryDelay = Math.min(30_000, retryDelay * 2);
+	}, delay ?? retryDelay);
+	if (delay === undefined) retryDelay = Math.min(30_000, retryDelay * 2);
 }
 window.addEventListener("online", () => flushSoon(0));
 
@@ -537,7 +550,8 @@ async function sendFailed(chat: LiveChatClient, error: unknown, id?: string, con
 		textarea.value ||= content ?? "";
 	}
 	showError(human(error, "send"), "send");
-	if (!refused) flushSoon();
+	// A rate limit says when the message can go: try then, not every few seconds before it.
+	if (!refused) flushSoon(error instanceof LiveChatError && error.retryAfter !== undefined ? error.retryAfter * 1000 + 250 : undefined);
 }
 
 /**

@@ -5,15 +5,18 @@
  * badge, title flash) on every page. The chat window (livechat-window.js) is fetched only when the
  * visitor opens the chat or something arrives in it. Kept small (SPEC §11: ≤ 10 KB gzipped): no
  * SDK, no zod; frames are read by hand and anything unexpected simply brings in the window.
- * Optional: `data-failover-url` for a secondary deployment.
+ * Optional: `data-failover-url` for a secondary deployment. With `data-full-page` (the `/chat` page,
+ * SPEC §4: direct links) the site comes from `?site=`, there is no launcher, and the chat window
+ * fills the page, open from the start.
  */
 import type { WidgetConfig } from "../src/protocol/site-config.ts";
 import { openChatDb, readChat, readValue } from "./idb-store.ts";
 import { CONTEXT_GLOBAL, DEFAULT_COLOR, chatKey, currentChatKey, textOn, visitorStateKey, type LoaderContext, type VisitorIdentity } from "./widget-shared.ts";
 
 const script = document.currentScript as HTMLScriptElement | null;
-const siteId = script?.dataset.siteId ?? "";
-if (!script || !siteId) throw new Error("livechat.js needs data-site-id");
+const fullPage = script?.hasAttribute("data-full-page") ?? false;
+const siteId = script?.dataset.siteId ?? (fullPage ? (new URLSearchParams(location.search).get("site") ?? "") : "");
+if (!script || !/^[A-Za-z0-9_-]{1,64}$/.test(siteId)) throw new Error(fullPage ? "the chat page needs ?site=<siteId>" : "livechat.js needs data-site-id");
 const baseUrl = script.dataset.baseUrl ?? new URL(script.src).origin;
 const baseUrls = [baseUrl, ...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : [])];
 const siteUrl = `${baseUrl}/v1/sites/${siteId}`;
@@ -72,7 +75,7 @@ function setUnread(count: number): void {
 	}
 }
 
-const context: LoaderContext = { siteId, baseUrls, root, launcher, config, identity, db, setUnread, releaseSocket };
+const context: LoaderContext = { siteId, baseUrls, root, launcher, config, identity, db, fullPage, setUnread, releaseSocket };
 (window as unknown as Record<string, unknown>)[CONTEXT_GLOBAL] = context;
 
 /** The chat window: its script is added once, on the first need. */
@@ -109,6 +112,10 @@ launcher.addEventListener("click", () => {
 	if (context.window?.isOpen) context.window.close();
 	else void open();
 });
+if (fullPage) {
+	launcher.hidden = true;
+	void open();
+}
 
 /**
  * The open chat's socket while the window is not loaded. Offsets without chains (the room checks
@@ -220,6 +227,7 @@ $<HTMLElement>(".dismiss").onclick = () => {
 	identify(visitor: VisitorIdentity) {
 		if (typeof visitor?.name === "string") identity.name = visitor.name.slice(0, 200);
 		if (typeof visitor?.email === "string") identity.email = visitor.email.slice(0, 320);
+		context.window?.identified();
 	},
 	/** A goal reached on the page (a purchase, a sign-up): `conversion.log` (SPEC §4). */
 	async conversion(name: string, value?: number) {

@@ -23,6 +23,8 @@ export interface LoaderContext {
 	identity: VisitorIdentity;
 	/** IndexedDB, or undefined where the browser has none (some private modes). */
 	db: Promise<IDBDatabase | undefined>;
+	/** The `/chat` page: the window fills the page and stays open (no launcher to come back to). */
+	fullPage: boolean;
 	/** The badge on the launcher and the title flash; 0 clears both. */
 	setUnread(count: number): void;
 	/** The loader stops watching the chat's socket: the window's client keeps its own. */
@@ -37,6 +39,8 @@ export interface ChatWindow {
 	readonly isOpen: boolean;
 	/** An invitation from an agent (the page socket): shown as its first message. */
 	invite(agentName: string, message: string): void;
+	/** LiveChat.identify() was called: the forms on screen take the page's name and email. */
+	identified(): void;
 }
 
 /** Where the current chat's id is kept (IndexedDB `values`). */

@@ -110,7 +110,8 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
 		visitorState: optionalString(),
 	}),
 	z.object({ type: z.literal("ended") }),
-	z.object({ type: z.literal("error"), error: z.object({ type: z.string(), message: z.string() }) }),
+	/** `retryAfter`: with `rate_limited`, the seconds after which the same frame may succeed (HTTP's Retry-After). */
+	z.object({ type: z.literal("error"), error: z.object({ type: z.string(), message: z.string(), retryAfter: z.optional(z.number()) }) }),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 

@@ -59,10 +59,30 @@ void config.then((c) => {
 	}
 });
 
+/** A short chime as the unread count grows; browsers allow it once the visitor has used the page, and it is skipped otherwise. */
+let chimedAt = 0;
+let audio: AudioContext | undefined;
+function chime(): void {
+	try {
+		audio ??= new AudioContext();
+		const tone = audio.createOscillator();
+		const volume = audio.createGain();
+		tone.frequency.value = 880;
+		volume.gain.value = 0.08;
+		tone.connect(volume).connect(audio.destination);
+		tone.start();
+		tone.stop(audio.currentTime + 0.15);
+	} catch {
+		// no audio on this page
+	}
+}
+
 /** The title flash: the page's own title and a notice, alternately, while replies are unread. */
 const pageTitle = document.title;
 let flash: ReturnType<typeof setInterval> | undefined;
 function setUnread(count: number): void {
+	if (count > chimedAt) chime();
+	chimedAt = count;
 	badge.hidden = count === 0;
 	badge.textContent = String(count);
 	launcher.setAttribute("aria-label", count === 0 ? "Chat with us" : `Chat with us, ${count} unread ${count === 1 ? "message" : "messages"}`);

@@ -53,6 +53,8 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await page.waitForTimeout(3000);
 		expect(await contents(agentRead(suite, siteId, chatId, agent))).not.toContain("Written on the train");
 		expect(await page.getByText("Sending…").count()).toBe(1);
+		// Nothing raw on screen (issue 10, problem 7: the old widget read "no deployment answered: TypeError: Failed to fetch").
+		expect(await page.getByText(/TypeError|Failed to fetch|no deployment answered|Unreachable/).count()).toBe(0);
 		await context.setOffline(false);
 		await expect.poll(async () => (await contents(agentRead(suite, siteId, chatId, agent))).filter((c) => c === "Written on the train").length, { timeout: 40_000 }).toBe(1);
 		await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 15_000 }).toBe("");

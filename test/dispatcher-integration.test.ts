@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 import type { AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
-import { accept, api, createAgent, createSite, json, poll, send, startChat } from "./helpers.ts";
+import { accept, api, createAgent, createSite, eventually, json, poll, send, startChat } from "./helpers.ts";
 
 const dispatcherOf = (siteId: string) => env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
 
@@ -22,16 +22,6 @@ async function queue(siteId: string, token: string): Promise<QueueEntry[]> {
 	const res = await api(`/sites/${siteId}/queue`, { token });
 	expect(res.status).toBe(200);
 	return (await res.json<{ waiting: QueueEntry[] }>()).waiting;
-}
-
-/** Routing happens just after the start answers: wait for what it leads to. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
-	const until = Date.now() + ms;
-	for (;;) {
-		const value = await read();
-		if (done(value) || Date.now() > until) return value;
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
 }
 
 const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));

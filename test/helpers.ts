@@ -69,3 +69,13 @@ export async function accept(siteId: string, chatId: string, token: string) {
 	const res = await api(`/sites/${siteId}/chats/${chatId}/accept`, { method: "POST", token });
 	return { status: res.status, body: await res.json<{ chatId?: string; chatState?: string; code?: number; error?: { type: string } }>() };
 }
+
+/** Reads until `done` says yes or `ms` have passed, and returns the last read: for what happens just after an answer (routing, pushes). */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
+	const until = Date.now() + ms;
+	for (;;) {
+		const value = await read();
+		if (done(value) || Date.now() > until) return value;
+		await new Promise((resolve) => setTimeout(resolve, 25));
+	}
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 import type { VisitResult, VisitorServerFrame, VisitorSummary } from "../src/protocol/visitors.ts";
 import { FrameSocket } from "./frame-socket.ts";
-import { accept, api, createAgent, createSite, json, poll, rebuild, send } from "./helpers.ts";
+import { accept, api, createAgent, createSite, eventually, json, poll, rebuild, send } from "./helpers.ts";
 
 const dispatcherOf = (siteId: string) => env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
 
@@ -38,15 +38,6 @@ const invite = (siteId: string, visitorId: string, token: string, body: unknown)
 
 const ban = (siteId: string, visitorId: string, token: string, body: unknown) =>
 	api(`/sites/${siteId}/visitors/${visitorId}/ban`, { method: "POST", token, body: typeof body === "string" ? body : json(body) });
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
-	const until = Date.now() + ms;
-	for (;;) {
-		const value = await read();
-		if (done(value) || Date.now() > until) return value;
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
 
 /** The dispatcher forgets everything: memory mode by eviction, durable mode by losing its storage too. */
 async function loseDispatcher(siteId: string): Promise<void> {

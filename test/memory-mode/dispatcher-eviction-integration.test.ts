@@ -3,16 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ReturnResult, StartChatResult } from "../../src/protocol/chat.ts";
 import type { AgentServerFrame, AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
 import { AgentConsole as Console } from "../consoles.ts";
-import { accept, api, createAgent, createSite, poll, rebuild, startChat } from "../helpers.ts";
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 3000): Promise<T> {
-	const until = Date.now() + ms;
-	for (;;) {
-		const value = await read();
-		if (done(value) || Date.now() > until) return value;
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
+import { accept, api, createAgent, createSite, eventually, poll, rebuild, startChat } from "../helpers.ts";
 
 /** What a visitor's client does after the room lost its chat: its next call answers code 1, it uploads its copy. */
 async function visitorCarriesOn(siteId: string, chat: StartChatResult, copy: ReturnResult) {

@@ -1,6 +1,7 @@
 /** The waiting queue with how long each visitor has waited; any agent may accept from it (SPEC §7). */
 import { useEffect, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
+import { ErrorNote, ListHead } from "./list.tsx";
 import type { ConsoleState } from "./state.ts";
 import { elapsed, useConsole } from "./use-console.ts";
 
@@ -27,26 +28,12 @@ export function QueueView({ state }: { state: ConsoleState }) {
 			<p class="hint">
 				{state.config.routing.mode === "auto" ? "Chats are routed to agents automatically; you may also take one here." : "Take a chat from the queue to answer it."}
 			</p>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 			{state.queue.length === 0 ? (
 				<p>No visitor is waiting.</p>
 			) : (
 				<table class="list">
-					<thead>
-						<tr>
-							<th scope="col">#</th>
-							<th scope="col">Visitor</th>
-							<th scope="col">Department</th>
-							<th scope="col">Waiting</th>
-							<th scope="col">
-								<span class="visually-hidden">Actions</span>
-							</th>
-						</tr>
-					</thead>
+					<ListHead columns={["#", "Visitor", "Department", "Waiting"]} />
 					<tbody>
 						{state.queue.map((entry) => (
 							<tr key={entry.chatId}>

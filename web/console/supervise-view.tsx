@@ -1,6 +1,7 @@
 /** A supervisor's view of the site's live chats (SPEC §7): monitor one without the visitor knowing, or join it. */
 import { useEffect, useState } from "preact/hooks";
 import { describeError, type LiveChatSummary } from "./api.ts";
+import { ErrorNote, ListHead } from "./list.tsx";
 import type { ConsoleState } from "./state.ts";
 import { elapsed } from "./use-console.ts";
 
@@ -28,24 +29,11 @@ export function SuperviseView({ state }: { state: ConsoleState }) {
 			<button type="button" onClick={() => void load()}>
 				Refresh
 			</button>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 			{chats && chats.length === 0 && <p>No chat is in progress.</p>}
 			{chats && chats.length > 0 && (
 				<table class="list">
-					<thead>
-						<tr>
-							<th scope="col">Visitor</th>
-							<th scope="col">Agents</th>
-							<th scope="col">Since</th>
-							<th scope="col">
-								<span class="visually-hidden">Actions</span>
-							</th>
-						</tr>
-					</thead>
+					<ListHead columns={["Visitor", "Agents", "Since"]} />
 					<tbody>
 						{chats.map((c) => {
 							const mine = c.agentIds.includes(state.me.id);

@@ -1,6 +1,7 @@
 /** The site's agents with their presence and free capacity, and private messages between agents (SPEC §4). */
 import { useState } from "preact/hooks";
 import { describeError } from "./api.ts";
+import { ErrorNote, ListHead } from "./list.tsx";
 import type { ConsoleState } from "./state.ts";
 import { clock } from "./use-console.ts";
 
@@ -31,16 +32,7 @@ export function TeamView({ state }: { state: ConsoleState }) {
 		<section aria-labelledby="team-title" class="team">
 			<h2 id="team-title">Team</h2>
 			<table class="list">
-				<thead>
-					<tr>
-						<th scope="col">Agent</th>
-						<th scope="col">Status</th>
-						<th scope="col">Free</th>
-						<th scope="col">
-							<span class="visually-hidden">Actions</span>
-						</th>
-					</tr>
-				</thead>
+				<ListHead columns={["Agent", "Status", "Free"]} />
 				<tbody>
 					{state.agents.map((a) => (
 						<tr key={a.id}>
@@ -86,7 +78,7 @@ export function TeamView({ state }: { state: ConsoleState }) {
 						<button type="submit" disabled={!text.trim()}>
 							Send
 						</button>
-						{error && <p role="alert" class="error">{error}</p>}
+						<ErrorNote error={error} />
 					</form>
 				</div>
 			)}

@@ -1,6 +1,7 @@
 /** The site's tracked visitors (SPEC §7): page, time on site, chatting or not; invite one to chat, or ban one. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError, type VisitorSummary } from "./api.ts";
+import { ErrorNote, ListHead } from "./list.tsx";
 import type { ConsoleState } from "./state.ts";
 import { elapsed } from "./use-console.ts";
 
@@ -31,25 +32,11 @@ export function VisitorsView({ state }: { state: ConsoleState }) {
 			<button type="button" onClick={() => void load()}>
 				Refresh
 			</button>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 			{visitors && visitors.length === 0 && <p>No visitor is on the site right now.</p>}
 			{visitors && visitors.length > 0 && (
 				<table class="list">
-					<thead>
-						<tr>
-							<th scope="col">Page</th>
-							<th scope="col">Referrer</th>
-							<th scope="col">On site</th>
-							<th scope="col">State</th>
-							<th scope="col">
-								<span class="visually-hidden">Actions</span>
-							</th>
-						</tr>
-					</thead>
+					<ListHead columns={["Page", "Referrer", "On site", "State"]} />
 					<tbody>
 						{visitors.map((v) => (
 							<tr key={v.visitorId}>
@@ -110,7 +97,7 @@ function InviteForm({ state, visitorId, onDone, onCancel }: FormProps) {
 			<button type="button" onClick={onCancel}>
 				Cancel
 			</button>
-			{error && <p role="alert" class="error">{error}</p>}
+			<ErrorNote error={error} />
 		</form>
 	);
 }
@@ -151,7 +138,7 @@ function BanForm({ state, visitorId, onDone, onCancel }: FormProps) {
 			<button type="button" onClick={onCancel}>
 				Cancel
 			</button>
-			{error && <p role="alert" class="error">{error}</p>}
+			<ErrorNote error={error} />
 		</form>
 	);
 }

@@ -1,0 +1,28 @@
+/** Pieces every list view of the console shares: its error line and its table head. */
+
+/** An error the view met, announced (role alert); nothing when there is none. */
+export function ErrorNote({ error }: { error: string | undefined }) {
+	return error ? (
+		<p role="alert" class="error">
+			{error}
+		</p>
+	) : null;
+}
+
+/** A list's column heads, and a last, unnamed-on-screen column for the row's buttons. */
+export function ListHead({ columns }: { columns: string[] }) {
+	return (
+		<thead>
+			<tr>
+				{columns.map((column) => (
+					<th scope="col" key={column}>
+						{column}
+					</th>
+				))}
+				<th scope="col">
+					<span class="visually-hidden">Actions</span>
+				</th>
+			</tr>
+		</thead>
+	);
+}

@@ -1,4 +1,7 @@
-import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import {
+	cloudflareTest,
+	readD1Migrations,
+} from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -28,14 +31,23 @@ const workersProject = async (chatState: "durable" | "memory") => ({
 			wrangler: { configPath: "./wrangler.toml" },
 			miniflare: {
 				// Retries at once: the backoff itself is checked on its own; tests wait on the queues, not on timers.
-				bindings: { ...testSecrets, CHAT_STATE: chatState, RETRY_BASE_SECONDS: "0", TEST_MIGRATIONS: await readD1Migrations("./migrations") },
+				bindings: {
+					...testSecrets,
+					CHAT_STATE: chatState,
+					RETRY_BASE_SECONDS: "0",
+					TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+				},
 			},
 		}),
 	],
 	test: {
 		name: chatState,
 		// The queue tests run once: the consumers do not depend on the chat storage mode.
-		include: ["test/*.test.ts", `test/${chatState}-mode/**/*.test.ts`, ...(chatState === "durable" ? ["test/queues/**/*.test.ts"] : [])],
+		include: [
+			"test/*.test.ts",
+			`test/${chatState}-mode/**/*.test.ts`,
+			...(chatState === "durable" ? ["test/queues/**/*.test.ts"] : []),
+		],
 		setupFiles: ["./test/apply-migrations.ts"],
 		globalSetup: ["./test/receiver-setup.ts"],
 	},
@@ -47,9 +59,27 @@ export default defineConfig({
 			await workersProject("durable"),
 			await workersProject("memory"),
 			// One file at a time: each starts real deployments (two wrangler processes apiece) on a two-core machine.
-			{ test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
+			{
+				test: {
+					name: "node",
+					include: ["test/node/**/*.test.ts"],
+					environment: "node",
+					fileParallelism: false,
+					testTimeout: 120_000,
+					hookTimeout: 120_000,
+				},
+			},
 			// A real Chromium against a real local deployment (test/browser/harness.ts); one file at a time too.
-			{ test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
+			{
+				test: {
+					name: "browser",
+					include: ["test/browser/**/*.test.ts"],
+					environment: "node",
+					fileParallelism: false,
+					testTimeout: 120_000,
+					hookTimeout: 120_000,
+				},
+			},
 		],
 	},
 });

@@ -7,13 +7,16 @@
 import net from "node:net";
 
 export class SwitchableProxy {
-	private readonly open = new Set<{ client: net.Socket; upstream: net.Socket }>();
+	private readonly open = new Set<{
+		client: net.Socket;
+		upstream: net.Socket;
+	}>();
 	private dark = false;
 
 	private constructor(
 		private readonly server: net.Server,
 		readonly port: number,
-		private readonly targetPort: number,
+		private readonly targetPort: number
 	) {
 		server.on("connection", (client) => this.accept(client));
 	}
@@ -24,7 +27,11 @@ export class SwitchableProxy {
 			server.once("error", reject);
 			server.listen(0, "127.0.0.1", () => resolve());
 		});
-		return new SwitchableProxy(server, (server.address() as net.AddressInfo).port, targetPort);
+		return new SwitchableProxy(
+			server,
+			(server.address() as net.AddressInfo).port,
+			targetPort
+		);
 	}
 
 	get url(): string {
@@ -49,7 +56,11 @@ export class SwitchableProxy {
 	private accept(client: net.Socket): void {
 		client.setNoDelay(true);
 		if (this.dark) return void client.resetAndDestroy();
-		const upstream = net.connect({ port: this.targetPort, host: "127.0.0.1", noDelay: true });
+		const upstream = net.connect({
+			port: this.targetPort,
+			host: "127.0.0.1",
+			noDelay: true,
+		});
 		const pair = { client, upstream };
 		this.open.add(pair);
 		// A deployment that is down refuses the connection: the client sees a reset, as from a dead host.

@@ -12,11 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import { LiveChatClient, LiveChatError, Unreachable, type OpenSocket } from "../client/index.ts";
-import type { ChatMessage } from "../src/protocol/chat.ts";
-import { startLocalDeployment, type LocalDeployment } from "../scripts/local-deployment.ts";
-import { addFindings, checkChat, noFindings, type ChatOutcome, type Findings, type Side } from "./chaos-check.ts";
+import { LiveChatClient, LiveChatError, Unreachable } from "../client/index.ts";
+import { startLocalDeployment } from "../scripts/local-deployment.ts";
+import { addFindings, checkChat, noFindings } from "./chaos-check.ts";
 import { SwitchableProxy } from "./chaos-proxy.ts";
+import type { OpenSocket } from "../client/index.ts";
+import type { LocalDeployment } from "../scripts/local-deployment.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
+import type { ChatOutcome, Findings, Side } from "./chaos-check.ts";
 
 export interface ChaosOptions {
 	chatState: "durable" | "memory";
@@ -68,9 +71,19 @@ export interface ChaosFigures extends Findings {
 }
 
 const SITE = "chaos";
-const AGENT = { email: "chaos-agent@example.com", name: "Chaos Agent", password: "chaos-password", maxChats: 100 };
+const AGENT = {
+	email: "chaos-agent@example.com",
+	name: "Chaos Agent",
+	password: "chaos-password",
+	maxChats: 100,
+};
 /** Short timeouts and a quick fail-back, so that the faults of a few seconds each are felt. */
-const TRANSPORT = { timeoutMs: 4000, attempts: 3, backoffMs: 100, failBackAfterMs: 3000 };
+const TRANSPORT = {
+	timeoutMs: 4000,
+	attempts: 3,
+	backoffMs: 100,
+	failBackAfterMs: 3000,
+};
 const LONG_POLL_SECONDS = 4;
 const HEARTBEAT_MS = 5000;
 const SILENT_SOCKET_MS = 15_000;
@@ -86,9 +99,12 @@ const TRACE_LIMIT = 4000;
 const HUNG_AFTER_MS = 5000;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-const between = (low: number, high: number) => low + Math.random() * (high - low);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+const sleep = (ms: number) =>
+	new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const between = (low: number, high: number) =>
+	low + Math.random() * (high - low);
+const pick = <T>(items: readonly T[]): T =>
+	items[Math.floor(Math.random() * items.length)]!;
 
 /** One deployment as the faults see it: up, crashed, restarting. */
 class Deployment {
@@ -101,7 +117,7 @@ class Deployment {
 		private readonly stateDir: string,
 		private readonly chatState: "durable" | "memory",
 		/** Everything the deployment prints, over all its restarts. */
-		readonly logFile: string,
+		readonly logFile: string
 	) {}
 
 	get url(): string {
@@ -112,7 +128,13 @@ class Deployment {
 		let lastError: unknown;
 		for (let attempt = 0; attempt < 3; attempt++) {
 			try {
-				this.current = await startLocalDeployment({ port: this.port, stateDir: this.stateDir, chatState: this.chatState, debugRoutes: true, logFile: this.logFile });
+				this.current = await startLocalDeployment({
+					port: this.port,
+					stateDir: this.stateDir,
+					chatState: this.chatState,
+					debugRoutes: true,
+					logFile: this.logFile,
+				});
 				this.up = true;
 				return;
 			} catch (error) {
@@ -164,7 +186,18 @@ class ChaosRun {
 	private readonly chats: ChatUnderTest[] = [];
 	private readonly events: string[] = [];
 	private readonly started = Date.now();
-	private readonly tally = { evictions: 0, crashes: 0, switches: 0, rebuildRequests: 0, rebuilds: 0, divergences: 0, hungRequests: 0, silentSockets: 0, socketsOpenAfterDisconnect: 0, errors: new Map<string, number>() };
+	private readonly tally = {
+		evictions: 0,
+		crashes: 0,
+		switches: 0,
+		rebuildRequests: 0,
+		rebuilds: 0,
+		divergences: 0,
+		hungRequests: 0,
+		silentSockets: 0,
+		socketsOpenAfterDisconnect: 0,
+		errors: new Map<string, number>(),
+	};
 	private readonly openSockets = new Set<WebSocket>();
 	/** Chats with a client call that never came back: their traces are kept whatever the checks say. */
 	private readonly stuck = new Set<ChatUnderTest>();
@@ -172,24 +205,56 @@ class ChaosRun {
 	private darkProxy: 0 | 1 | undefined;
 
 	constructor(private readonly options: ChaosOptions) {
-		this.log = options.log ?? ((line) => console.log(`[chaos ${options.chatState}] ${line}`));
+		this.log =
+			options.log ??
+			((line) => console.log(`[chaos ${options.chatState}] ${line}`));
 		this.deployments = [
-			new Deployment("A", options.ports[0], join(options.workDir, "a"), options.chatState, this.outputFile(`log-A`, "log")),
-			new Deployment("B", options.ports[1], join(options.workDir, "b"), options.chatState, this.outputFile(`log-B`, "log")),
+			new Deployment(
+				"A",
+				options.ports[0],
+				join(options.workDir, "a"),
+				options.chatState,
+				this.outputFile(`log-A`, "log")
+			),
+			new Deployment(
+				"B",
+				options.ports[1],
+				join(options.workDir, "b"),
+				options.chatState,
+				this.outputFile(`log-B`, "log")
+			),
 		];
 	}
 
 	async execute(): Promise<ChaosFigures> {
-		this.log(`starting deployments A (:${this.deployments[0].port}) and B (:${this.deployments[1].port}), their output in ${this.deployments[0].logFile} and ${this.deployments[1].logFile}`);
+		this.log(
+			`starting deployments A (:${this.deployments[0].port}) and B (:${this.deployments[1].port}), their output in ${this.deployments[0].logFile} and ${this.deployments[1].logFile}`
+		);
 		await Promise.all(this.deployments.map((d) => d.start()));
 		this.adminToken = readAdminToken();
 		await Promise.all(this.deployments.map((d) => this.prepareSite(d)));
-		this.proxies = [await SwitchableProxy.listen(this.deployments[0].port), await SwitchableProxy.listen(this.deployments[1].port)];
-		this.agentToken = (await LiveChatClient.agentLogin({ baseUrls: [this.deployments[0].url], siteId: SITE, email: AGENT.email, password: AGENT.password })).token;
+		this.proxies = [
+			await SwitchableProxy.listen(this.deployments[0].port),
+			await SwitchableProxy.listen(this.deployments[1].port),
+		];
+		this.agentToken = (
+			await LiveChatClient.agentLogin({
+				baseUrls: [this.deployments[0].url],
+				siteId: SITE,
+				email: AGENT.email,
+				password: AGENT.password,
+			})
+		).token;
 
-		this.log(`opening ${this.options.chats} chats (visitor and agent each; half over sockets)`);
+		this.log(
+			`opening ${this.options.chats} chats (visitor and agent each; half over sockets)`
+		);
 		for (let i = 0; i < this.options.chats; i += 10) {
-			await Promise.all(Array.from({ length: Math.min(10, this.options.chats - i) }, (_, j) => this.openChat(i + j)));
+			await Promise.all(
+				Array.from({ length: Math.min(10, this.options.chats - i) }, (_, j) =>
+					this.openChat(i + j)
+				)
+			);
 		}
 
 		const until = Date.now() + this.options.seconds * 1000;
@@ -197,54 +262,109 @@ class ChaosRun {
 		const loops = this.chats.flatMap((chat) =>
 			(["visitor", "agent"] as const).flatMap((side) => [
 				{ chat, side, what: "send", done: this.chatter(chat, side, until) },
-				...(chat.socket ? [] : [{ chat, side, what: "poll", done: this.pollLoop(chat, side, until) }]),
-			]),
+				...(chat.socket
+					? []
+					: [
+							{
+								chat,
+								side,
+								what: "poll",
+								done: this.pollLoop(chat, side, until),
+							},
+						]),
+			])
 		);
 		const progress = setInterval(() => this.log(this.progressLine()), 15_000);
-		await Promise.all([this.evictions(until), this.crashes(until), this.switches(until)]);
+		await Promise.all([
+			this.evictions(until),
+			this.crashes(until),
+			this.switches(until),
+		]);
 		clearInterval(progress);
 		this.log(`faults over: ${this.progressLine()}`);
 
 		// Everyone onto A: B's proxy stays dark from here on, so the end of each chat happens in one place.
 		for (const d of this.deployments) if (!d.up) await d.start();
 		this.setDark(1, "final switch: everyone onto A");
-		for (const chat of this.chats) for (const client of Object.values(chat.clients)) client.disconnect();
+		for (const chat of this.chats)
+			for (const client of Object.values(chat.clients)) client.disconnect();
 		const finished = new Set<(typeof loops)[number]>();
-		await within(Promise.all(loops.map((loop) => loop.done.then(() => finished.add(loop)))), WIND_DOWN_MS, "").catch(() => undefined);
+		await within(
+			Promise.all(
+				loops.map((loop) => loop.done.then(() => finished.add(loop)))
+			),
+			WIND_DOWN_MS,
+			""
+		).catch(() => undefined);
 		for (const loop of loops.filter((l) => !finished.has(l))) {
 			this.stuck.add(loop.chat);
-			this.note(loop.chat, loop.side, `client state: ${clientState(loop.chat.clients[loop.side])}`);
-			this.note(loop.chat, loop.side, `its ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`);
-			this.log(`chat ${loop.chat.id}: the ${loop.side}'s ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`);
+			this.note(
+				loop.chat,
+				loop.side,
+				`client state: ${clientState(loop.chat.clients[loop.side])}`
+			);
+			this.note(
+				loop.chat,
+				loop.side,
+				`its ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`
+			);
+			this.log(
+				`chat ${loop.chat.id}: the ${loop.side}'s ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`
+			);
 		}
-		this.tally.socketsOpenAfterDisconnect = [...this.openSockets].filter((ws) => ws.readyState === WebSocket.OPEN).length;
+		this.tally.socketsOpenAfterDisconnect = [...this.openSockets].filter(
+			(ws) => ws.readyState === WebSocket.OPEN
+		).length;
 
 		this.log("settling: flushing outboxes and syncing both sides");
 		const settleMs = this.options.settleMs ?? SETTLE_MS;
 		let unsettled = await this.settle(settleMs);
-		this.log(`ending ${this.chats.length} chats${unsettled.length > 0 ? ` (${unsettled.length} not settled)` : ""}`);
+		this.log(
+			`ending ${this.chats.length} chats${unsettled.length > 0 ? ` (${unsettled.length} not settled)` : ""}`
+		);
 		await forEachLimit(this.chats, 10, (chat) => this.end(chat));
 		unsettled = await this.settle(settleMs / 2);
 
-		this.log("reading the server's copies and waiting for the transcripts in D1");
+		this.log(
+			"reading the server's copies and waiting for the transcripts in D1"
+		);
 		const outcomes = await this.outcomes();
 		const findings = noFindings();
 		for (const outcome of outcomes) addFindings(findings, checkChat(outcome));
-		const figures = this.figures(findings, outcomes, unsettled.length, this.stuck.size);
-		if (findings.problems.length > 0 || unsettled.length > 0 || this.stuck.size > 0) figures.tracesFile = this.writeTraces(findings, [...unsettled, ...this.stuck]);
+		const figures = this.figures(
+			findings,
+			outcomes,
+			unsettled.length,
+			this.stuck.size
+		);
+		if (
+			findings.problems.length > 0 ||
+			unsettled.length > 0 ||
+			this.stuck.size > 0
+		)
+			figures.tracesFile = this.writeTraces(findings, [
+				...unsettled,
+				...this.stuck,
+			]);
 		return figures;
 	}
 
 	async shutDown(): Promise<void> {
-		for (const chat of this.chats) for (const client of Object.values(chat.clients)) client.disconnect();
-		await Promise.all([...(this.proxies ?? []).map((p) => p.close()), ...this.deployments.map((d) => d.stop().catch(() => undefined))]);
+		for (const chat of this.chats)
+			for (const client of Object.values(chat.clients)) client.disconnect();
+		await Promise.all([
+			...(this.proxies ?? []).map((p) => p.close()),
+			...this.deployments.map((d) => d.stop().catch(() => undefined)),
+		]);
 	}
 
 	// ------------------------------------------------------------------ set-up
 
 	/** The run's own site, with limits raised well above what the scripted chats do. */
 	private async prepareSite(d: Deployment): Promise<void> {
-		const limits: Record<string, number> = { messagesPerMinutePerVisitor: 10_000 };
+		const limits: Record<string, number> = {
+			messagesPerMinutePerVisitor: 10_000,
+		};
 		// Limits the schema may or may not know yet (SPEC §6): each kept only if it is accepted.
 		const optional: [string, number[]][] = [
 			["chatStartsPerMinutePerAddress", [100_000, 10_000, 1000]],
@@ -255,22 +375,43 @@ class ChaosRun {
 		const put = (body: unknown) => this.admin(d, "PUT", `/sites/${SITE}`, body);
 		for (const [key, values] of optional) {
 			for (const value of values) {
-				if ((await put({ name: "Chaos run", limits: { ...limits, [key]: value } })).ok) {
+				if (
+					(
+						await put({
+							name: "Chaos run",
+							limits: { ...limits, [key]: value },
+						})
+					).ok
+				) {
 					limits[key] = value;
 					break;
 				}
 			}
 		}
 		const site = await put({ name: "Chaos run", limits });
-		if (!site.ok) throw new Error(`PUT site on ${d.name}: ${site.status} ${await site.text()}`);
+		if (!site.ok)
+			throw new Error(
+				`PUT site on ${d.name}: ${site.status} ${await site.text()}`
+			);
 		const agent = await this.admin(d, "POST", `/sites/${SITE}/agents`, AGENT);
-		if (!agent.ok && agent.status !== 409) throw new Error(`POST agent on ${d.name}: ${agent.status} ${await agent.text()}`);
+		if (!agent.ok && agent.status !== 409)
+			throw new Error(
+				`POST agent on ${d.name}: ${agent.status} ${await agent.text()}`
+			);
 	}
 
-	private admin(d: Deployment, method: string, path: string, body: unknown): Promise<Response> {
+	private admin(
+		d: Deployment,
+		method: string,
+		path: string,
+		body: unknown
+	): Promise<Response> {
 		return fetch(`${d.url}/v1/admin${path}`, {
 			method,
-			headers: { Authorization: `Bearer ${this.adminToken}`, "Content-Type": "application/json" },
+			headers: {
+				Authorization: `Bearer ${this.adminToken}`,
+				"Content-Type": "application/json",
+			},
 			body: JSON.stringify(body),
 			signal: AbortSignal.timeout(10_000),
 		});
@@ -294,14 +435,30 @@ class ChaosRun {
 			fetch: this.chatFetch(chat, side),
 			openSocket: chat.socket ? this.socketOpener(chat, side) : undefined,
 		});
-		const visitor = await retry(() => LiveChatClient.startChat({ ...base("visitor"), visitor: { name: `Visitor ${index}` } }));
+		const visitor = await retry(() =>
+			LiveChatClient.startChat({
+				...base("visitor"),
+				visitor: { name: `Visitor ${index}` },
+			})
+		);
 		chat.id = visitor.chatId;
-		chat.clients = { visitor, agent: new LiveChatClient({ ...base("agent"), chatId: visitor.chatId, token: this.agentToken }) };
+		chat.clients = {
+			visitor,
+			agent: new LiveChatClient({
+				...base("agent"),
+				chatId: visitor.chatId,
+				token: this.agentToken,
+			}),
+		};
 		this.chats.push(chat);
 		// The agent takes the chat (SPEC §7's accept) and says something at once.
 		await retry(() => chat.clients.agent.accept());
 		await retry(() => this.send(chat, "agent"));
-		if (chat.socket) await Promise.all([chat.clients.visitor.connect(), chat.clients.agent.connect()]);
+		if (chat.socket)
+			await Promise.all([
+				chat.clients.visitor.connect(),
+				chat.clients.agent.connect(),
+			]);
 	}
 
 	// ------------------------------------------------------------------ the clients
@@ -317,7 +474,11 @@ class ChaosRun {
 	}
 
 	/** A message every 1 to 3 s, at random, until the faults stop. */
-	private async chatter(chat: ChatUnderTest, side: Side, until: number): Promise<void> {
+	private async chatter(
+		chat: ChatUnderTest,
+		side: Side,
+		until: number
+	): Promise<void> {
 		for (;;) {
 			await sleep(Math.min(between(1000, 3000), until - Date.now()));
 			if (Date.now() >= until) return;
@@ -330,7 +491,11 @@ class ChaosRun {
 	}
 
 	/** HTTP-only chats: long-poll rounds, as the widget does where sockets are blocked. */
-	private async pollLoop(chat: ChatUnderTest, side: Side, until: number): Promise<void> {
+	private async pollLoop(
+		chat: ChatUnderTest,
+		side: Side,
+		until: number
+	): Promise<void> {
 		while (Date.now() < until) {
 			try {
 				await chat.clients[side].poll(LONG_POLL_SECONDS);
@@ -341,10 +506,19 @@ class ChaosRun {
 		}
 	}
 
-	private clientError(chat: ChatUnderTest, side: Side, during: string, error: unknown): void {
+	private clientError(
+		chat: ChatUnderTest,
+		side: Side,
+		during: string,
+		error: unknown
+	): void {
 		const kind = `${during}: ${errorKind(error)}`;
 		this.tally.errors.set(kind, (this.tally.errors.get(kind) ?? 0) + 1);
-		this.note(chat, side, `${kind} (${error instanceof Error ? error.message.slice(0, 160) : String(error)})`);
+		this.note(
+			chat,
+			side,
+			`${kind} (${error instanceof Error ? error.message.slice(0, 160) : String(error)})`
+		);
 	}
 
 	/** fetch for one client: counts rebuilds and ends, and keeps the chat's trace. */
@@ -353,21 +527,36 @@ class ChaosRun {
 			const url = new URL(String(input));
 			const via = this.behind(url.port);
 			const method = init?.method ?? "GET";
-			const path = url.pathname.replace(/^.*\/chats\/[0-9a-f-]{36}/, "") + url.search;
+			const path =
+				url.pathname.replace(/^.*\/chats\/[0-9a-f-]{36}/, "") + url.search;
 			const headers = new Headers(init?.headers);
 			const sentOffsets = `${headers.get("X-Visitor-Data-Offset") ?? "-"}/${headers.get("X-Agent-Data-Offset") ?? "-"}`;
 			this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} …`);
-			const uploaded = path === "/rebuild" ? ` up ${describeMessages((JSON.parse(String(init?.body)) as { messages: ChatMessage[] }).messages)}` : "";
+			const uploaded =
+				path === "/rebuild"
+					? ` up ${describeMessages((JSON.parse(String(init?.body)) as { messages: ChatMessage[] }).messages)}`
+					: "";
 			// The transport gives every request a timeout; one that outlives it by far is a hang worth tracing.
 			let stage = "headers";
 			const waitMs = Number(url.searchParams.get("wait") ?? 0) * 1000;
-			const watchdog = setTimeout(() => {
-				this.tally.hungRequests++;
-				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} still waiting for its ${stage} ${(TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS) / 1000} s after it left`);
-			}, TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS);
+			const watchdog = setTimeout(
+				() => {
+					this.tally.hungRequests++;
+					this.note(
+						chat,
+						side,
+						`${via} ${method} ${path} ${sentOffsets} still waiting for its ${stage} ${(TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS) / 1000} s after it left`
+					);
+				},
+				TRANSPORT.timeoutMs + waitMs + HUNG_AFTER_MS
+			);
 			const failed = (error: unknown) => {
 				clearTimeout(watchdog);
-				this.note(chat, side, `${via} ${method} ${path} ${sentOffsets} failed${stage === "body" ? " in its body" : ""}: ${errorKind(error)}`);
+				this.note(
+					chat,
+					side,
+					`${via} ${method} ${path} ${sentOffsets} failed${stage === "body" ? " in its body" : ""}: ${errorKind(error)}`
+				);
 			};
 			let response: Response;
 			try {
@@ -391,9 +580,18 @@ class ChaosRun {
 					pull: async (controller) => {
 						try {
 							const { done, value } = await reader.read();
-							if (!done) return void (chunks.push(value), controller.enqueue(value));
+							if (!done)
+								return void (chunks.push(value), controller.enqueue(value));
 							clearTimeout(watchdog);
-							this.answered(chat, side, via, what, path, response.status, Buffer.concat(chunks).toString("utf8"));
+							this.answered(
+								chat,
+								side,
+								via,
+								what,
+								path,
+								response.status,
+								Buffer.concat(chunks).toString("utf8")
+							);
 							controller.close();
 						} catch (error) {
 							failed(error);
@@ -402,19 +600,44 @@ class ChaosRun {
 					},
 					cancel: (reason) => {
 						clearTimeout(watchdog);
-						this.note(chat, side, `${what} → ${response.status}, body not read`);
+						this.note(
+							chat,
+							side,
+							`${what} → ${response.status}, body not read`
+						);
 						return reader.cancel(reason);
 					},
 				},
-				{ highWaterMark: 0 },
+				{ highWaterMark: 0 }
 			);
-			return new Response(observed, { status: response.status, statusText: response.statusText, headers: response.headers });
+			return new Response(observed, {
+				status: response.status,
+				statusText: response.statusText,
+				headers: response.headers,
+			});
 		};
 	}
 
 	/** What an answer the SDK read in full says: counted, and traced. */
-	private answered(chat: ChatUnderTest, side: Side, via: string, what: string, path: string, status: number, text: string): void {
-		let body: { code?: number; visitorDataOffset?: number; agentDataOffset?: number; messages?: ChatMessage[]; diverged?: string[]; error?: { type: string } } | undefined;
+	private answered(
+		chat: ChatUnderTest,
+		side: Side,
+		via: string,
+		what: string,
+		path: string,
+		status: number,
+		text: string
+	): void {
+		let body:
+			| {
+					code?: number;
+					visitorDataOffset?: number;
+					agentDataOffset?: number;
+					messages?: ChatMessage[];
+					diverged?: string[];
+					error?: { type: string };
+			  }
+			| undefined;
 		try {
 			body = JSON.parse(text) as typeof body;
 		} catch {
@@ -429,7 +652,7 @@ class ChaosRun {
 			chat,
 			side,
 			`${what} → ${status} code ${body?.code ?? "-"} ${body?.visitorDataOffset ?? "-"}/${body?.agentDataOffset ?? "-"}` +
-				`${body?.diverged ? ` diverged ${body.diverged.join(",")}` : ""}${body?.error ? ` ${body.error.type}` : ""} ${describeMessages(body?.messages ?? [])}`,
+				`${body?.diverged ? ` diverged ${body.diverged.join(",")}` : ""}${body?.error ? ` ${body.error.type}` : ""} ${describeMessages(body?.messages ?? [])}`
 		);
 	}
 
@@ -439,7 +662,10 @@ class ChaosRun {
 			new Promise((resolve, reject) => {
 				const via = this.behind(new URL(url).port);
 				// No permessage-deflate: frames are small, and zlib handles still busy at exit keep Node from exiting.
-				const ws = new WebSocket(url, { handshakeTimeout: 5000, perMessageDeflate: false });
+				const ws = new WebSocket(url, {
+					handshakeTimeout: 5000,
+					perMessageDeflate: false,
+				});
 				let lastHeard = Date.now();
 				let heartbeat: NodeJS.Timeout | undefined;
 				ws.on("error", () => undefined); // a close follows; that is what the session listens to
@@ -453,13 +679,17 @@ class ChaosRun {
 				ws.on("message", (data) => {
 					lastHeard = Date.now();
 					const text = String(data);
-					if (text.startsWith('{"type":"rebuild"')) this.tally.rebuildRequests++;
+					if (text.startsWith('{"type":"rebuild"'))
+						this.tally.rebuildRequests++;
 					if (text.includes('"diverged":["')) this.tally.divergences++;
-					if (text !== "pong") this.note(chat, side, `${via} ⇐ ${describeFrame(text)}`);
+					if (text !== "pong")
+						this.note(chat, side, `${via} ⇐ ${describeFrame(text)}`);
 				});
 				ws.once("open", () => {
 					const send = ws.send.bind(ws);
-					(ws as unknown as { send(data: string): void }).send = (data: string) => {
+					(ws as unknown as { send(data: string): void }).send = (
+						data: string
+					) => {
 						if (data.startsWith('{"type":"rebuild"')) this.tally.rebuilds++;
 						this.note(chat, side, `${via} ⇒ ${describeFrame(data)}`);
 						send(data);
@@ -467,7 +697,11 @@ class ChaosRun {
 					heartbeat = setInterval(() => {
 						if (Date.now() - lastHeard < SILENT_SOCKET_MS) return send("ping");
 						this.tally.silentSockets++;
-						this.note(chat, side, `${via} socket silent for ${SILENT_SOCKET_MS / 1000} s: closing it`);
+						this.note(
+							chat,
+							side,
+							`${via} socket silent for ${SILENT_SOCKET_MS / 1000} s: closing it`
+						);
 						ws.terminate();
 					}, HEARTBEAT_MS);
 					resolve(ws as unknown as globalThis.WebSocket);
@@ -499,20 +733,29 @@ class ChaosRun {
 		const chat = pick(this.chats);
 		const baseUrl = pick(Object.values(chat.clients)).baseUrl;
 		const index = this.proxies!.findIndex((p) => p.url === baseUrl);
-		if (index < 0) throw new Error(`chat ${chat.id}: a client talks to ${baseUrl}, none of the proxies`);
+		if (index < 0)
+			throw new Error(
+				`chat ${chat.id}: a client talks to ${baseUrl}, none of the proxies`
+			);
 		const d = this.deployments[index]!;
 		if (!d.up) return;
 		let response: Response;
 		try {
-			response = await fetch(`${d.url}/v1/debug/sites/${SITE}/chats/${chat.id}/evict`, {
-				method: "POST",
-				headers: { Authorization: `Bearer ${this.adminToken}` },
-				signal: AbortSignal.timeout(5000),
-			});
+			response = await fetch(
+				`${d.url}/v1/debug/sites/${SITE}/chats/${chat.id}/evict`,
+				{
+					method: "POST",
+					headers: { Authorization: `Bearer ${this.adminToken}` },
+					signal: AbortSignal.timeout(5000),
+				}
+			);
 		} catch {
 			return; // the deployment went down meanwhile
 		}
-		if (response.status === 404 || response.status === 401) throw new Error(`the debug route answered ${response.status}: is DEBUG_ROUTES passed?`);
+		if (response.status === 404 || response.status === 401)
+			throw new Error(
+				`the debug route answered ${response.status}: is DEBUG_ROUTES passed?`
+			);
 		if (response.status !== 204) return;
 		this.tally.evictions++;
 		this.note(chat, undefined, `evicted on ${d.name}`);
@@ -522,19 +765,26 @@ class ChaosRun {
 	private async crashes(until: number): Promise<void> {
 		let victim = Math.random() < 0.5 ? 0 : 1;
 		// The first one early, so that a short run has one too.
-		let next = Date.now() + Math.min(between(8000, 14_000), (until - Date.now()) / 3);
+		let next =
+			Date.now() + Math.min(between(8000, 14_000), (until - Date.now()) / 3);
 		for (;;) {
 			await sleep(Math.min(next, until) - Date.now());
 			if (Date.now() >= until) return;
 			const d = this.deployments[victim]!;
 			// Never both out of reach at once: light the survivor's proxy first.
-			if (this.darkProxy === 1 - victim) this.setDark(undefined, `lighting ${1 - victim === 0 ? "primary" : "secondary"} before the crash`);
+			if (this.darkProxy === 1 - victim)
+				this.setDark(
+					undefined,
+					`lighting ${1 - victim === 0 ? "primary" : "secondary"} before the crash`
+				);
 			await d.crash();
 			this.tally.crashes++;
 			this.event(`kill -9 of deployment ${d.name}`);
 			const restartedAt = Date.now();
 			await d.start();
-			this.event(`deployment ${d.name} back after ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
+			this.event(
+				`deployment ${d.name} back after ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`
+			);
 			victim = 1 - victim;
 			next = Date.now() + between(20_000, 40_000);
 		}
@@ -545,11 +795,20 @@ class ChaosRun {
 		for (;;) {
 			await sleep(Math.min(between(3000, 8000), until - Date.now()));
 			if (Date.now() >= until) return;
-			const choices = ([undefined, 0, 1] as const).filter((dark) => dark !== this.darkProxy && (dark === undefined || this.deployments[1 - dark]!.up));
+			const choices = ([undefined, 0, 1] as const).filter(
+				(dark) =>
+					dark !== this.darkProxy &&
+					(dark === undefined || this.deployments[1 - dark]!.up)
+			);
 			if (choices.length === 0) continue;
 			const dark = pick(choices);
 			this.tally.switches++;
-			this.setDark(dark, dark === undefined ? "switch: both URLs answer" : `switch: ${dark === 0 ? "primary" : "secondary"} URL dark`);
+			this.setDark(
+				dark,
+				dark === undefined
+					? "switch: both URLs answer"
+					: `switch: ${dark === 0 ? "primary" : "secondary"} URL dark`
+			);
 		}
 	}
 
@@ -599,8 +858,14 @@ class ChaosRun {
 
 	private async outcomes(): Promise<ChatOutcome[]> {
 		const servers = new Map<string, ChatMessage[] | undefined>();
-		await forEachLimit(this.chats, 10, async (chat) => void servers.set(chat.id, await this.serverCopy(chat)));
-		const transcripts = new Map<string, ChatOutcome["transcripts"]>(this.chats.map((c) => [c.id, []]));
+		await forEachLimit(
+			this.chats,
+			10,
+			async (chat) => void servers.set(chat.id, await this.serverCopy(chat))
+		);
+		const transcripts = new Map<string, ChatOutcome["transcripts"]>(
+			this.chats.map((c) => [c.id, []])
+		);
 		const deadline = Date.now() + (this.options.persistMs ?? PERSIST_MS);
 		for (const d of this.deployments) {
 			let waiting = this.chats.filter((c) => c.endedOn.has(d.name));
@@ -608,7 +873,8 @@ class ChaosRun {
 			// Where no end happened, a transcript is not expected, but one that is there must be whole.
 			await forEachLimit(once, 10, async (chat) => {
 				const messageIds = await this.transcript(d, chat);
-				if (messageIds) transcripts.get(chat.id)!.push({ deployment: d.name, messageIds });
+				if (messageIds)
+					transcripts.get(chat.id)!.push({ deployment: d.name, messageIds });
 			});
 			while (waiting.length > 0 && Date.now() < deadline) {
 				const found = new Set<string>();
@@ -626,52 +892,100 @@ class ChaosRun {
 			chatId: chat.id,
 			sent: chat.sent,
 			accepted: acceptedOf(chat),
-			copies: { visitor: chat.clients.visitor.messages, agent: chat.clients.agent.messages, server: servers.get(chat.id) },
+			copies: {
+				visitor: chat.clients.visitor.messages,
+				agent: chat.clients.agent.messages,
+				server: servers.get(chat.id),
+			},
 			transcripts: transcripts.get(chat.id)!,
 			mustBePersistedOn: [...chat.endedOn],
 		}));
 	}
 
 	/** The chat as A holds it (offsets 0/0: everything). A memory-mode room that lost it meanwhile is rebuilt by the clients first. */
-	private async serverCopy(chat: ChatUnderTest): Promise<ChatMessage[] | undefined> {
+	private async serverCopy(
+		chat: ChatUnderTest
+	): Promise<ChatMessage[] | undefined> {
 		for (let attempt = 0; attempt < 3; attempt++) {
 			try {
-				const response = await fetch(`${this.deployments[0].url}/v1/sites/${SITE}/chats/${chat.id}/messages`, {
-					headers: { Authorization: `Bearer ${this.agentToken}` },
-					signal: AbortSignal.timeout(10_000),
-				});
-				const body = (await response.json()) as { code: number; messages: ChatMessage[] };
+				const response = await fetch(
+					`${this.deployments[0].url}/v1/sites/${SITE}/chats/${chat.id}/messages`,
+					{
+						headers: { Authorization: `Bearer ${this.agentToken}` },
+						signal: AbortSignal.timeout(10_000),
+					}
+				);
+				const body = (await response.json()) as {
+					code: number;
+					messages: ChatMessage[];
+				};
 				if (response.ok && body.code === 0) return body.messages;
-				this.note(chat, undefined, `server copy on A: ${response.status} code ${body.code}; the clients rebuild it`);
+				this.note(
+					chat,
+					undefined,
+					`server copy on A: ${response.status} code ${body.code}; the clients rebuild it`
+				);
 				for (const side of ["visitor", "agent"] as const) {
-					await within(chat.clients[side].poll(), CALL_LIMIT_MS, "poll").catch((error) => this.clientError(chat, side, "settle", error));
+					await within(chat.clients[side].poll(), CALL_LIMIT_MS, "poll").catch(
+						(error) => this.clientError(chat, side, "settle", error)
+					);
 				}
 			} catch (error) {
-				this.note(chat, undefined, `server copy on A failed: ${errorKind(error)}`);
+				this.note(
+					chat,
+					undefined,
+					`server copy on A failed: ${errorKind(error)}`
+				);
 			}
 		}
 		return undefined;
 	}
 
-	private async transcript(d: Deployment, chat: ChatUnderTest): Promise<string[] | undefined> {
+	private async transcript(
+		d: Deployment,
+		chat: ChatUnderTest
+	): Promise<string[] | undefined> {
 		try {
-			const response = await fetch(`${d.url}/v1/sites/${SITE}/history/chats/${chat.id}`, {
-				headers: { Authorization: `Bearer ${this.agentToken}` },
-				signal: AbortSignal.timeout(10_000),
-			});
+			const response = await fetch(
+				`${d.url}/v1/sites/${SITE}/history/chats/${chat.id}`,
+				{
+					headers: { Authorization: `Bearer ${this.agentToken}` },
+					signal: AbortSignal.timeout(10_000),
+				}
+			);
 			if (response.status === 404) return undefined;
-			if (!response.ok) throw new Error(`history on ${d.name}: ${response.status} ${await response.text()}`);
-			return ((await response.json()) as { messages: { id: string }[] }).messages.map((m) => m.id);
+			if (!response.ok)
+				throw new Error(
+					`history on ${d.name}: ${response.status} ${await response.text()}`
+				);
+			return (
+				(await response.json()) as { messages: { id: string }[] }
+			).messages.map((m) => m.id);
 		} catch (error) {
-			this.note(chat, undefined, `history on ${d.name} failed: ${errorKind(error)}`);
+			this.note(
+				chat,
+				undefined,
+				`history on ${d.name} failed: ${errorKind(error)}`
+			);
 			return undefined;
 		}
 	}
 
 	// ------------------------------------------------------------------ figures and traces
 
-	private figures(findings: Findings, outcomes: ChatOutcome[], unsettled: number, stuck: number): ChaosFigures {
-		const unsent = this.chats.reduce((n, chat) => n + chat.clients.visitor.pending.length + chat.clients.agent.pending.length, 0);
+	private figures(
+		findings: Findings,
+		outcomes: ChatOutcome[],
+		unsettled: number,
+		stuck: number
+	): ChaosFigures {
+		const unsent = this.chats.reduce(
+			(n, chat) =>
+				n +
+				chat.clients.visitor.pending.length +
+				chat.clients.agent.pending.length,
+			0
+		);
 		return {
 			chatState: this.options.chatState,
 			seconds: this.options.seconds,
@@ -691,7 +1005,9 @@ class ChaosRun {
 			hungRequests: this.tally.hungRequests,
 			silentSockets: this.tally.silentSockets,
 			socketsOpenAfterDisconnect: this.tally.socketsOpenAfterDisconnect,
-			clientErrors: Object.fromEntries([...this.tally.errors].sort((a, b) => b[1] - a[1])),
+			clientErrors: Object.fromEntries(
+				[...this.tally.errors].sort((a, b) => b[1] - a[1])
+			),
 		};
 	}
 
@@ -705,11 +1021,17 @@ class ChaosRun {
 	/** A file of this run beside the traces: named by mode and start time, so runs never overwrite each other. */
 	private outputFile(what: string, extension: string): string {
 		const stamp = new Date(this.started).toISOString().replace(/[:.]/g, "-");
-		return join(this.options.tracesDir ?? tmpdir(), `elc-chaos-${what}-${this.options.chatState}-${stamp}.${extension}`);
+		return join(
+			this.options.tracesDir ?? tmpdir(),
+			`elc-chaos-${what}-${this.options.chatState}-${stamp}.${extension}`
+		);
 	}
 
 	private writeTraces(findings: Findings, unsettled: ChatUnderTest[]): string {
-		const troubled = new Set([...unsettled.map((c) => c.id), ...findings.problems.map((p) => /^chat (\S+):/.exec(p)?.[1])]);
+		const troubled = new Set([
+			...unsettled.map((c) => c.id),
+			...findings.problems.map((p) => /^chat (\S+):/.exec(p)?.[1]),
+		]);
 		const file = this.outputFile("traces", "json");
 		const chats = this.chats
 			.filter((c) => troubled.has(c.id))
@@ -717,7 +1039,9 @@ class ChaosRun {
 				chatId: c.id,
 				index: c.index,
 				socket: c.socket,
-				problems: findings.problems.filter((p) => p.startsWith(`chat ${c.id}:`)),
+				problems: findings.problems.filter((p) =>
+					p.startsWith(`chat ${c.id}:`)
+				),
 				sent: c.sent,
 				resolved: [...c.resolved],
 				endedOn: [...c.endedOn],
@@ -725,7 +1049,10 @@ class ChaosRun {
 				agentCopy: c.clients.agent.messages.map(brief),
 				trace: c.trace,
 			}));
-		writeFileSync(file, JSON.stringify({ events: this.events, chats }, null, 1));
+		writeFileSync(
+			file,
+			JSON.stringify({ events: this.events, chats }, null, 1)
+		);
 		return file;
 	}
 
@@ -743,8 +1070,13 @@ class ChaosRun {
 		for (const chat of this.chats) this.note(chat, undefined, `** ${line}`);
 	}
 
-	private note(chat: ChatUnderTest, side: Side | undefined, line: string): void {
-		if (chat.trace.length >= TRACE_LIMIT) chat.trace.splice(0, TRACE_LIMIT / 2, "(older lines dropped)");
+	private note(
+		chat: ChatUnderTest,
+		side: Side | undefined,
+		line: string
+	): void {
+		if (chat.trace.length >= TRACE_LIMIT)
+			chat.trace.splice(0, TRACE_LIMIT / 2, "(older lines dropped)");
 		chat.trace.push(`${this.elapsed()} ${side ?? "harness"}: ${line}`);
 	}
 }
@@ -752,7 +1084,8 @@ class ChaosRun {
 function converged(chat: ChatUnderTest): boolean {
 	const { visitor, agent } = chat.clients;
 	if (visitor.pending.length > 0 || agent.pending.length > 0) return false;
-	const ids = (client: LiveChatClient) => client.messages.map((m) => `${m.id}@${m.dataOffset}`).join(" ");
+	const ids = (client: LiveChatClient) =>
+		client.messages.map((m) => `${m.id}@${m.dataOffset}`).join(" ");
 	return ids(visitor) === ids(agent);
 }
 
@@ -767,30 +1100,63 @@ function acceptedOf(chat: ChatUnderTest): Set<string> {
 }
 
 function errorKind(error: unknown): string {
-	if (error instanceof LiveChatError) return `${error.status} ${error.type}${error.path ? ` on ${error.path}` : ""}`;
+	if (error instanceof LiveChatError)
+		return `${error.status} ${error.type}${error.path ? ` on ${error.path}` : ""}`;
 	if (error instanceof Unreachable) return "unreachable";
 	if (error instanceof TimedOut) return "timed out (stuck)";
-	if (error instanceof Error && /is still in the outbox/.test(error.message)) return "still in the outbox";
+	if (error instanceof Error && /is still in the outbox/.test(error.message))
+		return "still in the outbox";
 	// The SDK parses what a 2xx answer carried; a body cut short (connection reset mid-answer) is not JSON.
-	if (error instanceof Error && error.name === "ZodError") return "answer not a ReturnResult (ZodError)";
-	if (error instanceof Error) return `${error.name}: ${error.message.slice(0, 80)}`;
+	if (error instanceof Error && error.name === "ZodError")
+		return "answer not a ReturnResult (ZodError)";
+	if (error instanceof Error)
+		return `${error.name}: ${error.message.slice(0, 80)}`;
 	return String(error);
 }
 
-const brief = (m: ChatMessage) => ({ id: m.id, type: m.type, dataOffset: m.dataOffset, sendTime: m.sendTime, content: m.content });
+const brief = (m: ChatMessage) => ({
+	id: m.id,
+	type: m.type,
+	dataOffset: m.dataOffset,
+	sendTime: m.sendTime,
+	content: m.content,
+});
 
 function describeMessages(messages: ChatMessage[]): string {
 	if (messages.length === 0) return "[]";
-	const shown = messages.slice(0, 8).map((m) => `${m.type === 1 ? "v" : "a"}${m.dataOffset}:${m.id.slice(0, 8)}`);
+	const shown = messages
+		.slice(0, 8)
+		.map(
+			(m) => `${m.type === 1 ? "v" : "a"}${m.dataOffset}:${m.id.slice(0, 8)}`
+		);
 	return `[${shown.join(" ")}${messages.length > 8 ? ` …+${messages.length - 8}` : ""}]`;
 }
 
 function describeFrame(text: string): string {
 	try {
-		const frame = JSON.parse(text) as { type: string; id?: string; dataOffset?: number; message?: ChatMessage; messages?: ChatMessage[]; visitorDataOffset?: number; agentDataOffset?: number; code?: number; error?: { type: string } };
-		const offsets = frame.visitorDataOffset !== undefined ? ` ${frame.visitorDataOffset}/${frame.agentDataOffset}` : "";
-		const id = frame.id ? ` ${frame.id.slice(0, 8)}@${frame.dataOffset}` : frame.message ? ` ${describeMessages([frame.message])}` : "";
-		const messages = frame.messages ? ` ${describeMessages(frame.messages)}` : "";
+		const frame = JSON.parse(text) as {
+			type: string;
+			id?: string;
+			dataOffset?: number;
+			message?: ChatMessage;
+			messages?: ChatMessage[];
+			visitorDataOffset?: number;
+			agentDataOffset?: number;
+			code?: number;
+			error?: { type: string };
+		};
+		const offsets =
+			frame.visitorDataOffset !== undefined
+				? ` ${frame.visitorDataOffset}/${frame.agentDataOffset}`
+				: "";
+		const id = frame.id
+			? ` ${frame.id.slice(0, 8)}@${frame.dataOffset}`
+			: frame.message
+				? ` ${describeMessages([frame.message])}`
+				: "";
+		const messages = frame.messages
+			? ` ${describeMessages(frame.messages)}`
+			: "";
 		return `${frame.type}${frame.code !== undefined ? ` code ${frame.code}` : ""}${offsets}${id}${messages}${frame.error ? ` ${frame.error.type}` : ""}`;
 	} catch {
 		return text.slice(0, 40);
@@ -808,11 +1174,17 @@ async function retry<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
 	}
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimit<T>(
+	items: readonly T[],
+	limit: number,
+	work: (item: T) => Promise<void>
+): Promise<void> {
 	let next = 0;
-	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-		while (next < items.length) await work(items[next++]!);
-	}));
+	await Promise.all(
+		Array.from({ length: Math.min(limit, items.length) }, async () => {
+			while (next < items.length) await work(items[next++]!);
+		})
+	);
 }
 
 class TimedOut extends Error {}
@@ -832,10 +1204,26 @@ function clientState(client: LiveChatClient): string {
 }
 
 /** The promise, or a TimedOut after `ms` (the work itself goes on: nothing can cancel a client call). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+async function within<T>(
+	promise: Promise<T>,
+	ms: number,
+	what: string
+): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
 	try {
-		return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new TimedOut(`${what} did not come back in ${ms / 1000} s`)), ms)))]);
+		return await Promise.race([
+			promise,
+			new Promise<never>(
+				(_, reject) =>
+					(timer = setTimeout(
+						() =>
+							reject(
+								new TimedOut(`${what} did not come back in ${ms / 1000} s`)
+							),
+						ms
+					))
+			),
+		]);
 	} finally {
 		clearTimeout(timer);
 	}
@@ -844,7 +1232,9 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 /** ADMIN_TOKEN from .dev.vars, which the deployments read too (scripts/start.mjs creates it when missing). */
 function readAdminToken(): string {
 	const text = readFileSync(join(root, ".dev.vars"), "utf8");
-	const match = /^\s*(?:export\s+)?ADMIN_TOKEN\s*=\s*["']?([^"'\s#]+)/m.exec(text);
+	const match = /^\s*(?:export\s+)?ADMIN_TOKEN\s*=\s*["']?([^"'\s#]+)/m.exec(
+		text
+	);
 	if (!match?.[1]) throw new Error(".dev.vars has no ADMIN_TOKEN");
 	return match[1];
 }

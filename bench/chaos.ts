@@ -13,17 +13,30 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MUST_BE_ZERO } from "./chaos-check.ts";
-import { runChaos, type ChaosFigures } from "./chaos-run.ts";
+import { runChaos } from "./chaos-run.ts";
+import type { ChaosFigures } from "./chaos-run.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
-	options: { seconds: { type: "string" }, chats: { type: "string" }, modes: { type: "string" } },
+	options: {
+		seconds: { type: "string" },
+		chats: { type: "string" },
+		modes: { type: "string" },
+	},
 });
 const seconds = Number(args.seconds ?? process.env.CHAOS_SECONDS ?? 600);
 const chats = Number(args.chats ?? process.env.CHAOS_CHATS ?? 100);
-const modes = (args.modes ?? "durable,memory").split(",") as ("durable" | "memory")[];
-if (!(seconds > 0) || !(chats > 0) || modes.some((m) => m !== "durable" && m !== "memory")) {
-	console.error("usage: npm run chaos -- [--seconds N] [--chats N] [--modes durable,memory]");
+const modes = (args.modes ?? "durable,memory").split(",") as (
+	"durable" | "memory"
+)[];
+if (
+	!(seconds > 0) ||
+	!(chats > 0) ||
+	modes.some((m) => m !== "durable" && m !== "memory")
+) {
+	console.error(
+		"usage: npm run chaos -- [--seconds N] [--chats N] [--modes durable,memory]"
+	);
 	process.exit(2);
 }
 
@@ -31,9 +44,19 @@ const workRoot = mkdtempSync(join(os.tmpdir(), "elc-chaos-"));
 const results: ChaosFigures[] = [];
 try {
 	for (const chatState of modes) {
-		results.push(await runChaos({ chatState, seconds, chats, ports: [19787, 19788], workDir: join(workRoot, chatState) }));
+		results.push(
+			await runChaos({
+				chatState,
+				seconds,
+				chats,
+				ports: [19787, 19788],
+				workDir: join(workRoot, chatState),
+			})
+		);
 		const figures = results.at(-1)!;
-		console.log(`[chaos ${chatState}] ${MUST_BE_ZERO.map((k) => `${k} ${figures[k]}`).join(", ")}${figures.tracesFile ? `; traces in ${figures.tracesFile}` : ""}`);
+		console.log(
+			`[chaos ${chatState}] ${MUST_BE_ZERO.map((k) => `${k} ${figures[k]}`).join(", ")}${figures.tracesFile ? `; traces in ${figures.tracesFile}` : ""}`
+		);
 	}
 } finally {
 	rmSync(workRoot, { recursive: true, force: true });
@@ -46,11 +69,22 @@ console.log(report);
 process.exit(results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0);
 
 function renderReport(runs: ChaosFigures[]): string {
-	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
-	const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	const commit = execSync("git rev-parse --short HEAD", { cwd: root })
+		.toString()
+		.trim();
+	const dirty = execSync("git status --porcelain --untracked-files=no", {
+		cwd: root,
+	})
+		.toString()
+		.trim()
+		? " (with uncommitted changes)"
+		: "";
 	const cpus = os.cpus();
-	const row = (label: string, value: (f: ChaosFigures) => string | number) => `| ${label} | ${runs.map((f) => value(f)).join(" | ")} |`;
-	const errorTypes = [...new Set(runs.flatMap((f) => Object.keys(f.clientErrors)))].sort();
+	const row = (label: string, value: (f: ChaosFigures) => string | number) =>
+		`| ${label} | ${runs.map((f) => value(f)).join(" | ")} |`;
+	const errorTypes = [
+		...new Set(runs.flatMap((f) => Object.keys(f.clientErrors))),
+	].sort();
 	const passed = (f: ChaosFigures) => MUST_BE_ZERO.every((k) => f[k] === 0);
 	return [
 		"# Chaos run",
@@ -92,13 +126,24 @@ function renderReport(runs: ChaosFigures[]): string {
 		row("evictions", (f) => f.evictions),
 		row("crashes (kill -9)", (f) => f.crashes),
 		row("switches", (f) => f.switches),
-		row("rebuild requests (code 1, `rebuild` frames)", (f) => f.rebuildRequests),
+		row(
+			"rebuild requests (code 1, `rebuild` frames)",
+			(f) => f.rebuildRequests
+		),
 		row("rebuilds (`/rebuild` calls, `rebuild` frames)", (f) => f.rebuilds),
-		row("divergences found (answers naming `diverged` streams)", (f) => f.divergences),
+		row(
+			"divergences found (answers naming `diverged` streams)",
+			(f) => f.divergences
+		),
 		row("HTTP requests hung past their timeout", (f) => f.hungRequests),
 		row("silent sockets closed by the client", (f) => f.silentSockets),
-		row("sockets still open after `disconnect()`", (f) => f.socketsOpenAfterDisconnect),
-		row("errors seen by clients", (f) => Object.values(f.clientErrors).reduce((a, b) => a + b, 0)),
+		row(
+			"sockets still open after `disconnect()`",
+			(f) => f.socketsOpenAfterDisconnect
+		),
+		row("errors seen by clients", (f) =>
+			Object.values(f.clientErrors).reduce((a, b) => a + b, 0)
+		),
 		"",
 		...(errorTypes.length === 0
 			? []
@@ -107,13 +152,20 @@ function renderReport(runs: ChaosFigures[]): string {
 					"",
 					`| error | ${runs.map((f) => f.chatState).join(" | ")} |`,
 					`|---|${runs.map(() => "---").join("|")}|`,
-					...errorTypes.map((type) => row(`\`${type}\``, (f) => f.clientErrors[type] ?? 0)),
+					...errorTypes.map((type) =>
+						row(`\`${type}\``, (f) => f.clientErrors[type] ?? 0)
+					),
 					"",
 				]),
 		...runs.flatMap((f) =>
 			f.problems.length === 0
 				? []
-				: [`Problems in ${f.chatState} mode (${f.problems.length}${f.problems.length > 30 ? ", the first 30" : ""}):`, "", ...f.problems.slice(0, 30).map((p) => `- ${p}`), ""],
+				: [
+						`Problems in ${f.chatState} mode (${f.problems.length}${f.problems.length > 30 ? ", the first 30" : ""}):`,
+						"",
+						...f.problems.slice(0, 30).map((p) => `- ${p}`),
+						"",
+					]
 		),
 	].join("\n");
 }

@@ -6,8 +6,14 @@ export interface LoadResult {
 	errors: number;
 }
 
-export async function closedLoop(concurrency: number, seconds: number, makeLoop: (index: number) => Promise<() => Promise<boolean>>): Promise<LoadResult> {
-	const loops = await Promise.all(Array.from({ length: concurrency }, (_, i) => makeLoop(i)));
+export async function closedLoop(
+	concurrency: number,
+	seconds: number,
+	makeLoop: (index: number) => Promise<() => Promise<boolean>>
+): Promise<LoadResult> {
+	const loops = await Promise.all(
+		Array.from({ length: concurrency }, (_, i) => makeLoop(i))
+	);
 	const latenciesMs: number[] = [];
 	let errors = 0;
 	const started = performance.now();
@@ -20,14 +26,21 @@ export async function closedLoop(concurrency: number, seconds: number, makeLoop:
 				if (ok) latenciesMs.push(performance.now() - t);
 				else errors++;
 			}
-		}),
+		})
 	);
-	return { requests: latenciesMs.length, seconds: (performance.now() - started) / 1000, latenciesMs, errors };
+	return {
+		requests: latenciesMs.length,
+		seconds: (performance.now() - started) / 1000,
+		latenciesMs,
+		errors,
+	};
 }
 
 export function percentile(sorted: number[], p: number): number {
 	if (sorted.length === 0) return NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+	return sorted[
+		Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
+	]!;
 }
 
 export function summarize(results: LoadResult[]) {

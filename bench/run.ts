@@ -3,19 +3,31 @@
  * the same machine: a bare Durable Object echo over the same transport (HTTP through wrangler dev).
  * Writes bench/RESULTS.md.
  */
-import { spawn } from "node:child_process";
-import { execSync } from "node:child_process";
+import { execSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LiveChatClient } from "../client/index.ts";
-import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
 import { startLocalDeployment } from "../scripts/local-deployment.ts";
-import { closedLoop, percentile, summarize, type LoadResult } from "./http-load.ts";
+import { closedLoop, percentile, summarize } from "./http-load.ts";
 import { routingLoad } from "./routing-load.ts";
-import { chatSocket, closedDelivery, LoadSocket, openDelivery, type Pair } from "./websocket-load.ts";
-import { LOADER_FILE, LOADER_LIMIT_GZ, WINDOW_LIMIT_GZ, webSizes, webTimings } from "./web-figures.ts";
+import {
+	LOADER_FILE,
+	LOADER_LIMIT_GZ,
+	webSizes,
+	webTimings,
+	WINDOW_LIMIT_GZ,
+} from "./web-figures.ts";
+import {
+	chatSocket,
+	closedDelivery,
+	LoadSocket,
+	openDelivery,
+} from "./websocket-load.ts";
+import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
+import type { LoadResult } from "./http-load.ts";
+import type { Pair } from "./websocket-load.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const stateRoot = mkdtempSync(join(os.tmpdir(), "elc-bench-"));
@@ -34,15 +46,40 @@ const log = (message: string) => console.log(`[bench] ${message}`);
 const json = (body: unknown) => JSON.stringify(body);
 
 async function startEcho(port: number) {
-	const child = spawn(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "-c", "bench/echo/wrangler.toml", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", "0", "--persist-to", join(stateRoot, "echo"), "--show-interactive-dev-session=false"], {
-		cwd: root,
-		detached: true,
-		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-	});
+	const child = spawn(
+		process.execPath,
+		[
+			join(root, "node_modules/wrangler/bin/wrangler.js"),
+			"dev",
+			"-c",
+			"bench/echo/wrangler.toml",
+			"--port",
+			String(port),
+			"--ip",
+			"127.0.0.1",
+			"--inspector-port",
+			"0",
+			"--persist-to",
+			join(stateRoot, "echo"),
+			"--show-interactive-dev-session=false",
+		],
+		{
+			cwd: root,
+			detached: true,
+			stdio: ["ignore", "pipe", "pipe"],
+			env: {
+				...process.env,
+				WRANGLER_SEND_METRICS: "false",
+				CLOUDFLARE_CF_FETCH_ENABLED: "false",
+			},
+		}
+	);
 	await new Promise<void>((resolve, reject) => {
 		let out = "";
-		const timer = setTimeout(() => reject(new Error(`echo worker did not start:\n${out}`)), 60_000);
+		const timer = setTimeout(
+			() => reject(new Error(`echo worker did not start:\n${out}`)),
+			60_000
+		);
 		const onData = (d: Buffer) => {
 			out += d;
 			if (out.includes("Ready on")) {
@@ -64,8 +101,16 @@ async function startEcho(port: number) {
 }
 
 async function admin(base: string, path: string, body: unknown) {
-	const res = await fetch(`${base}/v1/admin${path}`, { method: path.endsWith("/agents") ? "POST" : "PUT", headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" }, body: json(body) });
-	if (!res.ok && res.status !== 409) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
+	const res = await fetch(`${base}/v1/admin${path}`, {
+		method: path.endsWith("/agents") ? "POST" : "PUT",
+		headers: {
+			Authorization: `Bearer ${ADMIN}`,
+			"Content-Type": "application/json",
+		},
+		body: json(body),
+	});
+	if (!res.ok && res.status !== 409)
+		throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
 }
 
 async function benchSite(base: string) {
@@ -75,26 +120,61 @@ async function benchSite(base: string) {
 /** The benchmark's site, and agents' tokens: an agent holds at most 100 chats (its maxChats), so many chats need several agents. */
 async function benchAgents(base: string, count: number): Promise<string[]> {
 	// Every chat of the benchmark comes from one address: the per-address limits are raised for it (SPEC §6).
-	const limits = { messagesPerMinutePerVisitor: 10_000, chatStartsPerMinutePerAddress: 100_000, socketUpgradesPerMinutePerAddress: 100_000, framesPerSecondPerSocket: 1000 };
+	const limits = {
+		messagesPerMinutePerVisitor: 10_000,
+		chatStartsPerMinutePerAddress: 100_000,
+		socketUpgradesPerMinutePerAddress: 100_000,
+		framesPerSecondPerSocket: 1000,
+	};
 	// Manual routing: each chat is the agent's that accepts it (in auto mode an accept makes the agent online, and new chats would be routed to it).
-	await admin(base, "/sites/bench", { name: "Benchmark", limits, routing: { mode: "manual", sticky: false } });
+	await admin(base, "/sites/bench", {
+		name: "Benchmark",
+		limits,
+		routing: { mode: "manual", sticky: false },
+	});
 	const tokens: string[] = [];
 	for (let i = 0; i < count; i++) {
-		const email = i === 0 ? "bench-agent@example.com" : `bench-agent-${i}@example.com`;
-		await admin(base, "/sites/bench/agents", { email, name: `Bench Agent ${i}`, password: "bench-password", maxChats: 100 });
-		tokens.push((await LiveChatClient.agentLogin({ baseUrls: [base], siteId: "bench", email, password: "bench-password" })).token);
+		const email =
+			i === 0 ? "bench-agent@example.com" : `bench-agent-${i}@example.com`;
+		await admin(base, "/sites/bench/agents", {
+			email,
+			name: `Bench Agent ${i}`,
+			password: "bench-password",
+			maxChats: 100,
+		});
+		tokens.push(
+			(
+				await LiveChatClient.agentLogin({
+					baseUrls: [base],
+					siteId: "bench",
+					email,
+					password: "bench-password",
+				})
+			).token
+		);
 	}
 	return tokens;
 }
 
 async function startChat(base: string): Promise<StartChatResult> {
-	const res = await fetch(`${base}/v1/sites/bench/chats`, { method: "POST", headers: { "Content-Type": "application/json" }, body: json({ visitor: { name: "Load" } }) });
+	const res = await fetch(`${base}/v1/sites/bench/chats`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: json({ visitor: { name: "Load" } }),
+	});
 	return (await res.json()) as StartChatResult;
 }
 
 /** The agent takes the chat (SPEC §7), as it must before it acts in it; answers the chat state that lists the agent. */
-async function acceptChat(base: string, chatId: string, agentToken: string): Promise<string> {
-	const res = await fetch(`${base}/v1/sites/bench/chats/${chatId}/accept`, { method: "POST", headers: { Authorization: `Bearer ${agentToken}` } });
+async function acceptChat(
+	base: string,
+	chatId: string,
+	agentToken: string
+): Promise<string> {
+	const res = await fetch(`${base}/v1/sites/bench/chats/${chatId}/accept`, {
+		method: "POST",
+		headers: { Authorization: `Bearer ${agentToken}` },
+	});
 	if (!res.ok) throw new Error(`accept: ${res.status} ${await res.text()}`);
 	return ((await res.json()) as { chatState: string }).chatState;
 }
@@ -105,8 +185,16 @@ function sender(base: string, chatId: string, token: string) {
 	return async () => {
 		const res = await fetch(`${base}/v1/sites/bench/chats/${chatId}/messages`, {
 			method: "POST",
-			headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "X-Visitor-Data-Offset": String(offsets.v), "X-Agent-Data-Offset": String(offsets.a) },
-			body: json({ id: crypto.randomUUID(), content: "Hello, I have a question about my order." }),
+			headers: {
+				Authorization: `Bearer ${token}`,
+				"Content-Type": "application/json",
+				"X-Visitor-Data-Offset": String(offsets.v),
+				"X-Agent-Data-Offset": String(offsets.a),
+			},
+			body: json({
+				id: crypto.randomUUID(),
+				content: "Hello, I have a question about my order.",
+			}),
 		});
 		const body = (await res.json()) as ReturnResult;
 		if (body.code !== 0) return false;
@@ -118,13 +206,28 @@ function sender(base: string, chatId: string, token: string) {
 
 async function httpSend() {
 	const echo = await startEcho(18800);
-	const durable = await startLocalDeployment({ port: 18801, stateDir: join(stateRoot, "send-durable"), chatState: "durable" });
-	const memory = await startLocalDeployment({ port: 18803, stateDir: join(stateRoot, "send-memory"), chatState: "memory" });
+	const durable = await startLocalDeployment({
+		port: 18801,
+		stateDir: join(stateRoot, "send-durable"),
+		chatState: "durable",
+	});
+	const memory = await startLocalDeployment({
+		port: 18803,
+		stateDir: join(stateRoot, "send-memory"),
+		chatState: "memory",
+	});
 	try {
 		await Promise.all([benchSite(durable.url), benchSite(memory.url)]);
-		const body = json({ id: crypto.randomUUID(), content: "Hello, I have a question about my order." });
+		const body = json({
+			id: crypto.randomUUID(),
+			content: "Hello, I have a question about my order.",
+		});
 		const echoLoop = async (i: number) => async () => {
-			const res = await fetch(`${echo.url}/chat-${i}`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+			const res = await fetch(`${echo.url}/chat-${i}`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body,
+			});
 			await res.text();
 			return res.ok;
 		};
@@ -132,24 +235,44 @@ async function httpSend() {
 			const started = await startChat(base);
 			return sender(base, started.chatId, started.token);
 		};
-		const targets = { baseline: echoLoop, durable: chatLoop(durable.url), memory: chatLoop(memory.url) };
+		const targets = {
+			baseline: echoLoop,
+			durable: chatLoop(durable.url),
+			memory: chatLoop(memory.url),
+		};
 		log("warming up");
-		for (const loop of Object.values(targets)) await closedLoop(CONCURRENCY, 2, loop);
-		const results: Record<keyof typeof targets, LoadResult[]> = { baseline: [], durable: [], memory: [] };
+		for (const loop of Object.values(targets))
+			await closedLoop(CONCURRENCY, 2, loop);
+		const results: Record<keyof typeof targets, LoadResult[]> = {
+			baseline: [],
+			durable: [],
+			memory: [],
+		};
 		for (let round = 1; round <= ROUNDS; round++) {
-			for (const [name, loop] of Object.entries(targets) as [keyof typeof targets, typeof echoLoop][]) {
+			for (const [name, loop] of Object.entries(targets) as [
+				keyof typeof targets,
+				typeof echoLoop,
+			][]) {
 				log(`round ${round}: ${name}`);
 				results[name].push(await closedLoop(CONCURRENCY, SECONDS, loop));
 			}
 		}
-		return { baseline: summarize(results.baseline), send: summarize(results.durable), memory: summarize(results.memory) };
+		return {
+			baseline: summarize(results.baseline),
+			send: summarize(results.durable),
+			memory: summarize(results.memory),
+		};
 	} finally {
 		await Promise.all([echo.stop(), durable.stop(), memory.stop()]);
 	}
 }
 
 async function rebuild() {
-	const options = { port: 18802, stateDir: join(stateRoot, "rebuild"), chatState: "memory" as const };
+	const options = {
+		port: 18802,
+		stateDir: join(stateRoot, "rebuild"),
+		chatState: "memory" as const,
+	};
 	let deployment = await startLocalDeployment(options);
 	try {
 		const agentToken = await benchSite(deployment.url);
@@ -159,20 +282,44 @@ async function rebuild() {
 		// Half from the visitor, half from the agent, as a real conversation has both streams.
 		const visitorLoop = sender(deployment.url, started.chatId, started.token);
 		const agentLoop = sender(deployment.url, started.chatId, agentToken);
-		await Promise.all([visitorLoop, agentLoop].map(async (loop) => {
-			for (let i = 0; i < REBUILD_MESSAGES / 2; i++) if (!(await loop())) throw new Error("send refused while building the chat");
-		}));
+		await Promise.all(
+			[visitorLoop, agentLoop].map(async (loop) => {
+				for (let i = 0; i < REBUILD_MESSAGES / 2; i++)
+					if (!(await loop()))
+						throw new Error("send refused while building the chat");
+			})
+		);
 
 		const rebuildCalls: number[] = [];
 		const counting: typeof fetch = async (input, init) => {
-			if (String(input).endsWith("/rebuild")) rebuildCalls.push((JSON.parse(String(init?.body)) as { messages: unknown[] }).messages.length);
+			if (String(input).endsWith("/rebuild"))
+				rebuildCalls.push(
+					(JSON.parse(String(init?.body)) as { messages: unknown[] }).messages
+						.length
+				);
 			return fetch(input, init);
 		};
-		const transport = { baseUrls: [deployment.url], fetch: counting, timeoutMs: 60_000 };
-		const agent = new LiveChatClient({ ...transport, siteId: "bench", chatId: started.chatId, token: agentToken });
-		const visitor = new LiveChatClient({ ...transport, siteId: "bench", chatId: started.chatId, token: started.token, chatState: started.chatState });
+		const transport = {
+			baseUrls: [deployment.url],
+			fetch: counting,
+			timeoutMs: 60_000,
+		};
+		const agent = new LiveChatClient({
+			...transport,
+			siteId: "bench",
+			chatId: started.chatId,
+			token: agentToken,
+		});
+		const visitor = new LiveChatClient({
+			...transport,
+			siteId: "bench",
+			chatId: started.chatId,
+			token: started.token,
+			chatState: started.chatState,
+		});
 		await Promise.all([agent.poll(), visitor.poll()]);
-		if (agent.messages.length < REBUILD_MESSAGES) throw new Error(`agent holds only ${agent.messages.length} messages`);
+		if (agent.messages.length < REBUILD_MESSAGES)
+			throw new Error(`agent holds only ${agent.messages.length} messages`);
 		// The visitor says ten more things the agent's copy has not seen: the server will lack exactly those.
 		for (let i = 0; i < 10; i++) await visitor.send(`after ${i}`);
 
@@ -191,16 +338,34 @@ async function rebuild() {
 		t = performance.now();
 		await visitor.send("one more");
 		const incrementalMs = performance.now() - t;
-		return { fullMs, fullRequests, fullMessages, incrementalMs, incrementalRequests: rebuildCalls.length, incrementalMessages: rebuildCalls.reduce((a, b) => a + b, 0) };
+		return {
+			fullMs,
+			fullRequests,
+			fullMessages,
+			incrementalMs,
+			incrementalRequests: rebuildCalls.length,
+			incrementalMessages: rebuildCalls.reduce((a, b) => a + b, 0),
+		};
 	} finally {
 		await deployment.stop();
 	}
 }
 
 /** `count` things made `batch` at a time: opening hundreds of sockets at once only measures the queue. */
-async function inBatches<T>(count: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
+async function inBatches<T>(
+	count: number,
+	batch: number,
+	make: (i: number) => Promise<T>
+): Promise<T[]> {
 	const made: T[] = [];
-	for (let i = 0; i < count; i += batch) made.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => make(i + j)))));
+	for (let i = 0; i < count; i += batch)
+		made.push(
+			...(await Promise.all(
+				Array.from({ length: Math.min(batch, count - i) }, (_, j) =>
+					make(i + j)
+				)
+			))
+		);
 	return made;
 }
 
@@ -211,7 +376,10 @@ async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
 		const agentToken = agentTokens[i % agentTokens.length]!;
 		const chat = await startChat(url);
 		const chatState = await acceptChat(url, chat.chatId, agentToken);
-		const [visitor, agent] = await Promise.all([chatSocket(url, "bench", chat.chatId, chat.token, chatState), chatSocket(url, "bench", chat.chatId, agentToken)]);
+		const [visitor, agent] = await Promise.all([
+			chatSocket(url, "bench", chat.chatId, chat.token, chatState),
+			chatSocket(url, "bench", chat.chatId, agentToken),
+		]);
 		sockets.push(visitor, agent);
 		return { from: visitor, to: agent };
 	});
@@ -219,30 +387,57 @@ async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
 
 async function websocket() {
 	const echo = await startEcho(18804);
-	const durable = await startLocalDeployment({ port: 18805, stateDir: join(stateRoot, "ws-durable"), chatState: "durable" });
-	const memory = await startLocalDeployment({ port: 18807, stateDir: join(stateRoot, "ws-memory"), chatState: "memory" });
+	const durable = await startLocalDeployment({
+		port: 18805,
+		stateDir: join(stateRoot, "ws-durable"),
+		chatState: "durable",
+	});
+	const memory = await startLocalDeployment({
+		port: 18807,
+		stateDir: join(stateRoot, "ws-memory"),
+		chatState: "memory",
+	});
 	const sockets: LoadSocket[] = [];
 	try {
-		log(`opening ${WS_CHATS} chats with a visitor and an agent socket each, and ${WS_CHATS} echo sockets`);
+		log(
+			`opening ${WS_CHATS} chats with a visitor and an agent socket each, and ${WS_CHATS} echo sockets`
+		);
 		const durableChats = await chatPairs(durable.url, sockets);
 		const memoryChats = await chatPairs(memory.url, sockets);
 		const echoes = await inBatches(WS_CHATS, 25, async (i) => {
-			const socket = await LoadSocket.open(`${echo.url.replace(/^http/, "ws")}/ws/chat-${i}`);
+			const socket = await LoadSocket.open(
+				`${echo.url.replace(/^http/, "ws")}/ws/chat-${i}`
+			);
 			sockets.push(socket);
 			return { from: socket, to: socket } satisfies Pair;
 		});
 		// Each target is warmed right before it is measured: rooms idle for ~10 s hibernate, and waking
 		// 500 of them at once (in memory mode: and rebuilding them) is a start-up cost, not the steady state.
 		const warm = (pairs: Pair[]) => openDelivery(pairs, 2, 2);
-		const runs = { echoOpen: [] as LoadResult[], durableOpen: [] as LoadResult[], memoryOpen: [] as LoadResult[], echoClosed: [] as LoadResult[], durableClosed: [] as LoadResult[] };
+		const runs = {
+			echoOpen: [] as LoadResult[],
+			durableOpen: [] as LoadResult[],
+			memoryOpen: [] as LoadResult[],
+			echoClosed: [] as LoadResult[],
+			durableClosed: [] as LoadResult[],
+		};
 		for (let round = 1; round <= ROUNDS; round++) {
-			log(`round ${round}: one message per chat per second: echo, durable, memory`);
-			for (const [pairs, into] of [[echoes, runs.echoOpen], [durableChats, runs.durableOpen], [memoryChats, runs.memoryOpen]] as const) {
+			log(
+				`round ${round}: one message per chat per second: echo, durable, memory`
+			);
+			for (const [pairs, into] of [
+				[echoes, runs.echoOpen],
+				[durableChats, runs.durableOpen],
+				[memoryChats, runs.memoryOpen],
+			] as const) {
 				await warm(pairs);
 				into.push(await openDelivery(pairs, 1, SECONDS));
 			}
 			log(`round ${round}: saturation: echo, durable`);
-			for (const [pairs, into] of [[echoes, runs.echoClosed], [durableChats, runs.durableClosed]] as const) {
+			for (const [pairs, into] of [
+				[echoes, runs.echoClosed],
+				[durableChats, runs.durableClosed],
+			] as const) {
 				await warm(pairs);
 				into.push(await closedDelivery(pairs, SECONDS));
 			}
@@ -264,15 +459,40 @@ async function websocket() {
 /** SPEC §11: 200 chat starts a second across 50 agents online, auto mode; assignment p99 against 100 ms. */
 async function routing() {
 	const echo = await startEcho(18806);
-	const d = await startLocalDeployment({ port: 18805, stateDir: join(stateRoot, "routing"), chatState: "durable" });
+	const d = await startLocalDeployment({
+		port: 18805,
+		stateDir: join(stateRoot, "routing"),
+		chatState: "durable",
+	});
 	try {
-		const limits = { chatStartsPerMinutePerAddress: 100_000, socketUpgradesPerMinutePerAddress: 100_000 };
-		await admin(d.url, "/sites/routing", { name: "Routing benchmark", routing: { mode: "auto", sticky: false }, limits });
+		const limits = {
+			chatStartsPerMinutePerAddress: 100_000,
+			socketUpgradesPerMinutePerAddress: 100_000,
+		};
+		await admin(d.url, "/sites/routing", {
+			name: "Routing benchmark",
+			routing: { mode: "auto", sticky: false },
+			limits,
+		});
 		const tokens: string[] = [];
 		for (let i = 0; i < ROUTING_AGENTS; i++) {
 			const email = `agent-${i}@routing.example`;
-			await admin(d.url, "/sites/routing/agents", { email, name: `Agent ${i}`, password: "bench-password", maxChats: 50 });
-			tokens.push((await LiveChatClient.agentLogin({ baseUrls: [d.url], siteId: "routing", email, password: "bench-password" })).token);
+			await admin(d.url, "/sites/routing/agents", {
+				email,
+				name: `Agent ${i}`,
+				password: "bench-password",
+				maxChats: 50,
+			});
+			tokens.push(
+				(
+					await LiveChatClient.agentLogin({
+						baseUrls: [d.url],
+						siteId: "routing",
+						email,
+						password: "bench-password",
+					})
+				).token
+			);
 		}
 		log("routing: warming up");
 		await routingLoad(d.url, "routing", tokens, 50, 1);
@@ -280,16 +500,25 @@ async function routing() {
 		const echoLatencies: number[] = [];
 		for (let round = 1; round <= ROUNDS; round++) {
 			log(`round ${round}: routing`);
-			rounds.push(await routingLoad(d.url, "routing", tokens, ROUTING_PER_SECOND, 4));
+			rounds.push(
+				await routingLoad(d.url, "routing", tokens, ROUTING_PER_SECOND, 4)
+			);
 			log(`round ${round}: echo at the same rate`);
 			echoLatencies.push(...(await openEcho(echo.url, ROUTING_PER_SECOND, 4)));
 		}
 		echoLatencies.sort((a, b) => a - b);
 		// Where it stands at a quarter of the rate: what a slower stream of starts costs, short of saturation.
 		log("routing: a quarter of the rate");
-		const quarter = await routingLoad(d.url, "routing", tokens, ROUTING_PER_SECOND / 4, 4);
+		const quarter = await routingLoad(
+			d.url,
+			"routing",
+			tokens,
+			ROUTING_PER_SECOND / 4,
+			4
+		);
 		const last = rounds.at(-1)!;
-		const p = (q: number) => Math.max(...rounds.map((r) => (q === 50 ? r.p50 : r.p99)));
+		const p = (q: number) =>
+			Math.max(...rounds.map((r) => (q === 50 ? r.p50 : r.p99)));
 		return {
 			starts: rounds.reduce((n, r) => n + r.starts, 0),
 			assigned: rounds.reduce((n, r) => n + r.assigned, 0),
@@ -307,19 +536,28 @@ async function routing() {
 }
 
 /** The echo at a steady rate (open loop): each request's time to its answer. */
-async function openEcho(base: string, perSecond: number, seconds: number): Promise<number[]> {
+async function openEcho(
+	base: string,
+	perSecond: number,
+	seconds: number
+): Promise<number[]> {
 	const latencies: number[] = [];
 	const began = performance.now();
 	const inFlight: Promise<void>[] = [];
 	for (let i = 0; i < perSecond * seconds; i++) {
 		const due = began + (i * 1000) / perSecond;
-		if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+		if (due > performance.now())
+			await new Promise((r) => setTimeout(r, due - performance.now()));
 		const t = performance.now();
 		inFlight.push(
-			fetch(`${base}/chat-${i % 50}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: json({ visitor: { name: "Load" } }) }).then(async (res) => {
+			fetch(`${base}/chat-${i % 50}`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body: json({ visitor: { name: "Load" } }),
+			}).then(async (res) => {
 				await res.text();
 				latencies.push(performance.now() - t);
-			}),
+			})
 		);
 	}
 	await Promise.all(inFlight);
@@ -327,7 +565,10 @@ async function openEcho(base: string, perSecond: number, seconds: number): Promi
 }
 
 function residentBytes(port: number): number {
-	const pid = execSync(`pgrep -f "entry=127.0.0.1:${port}"`).toString().trim().split("\n")[0];
+	const pid = execSync(`pgrep -f "entry=127.0.0.1:${port}"`)
+		.toString()
+		.trim()
+		.split("\n")[0];
 	const status = execSync(`cat /proc/${pid}/status`).toString();
 	return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
@@ -335,7 +576,11 @@ function residentBytes(port: number): number {
 /** Memory mode: how much a chat that is open but quiet costs the process holding it. */
 async function idleChatMemory() {
 	const port = 18806;
-	const deployment = await startLocalDeployment({ port, stateDir: join(stateRoot, "memory"), chatState: "memory" });
+	const deployment = await startLocalDeployment({
+		port,
+		stateDir: join(stateRoot, "memory"),
+		chatState: "memory",
+	});
 	try {
 		await benchSite(deployment.url);
 		const fill = async () => {
@@ -359,7 +604,11 @@ async function idleChatMemory() {
 async function web() {
 	log("web: building the bundles and measuring them");
 	const sizes = webSizes();
-	const deployment = await startLocalDeployment({ port: 18809, stateDir: join(stateRoot, "web"), chatState: "durable" });
+	const deployment = await startLocalDeployment({
+		port: 18809,
+		stateDir: join(stateRoot, "web"),
+		chatState: "durable",
+	});
 	try {
 		log("web: time to launcher and agent-to-widget delivery in Chromium");
 		return { sizes, ...(await webTimings(deployment.url)) };
@@ -380,7 +629,9 @@ function widgetLines(w: Awaited<ReturnType<typeof web>>): string[] {
 		"",
 		"| script | raw | gzipped |",
 		"|---|---|---|",
-		...w.sizes.scripts.map((s) => `| ${s.file} | ${kb(s.raw)} | ${kb(s.gzip)} |`),
+		...w.sizes.scripts.map(
+			(s) => `| ${s.file} | ${kb(s.raw)} | ${kb(s.gzip)} |`
+		),
 		"",
 		loader
 			? `- Loader \`${loader.file}\`: **${kb(loader.gzip)}** gzipped, ${kb(loader.raw)} raw (target ≤ ${kb(LOADER_LIMIT_GZ)}: ${verdict(loader.gzip <= LOADER_LIMIT_GZ)}).`
@@ -396,8 +647,16 @@ function widgetLines(w: Awaited<ReturnType<typeof web>>): string[] {
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 async function main() {
-	const commit = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
-	const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() ? " (with uncommitted changes)" : "";
+	const commit = execSync("git rev-parse --short HEAD", { cwd: root })
+		.toString()
+		.trim();
+	const dirty = execSync("git status --porcelain --untracked-files=no", {
+		cwd: root,
+	})
+		.toString()
+		.trim()
+		? " (with uncommitted changes)"
+		: "";
 	if (ONLY === "send") return console.log(await httpSend());
 	if (ONLY === "rebuild") return console.log(await rebuild());
 	if (ONLY === "websocket") return console.log(await websocket());

@@ -8,9 +8,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import type { Browser, Frame, Page } from "playwright-core";
-import { percentile } from "./http-load.ts";
 import { launchBrowser } from "../test/browser/harness.ts";
+import { percentile } from "./http-load.ts";
+import type { Browser, Frame, Page } from "playwright-core";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const publicDir = join(root, "public");
@@ -36,20 +36,34 @@ export interface WebSizes {
 
 /** Builds the web bundles as `npm start` does, then measures every script public/ serves. */
 export function webSizes(): WebSizes {
-	execFileSync(process.execPath, ["scripts/build-web.mjs"], { cwd: root, stdio: "inherit" });
-	const scripts = readdirSync(publicDir, { recursive: true, withFileTypes: true })
+	execFileSync(process.execPath, ["scripts/build-web.mjs"], {
+		cwd: root,
+		stdio: "inherit",
+	});
+	const scripts = readdirSync(publicDir, {
+		recursive: true,
+		withFileTypes: true,
+	})
 		.filter((entry) => entry.isFile() && /\.m?js$/.test(entry.name))
 		.map((entry) => {
 			const bytes = readFileSync(join(entry.parentPath, entry.name));
 			// node:zlib's default level (6), as servers and CDNs commonly compress.
-			return { file: relative(publicDir, join(entry.parentPath, entry.name)), raw: bytes.length, gzip: gzipSync(bytes).length };
+			return {
+				file: relative(publicDir, join(entry.parentPath, entry.name)),
+				raw: bytes.length,
+				gzip: gzipSync(bytes).length,
+			};
 		})
 		.sort((a, b) => a.file.localeCompare(b.file));
-	const widgetChunks = scripts.filter((s) => s.file !== LOADER_FILE && !/console/i.test(s.file));
+	const widgetChunks = scripts.filter(
+		(s) => s.file !== LOADER_FILE && !/console/i.test(s.file)
+	);
 	return {
 		scripts,
 		loader: scripts.find((s) => s.file === LOADER_FILE),
-		window: widgetChunks.find((s) => /window/i.test(s.file)) ?? widgetChunks.find((s) => /chat|widget/i.test(s.file)),
+		window:
+			widgetChunks.find((s) => /window/i.test(s.file)) ??
+			widgetChunks.find((s) => /chat|widget/i.test(s.file)),
 	};
 }
 
@@ -62,7 +76,12 @@ export interface Spread {
 
 const spread = (values: number[]): Spread => {
 	const sorted = [...values].sort((a, b) => a - b);
-	return { samples: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? NaN };
+	return {
+		samples: sorted.length,
+		p50: percentile(sorted, 50),
+		p95: percentile(sorted, 95),
+		max: sorted.at(-1) ?? NaN,
+	};
 };
 
 /**
@@ -91,7 +110,11 @@ window.launcherShownAt = new Promise((resolve) => {
 });`;
 
 /** Time to launcher on the demo page, each load in a fresh context (a first visit: nothing cached). */
-export async function timeToLauncher(browser: Browser, baseUrl: string, loads = 7): Promise<Spread> {
+export async function timeToLauncher(
+	browser: Browser,
+	baseUrl: string,
+	loads = 7
+): Promise<Spread> {
 	const times: number[] = [];
 	for (let i = 0; i < loads; i++) {
 		const context = await browser.newContext();
@@ -101,7 +124,10 @@ export async function timeToLauncher(browser: Browser, baseUrl: string, loads = 
 			await page.goto(baseUrl);
 			times.push((await page.evaluate("window.launcherShownAt")) as number);
 			// The same launcher as a person (and the tests) would find it.
-			await page.getByRole("button", { name: /chat/i }).first().waitFor({ timeout: 5_000 });
+			await page
+				.getByRole("button", { name: /chat/i })
+				.first()
+				.waitFor({ timeout: 5_000 });
 		} finally {
 			await context.close();
 		}
@@ -132,12 +158,25 @@ const WAIT_FOR_TEXT = `(text) => new Promise((resolve) => {
 	}
 })`;
 
-const waitForText = async (frame: Frame, text: string) => (await frame.evaluate(`(${WAIT_FOR_TEXT})(${JSON.stringify(text)})`)) as number;
+const waitForText = async (frame: Frame, text: string) =>
+	(await frame.evaluate(
+		`(${WAIT_FOR_TEXT})(${JSON.stringify(text)})`
+	)) as number;
 
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+async function within<T>(
+	promise: Promise<T>,
+	ms: number,
+	message: string
+): Promise<T> {
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	try {
-		return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+		return await Promise.race([
+			promise,
+			new Promise<never>(
+				(_, reject) =>
+					(timer = setTimeout(() => reject(new Error(message)), ms))
+			),
+		]);
 	} finally {
 		clearTimeout(timer);
 	}
@@ -149,10 +188,20 @@ interface AgentSide {
 	baseUrl: string;
 }
 
-async function agentCall<T>(agent: AgentSide, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+async function agentCall<T>(
+	agent: AgentSide,
+	method: string,
+	path: string,
+	body?: unknown,
+	headers: Record<string, string> = {}
+): Promise<T> {
 	const res = await fetch(`${agent.baseUrl}/v1/sites/${agent.siteId}${path}`, {
 		method,
-		headers: { Authorization: `Bearer ${agent.token}`, "Content-Type": "application/json", ...headers },
+		headers: {
+			Authorization: `Bearer ${agent.token}`,
+			"Content-Type": "application/json",
+			...headers,
+		},
 		body: body === undefined ? undefined : JSON.stringify(body),
 	});
 	const text = await res.text();
@@ -165,8 +214,14 @@ async function visitorStarts(page: Page, hello: string): Promise<void> {
 	await page.getByRole("button", { name: /chat/i }).first().click();
 	const message = page.getByRole("textbox", { name: /message/i });
 	const start = page.getByRole("button", { name: /start/i });
-	for (const deadline = Date.now() + 15_000; !(await message.isVisible()) && !(await start.isVisible()); ) {
-		if (Date.now() > deadline) throw new Error("the widget offered neither a message box nor a chat start");
+	for (
+		const deadline = Date.now() + 15_000;
+		!(await message.isVisible()) && !(await start.isVisible());
+	) {
+		if (Date.now() > deadline)
+			throw new Error(
+				"the widget offered neither a message box nor a chat start"
+			);
 		await new Promise((r) => setTimeout(r, 100));
 	}
 	if (await start.isVisible()) {
@@ -183,7 +238,12 @@ async function visitorStarts(page: Page, hello: string): Promise<void> {
  * text is in the widget's log (in the page, on the same machine's clock). Sequential messages, after
  * a few to warm the socket up. `agent` must be online (else the widget offers the offline form).
  */
-export async function agentToWidget(browser: Browser, baseUrl: string, agent: AgentSide, messages = 20): Promise<Spread> {
+export async function agentToWidget(
+	browser: Browser,
+	baseUrl: string,
+	agent: AgentSide,
+	messages = 20
+): Promise<Spread> {
 	const context = await browser.newContext();
 	try {
 		const page = await context.newPage();
@@ -191,27 +251,50 @@ export async function agentToWidget(browser: Browser, baseUrl: string, agent: Ag
 		const hello = `bench hello ${crypto.randomUUID().slice(0, 8)}`;
 		await visitorStarts(page, hello);
 		let chatId: string | undefined;
-		for (const deadline = Date.now() + 15_000; !chatId; await new Promise((r) => setTimeout(r, 200))) {
-			if (Date.now() > deadline) throw new Error("the visitor's chat never reached the agent");
+		for (
+			const deadline = Date.now() + 15_000;
+			!chatId;
+			await new Promise((r) => setTimeout(r, 200))
+		) {
+			if (Date.now() > deadline)
+				throw new Error("the visitor's chat never reached the agent");
 			const [queue, mine] = await Promise.all([
 				agentCall<{ waiting: { chatId: string }[] }>(agent, "GET", "/queue"),
-				agentCall<{ chats: { chatId: string }[] }>(agent, "GET", "/agents/me/chats"),
+				agentCall<{ chats: { chatId: string }[] }>(
+					agent,
+					"GET",
+					"/agents/me/chats"
+				),
 			]);
 			chatId = [...queue.waiting, ...mine.chats].map((c) => c.chatId).at(-1);
 		}
 		await agentCall(agent, "POST", `/chats/${chatId}/accept`);
 		const offsets = { visitor: 0, agent: 0 };
 		const send = async (content: string) => {
-			const answer = await agentCall<{ code: number; visitorDataOffset: number; agentDataOffset: number }>(agent, "POST", `/chats/${chatId}/messages`, { id: crypto.randomUUID(), content }, {
-				"X-Visitor-Data-Offset": String(offsets.visitor),
-				"X-Agent-Data-Offset": String(offsets.agent),
-			});
-			if (answer.code !== 0) throw new Error(`agent send answered code ${answer.code}`);
+			const answer = await agentCall<{
+				code: number;
+				visitorDataOffset: number;
+				agentDataOffset: number;
+			}>(
+				agent,
+				"POST",
+				`/chats/${chatId}/messages`,
+				{ id: crypto.randomUUID(), content },
+				{
+					"X-Visitor-Data-Offset": String(offsets.visitor),
+					"X-Agent-Data-Offset": String(offsets.agent),
+				}
+			);
+			if (answer.code !== 0)
+				throw new Error(`agent send answered code ${answer.code}`);
 			offsets.visitor = answer.visitorDataOffset;
 			offsets.agent = answer.agentDataOffset;
 		};
 		// The widget's own visitor message is in the chat: start from the server's offsets.
-		const polled = await agentCall<{ visitorDataOffset: number; agentDataOffset: number }>(agent, "GET", `/chats/${chatId}/messages`, undefined, {
+		const polled = await agentCall<{
+			visitorDataOffset: number;
+			agentDataOffset: number;
+		}>(agent, "GET", `/chats/${chatId}/messages`, undefined, {
 			"X-Visitor-Data-Offset": "0",
 			"X-Agent-Data-Offset": "0",
 		});
@@ -221,11 +304,17 @@ export async function agentToWidget(browser: Browser, baseUrl: string, agent: Ag
 		for (let i = -3; i < messages; i++) {
 			const text = `agent says ${i} ${crypto.randomUUID().slice(0, 8)}`;
 			// Watch every frame: the chat window may be an iframe of the deployment.
-			const arrived = Promise.any(page.frames().map((frame) => waitForText(frame, text)));
+			const arrived = Promise.any(
+				page.frames().map((frame) => waitForText(frame, text))
+			);
 			await new Promise((r) => setTimeout(r, 50)); // the watchers are in place
 			const sentAt = performance.timeOrigin + performance.now();
 			await send(text);
-			const at = await within(arrived, 15_000, `"${text}" never showed in the widget`);
+			const at = await within(
+				arrived,
+				15_000,
+				`"${text}" never showed in the widget`
+			);
 			if (i >= 0) times.push(at - sentAt);
 			await new Promise((r) => setTimeout(r, 100));
 		}
@@ -247,10 +336,20 @@ export async function webTimings(baseUrl: string): Promise<WebTimings> {
 		const login = await fetch(`${baseUrl}/v1/sites/demo/agent-sessions`, {
 			method: "POST",
 			headers: { "Content-Type": "application/json" },
-			body: JSON.stringify({ email: "agent@demo.local", password: "demo-password" }),
+			body: JSON.stringify({
+				email: "agent@demo.local",
+				password: "demo-password",
+			}),
 		});
-		if (!login.ok) throw new Error(`demo agent login: ${login.status} ${await login.text()}`);
-		const agent = { siteId: "demo", baseUrl, token: ((await login.json()) as { token: string }).token };
+		if (!login.ok)
+			throw new Error(
+				`demo agent login: ${login.status} ${await login.text()}`
+			);
+		const agent = {
+			siteId: "demo",
+			baseUrl,
+			token: ((await login.json()) as { token: string }).token,
+		};
 		await agentCall(agent, "PUT", "/agents/me/status", { status: "online" });
 		const launcher = await timeToLauncher(browser, baseUrl);
 		const delivery = await agentToWidget(browser, baseUrl, agent);

@@ -16,11 +16,17 @@ export class LoadSocket {
 		ws.on("message", (data) => {
 			const text = data.toString();
 			if (!text.startsWith("{")) return;
-			const frame = JSON.parse(text) as { type?: string; message?: { id?: string } };
+			const frame = JSON.parse(text) as {
+				type?: string;
+				message?: { id?: string };
+			};
 			if (frame.type === "rebuild") this.onRebuild?.();
 			const id = frame.message?.id;
 			// The echo sends our "send" frame back; the chat room sends the agent a "message" frame.
-			const waiter = id !== undefined && frame.type !== "ack" ? this.byId.get(id) : undefined;
+			const waiter =
+				id !== undefined && frame.type !== "ack"
+					? this.byId.get(id)
+					: undefined;
 			if (waiter) {
 				this.byId.delete(id!);
 				return waiter();
@@ -42,11 +48,19 @@ export class LoadSocket {
 	}
 
 	waitFor(id: string, timeoutMs = 30_000): Promise<void> {
-		return withTimeout(new Promise<void>((resolve) => this.byId.set(id, resolve)), timeoutMs, () => this.byId.delete(id));
+		return withTimeout(
+			new Promise<void>((resolve) => this.byId.set(id, resolve)),
+			timeoutMs,
+			() => this.byId.delete(id)
+		);
 	}
 
 	waitForType(type: string, timeoutMs = 30_000): Promise<void> {
-		return withTimeout(new Promise<void>((resolve) => (this.byType = { type, resolve })), timeoutMs, () => (this.byType = undefined));
+		return withTimeout(
+			new Promise<void>((resolve) => (this.byType = { type, resolve })),
+			timeoutMs,
+			() => (this.byType = undefined)
+		);
 	}
 
 	send(frame: unknown): void {
@@ -58,7 +72,11 @@ export class LoadSocket {
 	}
 }
 
-function withTimeout(promise: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+function withTimeout(
+	promise: Promise<void>,
+	ms: number,
+	onTimeout: () => void
+): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => {
 			onTimeout();
@@ -96,34 +114,56 @@ async function deliverOnce(pair: Pair, result: LoadResult): Promise<void> {
 	}
 }
 
-const emptyResult = (): LoadResult => ({ requests: 0, seconds: 0, latenciesMs: [], errors: 0 });
+const emptyResult = (): LoadResult => ({
+	requests: 0,
+	seconds: 0,
+	latenciesMs: [],
+	errors: 0,
+});
 
 /** Closed loop: every pair sends its next message as soon as the last one arrived (saturation). */
-export async function closedDelivery(pairs: Pair[], seconds: number): Promise<LoadResult> {
+export async function closedDelivery(
+	pairs: Pair[],
+	seconds: number
+): Promise<LoadResult> {
 	const result = emptyResult();
 	const started = performance.now();
 	const deadline = started + seconds * 1000;
-	await Promise.all(pairs.map(async (pair) => {
-		while (performance.now() < deadline) await deliverOnce(pair, result);
-	}));
+	await Promise.all(
+		pairs.map(async (pair) => {
+			while (performance.now() < deadline) await deliverOnce(pair, result);
+		})
+	);
 	result.seconds = (performance.now() - started) / 1000;
 	return result;
 }
 
 /** Open loop: every pair sends `perSecond` messages a second whatever happens, from a random phase (people chatting). */
-export async function openDelivery(pairs: Pair[], perSecond: number, seconds: number): Promise<LoadResult> {
+export async function openDelivery(
+	pairs: Pair[],
+	perSecond: number,
+	seconds: number
+): Promise<LoadResult> {
 	const result = emptyResult();
 	const interval = 1000 / perSecond;
 	const started = performance.now();
 	const deadline = started + seconds * 1000;
-	await Promise.all(pairs.map(async (pair) => {
-		const inFlight: Promise<void>[] = [];
-		for (let at = started + Math.random() * interval; at < deadline; at += interval) {
-			await new Promise((r) => setTimeout(r, Math.max(0, at - performance.now())));
-			inFlight.push(deliverOnce(pair, result));
-		}
-		await Promise.all(inFlight);
-	}));
+	await Promise.all(
+		pairs.map(async (pair) => {
+			const inFlight: Promise<void>[] = [];
+			for (
+				let at = started + Math.random() * interval;
+				at < deadline;
+				at += interval
+			) {
+				await new Promise((r) =>
+					setTimeout(r, Math.max(0, at - performance.now()))
+				);
+				inFlight.push(deliverOnce(pair, result));
+			}
+			await Promise.all(inFlight);
+		})
+	);
 	result.seconds = (performance.now() - started) / 1000;
 	return result;
 }
@@ -132,11 +172,32 @@ export async function openDelivery(pairs: Pair[], perSecond: number, seconds: nu
  * Opens a chat socket and says hello; resolves when the room has answered. With the chat's sealed
  * state, the socket answers a rebuild request as a client would, less the history it does not keep.
  */
-export async function chatSocket(baseUrl: string, siteId: string, chatId: string, token: string, chatState?: string): Promise<LoadSocket> {
-	const socket = await LoadSocket.open(`${baseUrl.replace(/^http/, "ws")}/v1/sites/${siteId}/chats/${chatId}/ws`);
-	if (chatState) socket.onRebuild = () => socket.send({ type: "rebuild", chatState, visitorDataOffset: 0, agentDataOffset: 0, messages: [] });
+export async function chatSocket(
+	baseUrl: string,
+	siteId: string,
+	chatId: string,
+	token: string,
+	chatState?: string
+): Promise<LoadSocket> {
+	const socket = await LoadSocket.open(
+		`${baseUrl.replace(/^http/, "ws")}/v1/sites/${siteId}/chats/${chatId}/ws`
+	);
+	if (chatState)
+		socket.onRebuild = () =>
+			socket.send({
+				type: "rebuild",
+				chatState,
+				visitorDataOffset: 0,
+				agentDataOffset: 0,
+				messages: [],
+			});
 	const synced = socket.waitForType("sync");
-	socket.send({ type: "hello", token, visitorDataOffset: 0, agentDataOffset: 0 });
+	socket.send({
+		type: "hello",
+		token,
+		visitorDataOffset: 0,
+		agentDataOffset: 0,
+	});
 	await synced;
 	return socket;
 }

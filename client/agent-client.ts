@@ -5,15 +5,34 @@
  * lists those chats, so a dispatcher that lost its state has them back from the consoles.
  */
 import { z } from "zod";
-import { AgentSummarySchema, ChatTakenSchema, QueueEntrySchema, type AgentStatus } from "../src/protocol/agent-frames.ts";
-import { ReturnResultSchema, type AgentSchema } from "../src/protocol/chat.ts";
-import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
+import {
+	AgentSummarySchema,
+	ChatTakenSchema,
+	QueueEntrySchema,
+} from "../src/protocol/agent-frames.ts";
+import { ReturnResultSchema } from "../src/protocol/chat.ts";
 import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
-import { LiveChatClient, LiveChatError, jsonInit, readOk, type ChatEvent } from "./live-chat-client.ts";
-import { openPresence, type PresenceSocket } from "./presence-socket.ts";
-import { openWebSocket, type OpenSocket } from "./socket-session.ts";
+import {
+	jsonInit,
+	LiveChatClient,
+	LiveChatError,
+	readOk,
+} from "./live-chat-client.ts";
+import { openPresence } from "./presence-socket.ts";
+import { openWebSocket } from "./socket-session.ts";
+import { Transport } from "./transport.ts";
+import type { AgentStatus } from "../src/protocol/agent-frames.ts";
+import type { AgentSchema } from "../src/protocol/chat.ts";
+import type {
+	AgentServerFrame,
+	AgentSummary,
+	QueueEntry,
+} from "../src/protocol/dispatch.ts";
+import type { ChatEvent } from "./live-chat-client.ts";
+import type { PresenceSocket } from "./presence-socket.ts";
+import type { OpenSocket } from "./socket-session.ts";
 import type { ChatStore } from "./store.ts";
-import { Transport, type TransportOptions } from "./transport.ts";
+import type { TransportOptions } from "./transport.ts";
 
 export type Agent = z.infer<typeof AgentSchema>;
 
@@ -40,7 +59,12 @@ export type AgentEvent =
 	/** A chat is now this agent's (routed to it, accepted, transferred to it), with its client. */
 	| { type: "assigned"; chatId: string; chat: LiveChatClient }
 	/** Transferred away or ended: the client stays usable (history, wrap-up) but is no longer connected. */
-	| { type: "released"; chatId: string; reason: "transferred" | "ended"; chat: LiveChatClient }
+	| {
+			type: "released";
+			chatId: string;
+			reason: "transferred" | "ended";
+			chat: LiveChatClient;
+	  }
 	| { type: "invited"; chatId: string; by: string }
 	| { type: "private"; from: string; message: string }
 	/** A refusal from the dispatcher; `unauthorized` (token expired or revoked) stops the client: log in again. */
@@ -51,7 +75,9 @@ export type AgentEvent =
 
 const QueueAnswerSchema = z.object({ waiting: z.array(QueueEntrySchema) });
 const AgentsAnswerSchema = z.object({ agents: z.array(AgentSummarySchema) });
-const MyChatsAnswerSchema = z.object({ chats: z.array(z.object({ chatId: z.string() })) });
+const MyChatsAnswerSchema = z.object({
+	chats: z.array(z.object({ chatId: z.string() })),
+});
 
 export class AgentClient {
 	readonly siteId: string;
@@ -79,15 +105,26 @@ export class AgentClient {
 		this.agent = options.agent;
 		this.desired = options.status ?? "online";
 		this.transport = new Transport(options);
-		this.openSocket = options.openSocket ?? (typeof WebSocket === "function" ? openWebSocket : undefined);
+		this.openSocket =
+			options.openSocket ??
+			(typeof WebSocket === "function" ? openWebSocket : undefined);
 		this.onEvent = options.onEvent ?? (() => {});
 		this.heartbeatMs = options.heartbeatMs ?? 30_000;
 		this.pingMs = options.pingMs ?? 25_000;
 	}
 
-	static async login(options: Omit<AgentClientOptions, "token" | "agent"> & { email: string; password: string }): Promise<AgentClient> {
+	static async login(
+		options: Omit<AgentClientOptions, "token" | "agent"> & {
+			email: string;
+			password: string;
+		}
+	): Promise<AgentClient> {
 		const { email, password, ...rest } = options;
-		const { token, agent } = await LiveChatClient.agentLogin({ ...rest, email, password });
+		const { token, agent } = await LiveChatClient.agentLogin({
+			...rest,
+			email,
+			password,
+		});
 		return new AgentClient({ ...rest, token, agent });
 	}
 
@@ -129,7 +166,8 @@ export class AgentClient {
 	/** Over the socket when one is open (its next hello says it too), else over HTTP. */
 	async setStatus(status: AgentStatus): Promise<void> {
 		this.desired = status;
-		if (!this.socket?.send({ type: "status", status })) await this.call("/agents/me/status", jsonInit("PUT", { status }));
+		if (!this.socket?.send({ type: "status", status }))
+			await this.call("/agents/me/status", jsonInit("PUT", { status }));
 	}
 
 	async queue(): Promise<QueueEntry[]> {
@@ -142,9 +180,16 @@ export class AgentClient {
 
 	/** Takes a waiting chat: `409 conflict` when another agent was first, `409 at_capacity` at maxChats. */
 	async accept(chatId: string): Promise<LiveChatClient> {
-		const answer = await this.call(`/chats/${chatId}/accept`, { method: "POST" });
+		const answer = await this.call(`/chats/${chatId}/accept`, {
+			method: "POST",
+		});
 		if (ReturnResultSchema.safeParse(answer).data?.code === 1) {
-			throw new LiveChatError(503, "chat_unavailable", "the server lost this chat; it is back once the visitor's client rebuilds it", "/accept");
+			throw new LiveChatError(
+				503,
+				"chat_unavailable",
+				"the server lost this chat; it is back once the visitor's client rebuilds it",
+				"/accept"
+			);
 		}
 		const taken = ChatTakenSchema.parse(answer);
 		return this.took(taken.chatId, taken.chatState);
@@ -152,14 +197,22 @@ export class AgentClient {
 
 	/** Hands one of this agent's chats to another agent, who must be online with room for it. */
 	async transfer(chatId: string, toAgentId: string): Promise<void> {
-		ChatTakenSchema.parse(await this.call(`/chats/${chatId}/transfer`, jsonInit("POST", { toAgentId })));
+		ChatTakenSchema.parse(
+			await this.call(
+				`/chats/${chatId}/transfer`,
+				jsonInit("POST", { toAgentId })
+			)
+		);
 		this.released(chatId, "transferred");
 	}
 
 	/** The dispatcher's list of this agent's chats; any this client lacks (assigned while it was away) are added. */
 	async refreshChats(): Promise<LiveChatClient[]> {
-		const { chats } = MyChatsAnswerSchema.parse(await this.call("/agents/me/chats"));
-		for (const { chatId } of chats) if (!this.chatClients.has(chatId)) await this.addChat(chatId);
+		const { chats } = MyChatsAnswerSchema.parse(
+			await this.call("/agents/me/chats")
+		);
+		for (const { chatId } of chats)
+			if (!this.chatClients.has(chatId)) await this.addChat(chatId);
 		return [...this.chatClients.values()];
 	}
 
@@ -167,12 +220,17 @@ export class AgentClient {
 		return this.connected && connection === this.connection;
 	}
 
-	private async stayPresent(connection: number, ready: () => void): Promise<void> {
+	private async stayPresent(
+		connection: number,
+		ready: () => void
+	): Promise<void> {
 		await this.refreshChats().catch(() => undefined);
 		let failures = 0;
 		while (this.live(connection)) {
 			const opened = Date.now();
-			const socket = this.openSocket ? await this.openPresence(connection) : undefined;
+			const socket = this.openSocket
+				? await this.openPresence(connection)
+				: undefined;
 			if (socket === "unauthorized") {
 				this.signedOut("the dispatcher refused the token");
 				break;
@@ -192,18 +250,41 @@ export class AgentClient {
 			} else failures++;
 			if (!this.live(connection)) break;
 			// No socket now: the HTTP heartbeat keeps the agent present meanwhile.
-			if (Date.now() - this.lastHeartbeat >= this.heartbeatMs && !(await this.heartbeat())) break;
+			if (
+				Date.now() - this.lastHeartbeat >= this.heartbeatMs &&
+				!(await this.heartbeat())
+			)
+				break;
 			ready();
-			await this.pause(Math.min(this.heartbeatMs, (this.options.backoffMs ?? 200) * 2 ** (failures - 1) * (0.5 + Math.random())));
+			await this.pause(
+				Math.min(
+					this.heartbeatMs,
+					(this.options.backoffMs ?? 200) *
+						2 ** (failures - 1) *
+						(0.5 + Math.random())
+				)
+			);
 		}
 		ready();
 	}
 
 	/** The presence socket, its hello listing this agent's chats, so a dispatcher that lost its state has them back. */
-	private async openPresence(connection: number): Promise<PresenceSocket | "unauthorized" | undefined> {
+	private async openPresence(
+		connection: number
+	): Promise<PresenceSocket | "unauthorized" | undefined> {
 		const url = `${this.transport.baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/agents/me/ws`;
-		const hello = { token: this.token, status: this.desired, chats: [...this.chatClients.keys()] };
-		const socket = await openPresence(this.openSocket!, url, hello, this.pingMs, (frame) => this.live(connection) && this.received(frame));
+		const hello = {
+			token: this.token,
+			status: this.desired,
+			chats: [...this.chatClients.keys()],
+		};
+		const socket = await openPresence(
+			this.openSocket!,
+			url,
+			hello,
+			this.pingMs,
+			(frame) => this.live(connection) && this.received(frame)
+		);
 		if (typeof socket !== "object") return socket;
 		if (!this.live(connection)) {
 			socket.drop();
@@ -230,7 +311,10 @@ export class AgentClient {
 	private async heartbeat(): Promise<boolean> {
 		this.lastHeartbeat = Date.now();
 		try {
-			await this.call("/agents/me/status", jsonInit("PUT", { status: this.desired }));
+			await this.call(
+				"/agents/me/status",
+				jsonInit("PUT", { status: this.desired })
+			);
 			this.connectedVia("heartbeat");
 			await this.refreshChats();
 			this.tell({ type: "queue", waiting: await this.queue() });
@@ -244,14 +328,20 @@ export class AgentClient {
 	}
 
 	private took(chatId: string, chatState: string): LiveChatClient {
-		return this.chatClients.get(chatId) ?? this.adopt(new LiveChatClient({ ...this.chatOptions(chatId), chatState }));
+		return (
+			this.chatClients.get(chatId) ??
+			this.adopt(new LiveChatClient({ ...this.chatOptions(chatId), chatState }))
+		);
 	}
 
 	/** A chat the dispatcher lists: from the store's copy when it has one (its chat state can rebuild the chat), else new. */
 	private async addChat(chatId: string): Promise<void> {
 		const { store } = this.options;
-		const resumed = store ? await LiveChatClient.resume({ ...this.chatOptions(chatId), store }) : undefined;
-		if (!this.chatClients.has(chatId)) this.adopt(resumed ?? new LiveChatClient(this.chatOptions(chatId)));
+		const resumed = store
+			? await LiveChatClient.resume({ ...this.chatOptions(chatId), store })
+			: undefined;
+		if (!this.chatClients.has(chatId))
+			this.adopt(resumed ?? new LiveChatClient(this.chatOptions(chatId)));
 	}
 
 	private adopt(chat: LiveChatClient): LiveChatClient {
@@ -270,8 +360,19 @@ export class AgentClient {
 	}
 
 	private chatOptions(chatId: string) {
-		const { onEvent: _onEvent, status: _status, agent: _agent, heartbeatMs: _heartbeat, pingMs: _ping, ...shared } = this.options;
-		return { ...shared, chatId, onEvent: (event: ChatEvent) => this.tell({ type: "chat", chatId, event }) };
+		const {
+			onEvent: _onEvent,
+			status: _status,
+			agent: _agent,
+			heartbeatMs: _heartbeat,
+			pingMs: _ping,
+			...shared
+		} = this.options;
+		return {
+			...shared,
+			chatId,
+			onEvent: (event: ChatEvent) => this.tell({ type: "chat", chatId, event }),
+		};
 	}
 
 	private signedOut(message: string): void {
@@ -288,7 +389,13 @@ export class AgentClient {
 	private async call(path: string, init: RequestInit = {}): Promise<unknown> {
 		const headers = new Headers(init.headers);
 		headers.set("Authorization", `Bearer ${this.token}`);
-		return readOk(await this.transport.request(`/sites/${this.siteId}${path}`, { ...init, headers }), path);
+		return readOk(
+			await this.transport.request(`/sites/${this.siteId}${path}`, {
+				...init,
+				headers,
+			}),
+			path
+		);
 	}
 
 	/** A wait that disconnect() cuts short. */

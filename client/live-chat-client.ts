@@ -5,15 +5,12 @@
  * numbering of that stream), then retries the original call. An outbox message leaves the outbox
  * only once the server holds it, and its id makes every retry idempotent.
  */
-import type { Chains } from "../durable-objects/chat-chain.ts";
-import { ChatLog, streamRank, type Stream } from "../durable-objects/chat-model.ts";
-import { fromBase64url } from "../src/security/encoding.ts";
-import type { ChatMessage, ChatStatus, Offsets, ReturnResult, StartChat } from "../src/protocol/chat.ts";
-// Runtime schemas from wire.ts only (zod/mini): the widget bundles this file, and classic zod is 60 KB gzipped.
+import { ChatLog, streamRank } from "../durable-objects/chat-model.ts";
+import { SerialQueue } from "../durable-objects/serial-queue.ts";
 import {
+	AcceptAnswerSchema,
 	AGENT_CHAIN_HEADER,
 	AGENT_OFFSET_HEADER,
-	AcceptAnswerSchema,
 	AgentLoginResultSchema,
 	EventAnswerSchema,
 	MAX_FRAME_CHARS,
@@ -22,12 +19,31 @@ import {
 	StartChatResultSchema,
 	VISITOR_CHAIN_HEADER,
 	VISITOR_OFFSET_HEADER,
-	type ServerFrame,
 } from "../src/protocol/wire.ts";
-import { SerialQueue } from "../durable-objects/serial-queue.ts";
-import { FrameError, SocketClosed, SocketSession, openWebSocket, type OpenSocket, type Reply } from "./socket-session.ts";
-import { MemoryStore, type ChatSnapshot, type ChatStore, type OutboxItem } from "./store.ts";
-import { Transport, Unreachable, type TransportOptions } from "./transport.ts";
+import { fromBase64url } from "../src/security/encoding.ts";
+import {
+	FrameError,
+	openWebSocket,
+	SocketClosed,
+	SocketSession,
+} from "./socket-session.ts";
+import { MemoryStore } from "./store.ts";
+import { Transport, Unreachable } from "./transport.ts";
+import type { Chains } from "../durable-objects/chat-chain.ts";
+import type { Stream } from "../durable-objects/chat-model.ts";
+import type {
+	ChatMessage,
+	ChatStatus,
+	Offsets,
+	ReturnResult,
+	StartChat,
+} from "../src/protocol/chat.ts";
+import type { ServerFrame } from "../src/protocol/wire.ts";
+import type { OpenSocket, Reply } from "./socket-session.ts";
+import type { ChatSnapshot, ChatStore, OutboxItem } from "./store.ts";
+import type { TransportOptions } from "./transport.ts";
+
+// Runtime schemas from wire.ts only (zod/mini): the widget bundles this file, and classic zod is 60 KB gzipped.
 
 export class LiveChatError extends Error {
 	constructor(
@@ -37,7 +53,7 @@ export class LiveChatError extends Error {
 		/** The chat call that failed ("/messages", "/rebuild", …), when it was one. */
 		readonly path?: string,
 		/** Seconds until the same call may succeed (429's Retry-After, or the error frame's), when the server said. */
-		readonly retryAfter?: number,
+		readonly retryAfter?: number
 	) {
 		super(message);
 	}
@@ -45,7 +61,9 @@ export class LiveChatError extends Error {
 
 /** A send the server refused for good (bad content, ended chat, not this chat): retrying cannot help. */
 const refusedForGood = (error: unknown) =>
-	error instanceof LiveChatError && error.path === "/messages" && [400, 403, 409, 413].includes(error.status);
+	error instanceof LiveChatError &&
+	error.path === "/messages" &&
+	[400, 403, 409, 413].includes(error.status);
 
 export interface LiveChatClientOptions extends TransportOptions {
 	siteId: string;
@@ -133,9 +151,13 @@ export class LiveChatClient {
 		this.chatState = options.chatState;
 		this.transport = new Transport(options);
 		this.store = options.store ?? new MemoryStore();
-		this.openSocket = options.openSocket ?? (typeof WebSocket === "function" ? openWebSocket : undefined);
+		this.openSocket =
+			options.openSocket ??
+			(typeof WebSocket === "function" ? openWebSocket : undefined);
 		this.onEvent = options.onEvent ?? (() => {});
-		const claims = JSON.parse(new TextDecoder().decode(fromBase64url(options.token.split(".")[1] ?? ""))) as { sub: string; role: "visitor" | "agent"; name?: string };
+		const claims = JSON.parse(
+			new TextDecoder().decode(fromBase64url(options.token.split(".")[1] ?? ""))
+		) as { sub: string; role: "visitor" | "agent"; name?: string };
 		this.me = { role: claims.role, id: claims.sub, name: claims.name };
 	}
 
@@ -148,7 +170,9 @@ export class LiveChatClient {
 		if (this.connected) return Promise.resolve();
 		this.connected = true;
 		const connection = ++this.connection;
-		return new Promise((resolve) => void this.stayConnected(connection, resolve));
+		return new Promise(
+			(resolve) => void this.stayConnected(connection, resolve)
+		);
 	}
 
 	disconnect(): void {
@@ -159,7 +183,11 @@ export class LiveChatClient {
 	}
 
 	get realtime(): "websocket" | "long-poll" | "off" {
-		return !this.connected ? "off" : this.session && !this.session.closed ? "websocket" : "long-poll";
+		return !this.connected
+			? "off"
+			: this.session && !this.session.closed
+				? "websocket"
+				: "long-poll";
 	}
 
 	/** Tells the others in the chat whether this side is typing (over the socket; dropped without one). */
@@ -176,10 +204,15 @@ export class LiveChatClient {
 		return this.connected && connection === this.connection;
 	}
 
-	private async stayConnected(connection: number, ready: () => void): Promise<void> {
+	private async stayConnected(
+		connection: number,
+		ready: () => void
+	): Promise<void> {
 		let failures = 0;
 		while (this.live(connection)) {
-			const opened = this.openSocket ? await this.openSession(connection) : undefined;
+			const opened = this.openSocket
+				? await this.openSession(connection)
+				: undefined;
 			if (opened) {
 				failures = 0;
 				ready();
@@ -204,7 +237,9 @@ export class LiveChatClient {
 	 * Opens the socket and says hello; `closed` settles when the socket closes. A socket that fails
 	 * on the way, or that opens after disconnect(), is closed at once.
 	 */
-	private async openSession(connection: number): Promise<{ closed: Promise<void> } | undefined> {
+	private async openSession(
+		connection: number
+	): Promise<{ closed: Promise<void> } | undefined> {
 		const baseUrl = this.transport.baseUrl;
 		const url = `${baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`;
 		let onClose!: () => void;
@@ -213,15 +248,24 @@ export class LiveChatClient {
 		try {
 			// What the socket pushes is that deployment's version: after a move it calls for a re-read like any answer.
 			const fromSocket = (f: ServerFrame) => {
-				if (f.type === "message" || f.type === "sync") this.notedServer(baseUrl);
+				if (f.type === "message" || f.type === "sync")
+					this.notedServer(baseUrl);
 				this.pushed(f);
 			};
-			session = await SocketSession.open(this.openSocket!, url, fromSocket, () => {
-				if (this.session === session) this.session = undefined;
-				onClose();
-			});
+			session = await SocketSession.open(
+				this.openSocket!,
+				url,
+				fromSocket,
+				() => {
+					if (this.session === session) this.session = undefined;
+					onClose();
+				}
+			);
 			if (!this.live(connection)) throw new SocketClosed("disconnected");
-			const reply = await session.hello({ token: this.token, ...(await this.position()) });
+			const reply = await session.hello({
+				token: this.token,
+				...(await this.position()),
+			});
 			if (!this.live(connection)) throw new SocketClosed("disconnected");
 			this.session = session;
 			this.notedServer(baseUrl);
@@ -251,7 +295,9 @@ export class LiveChatClient {
 			case "state":
 				return this.absorbAndSave({ ...frame, messages: [] });
 			case "rebuild":
-				void this.rebuild(frame).then(() => this.flush()).catch(() => undefined);
+				void this.rebuild(frame)
+					.then(() => this.flush())
+					.catch(() => undefined);
 				return;
 			case "ended":
 				this.noteStatus("ended");
@@ -266,23 +312,39 @@ export class LiveChatClient {
 	/** For frames that arrive unasked: nobody else saves the copy after them. */
 	private absorbAndSave(update: Parameters<LiveChatClient["absorb"]>[0]): void {
 		this.absorb(update);
-		if (update.messages.length > 0 || update.chatState || update.status) void this.persist();
+		if (update.messages.length > 0 || update.chatState || update.status)
+			void this.persist();
 	}
 
 	/** Our message as the room accepted it: the ack says where and when, we know the rest. */
-	private ownMessage(ack: Extract<ServerFrame, { type: "ack" }>): ChatMessage[] {
+	private ownMessage(
+		ack: Extract<ServerFrame, { type: "ack" }>
+	): ChatMessage[] {
 		const item = this.outbox.find((m) => m.id === ack.id);
 		if (!item) return [];
-		const message: ChatMessage = { id: ack.id, type: this.me.role === "visitor" ? 1 : 2, dataOffset: ack.dataOffset, content: item.content, sendTime: ack.sendTime, senderId: this.me.id, mac: ack.mac };
+		const message: ChatMessage = {
+			id: ack.id,
+			type: this.me.role === "visitor" ? 1 : 2,
+			dataOffset: ack.dataOffset,
+			content: item.content,
+			sendTime: ack.sendTime,
+			senderId: this.me.id,
+			mac: ack.mac,
+		};
 		if (this.me.name) message.senderName = this.me.name;
 		return [message];
 	}
 
 	/** A send over the socket, under the same protocol as HTTP: rebuild when asked, then again. */
-	private sendOverSocket(session: SocketSession, item: OutboxItem): Promise<void> {
+	private sendOverSocket(
+		session: SocketSession,
+		item: OutboxItem
+	): Promise<void> {
 		return this.afterRebuilds<void>(async () => {
 			const position = await this.position();
-			const reply = await session.request({ type: "send", message: item, ...position }).catch((error) => Promise.reject(asChatError(error, "/messages")));
+			const reply = await session
+				.request({ type: "send", message: item, ...position })
+				.catch((error) => Promise.reject(asChatError(error, "/messages")));
 			if (reply.type === "ack") {
 				this.absorb({ messages: this.ownMessage(reply) });
 				return { done: undefined };
@@ -296,19 +358,54 @@ export class LiveChatClient {
 	 * Starts a chat as a visitor, with the visitor's sealed state (given, or kept by the store from its
 	 * last chat) so that the chat keeps its visitorId and goes to its last agent (SPEC §4, §7).
 	 */
-	static async startChat(options: Omit<LiveChatClientOptions, "chatId" | "token" | "chatState"> & Partial<StartChat>): Promise<LiveChatClient> {
-		const { siteId, visitor = {}, prechat, department, customVariables } = options;
+	static async startChat(
+		options: Omit<LiveChatClientOptions, "chatId" | "token" | "chatState"> &
+			Partial<StartChat>
+	): Promise<LiveChatClient> {
+		const {
+			siteId,
+			visitor = {},
+			prechat,
+			department,
+			customVariables,
+		} = options;
 		const transport = new Transport(options);
-		const visitorState = options.visitorState ?? (await options.store?.loadValue?.(visitorStateKey(siteId)).catch(() => undefined));
-		const start = (visitorState?: string) => transport.request(`/sites/${siteId}/chats`, jsonInit("POST", { visitor, prechat, department, customVariables, visitorState }));
-		let answer = await readOk(await start(visitorState)).catch((error: unknown) => {
-			// A state that no longer opens (keys rotated out, another site's) must not keep the visitor from chatting.
-			if (visitorState && error instanceof LiveChatError && error.type === "invalid_visitor_state") return undefined;
-			throw error;
-		});
+		const visitorState =
+			options.visitorState ??
+			(await options.store
+				?.loadValue?.(visitorStateKey(siteId))
+				.catch(() => undefined));
+		const start = (visitorState?: string) =>
+			transport.request(
+				`/sites/${siteId}/chats`,
+				jsonInit("POST", {
+					visitor,
+					prechat,
+					department,
+					customVariables,
+					visitorState,
+				})
+			);
+		let answer = await readOk(await start(visitorState)).catch(
+			(error: unknown) => {
+				// A state that no longer opens (keys rotated out, another site's) must not keep the visitor from chatting.
+				if (
+					visitorState &&
+					error instanceof LiveChatError &&
+					error.type === "invalid_visitor_state"
+				)
+					return undefined;
+				throw error;
+			}
+		);
 		answer ??= await readOk(await start());
 		const started = StartChatResultSchema.parse(answer);
-		const client = new LiveChatClient({ ...options, chatId: started.chatId, token: started.token, chatState: started.chatState });
+		const client = new LiveChatClient({
+			...options,
+			chatId: started.chatId,
+			token: started.token,
+			chatState: started.chatState,
+		});
 		client.chatStatus = started.status;
 		client.waitingPosition = started.queuePosition;
 		client.keepVisitorState(started.visitorState);
@@ -317,18 +414,38 @@ export class LiveChatClient {
 	}
 
 	/** Logs an agent in; the token then opens any chat of the site with `new LiveChatClient`. */
-	static async agentLogin(options: TransportOptions & { siteId: string; email: string; password: string }) {
+	static async agentLogin(
+		options: TransportOptions & {
+			siteId: string;
+			email: string;
+			password: string;
+		}
+	) {
 		const transport = new Transport(options);
-		const response = await transport.request(`/sites/${options.siteId}/agent-sessions`, jsonInit("POST", { email: options.email, password: options.password }));
+		const response = await transport.request(
+			`/sites/${options.siteId}/agent-sessions`,
+			jsonInit("POST", { email: options.email, password: options.password })
+		);
 		return AgentLoginResultSchema.parse(await readOk(response));
 	}
 
 	/** A client from what the store kept (after a page reload), or undefined if it kept nothing. */
-	static async resume(options: Omit<LiveChatClientOptions, "token" | "chatState"> & { store: ChatStore; token?: string }): Promise<LiveChatClient | undefined> {
-		const snapshot = await options.store.load(storeKey(options.siteId, options.chatId));
+	static async resume(
+		options: Omit<LiveChatClientOptions, "token" | "chatState"> & {
+			store: ChatStore;
+			token?: string;
+		}
+	): Promise<LiveChatClient | undefined> {
+		const snapshot = await options.store.load(
+			storeKey(options.siteId, options.chatId)
+		);
 		if (!snapshot) return undefined;
 		// A token given wins over the kept one: an agent that logged in again since.
-		const client = new LiveChatClient({ ...options, token: options.token ?? snapshot.token, chatState: snapshot.chatState });
+		const client = new LiveChatClient({
+			...options,
+			token: options.token ?? snapshot.token,
+			chatState: snapshot.chatState,
+		});
 		client.log = new ChatLog(snapshot.messages);
 		client.outbox = snapshot.outbox;
 		client.displaced = snapshot.displaced;
@@ -376,8 +493,13 @@ export class LiveChatClient {
 	 * Queues a message and delivers it; resolves with the message as the server accepted it. A store
 	 * that cannot save does not stop it: the outbox is kept in memory meanwhile.
 	 */
-	async send(content: string, id: string = crypto.randomUUID(), canned?: string): Promise<ChatMessage> {
-		if (!this.log.get(id) && !this.outbox.some((m) => m.id === id)) this.outbox.push(canned ? { id, content, canned } : { id, content });
+	async send(
+		content: string,
+		id: string = crypto.randomUUID(),
+		canned?: string
+	): Promise<ChatMessage> {
+		if (!this.log.get(id) && !this.outbox.some((m) => m.id === id))
+			this.outbox.push(canned ? { id, content, canned } : { id, content });
 		await this.persist();
 		try {
 			await this.flush();
@@ -412,7 +534,11 @@ export class LiveChatClient {
 	}
 
 	private async deliver(item: OutboxItem): Promise<void> {
-		const overHttp = () => this.chatCall(() => ({ path: "/messages", init: jsonInit("POST", item) }));
+		const overHttp = () =>
+			this.chatCall(() => ({
+				path: "/messages",
+				init: jsonInit("POST", item),
+			}));
 		const session = this.session;
 		if (!session) return void (await overHttp());
 		await this.sendOverSocket(session, item).catch((error) => {
@@ -428,9 +554,13 @@ export class LiveChatClient {
 	/** Fetches what is new; with `waitSeconds` the server holds the request until something is. */
 	async poll(waitSeconds = 0): Promise<ChatMessage[]> {
 		const query = waitSeconds > 0 ? `?wait=${waitSeconds}` : "";
-		const { result, fresh } = await this.chatCall(() => ({ path: `/messages${query}`, init: { method: "GET" } }), waitSeconds * 1000);
+		const { result, fresh } = await this.chatCall(
+			() => ({ path: `/messages${query}`, init: { method: "GET" } }),
+			waitSeconds * 1000
+		);
 		// A copy the store failed to save is tried again here too: polls are the heartbeat.
-		if (result.messages.length > 0 || result.chatState || this.saveFailed) await this.persist();
+		if (result.messages.length > 0 || result.chatState || this.saveFailed)
+			await this.persist();
 		return fresh;
 	}
 
@@ -448,9 +578,18 @@ export class LiveChatClient {
 	 */
 	accept(): Promise<void> {
 		return this.writes.run(async () => {
-			const answer = await this.request("/accept", { method: "POST" }, await this.position());
+			const answer = await this.request(
+				"/accept",
+				{ method: "POST" },
+				await this.position()
+			);
 			if (ReturnResultSchema.safeParse(answer).data?.code === 1) {
-				throw new LiveChatError(503, "chat_unavailable", "the server lost this chat; it is back once the visitor's client rebuilds it", "/accept");
+				throw new LiveChatError(
+					503,
+					"chat_unavailable",
+					"the server lost this chat; it is back once the visitor's client rebuilds it",
+					"/accept"
+				);
 			}
 			const accepted = AcceptAnswerSchema.parse(answer);
 			this.chatState = accepted.chatState;
@@ -461,11 +600,18 @@ export class LiveChatClient {
 
 	/** Rates the chat (its visitor): `rating` 1 to 5. One event however often the request is retried. */
 	async rate(rating: number, comment?: string): Promise<string> {
-		return this.postEvent("/rating", { id: crypto.randomUUID(), rating, comment });
+		return this.postEvent("/rating", {
+			id: crypto.randomUUID(),
+			rating,
+			comment,
+		});
 	}
 
 	/** Wraps the chat up (an agent of it); it reaches chat.end when it comes before the end. */
-	async wrapup(fields: { category?: string; comment?: string }): Promise<string> {
+	async wrapup(fields: {
+		category?: string;
+		comment?: string;
+	}): Promise<string> {
 		return this.postEvent("/wrapup", { id: crypto.randomUUID(), ...fields });
 	}
 
@@ -473,24 +619,40 @@ export class LiveChatClient {
 	 * An event endpoint (answered `202 {code: 0, id}`). A room that lost the chat answers code 1:
 	 * rebuild it, then send the same body (same id, so the event counts once) again.
 	 */
-	private postEvent(path: string, body: Record<string, unknown>): Promise<string> {
+	private postEvent(
+		path: string,
+		body: Record<string, unknown>
+	): Promise<string> {
 		return this.writes.run(() =>
 			this.afterRebuilds<string>(async () => {
-				const answer = await this.request(path, jsonInit("POST", body), await this.position());
+				const answer = await this.request(
+					path,
+					jsonInit("POST", body),
+					await this.position()
+				);
 				const taken = EventAnswerSchema.safeParse(answer);
 				if (taken.success) return { done: taken.data.id };
 				return { rebuild: rebuildRequestOf(ReturnResultSchema.parse(answer)) };
-			}),
+			})
 		);
 	}
 
 	/** Leaves a message for the site when no agent is online; the id makes a retried submit count once. */
 	static async submitOfflineMessage(
 		options: TransportOptions & { siteId: string },
-		message: { email: string; message: string; name?: string; phone?: string; department?: string },
+		message: {
+			email: string;
+			message: string;
+			name?: string;
+			phone?: string;
+			department?: string;
+		}
 	): Promise<string> {
 		const transport = new Transport(options);
-		const response = await transport.request(`/sites/${options.siteId}/offline-messages`, jsonInit("POST", { id: crypto.randomUUID(), ...message }));
+		const response = await transport.request(
+			`/sites/${options.siteId}/offline-messages`,
+			jsonInit("POST", { id: crypto.randomUUID(), ...message })
+		);
 		return EventAnswerSchema.parse(await readOk(response)).id;
 	}
 
@@ -498,11 +660,16 @@ export class LiveChatClient {
 	 * One chat call under the offset protocol: rebuild on code 1, then the same call again.
 	 * Changes the local copy but does not save it: the caller saves once, with its own change.
 	 */
-	private async chatCall(request: () => { path: string; init: RequestInit }, waitMs = 0): Promise<{ result: ReturnResult; fresh: ChatMessage[] }> {
+	private async chatCall(
+		request: () => { path: string; init: RequestInit },
+		waitMs = 0
+	): Promise<{ result: ReturnResult; fresh: ChatMessage[] }> {
 		const fresh: ChatMessage[] = [];
 		const result = await this.afterRebuilds<ReturnResult>(async () => {
 			const { path, init } = request();
-			const result = ReturnResultSchema.parse(await this.request(path, init, await this.position(), waitMs));
+			const result = ReturnResultSchema.parse(
+				await this.request(path, init, await this.position(), waitMs)
+			);
 			if (result.code !== 0) return { rebuild: rebuildRequestOf(result) };
 			fresh.push(...this.absorb(result));
 			return { done: result };
@@ -513,13 +680,19 @@ export class LiveChatClient {
 	}
 
 	/** The one "rebuild, then try again" loop of every chat call, over HTTP or the socket. */
-	private async afterRebuilds<T>(attempt: () => Promise<Attempt<T>>): Promise<T> {
+	private async afterRebuilds<T>(
+		attempt: () => Promise<Attempt<T>>
+	): Promise<T> {
 		for (let round = 0; round < MAX_ROUNDS; round++) {
 			const outcome = await attempt();
 			if ("done" in outcome) return outcome.done;
 			if (outcome.rebuild) await this.rebuild(outcome.rebuild);
 		}
-		throw new LiveChatError(503, "rebuild_incomplete", "the server is still behind after rebuilding");
+		throw new LiveChatError(
+			503,
+			"rebuild_incomplete",
+			"the server is still behind after rebuilding"
+		);
 	}
 
 	/**
@@ -529,11 +702,14 @@ export class LiveChatClient {
 	private async position(): Promise<Position> {
 		for (;;) {
 			const offsets = this.log.offsets;
-			const chains = await this.log.chainsAtOffsets().catch((error: unknown) => {
-				if (sameOffsets(offsets, this.log.offsets)) throw error;
-				return undefined;
-			});
-			if (chains && sameOffsets(offsets, this.log.offsets)) return { ...offsets, ...chains };
+			const chains = await this.log
+				.chainsAtOffsets()
+				.catch((error: unknown) => {
+					if (sameOffsets(offsets, this.log.offsets)) throw error;
+					return undefined;
+				});
+			if (chains && sameOffsets(offsets, this.log.offsets))
+				return { ...offsets, ...chains };
 		}
 	}
 
@@ -552,9 +728,15 @@ export class LiveChatClient {
 	 */
 	private async repair(request: RebuildRequest): Promise<void> {
 		const diverged = new Set(request.diverged ?? []);
-		const lacks = (stream: Stream, offset: number) => (diverged.has(stream) ? 0 : Math.max(0, offset));
-		const since = { visitorDataOffset: lacks("visitor", request.visitorDataOffset), agentDataOffset: lacks("agent", request.agentDataOffset) };
-		await this.upload([...this.log.above(since), ...this.displaced].sort(byStreamThenOffset));
+		const lacks = (stream: Stream, offset: number) =>
+			diverged.has(stream) ? 0 : Math.max(0, offset);
+		const since = {
+			visitorDataOffset: lacks("visitor", request.visitorDataOffset),
+			agentDataOffset: lacks("agent", request.agentDataOffset),
+		};
+		await this.upload(
+			[...this.log.above(since), ...this.displaced].sort(byStreamThenOffset)
+		);
 		if (diverged.size > 0) await this.readFromStart(diverged);
 		await this.persist();
 	}
@@ -568,18 +750,36 @@ export class LiveChatClient {
 		if (session) {
 			try {
 				for (const chunk of chunks(messages, MAX_FRAME_CHARS * 0.9)) {
-					const reply = await session.request({ type: "rebuild", chatState: this.chatState, ...(await this.position()), messages: chunk });
+					const reply = await session.request({
+						type: "rebuild",
+						chatState: this.chatState,
+						...(await this.position()),
+						messages: chunk,
+					});
 					if (reply.type === "sync") this.absorb(reply);
 				}
 				return;
 			} catch (error) {
-				if (!(error instanceof SocketClosed)) throw asChatError(error, "/rebuild");
+				if (!(error instanceof SocketClosed))
+					throw asChatError(error, "/rebuild");
 				// The socket went away mid-rebuild: the same upload over HTTP (every step of it is idempotent).
 			}
 		}
 		for (const chunk of chunks(messages, Infinity)) {
 			const position = await this.position();
-			this.absorb(ReturnResultSchema.parse(await this.request("/rebuild", jsonInit("POST", { chatState: this.chatState, ...position, messages: chunk }), position)));
+			this.absorb(
+				ReturnResultSchema.parse(
+					await this.request(
+						"/rebuild",
+						jsonInit("POST", {
+							chatState: this.chatState,
+							...position,
+							messages: chunk,
+						}),
+						position
+					)
+				)
+			);
 		}
 	}
 
@@ -587,12 +787,18 @@ export class LiveChatClient {
 	private async readFromStart(diverged: Set<Stream>): Promise<void> {
 		const position = await this.position();
 		const read: Position = {
-			visitorDataOffset: diverged.has("visitor") ? 0 : position.visitorDataOffset,
+			visitorDataOffset: diverged.has("visitor")
+				? 0
+				: position.visitorDataOffset,
 			agentDataOffset: diverged.has("agent") ? 0 : position.agentDataOffset,
 		};
-		if (!diverged.has("visitor") && position.visitorChain) read.visitorChain = position.visitorChain;
-		if (!diverged.has("agent") && position.agentChain) read.agentChain = position.agentChain;
-		const result = ReturnResultSchema.parse(await this.request("/messages", { method: "GET" }, read));
+		if (!diverged.has("visitor") && position.visitorChain)
+			read.visitorChain = position.visitorChain;
+		if (!diverged.has("agent") && position.agentChain)
+			read.agentChain = position.agentChain;
+		const result = ReturnResultSchema.parse(
+			await this.request("/messages", { method: "GET" }, read)
+		);
 		// Code 1 here means the room wants more (the other stream): the retried call that follows finds it.
 		if (result.code === 0) this.absorb(result);
 	}
@@ -604,13 +810,20 @@ export class LiveChatClient {
 	 * deployment's versions, as every client that moves does: the copies end up identical.
 	 */
 	private notedServer(baseUrl: string): void {
-		if (this.servedBy !== undefined && this.servedBy !== baseUrl) this.rereadOwed = true;
+		if (this.servedBy !== undefined && this.servedBy !== baseUrl)
+			this.rereadOwed = true;
 		this.servedBy = baseUrl;
 	}
 
 	private async rereadAll(): Promise<ChatMessage[]> {
 		this.rereadOwed = false;
-		const result = ReturnResultSchema.parse(await this.request("/messages", { method: "GET" }, { visitorDataOffset: 0, agentDataOffset: 0 }));
+		const result = ReturnResultSchema.parse(
+			await this.request(
+				"/messages",
+				{ method: "GET" },
+				{ visitorDataOffset: 0, agentDataOffset: 0 }
+			)
+		);
 		if (result.code !== 0) {
 			this.rereadOwed = true; // the room wants a rebuild first: the next call makes it, then reads again
 			return [];
@@ -619,14 +832,25 @@ export class LiveChatClient {
 	}
 
 	/** A chat call over HTTP, the token and the caller's position in its headers; the JSON of a 2xx answer. */
-	private async request(path: string, init: RequestInit, position: Position, waitMs = 0): Promise<unknown> {
+	private async request(
+		path: string,
+		init: RequestInit,
+		position: Position,
+		waitMs = 0
+	): Promise<unknown> {
 		const headers = new Headers(init.headers);
 		headers.set("Authorization", `Bearer ${this.token}`);
 		headers.set(VISITOR_OFFSET_HEADER, String(position.visitorDataOffset));
 		headers.set(AGENT_OFFSET_HEADER, String(position.agentDataOffset));
-		if (position.visitorChain) headers.set(VISITOR_CHAIN_HEADER, position.visitorChain);
-		if (position.agentChain) headers.set(AGENT_CHAIN_HEADER, position.agentChain);
-		const response = await this.transport.request(`/sites/${this.siteId}/chats/${this.chatId}${path}`, { ...init, headers }, waitMs);
+		if (position.visitorChain)
+			headers.set(VISITOR_CHAIN_HEADER, position.visitorChain);
+		if (position.agentChain)
+			headers.set(AGENT_CHAIN_HEADER, position.agentChain);
+		const response = await this.transport.request(
+			`/sites/${this.siteId}/chats/${this.chatId}${path}`,
+			{ ...init, headers },
+			waitMs
+		);
 		// The deployment that answered, not the one the transport points at now: a request that left
 		// earlier can come back from the other deployment after this client moved, with its versions.
 		this.notedServer(this.transport.answeredBy(response));
@@ -639,15 +863,24 @@ export class LiveChatClient {
 	 * displaced, to be uploaded again, until the server holds it; an outbox message the server holds
 	 * leaves the outbox. Saving is the caller's.
 	 */
-	private absorb(result: Pick<ReturnResult, "messages" | "chatState" | "status" | "queuePosition" | "visitorState">): ChatMessage[] {
+	private absorb(
+		result: Pick<
+			ReturnResult,
+			"messages" | "chatState" | "status" | "queuePosition" | "visitorState"
+		>
+	): ChatMessage[] {
 		const fresh: ChatMessage[] = [];
 		for (const message of result.messages) {
 			if (!this.log.get(message.id)) fresh.push(message);
 			const pushedOut = this.log.place(message);
 			if (pushedOut) this.displaced.push(pushedOut);
 		}
-		this.displaced = this.displaced.filter((m, i, all) => !this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i);
-		if (fresh.length > 0) this.outbox = this.outbox.filter((m) => !this.log.get(m.id));
+		this.displaced = this.displaced.filter(
+			(m, i, all) =>
+				!this.log.get(m.id) && all.findIndex((d) => d.id === m.id) === i
+		);
+		if (fresh.length > 0)
+			this.outbox = this.outbox.filter((m) => !this.log.get(m.id));
 		if (result.chatState) this.chatState = result.chatState;
 		this.noteStatus(result.status, result.queuePosition);
 		this.keepVisitorState(result.visitorState);
@@ -656,21 +889,38 @@ export class LiveChatClient {
 	}
 
 	/** A new status, or a new place in the queue while waiting, is told to the app; a waiting answer without a place keeps the last one. */
-	private noteStatus(status: ChatStatus | undefined, queuePosition?: number): void {
+	private noteStatus(
+		status: ChatStatus | undefined,
+		queuePosition?: number
+	): void {
 		if (!status) return;
-		const position = status === "waiting" ? (queuePosition ?? this.waitingPosition) : undefined;
+		const position =
+			status === "waiting"
+				? (queuePosition ?? this.waitingPosition)
+				: undefined;
 		if (status === this.chatStatus && position === this.waitingPosition) return;
 		this.chatStatus = status;
 		this.waitingPosition = position;
-		this.tell(position === undefined ? { type: "status", status } : { type: "status", status, queuePosition: position });
+		this.tell(
+			position === undefined
+				? { type: "status", status }
+				: { type: "status", status, queuePosition: position }
+		);
 	}
 
 	/** Only a visitor keeps it: its next chat starts with it. A store that cannot save it only loses the stickiness. */
 	private keepVisitorState(visitorState: string | undefined): void {
-		if (!visitorState || this.me.role !== "visitor" || visitorState === this.sealedVisitor) return;
+		if (
+			!visitorState ||
+			this.me.role !== "visitor" ||
+			visitorState === this.sealedVisitor
+		)
+			return;
 		this.sealedVisitor = visitorState;
 		void Promise.resolve()
-			.then(() => this.store.saveValue?.(visitorStateKey(this.siteId), visitorState))
+			.then(() =>
+				this.store.saveValue?.(visitorStateKey(this.siteId), visitorState)
+			)
 			.catch(() => undefined);
 		this.tell({ type: "visitorState", visitorState });
 	}
@@ -691,10 +941,13 @@ export class LiveChatClient {
 				this.unsaved = false;
 				try {
 					// Through a promise, so that a store that throws at once still leaves this loop asynchronously.
-					await Promise.resolve().then(() => this.store.save(storeKey(this.siteId, this.chatId), this.snapshot()));
+					await Promise.resolve().then(() =>
+						this.store.save(storeKey(this.siteId, this.chatId), this.snapshot())
+					);
 				} catch (error) {
 					this.unsaved = true;
-					if (!this.saveFailed) this.tell({ type: "storage", saved: false, error });
+					if (!this.saveFailed)
+						this.tell({ type: "storage", saved: false, error });
 					this.saveFailed = true;
 					return;
 				}
@@ -733,43 +986,86 @@ const storeKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
 const visitorStateKey = (siteId: string) => `visitorState:${siteId}`;
 
 /** The rebuild a reply asks for: a `rebuild` frame or a code 1; none for an ack or a code 0. */
-function rebuildRequestOf(reply: Reply | ReturnResult): RebuildRequest | undefined {
+function rebuildRequestOf(
+	reply: Reply | ReturnResult
+): RebuildRequest | undefined {
 	if (!("type" in reply)) {
-		if (reply.code === -1) throw new LiveChatError(500, reply.error?.type ?? "server_error", reply.error?.message ?? "the server answered code -1");
+		if (reply.code === -1)
+			throw new LiveChatError(
+				500,
+				reply.error?.type ?? "server_error",
+				reply.error?.message ?? "the server answered code -1"
+			);
 		if (reply.code === 0) return undefined;
-	} else if (reply.type === "ack" || (reply.type === "sync" && reply.code === 0)) return undefined;
-	const { visitorDataOffset, agentDataOffset, diverged } = reply as RebuildRequest;
+	} else if (
+		reply.type === "ack" ||
+		(reply.type === "sync" && reply.code === 0)
+	)
+		return undefined;
+	const { visitorDataOffset, agentDataOffset, diverged } =
+		reply as RebuildRequest;
 	return { visitorDataOffset, agentDataOffset, diverged };
 }
 
-const sameOffsets = (a: Offsets, b: Offsets) => a.visitorDataOffset === b.visitorDataOffset && a.agentDataOffset === b.agentDataOffset;
+const sameOffsets = (a: Offsets, b: Offsets) =>
+	a.visitorDataOffset === b.visitorDataOffset &&
+	a.agentDataOffset === b.agentDataOffset;
 
 /** A refusal that came as an error frame, as the LiveChatError its HTTP twin would have been. */
 const asChatError = (error: unknown, path: string) =>
-	error instanceof FrameError ? new LiveChatError(statusOfError[error.type] ?? 500, error.type, error.message, path, error.retryAfter) : error;
+	error instanceof FrameError
+		? new LiveChatError(
+				statusOfError[error.type] ?? 500,
+				error.type,
+				error.message,
+				path,
+				error.retryAfter
+			)
+		: error;
 
 export function jsonInit(method: string, body: unknown): RequestInit {
-	return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+	return {
+		method,
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify(body),
+	};
 }
 
-export async function readOk(response: Response, path?: string): Promise<unknown> {
-	const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
+export async function readOk(
+	response: Response,
+	path?: string
+): Promise<unknown> {
+	const body = (await response.json().catch(() => undefined)) as
+		{ error?: { type?: string; message?: string } } | undefined;
 	if (!response.ok) {
 		const retryAfter = Number(response.headers.get("Retry-After") ?? NaN);
-		throw new LiveChatError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `HTTP ${response.status}`, path, Number.isFinite(retryAfter) ? retryAfter : undefined);
+		throw new LiveChatError(
+			response.status,
+			body?.error?.type ?? "http_error",
+			body?.error?.message ?? `HTTP ${response.status}`,
+			path,
+			Number.isFinite(retryAfter) ? retryAfter : undefined
+		);
 	}
 	// A 2xx whose body was cut off on the way (the connection dropped): as if no answer came; the call is retried.
-	if (body === undefined) throw new Unreachable(`the answer to ${path ?? "the request"} was cut off`);
+	if (body === undefined)
+		throw new Unreachable(`the answer to ${path ?? "the request"} was cut off`);
 	return body;
 }
 
 /** Rebuild chunks: at most 500 messages, and (over a socket) at most `maxChars` of JSON. */
-function* chunks(messages: ChatMessage[], maxChars: number): Generator<ChatMessage[]> {
+function* chunks(
+	messages: ChatMessage[],
+	maxChars: number
+): Generator<ChatMessage[]> {
 	let chunk: ChatMessage[] = [];
 	let size = 0;
 	for (const m of messages) {
 		const length = JSON.stringify(m).length + 1;
-		if (chunk.length === MAX_REBUILD_MESSAGES || (chunk.length > 0 && size + length > maxChars)) {
+		if (
+			chunk.length === MAX_REBUILD_MESSAGES ||
+			(chunk.length > 0 && size + length > maxChars)
+		) {
 			yield chunk;
 			chunk = [];
 			size = 0;
@@ -783,4 +1079,5 @@ function* chunks(messages: ChatMessage[], maxChars: number): Generator<ChatMessa
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Upload order: each stream from its lowest offset, so every chunk continues where the last one stopped. */
-const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) => streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;
+const byStreamThenOffset = (a: ChatMessage, b: ChatMessage) =>
+	streamRank(a) - streamRank(b) || a.dataOffset - b.dataOffset;

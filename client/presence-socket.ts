@@ -3,9 +3,9 @@
  * (answered by the runtime without waking the dispatcher), and the frames the dispatcher pushes.
  */
 import { AgentServerFrameSchema } from "../src/protocol/agent-frames.ts";
+import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
 import type { AgentStatus } from "../src/protocol/agent-frames.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
-import { CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
 import type { OpenSocket } from "./socket-session.ts";
 
 export interface PresenceSocket {
@@ -34,7 +34,7 @@ export async function openPresence(
 	url: string,
 	hello: PresenceHello,
 	pingMs: number,
-	onFrame: (frame: AgentServerFrame) => void,
+	onFrame: (frame: AgentServerFrame) => void
 ): Promise<PresenceSocket | "unauthorized" | undefined> {
 	let ws: WebSocket;
 	try {
@@ -71,7 +71,11 @@ export async function openPresence(
 		drop();
 		return (await closed) === CLOSE_UNAUTHORIZED ? "unauthorized" : undefined;
 	}
-	const pinger = setInterval(() => (Date.now() - heard > 2 * pingMs || !sent(ws, "ping") ? drop() : undefined), pingMs);
+	const pinger = setInterval(
+		() =>
+			Date.now() - heard > 2 * pingMs || !sent(ws, "ping") ? drop() : undefined,
+		pingMs
+	);
 	void closed.then(() => clearInterval(pinger));
 	return { send: (frame) => sent(ws, JSON.stringify(frame)), drop, closed };
 }

@@ -3,9 +3,10 @@
  * (a send, a rebuild chunk) with its reply, and everything the room pushes unasked.
  * Replies come in request order: the room applies a socket's writes one at a time.
  */
+import { HELLO_TIMEOUT_MS, ServerFrameSchema } from "../src/protocol/wire.ts";
 import type { Chains } from "../durable-objects/chat-chain.ts";
 import type { Offsets } from "../src/protocol/chat.ts";
-import { HELLO_TIMEOUT_MS, ServerFrameSchema, type ServerFrame } from "../src/protocol/wire.ts";
+import type { ServerFrame } from "../src/protocol/wire.ts";
 
 export type OpenSocket = (url: string) => Promise<WebSocket>;
 
@@ -21,7 +22,7 @@ export class FrameError extends Error {
 		readonly type: string,
 		message: string,
 		/** Seconds to wait before the same request may succeed (a rate limit). */
-		readonly retryAfter?: number,
+		readonly retryAfter?: number
 	) {
 		super(message);
 	}
@@ -39,7 +40,11 @@ export const openWebSocket: OpenSocket = (url) =>
 	new Promise((resolve, reject) => {
 		const ws = new WebSocket(url);
 		ws.addEventListener("open", () => resolve(ws), { once: true });
-		ws.addEventListener("error", () => reject(new SocketClosed(`cannot open ${url}`)), { once: true });
+		ws.addEventListener(
+			"error",
+			() => reject(new SocketClosed(`cannot open ${url}`)),
+			{ once: true }
+		);
 	});
 
 /** Longer than any room takes to answer a frame (a rebuild chunk of a frame's size included). */
@@ -54,19 +59,27 @@ export class SocketSession {
 		/** Frames nobody asked for: messages of others, state, typing, a room that lost its chat. */
 		private readonly onPush: (frame: ServerFrame) => void,
 		/** Called once, when the room closes the socket or this side does. */
-		private readonly onClose: () => void,
+		private readonly onClose: () => void
 	) {
 		ws.addEventListener("message", (event) => this.receive(String(event.data)));
 		ws.addEventListener("close", () => this.ended());
 	}
 
 	/** Opens the socket; the caller says hello next, and closes the session whatever goes wrong after this. */
-	static async open(open: OpenSocket, url: string, onPush: (frame: ServerFrame) => void, onClose: () => void): Promise<SocketSession> {
+	static async open(
+		open: OpenSocket,
+		url: string,
+		onPush: (frame: ServerFrame) => void,
+		onClose: () => void
+	): Promise<SocketSession> {
 		return new SocketSession(await open(url), onPush, onClose);
 	}
 
 	/** The first frame. A room that does not answer in time gets the socket closed (the room would close it too). */
-	hello(hello: { token: string } & Offsets & Chains, timeoutMs = HELLO_TIMEOUT_MS): Promise<Reply> {
+	hello(
+		hello: { token: string } & Offsets & Chains,
+		timeoutMs = HELLO_TIMEOUT_MS
+	): Promise<Reply> {
 		return this.request({ type: "hello", ...hello }, timeoutMs);
 	}
 
@@ -74,7 +87,10 @@ export class SocketSession {
 	 * A frame that the room answers. A socket can die without closing (a proxy or a network that drops
 	 * it silently): a request unanswered in `timeoutMs` closes the session, so its caller goes on over HTTP.
 	 */
-	request(frame: { type: string; message?: { id: string }; [field: string]: unknown }, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
+	request(
+		frame: { type: string; message?: { id: string }; [field: string]: unknown },
+		timeoutMs = REQUEST_TIMEOUT_MS
+	): Promise<Reply> {
 		if (this.closed) return Promise.reject(new SocketClosed("socket closed"));
 		const answered = new Promise<Reply>((resolve, reject) => {
 			this.queue.push({ resolve, reject, id: frame.message?.id });
@@ -98,7 +114,8 @@ export class SocketSession {
 	private ended(): void {
 		if (this.closed) return;
 		this.closed = true;
-		for (const pending of this.queue.splice(0)) pending.reject(new SocketClosed("socket closed"));
+		for (const pending of this.queue.splice(0))
+			pending.reject(new SocketClosed("socket closed"));
 		this.onClose();
 	}
 
@@ -116,10 +133,20 @@ export class SocketSession {
 		const head = this.queue[0];
 		const answers =
 			head &&
-			((frame.type === "ack" && frame.id === head.id) || frame.type === "sync" || frame.type === "rebuild" || frame.type === "error");
+			((frame.type === "ack" && frame.id === head.id) ||
+				frame.type === "sync" ||
+				frame.type === "rebuild" ||
+				frame.type === "error");
 		if (!answers) return this.onPush(frame);
 		this.queue.shift();
-		if (frame.type === "error") head.reject(new FrameError(frame.error.type, frame.error.message, frame.error.retryAfter));
+		if (frame.type === "error")
+			head.reject(
+				new FrameError(
+					frame.error.type,
+					frame.error.message,
+					frame.error.retryAfter
+				)
+			);
 		else head.resolve(frame as Reply);
 	}
 }

@@ -29,8 +29,9 @@ export interface ChatStore {
 }
 
 /** Whether a copy holds something only it can give the server: a store never drops such a chat. */
-export const hasUnsent = (snapshot: Pick<ChatSnapshot, "outbox" | "displaced">): boolean =>
-	snapshot.outbox.length > 0 || snapshot.displaced.length > 0;
+export const hasUnsent = (
+	snapshot: Pick<ChatSnapshot, "outbox" | "displaced">
+): boolean => snapshot.outbox.length > 0 || snapshot.displaced.length > 0;
 
 /** Keeps snapshots in memory (Node, tests). Messages are never mutated, so a shallow copy is a true snapshot. */
 export class MemoryStore implements ChatStore {
@@ -55,7 +56,12 @@ export class MemoryStore implements ChatStore {
 	}
 }
 
-const copy = (s: ChatSnapshot): ChatSnapshot => ({ ...s, messages: [...s.messages], outbox: [...s.outbox], displaced: [...s.displaced] });
+const copy = (s: ChatSnapshot): ChatSnapshot => ({
+	...s,
+	messages: [...s.messages],
+	outbox: [...s.outbox],
+	displaced: [...s.displaced],
+});
 
 /** The part of the Web Storage API (localStorage) the browser store uses. */
 export interface KeyValueStorage {
@@ -87,14 +93,19 @@ export class LocalStorageStore implements ChatStore {
 	constructor(
 		private readonly storage: KeyValueStorage,
 		private readonly prefix = "livechat:",
-		private readonly keep = 20,
+		private readonly keep = 20
 	) {}
 
 	async load(key: string): Promise<ChatSnapshot | undefined> {
 		const record = this.read<ChatRecord>(`chat:${key}`);
 		if (!record) return this.loadWhole(key);
 		const { pages, ...rest } = record;
-		return { ...rest, messages: pages.flatMap((page) => this.read<ChatMessage[]>(`page:${key}:${page}`) ?? []) };
+		return {
+			...rest,
+			messages: pages.flatMap(
+				(page) => this.read<ChatMessage[]>(`page:${key}:${page}`) ?? []
+			),
+		};
 	}
 
 	async save(key: string, snapshot: ChatSnapshot): Promise<void> {
@@ -125,10 +136,18 @@ export class LocalStorageStore implements ChatStore {
 			if (list) list.push(m);
 			else pages.set(page, [m]);
 		}
-		for (const [page, list] of pages) this.put(`page:${key}:${page}`, list.sort((a, b) => a.dataOffset - b.dataOffset));
+		for (const [page, list] of pages)
+			this.put(
+				`page:${key}:${page}`,
+				list.sort((a, b) => a.dataOffset - b.dataOffset)
+			);
 		const before = this.read<ChatRecord>(`chat:${key}`);
-		this.put(`chat:${key}`, { ...rest, pages: [...pages.keys()].sort() } satisfies ChatRecord);
-		for (const page of before?.pages ?? []) if (!pages.has(page)) this.remove(`page:${key}:${page}`);
+		this.put(`chat:${key}`, {
+			...rest,
+			pages: [...pages.keys()].sort(),
+		} satisfies ChatRecord);
+		for (const page of before?.pages ?? [])
+			if (!pages.has(page)) this.remove(`page:${key}:${page}`);
 	}
 
 	/** Lists a chat the first time it is saved, and makes room among the old ones. */
@@ -136,7 +155,9 @@ export class LocalStorageStore implements ChatStore {
 		const chats = this.read<string[]>("chats") ?? [];
 		if (chats.includes(key)) return;
 		// Not listed: new, or dropped by another tab. Either way nothing of it may be taken as written.
-		for (const k of this.known.keys()) if (k === `chat:${key}` || k.startsWith(`page:${key}:`)) this.known.delete(k);
+		for (const k of this.known.keys())
+			if (k === `chat:${key}` || k.startsWith(`page:${key}:`))
+				this.known.delete(k);
 		this.put("chats", [...chats, key]);
 		this.prune(key, this.keep);
 	}
@@ -144,16 +165,23 @@ export class LocalStorageStore implements ChatStore {
 	/** Drops the oldest chats beyond the newest `keep`, except the one in use and any with unsent messages. */
 	private prune(current: string, keep: number): void {
 		const chats = this.read<string[]>("chats") ?? [];
-		const dropped = chats.slice(0, Math.max(0, chats.length - keep)).filter((key) => {
-			if (key === current) return false;
-			const record = this.read<ChatRecord>(`chat:${key}`);
-			return !record || !hasUnsent(record);
-		});
+		const dropped = chats
+			.slice(0, Math.max(0, chats.length - keep))
+			.filter((key) => {
+				if (key === current) return false;
+				const record = this.read<ChatRecord>(`chat:${key}`);
+				return !record || !hasUnsent(record);
+			});
 		for (const key of dropped) {
-			for (const page of this.read<ChatRecord>(`chat:${key}`)?.pages ?? []) this.remove(`page:${key}:${page}`);
+			for (const page of this.read<ChatRecord>(`chat:${key}`)?.pages ?? [])
+				this.remove(`page:${key}:${page}`);
 			this.remove(`chat:${key}`);
 		}
-		if (dropped.length > 0) this.put("chats", chats.filter((key) => !dropped.includes(key)));
+		if (dropped.length > 0)
+			this.put(
+				"chats",
+				chats.filter((key) => !dropped.includes(key))
+			);
 	}
 
 	/** A chat saved whole under its key, as earlier versions of this store did: stored anew, then removed. */

@@ -28,7 +28,8 @@ export class Transport {
 	private readonly answerers = new WeakMap<Response, string>();
 
 	constructor(private readonly options: TransportOptions) {
-		if (options.baseUrls.length === 0) throw new Error("at least one base URL is needed");
+		if (options.baseUrls.length === 0)
+			throw new Error("at least one base URL is needed");
 		this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
 		this.timeoutMs = options.timeoutMs ?? 10_000;
 		this.attempts = options.attempts ?? 3;
@@ -41,18 +42,30 @@ export class Transport {
 		return this.options.baseUrls[this.current]!;
 	}
 
-	async request(path: string, init: RequestInit = {}, waitMs = 0): Promise<Response> {
+	async request(
+		path: string,
+		init: RequestInit = {},
+		waitMs = 0
+	): Promise<Response> {
 		const urls = this.options.baseUrls;
 		let lastError: unknown;
 		for (let round = 0; round < this.attempts; round++) {
-			if (this.current !== 0 && Date.now() - this.leftPrimaryAt >= this.failBackAfterMs) this.current = 0;
+			if (
+				this.current !== 0 &&
+				Date.now() - this.leftPrimaryAt >= this.failBackAfterMs
+			)
+				this.current = 0;
 			for (let tried = 0; tried < urls.length; tried++) {
 				const index = this.current;
 				// A 5xx gets one more try on the same deployment (a room restarting), no answer at all gets none.
 				for (let attempt = 0; attempt < 2; attempt++) {
 					let response: Response;
 					try {
-						response = await this.exchange(`${urls[index]}/v1${path}`, init, this.timeoutMs + waitMs);
+						response = await this.exchange(
+							`${urls[index]}/v1${path}`,
+							init,
+							this.timeoutMs + waitMs
+						);
 					} catch (error) {
 						lastError = error;
 						break;
@@ -76,9 +89,16 @@ export class Transport {
 	 * deployment that dies after its headers can leave the body stalled with the connection still open,
 	 * and an abort does not always end that read, so the deadline is enforced on our side of the read.
 	 */
-	private async exchange(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+	private async exchange(
+		url: string,
+		init: RequestInit,
+		timeoutMs: number
+	): Promise<Response> {
 		const signal = AbortSignal.timeout(timeoutMs);
-		const response = await untilAborted(this.fetchFn(url, { ...init, signal }), signal);
+		const response = await untilAborted(
+			this.fetchFn(url, { ...init, signal }),
+			signal
+		);
 		const reader = response.body?.getReader();
 		if (!reader) return response;
 		const chunks: Uint8Array[] = [];
@@ -92,7 +112,16 @@ export class Transport {
 			reader.cancel(error).catch(() => undefined); // not awaited: the stalled stream may never confirm
 			throw error;
 		}
-		return new Response(NULL_BODY_STATUSES.has(response.status) ? null : new Blob(chunks as Uint8Array<ArrayBuffer>[]), { status: response.status, statusText: response.statusText, headers: response.headers });
+		return new Response(
+			NULL_BODY_STATUSES.has(response.status)
+				? null
+				: new Blob(chunks as Uint8Array<ArrayBuffer>[]),
+			{
+				status: response.status,
+				statusText: response.statusText,
+				headers: response.headers,
+			}
+		);
 	}
 
 	/** The base URL that gave this answer (one `request` returned). */
@@ -116,7 +145,9 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 	return new Promise<T>((resolve, reject) => {
 		const onAbort = () => reject(signal.reason);
 		signal.addEventListener("abort", onAbort, { once: true });
-		promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+		promise
+			.then(resolve, reject)
+			.finally(() => signal.removeEventListener("abort", onAbort));
 	});
 }
 

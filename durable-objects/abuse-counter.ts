@@ -5,7 +5,8 @@
  * it guards, and `refund` / `reset` take it back when the attempt turned out well.
  */
 import { DurableObject } from "cloudflare:workers";
-import { hit as hitWindow, type RateWindow } from "./rate-window.ts";
+import { hit as hitWindow } from "./rate-window.ts";
+import type { RateWindow } from "./rate-window.ts";
 
 export interface AbusePolicy {
 	/** Failures allowed in a row before each further attempt must wait. */
@@ -35,11 +36,13 @@ export class AbuseCounter extends DurableObject<Env> {
 	async take(policy: AbusePolicy): Promise<Taken> {
 		const now = Date.now();
 		const count = this.current(policy, now);
-		if (count.blockedUntil > now) return { ok: false, retryAfterMs: count.blockedUntil - now };
+		if (count.blockedUntil > now)
+			return { ok: false, retryAfterMs: count.blockedUntil - now };
 		count.failures += 1;
 		count.lastFailureAt = now;
 		if (count.failures >= policy.threshold) {
-			const delay = policy.baseDelayMs * 2 ** (count.failures - policy.threshold);
+			const delay =
+				policy.baseDelayMs * 2 ** (count.failures - policy.threshold);
 			count.blockedUntil = now + Math.min(delay, policy.maxDelayMs);
 		}
 		await this.save(count, policy);
@@ -79,7 +82,10 @@ export class AbuseCounter extends DurableObject<Env> {
 
 	private current(policy: AbusePolicy, now: number): Count {
 		const count = this.ctx.storage.kv.get<Count>(KEY);
-		if (!count || (count.blockedUntil <= now && now - count.lastFailureAt > policy.windowMs)) {
+		if (
+			!count ||
+			(count.blockedUntil <= now && now - count.lastFailureAt > policy.windowMs)
+		) {
 			return { failures: 0, lastFailureAt: 0, blockedUntil: 0 };
 		}
 		return count;
@@ -88,6 +94,8 @@ export class AbuseCounter extends DurableObject<Env> {
 	/** The count is written before anything is awaited, so no other call sees it half-done. */
 	private async save(count: Count, policy: AbusePolicy): Promise<void> {
 		this.ctx.storage.kv.put(KEY, count);
-		await this.ctx.storage.setAlarm(Math.max(count.blockedUntil, count.lastFailureAt + policy.windowMs) + 1000);
+		await this.ctx.storage.setAlarm(
+			Math.max(count.blockedUntil, count.lastFailureAt + policy.windowMs) + 1000
+		);
 	}
 }

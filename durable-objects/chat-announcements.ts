@@ -3,11 +3,12 @@
  * what the chat gains after that; when each may go out, and what is still owed. The room calls
  * these outside its write queue, so no send waits for a queue's answer.
  */
+import { chatEndId, chatTranscriptId } from "../queues/publisher.ts";
+import { chatEndPayload, chatTranscriptPayload } from "./chat-end.ts";
+import type { Publisher } from "../queues/publisher.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { ChatLog } from "./chat-model.ts";
 import type { ChatStorage } from "./chat-storage.ts";
-import type { ChatMeta } from "../src/protocol/chat-state.ts";
-import { chatEndId, chatTranscriptId, type Publisher } from "../queues/publisher.ts";
-import { chatEndPayload, chatTranscriptPayload } from "./chat-end.ts";
 
 /** How soon an announcement the queue refused is tried again (from the room's alarm). */
 export const ANNOUNCE_RETRY_MS = 30_000;
@@ -32,7 +33,7 @@ export class ChatAnnouncements {
 		private readonly publisher: (siteId: string) => Publisher,
 		private readonly storage: ChatStorage | undefined,
 		/** Asks the room's alarm to come back at this time (the room keeps the earliest of its deadlines). */
-		private readonly retryAt: (at: number) => Promise<void>,
+		private readonly retryAt: (at: number) => Promise<void>
 	) {
 		this.restoredAt = storage?.restoredAt;
 		this.transcriptOwed = storage?.transcriptOwed ?? false;
@@ -68,7 +69,9 @@ export class ChatAnnouncements {
 
 	/** When an ended chat's end may be published: at once, unless it is a restored copy still waiting for an agent. */
 	endMayGoAt(): number {
-		return this.restoredAt === undefined || this.agentCaughtUp ? 0 : this.restoredAt + END_GRACE_MS;
+		return this.restoredAt === undefined || this.agentCaughtUp
+			? 0
+			: this.restoredAt + END_GRACE_MS;
 	}
 
 	/**
@@ -85,7 +88,11 @@ export class ChatAnnouncements {
 			return true;
 		}
 		try {
-			await this.publisher(meta.siteId).publish("chat.end", chatEndId(meta.chatId), chatEndPayload(meta, log.all()));
+			await this.publisher(meta.siteId).publish(
+				"chat.end",
+				chatEndId(meta.chatId),
+				chatEndPayload(meta, log.all())
+			);
 		} catch (error) {
 			console.error("ChatRoom: chat.end not queued yet", error);
 			await this.retryAt(Date.now() + ANNOUNCE_RETRY_MS);
@@ -107,7 +114,7 @@ export class ChatAnnouncements {
 			await this.publisher(meta.siteId).publish(
 				"chat.transcript",
 				chatTranscriptId(meta.chatId, visitorDataOffset, agentDataOffset),
-				chatTranscriptPayload(meta, log.all()),
+				chatTranscriptPayload(meta, log.all())
 			);
 		} catch (error) {
 			console.error("ChatRoom: chat.transcript not queued yet", error);
@@ -115,7 +122,10 @@ export class ChatAnnouncements {
 			return false;
 		}
 		const now = log.offsets;
-		if (now.visitorDataOffset === visitorDataOffset && now.agentDataOffset === agentDataOffset) {
+		if (
+			now.visitorDataOffset === visitorDataOffset &&
+			now.agentDataOffset === agentDataOffset
+		) {
 			this.transcriptOwed = false;
 			this.storage?.setTranscriptOwed(false);
 		}

@@ -17,10 +17,15 @@ export const CHAIN_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const utf8 = new TextEncoder();
 
 export async function chainStep(previous: string, id: string): Promise<string> {
-	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(previous + id)));
+	const digest = new Uint8Array(
+		await crypto.subtle.digest("SHA-256", utf8.encode(previous + id))
+	);
 	let binary = "";
 	for (let i = 0; i < 16; i++) binary += String.fromCharCode(digest[i]!);
-	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+	return btoa(binary)
+		.replaceAll("+", "-")
+		.replaceAll("/", "_")
+		.replace(/=+$/, "");
 }
 
 /**
@@ -31,7 +36,9 @@ export class StreamChains {
 	/** Index n holds chain(n). */
 	private chains: string[] = [""];
 
-	constructor(private readonly messageAt: (offset: number) => ChatMessage | undefined) {}
+	constructor(
+		private readonly messageAt: (offset: number) => ChatMessage | undefined
+	) {}
 
 	/** The message at `offset` changed (appended, placed, cleared). */
 	cut(offset: number): void {
@@ -45,10 +52,12 @@ export class StreamChains {
 			if (offset < chains.length) return chains[offset]!;
 			const n = chains.length;
 			const message = this.messageAt(n);
-			if (!message) throw new Error(`no message at offset ${n}: no chain there`);
+			if (!message)
+				throw new Error(`no message at offset ${n}: no chain there`);
 			const next = await chainStep(chains[n - 1]!, message.id);
 			// Another change may have cut the cache while the digest ran: keep the step only if it still holds.
-			if (chains.length === n && this.messageAt(n) === message) chains.push(next);
+			if (chains.length === n && this.messageAt(n) === message)
+				chains.push(next);
 		}
 	}
 }

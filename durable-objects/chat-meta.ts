@@ -8,19 +8,30 @@ import type { ChatMeta } from "../src/protocol/chat-state.ts";
 const statusRank = { waiting: 0, chatting: 1, ended: 2 } as const;
 
 /** The room's metadata after a client brings `offered`; `current` itself when nothing changes. */
-export function mergeChatMeta(current: ChatMeta | undefined, offered: ChatMeta): ChatMeta {
+export function mergeChatMeta(
+	current: ChatMeta | undefined,
+	offered: ChatMeta
+): ChatMeta {
 	if (!current) return offered;
-	const [older, newer] = offered.v > current.v ? [current, offered] : [offered, current];
-	const endTimes = [current.endTime, offered.endTime].filter((t): t is number => t !== undefined);
+	const [older, newer] =
+		offered.v > current.v ? [current, offered] : [offered, current];
+	const endTimes = [current.endTime, offered.endTime].filter(
+		(t): t is number => t !== undefined
+	);
 	const merged: ChatMeta = {
 		...newer,
-		status: statusRank[offered.status] > statusRank[current.status] ? offered.status : current.status,
+		status:
+			statusRank[offered.status] > statusRank[current.status]
+				? offered.status
+				: current.status,
 		agentIds: [...new Set([...current.agentIds, ...offered.agentIds])],
 		agentNames: { ...older.agentNames, ...newer.agentNames },
 		beginTime: Math.min(current.beginTime, offered.beginTime),
 	};
 	if (endTimes.length > 0) merged.endTime = Math.max(...endTimes);
-	const startTimes = [current.startTime, offered.startTime].filter((t): t is number => t !== undefined);
+	const startTimes = [current.startTime, offered.startTime].filter(
+		(t): t is number => t !== undefined
+	);
 	if (startTimes.length > 0) merged.startTime = Math.min(...startTimes);
 	if (sameState(merged, current)) return current;
 	if (sameState(merged, offered)) return offered;
@@ -35,7 +46,11 @@ function sameState(a: ChatMeta, b: ChatMeta): boolean {
 function canonical(value: unknown): string {
 	return JSON.stringify(value, (_key, v: unknown) =>
 		v && typeof v === "object" && !Array.isArray(v)
-			? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1)))
-			: v,
+			? Object.fromEntries(
+					Object.entries(v as Record<string, unknown>).sort(([x], [y]) =>
+						x < y ? -1 : 1
+					)
+				)
+			: v
 	);
 }

@@ -2,8 +2,9 @@
  * The chat log: two streams numbered from 1, and the merge rules of SPEC §3.
  * Pure (no Cloudflare imports) so the ChatRoom and the client's local copy run the same code.
  */
+import { StreamChains } from "./chat-chain.ts";
 import type { ChatMessage, Offsets } from "../src/protocol/chat.ts";
-import { StreamChains, type Chains } from "./chat-chain.ts";
+import type { Chains } from "./chat-chain.ts";
 
 export type Stream = "visitor" | "agent";
 
@@ -11,7 +12,8 @@ export const streamOf = (message: Pick<ChatMessage, "type">): Stream =>
 	message.type === 1 ? "visitor" : "agent";
 
 /** The visitor stream sorts before the agent stream wherever the two tie. */
-export const streamRank = (message: Pick<ChatMessage, "type">): number => (message.type === 1 ? 0 : 1);
+export const streamRank = (message: Pick<ChatMessage, "type">): number =>
+	message.type === 1 ? 0 : 1;
 
 /**
  * Display order (SPEC §2): by sendTime, the visitor first on a tie, then dataOffset; and each stream
@@ -23,20 +25,27 @@ export function inDisplayOrder<M extends Placed>(messages: Iterable<M>): M[] {
 	const visitor: M[] = [];
 	const agent: M[] = [];
 	for (const m of messages) (m.type === 1 ? visitor : agent).push(m);
-	const byOffset = (a: M, b: M) => a.dataOffset - b.dataOffset || a.sendTime - b.sendTime;
+	const byOffset = (a: M, b: M) =>
+		a.dataOffset - b.dataOffset || a.sendTime - b.sendTime;
 	return mergeStreams(visitor.sort(byOffset), agent.sort(byOffset));
 }
 
 type Placed = Pick<ChatMessage, "type" | "dataOffset" | "sendTime">;
 
 /** Two streams, each in offset order, interleaved by sendTime (the visitor's first on a tie). */
-function mergeStreams<M extends Placed>(visitor: readonly M[], agent: readonly M[]): M[] {
+function mergeStreams<M extends Placed>(
+	visitor: readonly M[],
+	agent: readonly M[]
+): M[] {
 	if (visitor.length === 0) return [...agent];
 	if (agent.length === 0) return [...visitor];
 	const merged: M[] = [];
 	let v = 0;
 	let a = 0;
-	while (v < visitor.length && a < agent.length) merged.push(agent[a]!.sendTime < visitor[v]!.sendTime ? agent[a++]! : visitor[v++]!);
+	while (v < visitor.length && a < agent.length)
+		merged.push(
+			agent[a]!.sendTime < visitor[v]!.sendTime ? agent[a++]! : visitor[v++]!
+		);
 	while (v < visitor.length) merged.push(visitor[v++]!);
 	while (a < agent.length) merged.push(agent[a++]!);
 	return merged;
@@ -44,7 +53,10 @@ function mergeStreams<M extends Placed>(visitor: readonly M[], agent: readonly M
 
 export class ChatLog {
 	/** Index i holds dataOffset i + 1. The server's streams never have holes; a client's may, briefly. */
-	private readonly streams: Record<Stream, (ChatMessage | undefined)[]> = { visitor: [], agent: [] };
+	private readonly streams: Record<Stream, (ChatMessage | undefined)[]> = {
+		visitor: [],
+		agent: [],
+	};
 	private readonly byId = new Map<string, ChatMessage>();
 	/** Empty places below each stream's end; zero on the server, so offsets cost nothing there. */
 	private readonly holes: Record<Stream, number> = { visitor: 0, agent: 0 };
@@ -63,7 +75,10 @@ export class ChatLog {
 
 	/** Highest contiguous offset of each stream: what a client reports (SPEC §2). */
 	get offsets(): Offsets {
-		return { visitorDataOffset: this.contiguous("visitor"), agentDataOffset: this.contiguous("agent") };
+		return {
+			visitorDataOffset: this.contiguous("visitor"),
+			agentDataOffset: this.contiguous("agent"),
+		};
 	}
 
 	private contiguous(stream: Stream): number {
@@ -78,9 +93,12 @@ export class ChatLog {
 	append(message: ChatMessage): void {
 		const list = this.streams[streamOf(message)];
 		if (message.dataOffset !== list.length + 1) {
-			throw new Error(`append at ${message.dataOffset}, stream holds ${list.length}`);
+			throw new Error(
+				`append at ${message.dataOffset}, stream holds ${list.length}`
+			);
 		}
-		if (this.byId.has(message.id)) throw new Error(`duplicate id ${message.id}`);
+		if (this.byId.has(message.id))
+			throw new Error(`duplicate id ${message.id}`);
 		list.push(message);
 		this.byId.set(message.id, message);
 		this.chains[streamOf(message)].cut(message.dataOffset);
@@ -135,8 +153,10 @@ export class ChatLog {
 	async chainsAtOffsets(): Promise<Chains> {
 		const { visitorDataOffset, agentDataOffset } = this.offsets;
 		const chains: Chains = {};
-		if (visitorDataOffset > 0) chains.visitorChain = await this.chainAt("visitor", visitorDataOffset);
-		if (agentDataOffset > 0) chains.agentChain = await this.chainAt("agent", agentDataOffset);
+		if (visitorDataOffset > 0)
+			chains.visitorChain = await this.chainAt("visitor", visitorDataOffset);
+		if (agentDataOffset > 0)
+			chains.agentChain = await this.chainAt("agent", agentDataOffset);
 		return chains;
 	}
 
@@ -147,11 +167,32 @@ export class ChatLog {
 	async diverged(offsets: Offsets, chains: Chains): Promise<Stream[]> {
 		const own = this.offsets;
 		const diverged: Stream[] = [];
-		const check = async (stream: Stream, offset: number, held: number, chain: string | undefined) => {
-			if (chain !== undefined && offset > 0 && offset <= held && (await this.chainAt(stream, offset)) !== chain) diverged.push(stream);
+		const check = async (
+			stream: Stream,
+			offset: number,
+			held: number,
+			chain: string | undefined
+		) => {
+			if (
+				chain !== undefined &&
+				offset > 0 &&
+				offset <= held &&
+				(await this.chainAt(stream, offset)) !== chain
+			)
+				diverged.push(stream);
 		};
-		await check("visitor", offsets.visitorDataOffset, own.visitorDataOffset, chains.visitorChain);
-		await check("agent", offsets.agentDataOffset, own.agentDataOffset, chains.agentChain);
+		await check(
+			"visitor",
+			offsets.visitorDataOffset,
+			own.visitorDataOffset,
+			chains.visitorChain
+		);
+		await check(
+			"agent",
+			offsets.agentDataOffset,
+			own.agentDataOffset,
+			chains.agentChain
+		);
 		return diverged;
 	}
 
@@ -164,20 +205,32 @@ export class ChatLog {
 	countSince(stream: Stream, time: number): number {
 		const list = this.streams[stream];
 		let n = 0;
-		for (let i = list.length - 1; i >= 0 && (list[i]?.sendTime ?? 0) > time; i--) n++;
+		for (
+			let i = list.length - 1;
+			i >= 0 && (list[i]?.sendTime ?? 0) > time;
+			i--
+		)
+			n++;
 		return n;
 	}
 
 	/** One stream's messages in offset order (a divergence rebuild uploads a whole stream). */
 	stream(stream: Stream): ChatMessage[] {
-		return this.streams[stream].filter((m): m is ChatMessage => m !== undefined);
+		return this.streams[stream].filter(
+			(m): m is ChatMessage => m !== undefined
+		);
 	}
 
 	/** Messages above the given offsets, in display order. */
 	above(offsets: Offsets): ChatMessage[] {
 		const tail = (stream: Stream, from: number) =>
-			this.streams[stream].slice(Math.max(0, from)).filter((m): m is ChatMessage => m !== undefined);
-		return mergeStreams(tail("visitor", offsets.visitorDataOffset), tail("agent", offsets.agentDataOffset));
+			this.streams[stream]
+				.slice(Math.max(0, from))
+				.filter((m): m is ChatMessage => m !== undefined);
+		return mergeStreams(
+			tail("visitor", offsets.visitorDataOffset),
+			tail("agent", offsets.agentDataOffset)
+		);
 	}
 
 	/** Every message in no particular order: cheaper than all() where order does not matter. */
@@ -203,14 +256,21 @@ export interface RebuildPlan {
  * holds with another id (split brain) is re-appended after them, anything beyond a gap is held back.
  * Conflicts go last so that no message that could keep its offset and mac loses them.
  */
-export function planRebuild(log: ChatLog, incoming: readonly ChatMessage[]): RebuildPlan {
+export function planRebuild(
+	log: ChatLog,
+	incoming: readonly ChatMessage[]
+): RebuildPlan {
 	const appends: RebuildPlan["appends"] = [];
 	let heldBack = 0;
 	const byId = new Map<string, ChatMessage>();
-	for (const m of incoming) if (!log.get(m.id) && !byId.has(m.id)) byId.set(m.id, m);
+	for (const m of incoming)
+		if (!log.get(m.id) && !byId.has(m.id)) byId.set(m.id, m);
 	const fresh = [...byId.values()].sort((a, b) => a.dataOffset - b.dataOffset);
 	const { visitorDataOffset, agentDataOffset } = log.offsets;
-	for (const [stream, length] of [["visitor", visitorDataOffset], ["agent", agentDataOffset]] as const) {
+	for (const [stream, length] of [
+		["visitor", visitorDataOffset],
+		["agent", agentDataOffset],
+	] as const) {
 		let next = length + 1;
 		const conflicts: ChatMessage[] = [];
 		for (const message of fresh) {
@@ -221,7 +281,11 @@ export function planRebuild(log: ChatLog, incoming: readonly ChatMessage[]): Reb
 			} else if (message.dataOffset < next) conflicts.push(message);
 			else heldBack++;
 		}
-		for (const message of conflicts) appends.push({ message: { ...message, dataOffset: next++ }, resealed: true });
+		for (const message of conflicts)
+			appends.push({
+				message: { ...message, dataOffset: next++ },
+				resealed: true,
+			});
 	}
 	return { appends, heldBack };
 }

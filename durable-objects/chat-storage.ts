@@ -1,7 +1,7 @@
 /** The SQLite side of a durable ChatRoom: the chat's metadata row and its messages. */
-import type { ChatMessage } from "../src/protocol/chat.ts";
-import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import { streamOf } from "./chat-model.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
 
 const SCHEMA_VERSION = 1;
 
@@ -9,9 +9,13 @@ export class ChatStorage {
 	constructor(private readonly storage: DurableObjectStorage) {
 		const sql = storage.sql;
 		sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
-		const current = sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0]?.version ?? 0;
+		const current =
+			sql.exec<{ version: number }>(`SELECT version FROM _schema`).toArray()[0]
+				?.version ?? 0;
 		if (current < 1) {
-			sql.exec(`CREATE TABLE IF NOT EXISTS chat (k INTEGER PRIMARY KEY CHECK (k = 1), meta TEXT NOT NULL, chat_state TEXT NOT NULL)`);
+			sql.exec(
+				`CREATE TABLE IF NOT EXISTS chat (k INTEGER PRIMARY KEY CHECK (k = 1), meta TEXT NOT NULL, chat_state TEXT NOT NULL)`
+			);
 			// Keyed by place in the stream, one B-tree per write: ids are unique in the in-memory log already.
 			sql.exec(`CREATE TABLE IF NOT EXISTS messages (
 				stream INTEGER NOT NULL, data_offset INTEGER NOT NULL, id TEXT NOT NULL, type INTEGER NOT NULL,
@@ -22,11 +26,18 @@ export class ChatStorage {
 		}
 	}
 
-	load(): { meta: ChatMeta; chatState: string; messages: ChatMessage[] } | undefined {
-		const row = this.storage.sql.exec<{ meta: string; chat_state: string }>(`SELECT meta, chat_state FROM chat`).toArray()[0];
+	load():
+		{ meta: ChatMeta; chatState: string; messages: ChatMessage[] } | undefined {
+		const row = this.storage.sql
+			.exec<{ meta: string; chat_state: string }>(
+				`SELECT meta, chat_state FROM chat`
+			)
+			.toArray()[0];
 		if (!row) return undefined;
 		const messages = this.storage.sql
-			.exec<Record<string, string | number | null>>(`SELECT * FROM messages ORDER BY stream, data_offset`)
+			.exec<Record<string, string | number | null>>(
+				`SELECT * FROM messages ORDER BY stream, data_offset`
+			)
 			.toArray()
 			.map((r): ChatMessage => {
 				const m: ChatMessage = {
@@ -41,7 +52,11 @@ export class ChatStorage {
 				if (r.sender_name !== null) m.senderName = String(r.sender_name);
 				return m;
 			});
-		return { meta: JSON.parse(row.meta) as ChatMeta, chatState: row.chat_state, messages };
+		return {
+			meta: JSON.parse(row.meta) as ChatMeta,
+			chatState: row.chat_state,
+			messages,
+		};
 	}
 
 	/** Whether this chat's chat.end reached its queue (SPEC §8): kept beside the chat, so a restart does not announce it again. */
@@ -72,13 +87,17 @@ export class ChatStorage {
 	}
 
 	/** One transaction: the answer leaves only after all of it is durable (output gate). */
-	save(change: { meta?: ChatMeta; chatState?: string; messages: readonly ChatMessage[] }): void {
+	save(change: {
+		meta?: ChatMeta;
+		chatState?: string;
+		messages: readonly ChatMessage[];
+	}): void {
 		const write = () => {
 			if (change.meta && change.chatState) {
 				this.storage.sql.exec(
 					`INSERT INTO chat (k, meta, chat_state) VALUES (1, ?, ?) ON CONFLICT (k) DO UPDATE SET meta = excluded.meta, chat_state = excluded.chat_state`,
 					JSON.stringify(change.meta),
-					change.chatState,
+					change.chatState
 				);
 			}
 			for (const m of change.messages) {
@@ -92,12 +111,13 @@ export class ChatStorage {
 					m.sendTime,
 					m.senderId ?? null,
 					m.senderName ?? null,
-					m.mac,
+					m.mac
 				);
 			}
 		};
 		// A single statement is atomic on its own; the plain send is that case.
-		if (change.messages.length + (change.meta ? 1 : 0) > 1) this.storage.transactionSync(write);
+		if (change.messages.length + (change.meta ? 1 : 0) > 1)
+			this.storage.transactionSync(write);
 		else write();
 	}
 }

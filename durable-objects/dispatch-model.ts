@@ -42,11 +42,13 @@ export interface WaitingChat {
 /** What the agent is now: offline once it said so, or has neither a socket nor a heartbeat in the last 60 s. */
 export function statusOf(agent: AgentPresence, now: number): AgentStatus {
 	if (agent.declared === "offline") return "offline";
-	if (agent.sockets > 0 || now - agent.lastSeen < PRESENCE_TIMEOUT_MS) return agent.declared;
+	if (agent.sockets > 0 || now - agent.lastSeen < PRESENCE_TIMEOUT_MS)
+		return agent.declared;
 	return "offline";
 }
 
-export const freeCapacity = (agent: AgentPresence) => Math.max(0, agent.maxChats - agent.chats.length);
+export const freeCapacity = (agent: AgentPresence) =>
+	Math.max(0, agent.maxChats - agent.chats.length);
 
 /** When the agent goes offline unless it is heard from again; undefined while a socket holds it. */
 export function presenceDeadline(agent: AgentPresence): number | undefined {
@@ -55,10 +57,14 @@ export function presenceDeadline(agent: AgentPresence): number | undefined {
 }
 
 /** Oldest request first; the chat id settles ties so that every copy of the queue has one order. */
-export const queueOrder = (a: WaitingChat, b: WaitingChat) => a.requestTime - b.requestTime || (a.chatId < b.chatId ? -1 : a.chatId > b.chatId ? 1 : 0);
+export const queueOrder = (a: WaitingChat, b: WaitingChat) =>
+	a.requestTime - b.requestTime ||
+	(a.chatId < b.chatId ? -1 : a.chatId > b.chatId ? 1 : 0);
 
 /** 1 = next. Departments queue apart: a chat's position counts only the chats of its own department. */
-export function queuePositions(queue: Iterable<WaitingChat>): Map<string, number> {
+export function queuePositions(
+	queue: Iterable<WaitingChat>
+): Map<string, number> {
 	const positions = new Map<string, number>();
 	const next = new Map<string | undefined, number>();
 	for (const chat of [...queue].sort(queueOrder)) {
@@ -74,13 +80,28 @@ export function queuePositions(queue: Iterable<WaitingChat>): Map<string, number
  * agent when the site is sticky and that agent qualifies; otherwise the most free capacity, then the
  * one given a chat least recently, then the id (so the choice is the same however the map was built).
  */
-export function chooseAgent(agents: Iterable<AgentPresence>, chat: WaitingChat, sticky: boolean, now: number): AgentPresence | undefined {
-	const candidates = [...agents].filter((a) => statusOf(a, now) === "online" && freeCapacity(a) > 0 && !a.chats.includes(chat.chatId));
+export function chooseAgent(
+	agents: Iterable<AgentPresence>,
+	chat: WaitingChat,
+	sticky: boolean,
+	now: number
+): AgentPresence | undefined {
+	const candidates = [...agents].filter(
+		(a) =>
+			statusOf(a, now) === "online" &&
+			freeCapacity(a) > 0 &&
+			!a.chats.includes(chat.chatId)
+	);
 	if (sticky && chat.lastAgentId) {
 		const last = candidates.find((a) => a.id === chat.lastAgentId);
 		if (last) return last;
 	}
-	candidates.sort((a, b) => freeCapacity(b) - freeCapacity(a) || a.lastAssignedAt - b.lastAssignedAt || (a.id < b.id ? -1 : 1));
+	candidates.sort(
+		(a, b) =>
+			freeCapacity(b) - freeCapacity(a) ||
+			a.lastAssignedAt - b.lastAssignedAt ||
+			(a.id < b.id ? -1 : 1)
+	);
 	return candidates[0];
 }
 
@@ -89,7 +110,7 @@ export function planRouting(
 	agents: Iterable<AgentPresence>,
 	queue: Iterable<WaitingChat>,
 	sticky: boolean,
-	now: number,
+	now: number
 ): { chat: WaitingChat; agent: AgentPresence }[] {
 	// Copies, so that each decision counts the ones before it.
 	const pool = [...agents].map((a) => ({ ...a, chats: [...a.chats] }));

@@ -1,10 +1,12 @@
+import { inForce } from "./visitor-model.ts";
+import type { Ban, BanInForce } from "./visitor-model.ts";
+
 /**
  * The site's bans as the dispatcher holds them (SPEC §7): in the object's storage in durable mode,
  * in memory otherwise, and always in D1 (written by the Worker before the dispatcher hears of a
  * ban). A dispatcher that starts without them reads the site's bans from D1 before it answers its
  * first ban question, waiting at most LOAD_WAIT_MS so that a slow D1 never holds a chat start long.
  */
-import { inForce, type Ban, type BanInForce } from "./visitor-model.ts";
 
 const BAN = "ban:";
 const LOADED = "bans:loaded";
@@ -26,10 +28,12 @@ export class DispatcherBans {
 	/** `storage` is undefined in memory mode. */
 	constructor(
 		private readonly storage: DurableObjectStorage | undefined,
-		private readonly db: D1Database,
+		private readonly db: D1Database
 	) {
 		this.loaded = storage?.kv.get<boolean>(LOADED) === true;
-		if (storage) for (const [, ban] of storage.kv.list<Ban>({ prefix: BAN })) this.bans.set(ban.visitorId, ban);
+		if (storage)
+			for (const [, ban] of storage.kv.list<Ban>({ prefix: BAN }))
+				this.bans.set(ban.visitorId, ban);
 	}
 
 	place(ban: Ban): void {
@@ -41,7 +45,11 @@ export class DispatcherBans {
 
 	/** The visitor's ban in force, or null. */
 	async check(siteId: string, visitorId: string): Promise<BanInForce | null> {
-		if (!this.loaded) await Promise.race([this.load(siteId), new Promise((resolve) => setTimeout(resolve, LOAD_WAIT_MS))]);
+		if (!this.loaded)
+			await Promise.race([
+				this.load(siteId),
+				new Promise((resolve) => setTimeout(resolve, LOAD_WAIT_MS)),
+			]);
 		const ban = this.known(visitorId);
 		return ban ? { until: ban.until, reason: ban.reason } : null;
 	}
@@ -59,15 +67,29 @@ export class DispatcherBans {
 
 	private load(siteId: string): Promise<void> {
 		this.loading ??= this.db
-			.prepare(`SELECT visitor_id, until, reason, agent_id, banned_at FROM bans WHERE site_id = ? AND (until IS NULL OR until > ?)`)
+			.prepare(
+				`SELECT visitor_id, until, reason, agent_id, banned_at FROM bans WHERE site_id = ? AND (until IS NULL OR until > ?)`
+			)
 			.bind(siteId, Date.now())
 			.all<BanRow>()
 			.then(({ results }) => {
-				for (const row of results) this.place({ visitorId: row.visitor_id, until: row.until, reason: row.reason, agentId: row.agent_id, at: row.banned_at });
+				for (const row of results)
+					this.place({
+						visitorId: row.visitor_id,
+						until: row.until,
+						reason: row.reason,
+						agentId: row.agent_id,
+						at: row.banned_at,
+					});
 				this.loaded = true;
 				this.storage?.kv.put(LOADED, true);
 			})
-			.catch((error) => console.error("SiteDispatcher: bans not loaded from D1, asked again at the next check", error))
+			.catch((error) =>
+				console.error(
+					"SiteDispatcher: bans not loaded from D1, asked again at the next check",
+					error
+				)
+			)
 			.finally(() => (this.loading = undefined));
 		return this.loading;
 	}

@@ -26,8 +26,10 @@ export class DispatcherState {
 	constructor(private readonly storage: DurableObjectStorage | undefined) {
 		if (!storage) return;
 		this.siteId = storage.kv.get<string>("siteId");
-		for (const [, agent] of storage.kv.list<AgentPresence>({ prefix: AGENT })) this.agents.set(agent.id, { ...agent, sockets: 0 });
-		for (const [, chat] of storage.kv.list<DispatchedChat>({ prefix: CHAT })) this.remember(chat);
+		for (const [, agent] of storage.kv.list<AgentPresence>({ prefix: AGENT }))
+			this.agents.set(agent.id, { ...agent, sockets: 0 });
+		for (const [, chat] of storage.kv.list<DispatchedChat>({ prefix: CHAT }))
+			this.remember(chat);
 	}
 
 	noteSite(siteId: string): void {

@@ -1,3 +1,25 @@
+import { roomFailure } from "../src/errors.ts";
+import { parseJsonText } from "../src/protocol/json-text.ts";
+import { VisitorHelloFrameSchema } from "../src/protocol/visitors.ts";
+import {
+	CLOSE_FORBIDDEN,
+	CLOSE_NO_HELLO,
+	CLOSE_UNAUTHORIZED,
+	HELLO_TIMEOUT_MS,
+	MAX_HELLO_CHARS,
+} from "../src/protocol/ws.ts";
+import { openVisitorState } from "../src/security/visitor-state.ts";
+import { getSiteConfig } from "../src/site-config-cache.ts";
+import { DISPATCHER_SITE_HEADER } from "./dispatcher-sockets.ts";
+import { summaries, track } from "./visitor-model.ts";
+import type { RoomFailure } from "../src/errors.ts";
+import type {
+	VisitorServerFrame,
+	VisitorSummary,
+} from "../src/protocol/visitors.ts";
+import type { DispatcherBans } from "./dispatcher-bans.ts";
+import type { TrackedVisitor, Visit } from "./visitor-model.ts";
+
 /**
  * Tracked visitors on the SiteDispatcher (SPEC §4, §7): the bounded list of live visitors (in the
  * object's storage in durable mode, in memory otherwise) and their page sockets, hibernating and
@@ -5,15 +27,6 @@
  * re-announces its visit, and its attachment keeps the visit, so a dispatcher that lost its state
  * has the list back from the open pages (at their next hello, or from the attachments on waking).
  */
-import { roomFailure, type RoomFailure } from "../src/errors.ts";
-import { parseJsonText } from "../src/protocol/json-text.ts";
-import { VisitorHelloFrameSchema, type VisitorServerFrame, type VisitorSummary } from "../src/protocol/visitors.ts";
-import { CLOSE_FORBIDDEN, CLOSE_NO_HELLO, CLOSE_UNAUTHORIZED, HELLO_TIMEOUT_MS, MAX_HELLO_CHARS } from "../src/protocol/ws.ts";
-import { openVisitorState } from "../src/security/visitor-state.ts";
-import { getSiteConfig } from "../src/site-config-cache.ts";
-import type { DispatcherBans } from "./dispatcher-bans.ts";
-import { DISPATCHER_SITE_HEADER } from "./dispatcher-sockets.ts";
-import { summaries, track, type TrackedVisitor, type Visit } from "./visitor-model.ts";
 
 export const PAGE_SOCKET_TAG = "visitor";
 /** The Worker sets it to `visitor` on a page socket's upgrade; an agent console's upgrade has none. */
@@ -32,7 +45,8 @@ interface PageAttachment {
 	visitor?: TrackedVisitor;
 }
 
-const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as PageAttachment;
+const attachmentOf = (ws: WebSocket) =>
+	ws.deserializeAttachment() as PageAttachment;
 
 function sendFrame(ws: WebSocket, frame: VisitorServerFrame): void {
 	try {
@@ -59,14 +73,23 @@ export class DispatcherVisitors {
 		private readonly ctx: DurableObjectState,
 		private readonly env: Env,
 		private readonly storage: DurableObjectStorage | undefined,
-		private readonly bans: DispatcherBans,
+		private readonly bans: DispatcherBans
 	) {
-		const known: TrackedVisitor[] = storage ? [...storage.kv.list<TrackedVisitor>({ prefix: VISITOR })].map(([, v]) => v) : [];
+		const known: TrackedVisitor[] = storage
+			? [...storage.kv.list<TrackedVisitor>({ prefix: VISITOR })].map(
+					([, v]) => v
+				)
+			: [];
 		// Woken without its state (memory mode): the open pages bring their visits back.
-		if (!storage) for (const { attachment } of this.pages()) if (attachment.visitor) known.push(attachment.visitor);
+		if (!storage)
+			for (const { attachment } of this.pages())
+				if (attachment.visitor) known.push(attachment.visitor);
 		// Oldest first, as `track` keeps it; a visitor with several pages open is one entry.
 		for (const visitor of known.sort((a, b) => a.lastSeen - b.lastSeen)) {
-			const firstSeen = Math.min(visitor.firstSeen, this.list.get(visitor.visitorId)?.firstSeen ?? Infinity);
+			const firstSeen = Math.min(
+				visitor.firstSeen,
+				this.list.get(visitor.visitorId)?.firstSeen ?? Infinity
+			);
 			this.list.delete(visitor.visitorId);
 			this.list.set(visitor.visitorId, { ...visitor, firstSeen });
 		}
@@ -79,65 +102,138 @@ export class DispatcherVisitors {
 	/** A page view (`POST …/visits`) or a page socket's hello: the visitor is tracked, the oldest make room. */
 	track(visit: Visit, maxTracked: number): { tracked: boolean } {
 		const now = Date.now();
-		const { tracked, dropped } = track(this.list, visit, maxTracked, now, this.connected());
-		if (tracked) this.storage?.kv.put(VISITOR + visit.visitorId, this.list.get(visit.visitorId));
+		const { tracked, dropped } = track(
+			this.list,
+			visit,
+			maxTracked,
+			now,
+			this.connected()
+		);
+		if (tracked)
+			this.storage?.kv.put(
+				VISITOR + visit.visitorId,
+				this.list.get(visit.visitorId)
+			);
 		for (const visitorId of dropped) {
 			this.storage?.kv.delete(VISITOR + visitorId);
-			for (const ws of this.socketsOf(visitorId)) close(ws, CLOSE_UNTRACKED, "no longer tracked");
+			for (const ws of this.socketsOf(visitorId))
+				close(ws, CLOSE_UNTRACKED, "no longer tracked");
 		}
 		return { tracked };
 	}
 
 	/** The tracked list as agents see it (SPEC §4): `chatting` names the visitors with a live chat. */
 	visitorList(chatting: ReadonlySet<string>): VisitorSummary[] {
-		return summaries(this.list.values(), Date.now(), { connected: this.connected(), chatting, banned: (id) => this.bans.known(id) !== undefined });
+		return summaries(this.list.values(), Date.now(), {
+			connected: this.connected(),
+			chatting,
+			banned: (id) => this.bans.known(id) !== undefined,
+		});
 	}
 
 	/** SPEC §7: only a tracked visitor whose page socket is open can be invited; every one of its pages is told. */
-	async invite(siteId: string, visitorId: string, agentName: string, message: string): Promise<{ delivered: number } | RoomFailure> {
-		if (!this.list.has(visitorId)) return roomFailure(404, "not_found", "that visitor is not on the tracked list");
-		if (await this.bans.check(siteId, visitorId)) return roomFailure(409, "conflict", "that visitor is banned");
+	async invite(
+		siteId: string,
+		visitorId: string,
+		agentName: string,
+		message: string
+	): Promise<{ delivered: number } | RoomFailure> {
+		if (!this.list.has(visitorId))
+			return roomFailure(
+				404,
+				"not_found",
+				"that visitor is not on the tracked list"
+			);
+		if (await this.bans.check(siteId, visitorId))
+			return roomFailure(409, "conflict", "that visitor is banned");
 		const sockets = this.socketsOf(visitorId);
-		if (sockets.length === 0) return roomFailure(409, "conflict", "that visitor has no page open");
-		for (const ws of sockets) sendFrame(ws, { type: "invitation", agentName, message });
+		if (sockets.length === 0)
+			return roomFailure(409, "conflict", "that visitor has no page open");
+		for (const ws of sockets)
+			sendFrame(ws, { type: "invitation", agentName, message });
 		return { delivered: sockets.length };
 	}
 
 	/** A banned visitor's pages are closed (SPEC §6: 4403 banned); it stays on the list, marked banned. */
 	banned(visitorId: string): void {
-		for (const ws of this.socketsOf(visitorId)) close(ws, CLOSE_FORBIDDEN, "banned");
+		for (const ws of this.socketsOf(visitorId))
+			close(ws, CLOSE_FORBIDDEN, "banned");
 	}
 
 	/** Handed over by the Worker, which checked the site and the address's upgrade rate. */
 	upgrade(request: Request): Response {
 		const siteId = request.headers.get(DISPATCHER_SITE_HEADER);
-		if (!siteId || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+		if (
+			!siteId ||
+			request.headers.get("Upgrade")?.toLowerCase() !== "websocket"
+		)
+			return new Response("expected a WebSocket upgrade", { status: 426 });
 		const { 0: client, 1: server } = new WebSocketPair();
 		this.ctx.acceptWebSocket(server, [PAGE_SOCKET_TAG]);
-		server.serializeAttachment({ siteId, connectedAt: Date.now() } satisfies PageAttachment);
+		server.serializeAttachment({
+			siteId,
+			connectedAt: Date.now(),
+		} satisfies PageAttachment);
 		const deadline = Date.now() + HELLO_TIMEOUT_MS;
-		this.ctx.waitUntil(this.ctx.storage.getAlarm().then((at) => (at === null || at > deadline ? this.ctx.storage.setAlarm(deadline) : undefined)));
+		this.ctx.waitUntil(
+			this.ctx.storage
+				.getAlarm()
+				.then((at) =>
+					at === null || at > deadline
+						? this.ctx.storage.setAlarm(deadline)
+						: undefined
+				)
+		);
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	/** Before hello only a hello; after it a page has nothing to say but "ping" (answered by the runtime). */
 	async receive(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
 		const attachment = attachmentOf(ws);
-		if (attachment.visitor) return sendFrame(ws, { type: "error", error: { type: "invalid_request", message: "a page socket only listens after its hello" } });
-		const text = typeof raw === "string" && raw.length <= MAX_HELLO_CHARS ? parseJsonText(raw) : undefined;
-		const hello = text?.ok ? VisitorHelloFrameSchema.safeParse(text.value) : undefined;
+		if (attachment.visitor)
+			return sendFrame(ws, {
+				type: "error",
+				error: {
+					type: "invalid_request",
+					message: "a page socket only listens after its hello",
+				},
+			});
+		const text =
+			typeof raw === "string" && raw.length <= MAX_HELLO_CHARS
+				? parseJsonText(raw)
+				: undefined;
+		const hello = text?.ok
+			? VisitorHelloFrameSchema.safeParse(text.value)
+			: undefined;
 		if (!hello?.success) return close(ws, CLOSE_UNAUTHORIZED, "hello first");
-		const state = await openVisitorState(this.env, attachment.siteId, hello.data.visitorState);
+		const state = await openVisitorState(
+			this.env,
+			attachment.siteId,
+			hello.data.visitorState
+		);
 		if (!state) return close(ws, CLOSE_UNAUTHORIZED, "invalid visitorState");
-		if (await this.bans.check(attachment.siteId, state.visitorId)) return close(ws, CLOSE_FORBIDDEN, "banned");
+		if (await this.bans.check(attachment.siteId, state.visitorId))
+			return close(ws, CLOSE_FORBIDDEN, "banned");
 		const config = await getSiteConfig(this.env.SITE_CONFIG, attachment.siteId);
 		// What the list knows of the visit wins; a dispatcher that lost it takes the page's word.
 		const { title, referrer, page } = hello.data;
-		const visit = this.list.get(state.visitorId) ?? { visitorId: state.visitorId, page, title, referrer };
-		const { tracked } = this.track(visit, config?.limits.maxTrackedVisitors ?? 0);
-		if (!tracked) return close(ws, CLOSE_UNTRACKED, "this site tracks no visitors");
+		const visit = this.list.get(state.visitorId) ?? {
+			visitorId: state.visitorId,
+			page,
+			title,
+			referrer,
+		};
+		const { tracked } = this.track(
+			visit,
+			config?.limits.maxTrackedVisitors ?? 0
+		);
+		if (!tracked)
+			return close(ws, CLOSE_UNTRACKED, "this site tracks no visitors");
 		if (ws.readyState !== WebSocket.OPEN) return;
-		ws.serializeAttachment({ ...attachment, visitor: attached(this.list.get(state.visitorId)!) } satisfies PageAttachment);
+		ws.serializeAttachment({
+			...attachment,
+			visitor: attached(this.list.get(state.visitorId)!),
+		} satisfies PageAttachment);
 		sendFrame(ws, { type: "tracking", visitorId: state.visitorId });
 	}
 
@@ -157,12 +253,19 @@ export class DispatcherVisitors {
 	/** Page sockets without a hello after 10 s are closed (SPEC §5, §6). */
 	closeLate(): void {
 		const now = Date.now();
-		for (const { ws, attachment } of this.pages()) if (!attachment.visitor && attachment.connectedAt + HELLO_TIMEOUT_MS <= now) close(ws, CLOSE_NO_HELLO, "no hello");
+		for (const { ws, attachment } of this.pages())
+			if (
+				!attachment.visitor &&
+				attachment.connectedAt + HELLO_TIMEOUT_MS <= now
+			)
+				close(ws, CLOSE_NO_HELLO, "no hello");
 	}
 
 	nextDeadline(): number {
 		let next = Infinity;
-		for (const { attachment } of this.pages()) if (!attachment.visitor) next = Math.min(next, attachment.connectedAt + HELLO_TIMEOUT_MS);
+		for (const { attachment } of this.pages())
+			if (!attachment.visitor)
+				next = Math.min(next, attachment.connectedAt + HELLO_TIMEOUT_MS);
 		return next;
 	}
 
@@ -170,7 +273,11 @@ export class DispatcherVisitors {
 	private connected(): (visitorId: string) => boolean {
 		let open: Set<string> | undefined;
 		return (visitorId) => {
-			open ??= new Set(this.pages().flatMap(({ attachment }) => (attachment.visitor ? [attachment.visitor.visitorId] : [])));
+			open ??= new Set(
+				this.pages().flatMap(({ attachment }) =>
+					attachment.visitor ? [attachment.visitor.visitorId] : []
+				)
+			);
 			return open.has(visitorId);
 		};
 	}
@@ -192,6 +299,8 @@ export class DispatcherVisitors {
 /** The visit cut to what an attachment can hold. */
 function attached(visitor: TrackedVisitor): TrackedVisitor {
 	const cut = { ...visitor };
-	for (const field of ["page", "title", "referrer"] as const) if (cut[field] !== undefined) cut[field] = cut[field].slice(0, ATTACHED_CHARS[field]);
+	for (const field of ["page", "title", "referrer"] as const)
+		if (cut[field] !== undefined)
+			cut[field] = cut[field].slice(0, ATTACHED_CHARS[field]);
 	return cut;
 }

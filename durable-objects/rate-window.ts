@@ -9,10 +9,20 @@ export interface RateWindow {
 	previous: number;
 }
 
-export type Hit = { ok: true; state: RateWindow } | { ok: false; retryAfterMs: number };
+export type Hit =
+	{ ok: true; state: RateWindow } | { ok: false; retryAfterMs: number };
 
-export function hit(state: RateWindow | undefined, limit: number, windowMs: number, now: number): Hit {
-	let { start, current, previous } = state ?? { start: now, current: 0, previous: 0 };
+export function hit(
+	state: RateWindow | undefined,
+	limit: number,
+	windowMs: number,
+	now: number
+): Hit {
+	let { start, current, previous } = state ?? {
+		start: now,
+		current: 0,
+		previous: 0,
+	};
 	const windows = Math.floor((now - start) / windowMs);
 	if (windows >= 1) {
 		previous = windows === 1 ? current : 0;
@@ -23,7 +33,10 @@ export function hit(state: RateWindow | undefined, limit: number, windowMs: numb
 	if (previous * overlap + current + 1 > limit) {
 		// The previous window's weight falls linearly: wait until it has fallen enough, or for the next window.
 		const excess = previous * overlap + current + 1 - limit;
-		const wait = previous > 0 && excess <= previous * overlap ? (excess / previous) * windowMs : start + windowMs - now;
+		const wait =
+			previous > 0 && excess <= previous * overlap
+				? (excess / previous) * windowMs
+				: start + windowMs - now;
 		return { ok: false, retryAfterMs: Math.max(1, Math.ceil(wait)) };
 	}
 	return { ok: true, state: { start, current: current + 1, previous } };

@@ -1,3 +1,9 @@
+import { roomFailure } from "../src/errors.ts";
+import { siteDispatcher } from "./room-contract.ts";
+import type { RoomFailure } from "../src/errors.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { BanInForce } from "./visitor-model.ts";
+
 /**
  * A room's side of bans (SPEC §7): a banned visitor's sends are `403 banned`.
  *
@@ -9,10 +15,6 @@
  * can miss a chat the dispatcher did not know of (one it lost in memory mode). Asking happens
  * before the send enters the room's write queue, so the room holds nothing while it waits.
  */
-import { roomFailure, type RoomFailure } from "../src/errors.ts";
-import type { ChatMeta } from "../src/protocol/chat-state.ts";
-import { siteDispatcher } from "./room-contract.ts";
-import type { BanInForce } from "./visitor-model.ts";
 
 const RECHECK_MS = 60_000;
 /** A dispatcher that did not answer is asked again this much later; meanwhile sends are let through. */
@@ -28,7 +30,7 @@ export class RoomBans {
 
 	constructor(
 		private readonly env: Env,
-		private readonly waitUntil: (promise: Promise<unknown>) => void,
+		private readonly waitUntil: (promise: Promise<unknown>) => void
 	) {}
 
 	/** The Worker checked the visitor right before it started this chat (or its visitorId is new). */
@@ -45,13 +47,18 @@ export class RoomBans {
 	/** Before a visitor's send: the first time the room waits for the dispatcher's word, later it only refreshes it. */
 	async ready(meta: ChatMeta): Promise<void> {
 		if (this.checkedAt === 0) return this.ask(meta);
-		if (Date.now() - this.checkedAt >= RECHECK_MS) this.waitUntil(this.ask(meta));
+		if (Date.now() - this.checkedAt >= RECHECK_MS)
+			this.waitUntil(this.ask(meta));
 	}
 
 	/** Inside the send's write: `403 banned` while a ban is in force. */
 	refusal(): RoomFailure | undefined {
-		if (!this.ban || (this.ban.until !== null && this.ban.until <= Date.now())) return undefined;
-		const until = this.ban.until === null ? "" : ` until ${new Date(this.ban.until).toISOString()}`;
+		if (!this.ban || (this.ban.until !== null && this.ban.until <= Date.now()))
+			return undefined;
+		const until =
+			this.ban.until === null
+				? ""
+				: ` until ${new Date(this.ban.until).toISOString()}`;
 		return roomFailure(403, "banned", `you may not chat on this site${until}`);
 	}
 
@@ -65,7 +72,11 @@ export class RoomBans {
 				this.checkedAt = Date.now();
 			})
 			.catch((error) => {
-				console.warn("ChatRoom: the dispatcher did not say whether the visitor is banned", meta.chatId, error);
+				console.warn(
+					"ChatRoom: the dispatcher did not say whether the visitor is banned",
+					meta.chatId,
+					error
+				);
 				this.checkedAt = Date.now() - RECHECK_MS + RETRY_MS;
 			})
 			.finally(() => (this.asking = undefined));

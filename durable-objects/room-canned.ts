@@ -7,12 +7,32 @@ import { eventId, publisher } from "../queues/publisher.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import type { Caller } from "./room-contract.ts";
 
-export async function publishCannedUse(env: Env, caller: Caller, message: ChatMessage, shortcut: string): Promise<void> {
+export async function publishCannedUse(
+	env: Env,
+	caller: Caller,
+	message: ChatMessage,
+	shortcut: string
+): Promise<void> {
 	const { siteId, chatId } = caller;
-	const payload = { siteId, chatId, agentId: caller.id, messageId: message.id, shortcut, sentAt: message.sendTime };
+	const payload = {
+		siteId,
+		chatId,
+		agentId: caller.id,
+		messageId: message.id,
+		shortcut,
+		sentAt: message.sendTime,
+	};
 	try {
-		await publisher(env, siteId).publish("cannedMessage.useLog", eventId("cannedMessage.useLog", [siteId, chatId], message.id), payload);
+		await publisher(env, siteId).publish(
+			"cannedMessage.useLog",
+			eventId("cannedMessage.useLog", [siteId, chatId], message.id),
+			payload
+		);
 	} catch (error) {
-		console.error("ChatRoom: cannedMessage.useLog not published", chatId, error);
+		console.error(
+			"ChatRoom: cannedMessage.useLog not published",
+			chatId,
+			error
+		);
 	}
 }

@@ -3,8 +3,8 @@
  * what the room answers. Room failures cross RPC as data (src/errors.ts).
  */
 import type { RoomFailure } from "../src/errors.ts";
-import type { ReturnResult } from "../src/protocol/chat.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { ReturnResult } from "../src/protocol/chat.ts";
 import type { Claims } from "../src/security/tokens.ts";
 
 export interface Caller {
@@ -20,22 +20,47 @@ export interface Caller {
 	agentRole?: "agent" | "supervisor";
 }
 
-export type NewChat = Omit<ChatMeta, "v" | "status" | "agentIds" | "agentNames" | "beginTime" | "startTime" | "endTime" | "wrapup" | "pastAgentIds">;
+export type NewChat = Omit<
+	ChatMeta,
+	| "v"
+	| "status"
+	| "agentIds"
+	| "agentNames"
+	| "beginTime"
+	| "startTime"
+	| "endTime"
+	| "wrapup"
+	| "pastAgentIds"
+>;
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
 /** The caller a verified token stands for in one chat; whether it may act there is the room's to say. */
-export function callerOf(claims: Claims, siteId: string, chatId: string): Caller {
+export function callerOf(
+	claims: Claims,
+	siteId: string,
+	chatId: string
+): Caller {
 	return claims.role === "visitor"
 		? { role: "visitor", id: claims.sub, siteId, chatId }
-		: { role: "agent", id: claims.sub, name: claims.name, siteId, chatId, tokenVersion: claims.tv, agentRole: claims.agentRole };
+		: {
+				role: "agent",
+				id: claims.sub,
+				name: claims.name,
+				siteId,
+				chatId,
+				tokenVersion: claims.tv,
+				agentRole: claims.agentRole,
+			};
 }
 
 /** One ChatRoom per chat, named from site and chat so any Worker instance (or the dispatcher) finds the same one. */
-export const chatRoom = (env: Env, siteId: string, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+export const chatRoom = (env: Env, siteId: string, chatId: string) =>
+	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
 
 /** One SiteDispatcher per site (SPEC §7). */
-export const siteDispatcher = (env: Env, siteId: string) => env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+export const siteDispatcher = (env: Env, siteId: string) =>
+	env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
 
 /** An agent as a room or the dispatcher needs it, from its token's claims (never from D1). */
 export interface AgentRef {
@@ -46,7 +71,19 @@ export interface AgentRef {
 }
 
 export const agentRefOf = (claims: Claims): AgentRef | undefined =>
-	claims.role === "agent" ? { id: claims.sub, name: claims.name, role: claims.agentRole, maxChats: claims.maxChats } : undefined;
+	claims.role === "agent"
+		? {
+				id: claims.sub,
+				name: claims.name,
+				role: claims.agentRole,
+				maxChats: claims.maxChats,
+			}
+		: undefined;
 
 /** The room has no chat (SPEC §3 step 1): the client rebuilds it in full. */
-export const lostChat = (): ReturnResult => ({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] });
+export const lostChat = (): ReturnResult => ({
+	code: 1,
+	visitorDataOffset: -1,
+	agentDataOffset: -1,
+	messages: [],
+});

@@ -3,9 +3,9 @@
  * its own writes, and tries again (the room's alarm re-registers a waiting chat every 30 s, which
  * is also how a dispatcher that lost its state gets its queue back).
  */
+import { siteDispatcher } from "./room-contract.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { WaitingChat } from "./dispatch-model.ts";
-import { siteDispatcher } from "./room-contract.ts";
 
 const ENDED_TRIES = 3;
 
@@ -18,11 +18,18 @@ export class RoomDispatch {
 	/** False when the dispatcher could not be reached: the alarm tries again. */
 	async register(meta: ChatMeta): Promise<boolean> {
 		try {
-			const { queuePosition } = await siteDispatcher(this.env, meta.siteId).chatWaiting(meta.siteId, waitingChatOf(meta));
+			const { queuePosition } = await siteDispatcher(
+				this.env,
+				meta.siteId
+			).chatWaiting(meta.siteId, waitingChatOf(meta));
 			this.queuePosition = queuePosition;
 			return true;
 		} catch (error) {
-			console.warn("ChatRoom: the dispatcher did not take the waiting chat", meta.chatId, error);
+			console.warn(
+				"ChatRoom: the dispatcher did not take the waiting chat",
+				meta.chatId,
+				error
+			);
 			return false;
 		}
 	}
@@ -32,9 +39,17 @@ export class RoomDispatch {
 		this.queuePosition = undefined;
 		for (let attempt = 0; attempt < ENDED_TRIES; attempt++) {
 			try {
-				return await siteDispatcher(this.env, meta.siteId).chatEnded(meta.siteId, meta.chatId);
+				return await siteDispatcher(this.env, meta.siteId).chatEnded(
+					meta.siteId,
+					meta.chatId
+				);
 			} catch (error) {
-				if (attempt === ENDED_TRIES - 1) console.warn("ChatRoom: the dispatcher did not hear of the end", meta.chatId, error);
+				if (attempt === ENDED_TRIES - 1)
+					console.warn(
+						"ChatRoom: the dispatcher did not hear of the end",
+						meta.chatId,
+						error
+					);
 				await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
 			}
 		}

@@ -3,28 +3,38 @@
  * turned into the same chat operations HTTP uses, and the room's answers turned into frames.
  */
 import { z } from "zod";
-import { ApiError, type RoomFailure } from "../src/errors.ts";
-import type { ChatMessage, Offsets, RebuildChat, SendMessage } from "../src/protocol/chat.ts";
+import { ApiError } from "../src/errors.ts";
 import { parseJsonText } from "../src/protocol/json-text.ts";
 import {
+	ClientFrameSchema,
 	CLOSE_FORBIDDEN,
 	CLOSE_LIMIT,
 	CLOSE_UNAUTHORIZED,
-	ClientFrameSchema,
 	HELLO_TIMEOUT_MS,
 	HelloFrameSchema,
 	MAX_FRAME_CHARS,
 	MAX_HELLO_CHARS,
-	type ClientFrame,
-	type HelloFrame,
-	type ServerFrame,
 } from "../src/protocol/ws.ts";
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
+import { callerOf } from "./room-contract.ts";
+import { attachmentOf, sendFrame } from "./room-sockets.ts";
+import type { RoomFailure } from "../src/errors.ts";
+import type {
+	ChatMessage,
+	Offsets,
+	RebuildChat,
+	SendMessage,
+} from "../src/protocol/chat.ts";
+import type {
+	ClientFrame,
+	HelloFrame,
+	ServerFrame,
+} from "../src/protocol/ws.ts";
 import type { Chains } from "./chat-chain.ts";
-import { callerOf, type Caller, type RoomAnswer } from "./room-contract.ts";
-import { attachmentOf, sendFrame, type RoomSockets, type SocketAttachment } from "./room-sockets.ts";
+import type { Caller, RoomAnswer } from "./room-contract.ts";
+import type { RoomSockets, SocketAttachment } from "./room-sockets.ts";
 
 /** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
 export const ROOM_SITE_HEADER = "X-Room-Site-Id";
@@ -32,7 +42,10 @@ export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
 /** The site's socket limits (SPEC §6), read by the Worker from the site's configuration. */
 export const ROOM_SOCKETS_LIMIT_HEADER = "X-Room-Sockets-Limit";
 export const ROOM_FRAMES_LIMIT_HEADER = "X-Room-Frames-Limit";
-const SocketLimitsSchema = z.object({ socketsPerChat: z.coerce.number().int().positive(), framesPerSecond: z.coerce.number().int().positive() });
+const SocketLimitsSchema = z.object({
+	socketsPerChat: z.coerce.number().int().positive(),
+	framesPerSecond: z.coerce.number().int().positive(),
+});
 
 /** What the socket code needs of its room: the chat operations, under the same rules as over HTTP. */
 export interface FrameRoom {
@@ -40,15 +53,31 @@ export interface FrameRoom {
 	/** Why this caller may not use the chat at all, if it may not (a hello is refused for it). */
 	refusal(caller: Caller): RoomFailure | undefined;
 	poll(caller: Caller, offsets: Offsets, chains: Chains): Promise<RoomAnswer>;
-	send(caller: Caller, offsets: Offsets, chains: Chains, body: SendMessage, origin: WebSocket): Promise<RoomAnswer>;
-	rebuild(caller: Caller, body: RebuildChat, origin: WebSocket): Promise<RoomAnswer>;
+	send(
+		caller: Caller,
+		offsets: Offsets,
+		chains: Chains,
+		body: SendMessage,
+		origin: WebSocket
+	): Promise<RoomAnswer>;
+	rebuild(
+		caller: Caller,
+		body: RebuildChat,
+		origin: WebSocket
+	): Promise<RoomAnswer>;
 	/** What the room holds, which a socket holds too: it is sent every message as it is accepted. */
 	offsets(): Offsets;
 	message(id: string): ChatMessage | undefined;
 	scheduleAlarm(at: number): Promise<void>;
 }
 
-const errorFrame = (type: string, message: string, retryAfter?: number) => ({ type: "error" as const, error: retryAfter === undefined ? { type, message } : { type, message, retryAfter } });
+const errorFrame = (type: string, message: string, retryAfter?: number) => ({
+	type: "error" as const,
+	error:
+		retryAfter === undefined
+			? { type, message }
+			: { type, message, retryAfter },
+});
 
 export class RoomFrames {
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
@@ -58,7 +87,7 @@ export class RoomFrames {
 		private readonly room: FrameRoom,
 		private readonly sockets: RoomSockets,
 		private readonly ctx: DurableObjectState,
-		private readonly env: Env,
+		private readonly env: Env
 	) {}
 
 	/** Accepts a socket handed over by the Worker, within the site's sockets per chat; it must say hello in time. */
@@ -69,17 +98,37 @@ export class RoomFrames {
 			socketsPerChat: request.headers.get(ROOM_SOCKETS_LIMIT_HEADER),
 			framesPerSecond: request.headers.get(ROOM_FRAMES_LIMIT_HEADER),
 		});
-		if (request.headers.get("Upgrade") !== "websocket" || !siteId || !chatId || !limits.success) {
+		if (
+			request.headers.get("Upgrade") !== "websocket" ||
+			!siteId ||
+			!chatId ||
+			!limits.success
+		) {
 			return new Response("expected a WebSocket upgrade", { status: 426 });
 		}
 		if (this.sockets.openCount() >= limits.data.socketsPerChat) {
-			const body = new ApiError(429, "rate_limited", `at most ${limits.data.socketsPerChat} sockets per chat`).toBody();
-			return Response.json(body, { status: 429, headers: { "Retry-After": "30" } });
+			const body = new ApiError(
+				429,
+				"rate_limited",
+				`at most ${limits.data.socketsPerChat} sockets per chat`
+			).toBody();
+			return Response.json(body, {
+				status: 429,
+				headers: { "Retry-After": "30" },
+			});
 		}
-		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+		const [client, server] = Object.values(new WebSocketPair()) as [
+			WebSocket,
+			WebSocket,
+		];
 		this.ctx.acceptWebSocket(server);
 		const now = Date.now();
-		server.serializeAttachment({ siteId, chatId, connectedAt: now, framesPerSecond: limits.data.framesPerSecond } satisfies SocketAttachment);
+		server.serializeAttachment({
+			siteId,
+			chatId,
+			connectedAt: now,
+			framesPerSecond: limits.data.framesPerSecond,
+		} satisfies SocketAttachment);
 		await this.room.scheduleAlarm(now + HELLO_TIMEOUT_MS);
 		return new Response(null, { status: 101, webSocket: client });
 	}
@@ -88,24 +137,56 @@ export class RoomFrames {
 		const caller = this.sockets.callerOf(ws);
 		// Before hello a socket may say nothing else: no token has vouched for it yet.
 		if (!caller) return this.beforeHello(ws, raw);
-		if (this.sockets.overFrameRate(ws)) return this.sockets.close(ws, CLOSE_LIMIT, "too many frames");
-		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
-		if (typeof raw !== "string") return sendFrame(ws, errorFrame("invalid_request", "frames are JSON text"));
-		if (raw.length > MAX_FRAME_CHARS) return sendFrame(ws, errorFrame("payload_too_large", `frames are at most ${MAX_FRAME_CHARS} characters`));
+		if (this.sockets.overFrameRate(ws))
+			return this.sockets.close(ws, CLOSE_LIMIT, "too many frames");
+		if (await this.revoked(caller))
+			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
+		if (typeof raw !== "string")
+			return sendFrame(
+				ws,
+				errorFrame("invalid_request", "frames are JSON text")
+			);
+		if (raw.length > MAX_FRAME_CHARS)
+			return sendFrame(
+				ws,
+				errorFrame(
+					"payload_too_large",
+					`frames are at most ${MAX_FRAME_CHARS} characters`
+				)
+			);
 		const text = parseJsonText(raw);
-		if (!text.ok) return sendFrame(ws, errorFrame("invalid_request", text.message));
+		if (!text.ok)
+			return sendFrame(ws, errorFrame("invalid_request", text.message));
 		const parsed = ClientFrameSchema.safeParse(text.value);
-		if (!parsed.success) return sendFrame(ws, errorFrame("invalid_request", parsed.error.issues.map((i) => i.message).join("; ")));
+		if (!parsed.success)
+			return sendFrame(
+				ws,
+				errorFrame(
+					"invalid_request",
+					parsed.error.issues.map((i) => i.message).join("; ")
+				)
+			);
 		const frame = parsed.data;
-		if (frame.type === "hello") return sendFrame(ws, errorFrame("invalid_request", "hello was already said"));
+		if (frame.type === "hello")
+			return sendFrame(
+				ws,
+				errorFrame("invalid_request", "hello was already said")
+			);
 		this.announceLoss(ws);
 		await this.dispatch(ws, caller, frame);
 	}
 
-	private async beforeHello(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-		const text = typeof raw === "string" && raw.length <= MAX_HELLO_CHARS ? parseJsonText(raw) : undefined;
+	private async beforeHello(
+		ws: WebSocket,
+		raw: string | ArrayBuffer
+	): Promise<void> {
+		const text =
+			typeof raw === "string" && raw.length <= MAX_HELLO_CHARS
+				? parseJsonText(raw)
+				: undefined;
 		const hello = text?.ok ? HelloFrameSchema.safeParse(text.value) : undefined;
-		if (!hello?.success) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "hello first");
+		if (!hello?.success)
+			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "hello first");
 		this.announceLoss(ws);
 		await this.hello(ws, attachmentOf(ws), hello.data);
 	}
@@ -115,34 +196,68 @@ export class RoomFrames {
 		if (this.room.hasChat() || this.lossAnnounced) return;
 		this.lossAnnounced = true;
 		for (const ws of this.sockets.authenticated().keys()) {
-			if (ws !== except) sendFrame(ws, { type: "rebuild", visitorDataOffset: -1, agentDataOffset: -1 });
+			if (ws !== except)
+				sendFrame(ws, {
+					type: "rebuild",
+					visitorDataOffset: -1,
+					agentDataOffset: -1,
+				});
 		}
 	}
 
-	private async hello(ws: WebSocket, attachment: SocketAttachment, frame: HelloFrame): Promise<void> {
+	private async hello(
+		ws: WebSocket,
+		attachment: SocketAttachment,
+		frame: HelloFrame
+	): Promise<void> {
 		const claims = await verifyToken(keyRing(this.env), frame.token);
-		const ok = claims && claims.sid === attachment.siteId && (claims.role === "agent" || claims.cid === attachment.chatId);
+		const ok =
+			claims &&
+			claims.sid === attachment.siteId &&
+			(claims.role === "agent" || claims.cid === attachment.chatId);
 		if (!ok) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
 		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
-		if (await this.revoked(caller)) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
+		if (await this.revoked(caller))
+			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
 		const refused = this.room.refusal(caller);
-		if (refused) return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
+		if (refused)
+			return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
 		const expiresAt = claims.exp * 1000;
 		this.sockets.admit(ws, { ...attachment, caller, expiresAt });
 		await this.room.scheduleAlarm(expiresAt);
 		this.reply(ws, await this.room.poll(caller, frame, frame));
 	}
 
-	private async dispatch(ws: WebSocket, caller: Caller, frame: Exclude<ClientFrame, { type: "hello" }>): Promise<void> {
+	private async dispatch(
+		ws: WebSocket,
+		caller: Caller,
+		frame: Exclude<ClientFrame, { type: "hello" }>
+	): Promise<void> {
 		switch (frame.type) {
 			case "send": {
 				// Without offsets the socket holds what the room holds: it was sent every message as it was accepted.
 				const held = this.room.offsets();
-				const offsets = { visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset, agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset };
-				const answer = await this.room.send(caller, offsets, frame, frame.message, ws);
-				if ("failure" in answer || answer.code !== 0) return this.reply(ws, answer);
+				const offsets = {
+					visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset,
+					agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset,
+				};
+				const answer = await this.room.send(
+					caller,
+					offsets,
+					frame,
+					frame.message,
+					ws
+				);
+				if ("failure" in answer || answer.code !== 0)
+					return this.reply(ws, answer);
 				const own = this.room.message(frame.message.id)!;
-				return sendFrame(ws, { type: "ack", id: own.id, dataOffset: own.dataOffset, sendTime: own.sendTime, mac: own.mac });
+				return sendFrame(ws, {
+					type: "ack",
+					id: own.id,
+					dataOffset: own.dataOffset,
+					sendTime: own.sendTime,
+					mac: own.mac,
+				});
 			}
 			case "rebuild": {
 				const { type: _type, ...body } = frame;
@@ -153,16 +268,33 @@ export class RoomFrames {
 				// Relayed only when it tells the others something new (SPEC §6: coalesced).
 				if (!this.sockets.worthRelaying(ws, frame)) return;
 				for (const other of this.sockets.authenticated().keys()) {
-					if (other !== ws) sendFrame(other, { ...frame, role: caller.role, senderId: caller.id });
+					if (other !== ws)
+						sendFrame(other, {
+							...frame,
+							role: caller.role,
+							senderId: caller.id,
+						});
 				}
 		}
 	}
 
 	/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
 	private reply(ws: WebSocket, answer: RoomAnswer): void {
-		if ("failure" in answer) return sendFrame(ws, errorFrame(answer.failure.type, answer.failure.message, answer.failure.retryAfter));
+		if ("failure" in answer)
+			return sendFrame(
+				ws,
+				errorFrame(
+					answer.failure.type,
+					answer.failure.message,
+					answer.failure.retryAfter
+				)
+			);
 		if (answer.code === 1 && answer.messages.length === 0) {
-			const frame: ServerFrame = { type: "rebuild", visitorDataOffset: answer.visitorDataOffset, agentDataOffset: answer.agentDataOffset };
+			const frame: ServerFrame = {
+				type: "rebuild",
+				visitorDataOffset: answer.visitorDataOffset,
+				agentDataOffset: answer.agentDataOffset,
+			};
 			if (answer.diverged) frame.diverged = answer.diverged;
 			return sendFrame(ws, frame);
 		}
@@ -171,7 +303,13 @@ export class RoomFrames {
 
 	/** An agent's socket stops working once the admin revoked its tokens (SPEC §6); the versions are cached per isolate. */
 	private revoked(caller: Caller): Promise<boolean> {
-		if (caller.role !== "agent" || caller.tokenVersion === undefined) return Promise.resolve(false);
-		return isRevoked(this.env, { role: "agent", sid: caller.siteId, sub: caller.id, tv: caller.tokenVersion });
+		if (caller.role !== "agent" || caller.tokenVersion === undefined)
+			return Promise.resolve(false);
+		return isRevoked(this.env, {
+			role: "agent",
+			sid: caller.siteId,
+			sub: caller.id,
+			tv: caller.tokenVersion,
+		});
 	}
 }

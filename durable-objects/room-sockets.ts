@@ -1,6 +1,8 @@
-/** The room's WebSockets: what each one carries across hibernation, who said hello, their limits, and sending to them. */
-import { HELLO_TIMEOUT_MS, type ServerFrame } from "../src/protocol/ws.ts";
+import { HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
+import type { ServerFrame } from "../src/protocol/ws.ts";
 import type { Caller } from "./room-contract.ts";
+
+/** The room's WebSockets: what each one carries across hibernation, who said hello, their limits, and sending to them. */
 
 /** Serialized with the socket (≤ 2 KB), so it survives the room hibernating. */
 export interface SocketAttachment {
@@ -15,7 +17,8 @@ export interface SocketAttachment {
 	expiresAt?: number;
 }
 
-export const attachmentOf = (ws: WebSocket) => ws.deserializeAttachment() as SocketAttachment;
+export const attachmentOf = (ws: WebSocket) =>
+	ws.deserializeAttachment() as SocketAttachment;
 
 /** A socket that went away between our look and our send is not an error for anyone else. */
 export function sendFrame(ws: WebSocket, frame: ServerFrame): void {
@@ -66,14 +69,24 @@ export class RoomSockets {
 
 	/** Sockets still open (not closing). */
 	open(): WebSocket[] {
-		return this.ctx.getWebSockets().filter((ws) => !this.closed.has(ws) && ws.readyState !== WebSocket.CLOSING && ws.readyState !== WebSocket.CLOSED);
+		return this.ctx
+			.getWebSockets()
+			.filter(
+				(ws) =>
+					!this.closed.has(ws) &&
+					ws.readyState !== WebSocket.CLOSING &&
+					ws.readyState !== WebSocket.CLOSED
+			);
 	}
 
 	openCount(): number {
 		return this.open().length;
 	}
 
-	admit(ws: WebSocket, attachment: SocketAttachment & { caller: Caller }): void {
+	admit(
+		ws: WebSocket,
+		attachment: SocketAttachment & { caller: Caller }
+	): void {
 		ws.serializeAttachment(attachment);
 		this.authenticated().set(ws, attachment.caller);
 	}
@@ -116,18 +129,36 @@ export class RoomSockets {
 	}
 
 	/** Typing and read frames are coalesced (SPEC §6): only a change, or a typing that goes on, is passed to the others. */
-	worthRelaying(ws: WebSocket, frame: { type: "typing"; on: boolean } | { type: "read"; visitorDataOffset: number; agentDataOffset: number }): boolean {
+	worthRelaying(
+		ws: WebSocket,
+		frame:
+			| { type: "typing"; on: boolean }
+			| { type: "read"; visitorDataOffset: number; agentDataOffset: number }
+	): boolean {
 		const recent = this.recentOf(ws);
 		const now = Date.now();
 		if (frame.type === "typing") {
 			const last = recent.typing;
-			if (last && last.on === frame.on && (!frame.on || now - last.at < TYPING_REPEAT_MS)) return false;
+			if (
+				last &&
+				last.on === frame.on &&
+				(!frame.on || now - last.at < TYPING_REPEAT_MS)
+			)
+				return false;
 			recent.typing = { on: frame.on, at: now };
 			return true;
 		}
 		const last = recent.read;
-		if (last && frame.visitorDataOffset <= last.visitorDataOffset && frame.agentDataOffset <= last.agentDataOffset) return false;
-		recent.read = { visitorDataOffset: frame.visitorDataOffset, agentDataOffset: frame.agentDataOffset };
+		if (
+			last &&
+			frame.visitorDataOffset <= last.visitorDataOffset &&
+			frame.agentDataOffset <= last.agentDataOffset
+		)
+			return false;
+		recent.read = {
+			visitorDataOffset: frame.visitorDataOffset,
+			agentDataOffset: frame.agentDataOffset,
+		};
 		return true;
 	}
 

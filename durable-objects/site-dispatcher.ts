@@ -4,19 +4,44 @@
  * outside their own writes and retry. Its state comes back from its clients when lost.
  */
 import { DurableObject } from "cloudflare:workers";
-import { roomFailure, type RoomFailure } from "../src/errors.ts";
-import type { AgentServerFrame, AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
+import { roomFailure } from "../src/errors.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
-import { agentSummaries, DispatcherNews, queueEntries } from "./dispatcher-news.ts";
-import { DispatcherSockets } from "./dispatcher-sockets.ts";
-import { type DispatchedChat, DispatcherState } from "./dispatcher-state.ts";
-import { freeCapacity, planRouting, presenceDeadline, queuePositions, statusOf, type AgentPresence, type AgentStatus, type WaitingChat } from "./dispatch-model.ts";
-import { chatRoom, type AgentRef, type Caller, type RoomAnswer } from "./room-contract.ts";
-import { SerialQueue } from "./serial-queue.ts";
+import {
+	freeCapacity,
+	planRouting,
+	presenceDeadline,
+	queuePositions,
+	statusOf,
+} from "./dispatch-model.ts";
 import { DispatcherBans } from "./dispatcher-bans.ts";
-import { DISPATCHER_SOCKET_HEADER, DispatcherVisitors } from "./dispatcher-visitors.ts";
-import type { Ban, BanInForce, Visit } from "./visitor-model.ts";
+import {
+	agentSummaries,
+	DispatcherNews,
+	queueEntries,
+} from "./dispatcher-news.ts";
+import { DispatcherSockets } from "./dispatcher-sockets.ts";
+import { DispatcherState } from "./dispatcher-state.ts";
+import {
+	DISPATCHER_SOCKET_HEADER,
+	DispatcherVisitors,
+} from "./dispatcher-visitors.ts";
+import { chatRoom } from "./room-contract.ts";
+import { SerialQueue } from "./serial-queue.ts";
+import type { RoomFailure } from "../src/errors.ts";
+import type {
+	AgentServerFrame,
+	AgentSummary,
+	QueueEntry,
+} from "../src/protocol/dispatch.ts";
 import type { VisitorSummary } from "../src/protocol/visitors.ts";
+import type {
+	AgentPresence,
+	AgentStatus,
+	WaitingChat,
+} from "./dispatch-model.ts";
+import type { DispatchedChat } from "./dispatcher-state.ts";
+import type { AgentRef, Caller, RoomAnswer } from "./room-contract.ts";
+import type { Ban, BanInForce, Visit } from "./visitor-model.ts";
 
 /** A room that could not be reached is tried again this much later. */
 const RETRY_MS = 5_000;
@@ -38,29 +63,54 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-		this.state = new DispatcherState(env.CHAT_STATE === "memory" ? undefined : ctx.storage);
+		ctx.setWebSocketAutoResponse(
+			new WebSocketRequestResponsePair("ping", "pong")
+		);
+		this.state = new DispatcherState(
+			env.CHAT_STATE === "memory" ? undefined : ctx.storage
+		);
 		this.sockets = new DispatcherSockets(ctx, env, this);
-		this.bans = new DispatcherBans(env.CHAT_STATE === "memory" ? undefined : ctx.storage, env.DB);
-		this.visitors = new DispatcherVisitors(ctx, env, env.CHAT_STATE === "memory" ? undefined : ctx.storage, this.bans);
+		this.bans = new DispatcherBans(
+			env.CHAT_STATE === "memory" ? undefined : ctx.storage,
+			env.DB
+		);
+		this.visitors = new DispatcherVisitors(
+			ctx,
+			env,
+			env.CHAT_STATE === "memory" ? undefined : ctx.storage,
+			this.bans
+		);
 		// Agents behind open consoles are back from the sockets' attachments (a memory-mode dispatcher that hibernated).
-		for (const hello of this.sockets.hellos()) this.heard(hello.agent, hello.status, hello.chats, false);
-		this.news = new DispatcherNews(ctx, env, this.state, this.sockets, () => this.settleAlarm());
+		for (const hello of this.sockets.hellos())
+			this.heard(hello.agent, hello.status, hello.chats, false);
+		this.news = new DispatcherNews(ctx, env, this.state, this.sockets, () =>
+			this.settleAlarm()
+		);
 	}
 
 	// ------------------------------------------------------------------ rooms tell
 
 	/** A waiting chat (re-)enters the queue: from the chat start, and from its room every 30 s while it waits. */
-	async chatWaiting(siteId: string, chat: WaitingChat): Promise<{ queuePosition?: number }> {
+	async chatWaiting(
+		siteId: string,
+		chat: WaitingChat
+	): Promise<{ queuePosition?: number }> {
 		this.state.noteSite(siteId);
 		const known = this.state.chats.get(chat.chatId);
 		if (!known) {
 			this.state.saveChat({ ...chat, state: "waiting" });
-			this.news.publish("chatQueue.log", [chat.chatId, "enter"], { chatId: chat.chatId, event: "enter", requestTime: chat.requestTime, at: Date.now() });
+			this.news.publish("chatQueue.log", [chat.chatId, "enter"], {
+				chatId: chat.chatId,
+				event: "enter",
+				requestTime: chat.requestTime,
+				at: Date.now(),
+			});
 			this.news.queueChanged();
 			this.ctx.waitUntil(this.route());
 		}
-		return { queuePosition: queuePositions(this.state.waiting()).get(chat.chatId) };
+		return {
+			queuePosition: queuePositions(this.state.waiting()).get(chat.chatId),
+		};
 	}
 
 	/** The chat ended: its agents have room again, and the next waiting chat may go to them. */
@@ -71,8 +121,15 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.state.dropChat(chatId);
 		for (const agent of this.state.agents.values()) {
 			if (!agent.chats.includes(chatId)) continue;
-			this.state.saveAgent({ ...agent, chats: agent.chats.filter((id) => id !== chatId) });
-			this.sockets.toAgent(agent.id, { type: "released", chatId, reason: "ended" });
+			this.state.saveAgent({
+				...agent,
+				chats: agent.chats.filter((id) => id !== chatId),
+			});
+			this.sockets.toAgent(agent.id, {
+				type: "released",
+				chatId,
+				reason: "ended",
+			});
 		}
 		this.news.queueChanged();
 		this.news.presenceChanged();
@@ -82,7 +139,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 	// ------------------------------------------------------------------ agents ask
 
 	/** `PUT …/agents/me/status`: also the heartbeat of a console without a socket. */
-	async setStatus(siteId: string, agent: AgentRef, status: AgentStatus): Promise<{ status: AgentStatus }> {
+	async setStatus(
+		siteId: string,
+		agent: AgentRef,
+		status: AgentStatus
+	): Promise<{ status: AgentStatus }> {
 		this.state.noteSite(siteId);
 		this.heard(agent, status);
 		this.news.presenceChanged();
@@ -91,52 +152,114 @@ export class SiteDispatcher extends DurableObject<Env> {
 	}
 
 	/** SPEC §7: the first accept wins; a chat no longer waiting is 409 conflict, an agent at its maxChats 409 at_capacity. */
-	async accept(siteId: string, agent: AgentRef, chatId: string): Promise<AcceptAnswer> {
+	async accept(
+		siteId: string,
+		agent: AgentRef,
+		chatId: string
+	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
 		// Accepting makes an offline agent online.
 		const known = this.state.agents.get(agent.id);
-		this.heard(agent, known && statusOf(known, Date.now()) === "away" ? "away" : "online");
+		this.heard(
+			agent,
+			known && statusOf(known, Date.now()) === "away" ? "away" : "online"
+		);
 		return this.routing.run(async () => {
 			const presence = this.state.agents.get(agent.id)!;
 			const chat = this.state.chats.get(chatId);
 			// Already taken, maybe by this agent (a retried accept): the room says, and nothing is reserved.
-			if (presence.chats.includes(chatId) || (chat && chat.state !== "waiting")) return this.askRoom(presence, chatId);
-			if (freeCapacity(presence) === 0) return roomFailure(409, "at_capacity", `you already have ${presence.maxChats} chats`);
+			if (presence.chats.includes(chatId) || (chat && chat.state !== "waiting"))
+				return this.askRoom(presence, chatId);
+			if (freeCapacity(presence) === 0)
+				return roomFailure(
+					409,
+					"at_capacity",
+					`you already have ${presence.maxChats} chats`
+				);
 			// A dispatcher that lost its state may not know the chat: the room, which does, decides.
 			return this.assignInRoom(chat ?? unknownChat(chatId), presence);
 		});
 	}
 
 	/** Hands the chat from one of its agents to another who is online with room for it (SPEC §7). */
-	async transfer(siteId: string, from: AgentRef, chatId: string, toAgentId: string): Promise<AcceptAnswer> {
+	async transfer(
+		siteId: string,
+		from: AgentRef,
+		chatId: string,
+		toAgentId: string
+	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
 		return this.routing.run(async () => {
 			const to = this.state.agents.get(toAgentId);
-			if (!to || toAgentId === from.id) return roomFailure(409, "conflict", "that agent cannot take the chat");
-			if (statusOf(to, Date.now()) !== "online") return roomFailure(409, "conflict", `${to.name} is not online`);
-			if (freeCapacity(to) === 0) return roomFailure(409, "at_capacity", `${to.name} has no room for another chat`);
-			const caller: Caller = { role: "agent", id: from.id, name: from.name, siteId, chatId };
-			const answer = await chatRoom(this.env, siteId, chatId).transfer(caller, refOf(to));
+			if (!to || toAgentId === from.id)
+				return roomFailure(409, "conflict", "that agent cannot take the chat");
+			if (statusOf(to, Date.now()) !== "online")
+				return roomFailure(409, "conflict", `${to.name} is not online`);
+			if (freeCapacity(to) === 0)
+				return roomFailure(
+					409,
+					"at_capacity",
+					`${to.name} has no room for another chat`
+				);
+			const caller: Caller = {
+				role: "agent",
+				id: from.id,
+				name: from.name,
+				siteId,
+				chatId,
+			};
+			const answer = await chatRoom(this.env, siteId, chatId).transfer(
+				caller,
+				refOf(to)
+			);
 			if (!("chatState" in answer && "chatId" in answer)) return answer;
 			const giver = this.state.agents.get(from.id);
-			if (giver) this.state.saveAgent({ ...giver, chats: giver.chats.filter((id) => id !== chatId) });
-			this.state.saveAgent({ ...to, chats: [...to.chats, chatId], lastAssignedAt: Date.now() });
-			this.sockets.toAgent(from.id, { type: "released", chatId, reason: "transferred" });
-			this.sockets.toAgent(to.id, { type: "assigned", chatId, chatState: answer.chatState });
+			if (giver)
+				this.state.saveAgent({
+					...giver,
+					chats: giver.chats.filter((id) => id !== chatId),
+				});
+			this.state.saveAgent({
+				...to,
+				chats: [...to.chats, chatId],
+				lastAssignedAt: Date.now(),
+			});
+			this.sockets.toAgent(from.id, {
+				type: "released",
+				chatId,
+				reason: "transferred",
+			});
+			this.sockets.toAgent(to.id, {
+				type: "assigned",
+				chatId,
+				chatState: answer.chatState,
+			});
 			this.news.presenceChanged();
 			return { chatId, chatState: answer.chatState };
 		});
 	}
 
 	/** A supervisor, or an invited agent, joins the chat (the room checks which): it counts against the agent's load from now on. */
-	async join(siteId: string, agent: AgentRef, chatId: string): Promise<AcceptAnswer> {
+	async join(
+		siteId: string,
+		agent: AgentRef,
+		chatId: string
+	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
 		return this.routing.run(async () => {
-			const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId, chatId, agentRole: agent.role };
+			const caller: Caller = {
+				role: "agent",
+				id: agent.id,
+				name: agent.name,
+				siteId,
+				chatId,
+				agentRole: agent.role,
+			};
 			const answer = await chatRoom(this.env, siteId, chatId).join(caller);
 			if (!("chatState" in answer && "chatId" in answer)) return answer;
 			const known = this.state.agents.get(agent.id);
-			if (known && !known.chats.includes(chatId)) this.state.saveAgent({ ...known, chats: [...known.chats, chatId] });
+			if (known && !known.chats.includes(chatId))
+				this.state.saveAgent({ ...known, chats: [...known.chats, chatId] });
 			// A supervisor may join a chat that was still waiting: it leaves the queue.
 			const chat = this.state.chats.get(chatId);
 			if (chat?.state === "waiting") {
@@ -144,18 +267,37 @@ export class SiteDispatcher extends DurableObject<Env> {
 				this.news.leftQueue(chat, "assigned");
 				this.news.queueChanged();
 			}
-			this.sockets.toAgent(agent.id, { type: "assigned", chatId, chatState: answer.chatState });
+			this.sockets.toAgent(agent.id, {
+				type: "assigned",
+				chatId,
+				chatState: answer.chatState,
+			});
 			this.news.presenceChanged();
 			return answer;
 		});
 	}
 
 	/** One of the chat's agents invites another agent of the site, whose consoles are told; it may then join. */
-	async inviteToChat(siteId: string, from: AgentRef, chatId: string, agentId: string): Promise<{ chatId: string } | RoomAnswer> {
+	async inviteToChat(
+		siteId: string,
+		from: AgentRef,
+		chatId: string,
+		agentId: string
+	): Promise<{ chatId: string } | RoomAnswer> {
 		this.state.noteSite(siteId);
-		const caller: Caller = { role: "agent", id: from.id, name: from.name, siteId, chatId };
-		const answer = await chatRoom(this.env, siteId, chatId).inviteAgent(caller, agentId);
-		if ("chatId" in answer) this.sockets.toAgent(agentId, { type: "invited", chatId, by: from.name });
+		const caller: Caller = {
+			role: "agent",
+			id: from.id,
+			name: from.name,
+			siteId,
+			chatId,
+		};
+		const answer = await chatRoom(this.env, siteId, chatId).inviteAgent(
+			caller,
+			agentId
+		);
+		if ("chatId" in answer)
+			this.sockets.toAgent(agentId, { type: "invited", chatId, by: from.name });
 		return answer;
 	}
 
@@ -163,14 +305,28 @@ export class SiteDispatcher extends DurableObject<Env> {
 	 * The admin revoked the agent's tokens (SPEC §6): its consoles and its sockets in its chats close
 	 * now with 4401, and it is offline until it logs in again.
 	 */
-	async agentRevoked(siteId: string, agentId: string, validFrom: number): Promise<void> {
+	async agentRevoked(
+		siteId: string,
+		agentId: string,
+		validFrom: number
+	): Promise<void> {
 		this.state.noteSite(siteId);
 		this.sockets.closeRevoked(agentId, validFrom);
 		const agent = this.state.agents.get(agentId);
 		if (!agent) return;
-		this.state.saveAgent({ ...agent, declared: "offline", sockets: this.sockets.countOf(agentId) });
+		this.state.saveAgent({
+			...agent,
+			declared: "offline",
+			sockets: this.sockets.countOf(agentId),
+		});
 		this.news.presenceChanged();
-		await Promise.all(agent.chats.map((chatId) => chatRoom(this.env, siteId, chatId).closeRevoked(agentId, validFrom).catch(() => undefined)));
+		await Promise.all(
+			agent.chats.map((chatId) =>
+				chatRoom(this.env, siteId, chatId)
+					.closeRevoked(agentId, validFrom)
+					.catch(() => undefined)
+			)
+		);
 	}
 
 	// ------------------------------------------------------------------ what the site looks like
@@ -186,14 +342,25 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	async availability(): Promise<{ online: boolean; waiting: number }> {
 		const now = Date.now();
-		return { online: [...this.state.agents.values()].some((a) => statusOf(a, now) === "online"), waiting: this.state.waiting().length };
+		return {
+			online: [...this.state.agents.values()].some(
+				(a) => statusOf(a, now) === "online"
+			),
+			waiting: this.state.waiting().length,
+		};
 	}
 
-	async chatsOf(agentId: string): Promise<{ chatId: string; visitorName?: string; requestTime?: number }[]> {
+	async chatsOf(
+		agentId: string
+	): Promise<{ chatId: string; visitorName?: string; requestTime?: number }[]> {
 		const agent = this.state.agents.get(agentId);
 		return (agent?.chats ?? []).map((chatId) => {
 			const chat = this.state.chats.get(chatId);
-			return { chatId, visitorName: chat?.visitorName, requestTime: chat?.requestTime };
+			return {
+				chatId,
+				visitorName: chat?.visitorName,
+				requestTime: chat?.requestTime,
+			};
 		});
 	}
 
@@ -201,11 +368,15 @@ export class SiteDispatcher extends DurableObject<Env> {
 
 	/** Visitors' page sockets (dispatcher-visitors.ts, tagged) share the object with the consoles: the Worker says which this is. */
 	async fetch(request: Request): Promise<Response> {
-		if (request.headers.get(DISPATCHER_SOCKET_HEADER) === "visitor") return this.visitors.upgrade(request);
+		if (request.headers.get(DISPATCHER_SOCKET_HEADER) === "visitor")
+			return this.visitors.upgrade(request);
 		return this.sockets.upgrade(request);
 	}
 
-	async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+	async webSocketMessage(
+		ws: WebSocket,
+		raw: string | ArrayBuffer
+	): Promise<void> {
 		if (this.visitors.owns(ws)) return this.visitors.receive(ws, raw);
 		await this.sockets.receive(ws, raw);
 	}
@@ -231,7 +402,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 	consoleLeft(agentId: string): void {
 		const agent = this.state.agents.get(agentId);
 		if (!agent) return;
-		this.state.saveAgent({ ...agent, sockets: this.sockets.countOf(agentId), lastSeen: Date.now() });
+		this.state.saveAgent({
+			...agent,
+			sockets: this.sockets.countOf(agentId),
+			lastSeen: Date.now(),
+		});
 		this.news.presenceChanged();
 	}
 
@@ -247,17 +422,28 @@ export class SiteDispatcher extends DurableObject<Env> {
 	// SPEC §4, §7. The entry points only: the rules live in dispatcher-visitors.ts, dispatcher-bans.ts, visitor-model.ts.
 
 	/** A page view (`POST …/visits`): the visitor goes on the tracked list, the oldest make room. */
-	async visit(siteId: string, visit: Visit, maxTracked: number): Promise<{ tracked: boolean }> {
+	async visit(
+		siteId: string,
+		visit: Visit,
+		maxTracked: number
+	): Promise<{ tracked: boolean }> {
 		this.state.noteSite(siteId);
 		return this.visitors.track(visit, maxTracked);
 	}
 
 	/** `GET …/visitors`: the tracked list, with whether each visitor has a live chat. */
 	async trackedVisitors(): Promise<VisitorSummary[]> {
-		return this.visitors.visitorList(new Set([...this.state.chats.values()].map((chat) => chat.visitorId)));
+		return this.visitors.visitorList(
+			new Set([...this.state.chats.values()].map((chat) => chat.visitorId))
+		);
 	}
 
-	async inviteVisitor(siteId: string, agent: AgentRef, visitorId: string, message: string): Promise<{ delivered: number } | RoomFailure> {
+	async inviteVisitor(
+		siteId: string,
+		agent: AgentRef,
+		visitorId: string,
+		message: string
+	): Promise<{ delivered: number } | RoomFailure> {
 		this.state.noteSite(siteId);
 		return this.visitors.invite(siteId, visitorId, agent.name, message);
 	}
@@ -270,26 +456,49 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.state.noteSite(siteId);
 		this.bans.place(ban);
 		this.visitors.banned(ban.visitorId);
-		const chats = [...this.state.chats.values()].filter((chat) => chat.visitorId === ban.visitorId);
+		const chats = [...this.state.chats.values()].filter(
+			(chat) => chat.visitorId === ban.visitorId
+		);
 		await Promise.all(
 			chats.map((chat) =>
 				chatRoom(this.env, siteId, chat.chatId)
-					.visitorBanned(ban.visitorId, { until: ban.until, reason: ban.reason })
-					.catch((error) => console.warn("SiteDispatcher: a room did not hear of a ban (it asks within a minute)", chat.chatId, error)),
-			),
+					.visitorBanned(ban.visitorId, {
+						until: ban.until,
+						reason: ban.reason,
+					})
+					.catch((error) =>
+						console.warn(
+							"SiteDispatcher: a room did not hear of a ban (it asks within a minute)",
+							chat.chatId,
+							error
+						)
+					)
+			)
 		);
 	}
 
 	/** Asked by the Worker before a returning visitor's chat starts, and by a room that has not heard of its visitor. */
-	async visitorBan(siteId: string, visitorId: string): Promise<BanInForce | null> {
+	async visitorBan(
+		siteId: string,
+		visitorId: string
+	): Promise<BanInForce | null> {
 		this.state.noteSite(siteId);
 		return this.bans.check(siteId, visitorId);
 	}
 
 	/** To every console of the agent; answers how many it reached (none: the agent has no console open). */
-	async privateMessage(siteId: string, from: AgentRef, toAgentId: string, message: string): Promise<{ delivered: number }> {
+	async privateMessage(
+		siteId: string,
+		from: AgentRef,
+		toAgentId: string,
+		message: string
+	): Promise<{ delivered: number }> {
 		this.state.noteSite(siteId);
-		this.sockets.toAgent(toAgentId, { type: "private", from: from.id, message });
+		this.sockets.toAgent(toAgentId, {
+			type: "private",
+			from: from.id,
+			message,
+		});
 		return { delivered: this.sockets.countOf(toAgentId) };
 	}
 
@@ -302,8 +511,20 @@ export class SiteDispatcher extends DurableObject<Env> {
 			if (!siteId || this.state.waiting().length === 0) return;
 			const config = await getSiteConfig(this.env.SITE_CONFIG, siteId);
 			if (config?.routing.mode !== "auto") return;
-			const plan = planRouting(this.state.agents.values(), this.state.waiting(), config.routing.sticky, Date.now());
-			await Promise.all(plan.map(({ chat, agent }) => this.assignInRoom(chat as DispatchedChat, this.state.agents.get(agent.id)!)));
+			const plan = planRouting(
+				this.state.agents.values(),
+				this.state.waiting(),
+				config.routing.sticky,
+				Date.now()
+			);
+			await Promise.all(
+				plan.map(({ chat, agent }) =>
+					this.assignInRoom(
+						chat as DispatchedChat,
+						this.state.agents.get(agent.id)!
+					)
+				)
+			);
 		});
 	}
 
@@ -311,13 +532,29 @@ export class SiteDispatcher extends DurableObject<Env> {
 	 * Reserves the chat for the agent, then has the room add it (system message, new chatState). The
 	 * room is the last word: it refuses a chat that is no longer waiting, so no chat gets two agents.
 	 */
-	private async assignInRoom(chat: DispatchedChat, agent: AgentPresence): Promise<AcceptAnswer> {
+	private async assignInRoom(
+		chat: DispatchedChat,
+		agent: AgentPresence
+	): Promise<AcceptAnswer> {
 		const siteId = this.state.siteId!;
-		const wasWaiting = chat.state === "waiting" && this.state.chats.has(chat.chatId);
-		const reserved = { ...agent, chats: agent.chats.includes(chat.chatId) ? agent.chats : [...agent.chats, chat.chatId], lastAssignedAt: Date.now() };
+		const wasWaiting =
+			chat.state === "waiting" && this.state.chats.has(chat.chatId);
+		const reserved = {
+			...agent,
+			chats: agent.chats.includes(chat.chatId)
+				? agent.chats
+				: [...agent.chats, chat.chatId],
+			lastAssignedAt: Date.now(),
+		};
 		this.state.saveAgent(reserved);
 		this.state.saveChat({ ...chat, state: "assigning" });
-		const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId, chatId: chat.chatId };
+		const caller: Caller = {
+			role: "agent",
+			id: agent.id,
+			name: agent.name,
+			siteId,
+			chatId: chat.chatId,
+		};
 		let answer: Awaited<ReturnType<ReturnType<typeof chatRoom>["accept"]>>;
 		try {
 			answer = await chatRoom(this.env, siteId, chat.chatId).accept(caller);
@@ -327,12 +564,21 @@ export class SiteDispatcher extends DurableObject<Env> {
 			if (wasWaiting) this.state.saveChat({ ...chat, state: "waiting" });
 			else this.state.dropChat(chat.chatId);
 			await this.retryLater();
-			return roomFailure(503, "unavailable", "the chat could not be reached, try again", 1);
+			return roomFailure(
+				503,
+				"unavailable",
+				"the chat could not be reached, try again",
+				1
+			);
 		}
 		if ("chatState" in answer && "chatId" in answer) {
 			this.state.saveChat({ ...chat, state: "assigned" });
 			if (wasWaiting) this.news.leftQueue(chat, "assigned");
-			this.sockets.toAgent(agent.id, { type: "assigned", chatId: chat.chatId, chatState: answer.chatState });
+			this.sockets.toAgent(agent.id, {
+				type: "assigned",
+				chatId: chat.chatId,
+				chatState: answer.chatState,
+			});
 			this.news.queueChanged();
 			this.news.presenceChanged();
 			return { chatId: chat.chatId, chatState: answer.chatState };
@@ -345,22 +591,47 @@ export class SiteDispatcher extends DurableObject<Env> {
 		return answer;
 	}
 
-	private async askRoom(agent: AgentPresence, chatId: string): Promise<AcceptAnswer> {
-		const caller: Caller = { role: "agent", id: agent.id, name: agent.name, siteId: this.state.siteId!, chatId };
-		const answer = await chatRoom(this.env, caller.siteId, chatId).accept(caller);
-		if ("chatState" in answer && "chatId" in answer && !agent.chats.includes(chatId)) this.state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
+	private async askRoom(
+		agent: AgentPresence,
+		chatId: string
+	): Promise<AcceptAnswer> {
+		const caller: Caller = {
+			role: "agent",
+			id: agent.id,
+			name: agent.name,
+			siteId: this.state.siteId!,
+			chatId,
+		};
+		const answer = await chatRoom(this.env, caller.siteId, chatId).accept(
+			caller
+		);
+		if (
+			"chatState" in answer &&
+			"chatId" in answer &&
+			!agent.chats.includes(chatId)
+		)
+			this.state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
 		return answer;
 	}
 
 	private unreserve(agentId: string, chatId: string): void {
 		const agent = this.state.agents.get(agentId);
-		if (agent) this.state.saveAgent({ ...agent, chats: agent.chats.filter((id) => id !== chatId) });
+		if (agent)
+			this.state.saveAgent({
+				...agent,
+				chats: agent.chats.filter((id) => id !== chatId),
+			});
 	}
 
 	// ------------------------------------------------------------------ presence, queue, alarm
 
 	/** An agent was heard from: its console said hello or changed status, or it called the API. */
-	private heard(agent: AgentRef, status: AgentStatus, chats: string[] = [], save = true): void {
+	private heard(
+		agent: AgentRef,
+		status: AgentStatus,
+		chats: string[] = [],
+		save = true
+	): void {
 		const known = this.state.agents.get(agent.id);
 		const presence: AgentPresence = {
 			...agent,
@@ -390,14 +661,31 @@ export class SiteDispatcher extends DurableObject<Env> {
 	}
 
 	private async settleAlarm(): Promise<void> {
-		const deadlines = [...this.state.agents.values()].map((a) => presenceDeadline(a) ?? Infinity).filter((at) => at > Date.now());
-		const next = Math.min(this.retryAt, this.sockets.nextDeadline(), this.visitors.nextDeadline(), ...deadlines);
+		const deadlines = [...this.state.agents.values()]
+			.map((a) => presenceDeadline(a) ?? Infinity)
+			.filter((at) => at > Date.now());
+		const next = Math.min(
+			this.retryAt,
+			this.sockets.nextDeadline(),
+			this.visitors.nextDeadline(),
+			...deadlines
+		);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
 	}
 }
 
-const refOf = (a: AgentPresence): AgentRef => ({ id: a.id, name: a.name, role: a.role, maxChats: a.maxChats });
+const refOf = (a: AgentPresence): AgentRef => ({
+	id: a.id,
+	name: a.name,
+	role: a.role,
+	maxChats: a.maxChats,
+});
 
 /** A chat a dispatcher that lost its state hears of first by an accept: the room knows the rest. */
-const unknownChat = (chatId: string): DispatchedChat => ({ chatId, visitorId: "", requestTime: Date.now(), state: "waiting" });
+const unknownChat = (chatId: string): DispatchedChat => ({
+	chatId,
+	visitorId: "",
+	requestTime: Date.now(),
+	state: "waiting",
+});

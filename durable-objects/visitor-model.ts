@@ -33,9 +33,14 @@ export interface Ban {
 /** What a room or the Worker is told: the ban in force, or null. */
 export type BanInForce = Pick<Ban, "until" | "reason">;
 
-export const inForce = (ban: Ban | undefined, now: number): ban is Ban => ban !== undefined && (ban.until === null || ban.until > now);
+export const inForce = (ban: Ban | undefined, now: number): ban is Ban =>
+	ban !== undefined && (ban.until === null || ban.until > now);
 
-export const hasLeft = (visitor: TrackedVisitor, connected: boolean, now: number) => !connected && now - visitor.lastSeen >= VISITOR_GONE_MS;
+export const hasLeft = (
+	visitor: TrackedVisitor,
+	connected: boolean,
+	now: number
+) => !connected && now - visitor.lastSeen >= VISITOR_GONE_MS;
 
 /**
  * Adds the visit to the list, or refreshes its visitor, which keeps its first-seen time and moves to
@@ -48,21 +53,33 @@ export function track(
 	visit: Visit,
 	max: number,
 	now: number,
-	connected: (visitorId: string) => boolean,
+	connected: (visitorId: string) => boolean
 ): { tracked: boolean; dropped: string[] } {
 	const dropped: string[] = [];
 	const known = list.get(visit.visitorId);
 	list.delete(visit.visitorId);
 	if (max <= 0) {
 		if (known) dropped.push(visit.visitorId);
-		return { tracked: false, dropped: [...dropped, ...trim(list, 0, now, connected)] };
+		return {
+			tracked: false,
+			dropped: [...dropped, ...trim(list, 0, now, connected)],
+		};
 	}
-	list.set(visit.visitorId, { ...withoutEmpty(visit), firstSeen: known?.firstSeen ?? now, lastSeen: now });
+	list.set(visit.visitorId, {
+		...withoutEmpty(visit),
+		firstSeen: known?.firstSeen ?? now,
+		lastSeen: now,
+	});
 	return { tracked: true, dropped: trim(list, max, now, connected) };
 }
 
 /** Drops visitors until the list holds `max`: the ones who left, oldest first, then the oldest of the rest. */
-export function trim(list: Map<string, TrackedVisitor>, max: number, now: number, connected: (visitorId: string) => boolean): string[] {
+export function trim(
+	list: Map<string, TrackedVisitor>,
+	max: number,
+	now: number,
+	connected: (visitorId: string) => boolean
+): string[] {
 	const dropped: string[] = [];
 	for (const pass of ["left", "any"] as const) {
 		for (const [id, visitor] of list) {
@@ -80,7 +97,11 @@ export function trim(list: Map<string, TrackedVisitor>, max: number, now: number
 export function summaries(
 	list: Iterable<TrackedVisitor>,
 	now: number,
-	facts: { connected: (visitorId: string) => boolean; chatting: ReadonlySet<string>; banned: (visitorId: string) => boolean },
+	facts: {
+		connected: (visitorId: string) => boolean;
+		chatting: ReadonlySet<string>;
+		banned: (visitorId: string) => boolean;
+	}
 ): VisitorSummary[] {
 	return [...list]
 		.reverse()
@@ -88,8 +109,17 @@ export function summaries(
 		.map((v) => {
 			const connected = facts.connected(v.visitorId);
 			// A page still open counts until now; otherwise the visit ended when the visitor was last seen.
-			const timeOnSite = Math.max(0, (connected ? now : v.lastSeen) - v.firstSeen);
-			return { ...v, timeOnSite, chatting: facts.chatting.has(v.visitorId), connected, banned: facts.banned(v.visitorId) };
+			const timeOnSite = Math.max(
+				0,
+				(connected ? now : v.lastSeen) - v.firstSeen
+			);
+			return {
+				...v,
+				timeOnSite,
+				chatting: facts.chatting.has(v.visitorId),
+				connected,
+				banned: facts.banned(v.visitorId),
+			};
 		});
 }
 

@@ -3,7 +3,10 @@ export const MAX_BACKOFF_SECONDS = 15 * 60;
 
 /** RETRY_BASE_SECONDS × 2^(attempts−1), capped: 2, 4, 8, … seconds with the default base. */
 export function backoffSeconds(attempts: number, baseSeconds: number): number {
-	return Math.min(MAX_BACKOFF_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1)));
+	return Math.min(
+		MAX_BACKOFF_SECONDS,
+		Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1))
+	);
 }
 
 export function retryBaseSeconds(env: Env): number {

@@ -14,20 +14,43 @@ import {
 	OfflineMessagePayloadSchema,
 	RatingPayloadSchema,
 	WrapupPayloadSchema,
-	type Envelope,
-	type EventName,
-	type IntegrationName,
 } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
-import { backoffSeconds, MAX_BACKOFF_SECONDS, retryBaseSeconds } from "./backoff.ts";
-import { DEAD_LETTER_QUEUE, recordDeadLetters, rejectToDeadLetter } from "./dead-letter.ts";
-import { enabled, INTEGRATION_TABLE, queueNameOf, takes, targetsOf } from "./integrations/index.ts";
+import {
+	backoffSeconds,
+	MAX_BACKOFF_SECONDS,
+	retryBaseSeconds,
+} from "./backoff.ts";
+import {
+	DEAD_LETTER_QUEUE,
+	recordDeadLetters,
+	rejectToDeadLetter,
+} from "./dead-letter.ts";
+import {
+	enabled,
+	INTEGRATION_TABLE,
+	queueNameOf,
+	takes,
+	targetsOf,
+} from "./integrations/index.ts";
 import { InFlightElsewhere, RetryLater } from "./integrations/once.ts";
 import { PermanentFailure } from "./integrations/types.ts";
 import { unspill } from "./spill.ts";
+import type {
+	Envelope,
+	EventName,
+	IntegrationName,
+} from "../src/protocol/events.ts";
 
-const FIRST_LEVEL_QUEUES = new Set(["chat-end", "offline-message-submit", "agent-wrapup", "log-events"]);
-const BY_QUEUE_NAME = new Map(INTEGRATIONS.map((name) => [queueNameOf(name), name]));
+const FIRST_LEVEL_QUEUES = new Set([
+	"chat-end",
+	"offline-message-submit",
+	"agent-wrapup",
+	"log-events",
+]);
+const BY_QUEUE_NAME = new Map(
+	INTEGRATIONS.map((name) => [queueNameOf(name), name])
+);
 
 const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
 	"chat.end": ChatEndPayloadSchema,
@@ -38,7 +61,10 @@ const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
 };
 const EventNameSchema = z.enum(FIRST_LEVEL_EVENTS);
 
-export async function consumeBatch(batch: MessageBatch, env: Env): Promise<void> {
+export async function consumeBatch(
+	batch: MessageBatch,
+	env: Env
+): Promise<void> {
 	if (batch.queue === DEAD_LETTER_QUEUE) return recordDeadLetters(batch, env);
 	const integration = BY_QUEUE_NAME.get(batch.queue);
 	if (!integration && !FIRST_LEVEL_QUEUES.has(batch.queue)) {
@@ -47,14 +73,28 @@ export async function consumeBatch(batch: MessageBatch, env: Env): Promise<void>
 	}
 	// Each message settles itself (ack or retry); one failing in an unexpected way must not cut the others short.
 	await Promise.allSettled(
-		batch.messages.map((message) => consumeOne(message, batch.queue, env, (envelope) => (integration ? deliver(env, integration, envelope) : distribute(env, envelope)))),
+		batch.messages.map((message) =>
+			consumeOne(message, batch.queue, env, (envelope) =>
+				integration
+					? deliver(env, integration, envelope)
+					: distribute(env, envelope)
+			)
+		)
 	);
 }
 
-async function consumeOne(message: Message, queue: string, env: Env, act: (envelope: Envelope) => Promise<void>): Promise<void> {
+async function consumeOne(
+	message: Message,
+	queue: string,
+	env: Env,
+	act: (envelope: Envelope) => Promise<void>
+): Promise<void> {
 	try {
 		const parsed = EnvelopeSchema.safeParse(message.body);
-		if (!parsed.success) throw new PermanentFailure(`malformed envelope: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+		if (!parsed.success)
+			throw new PermanentFailure(
+				`malformed envelope: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`
+			);
 		await act(parsed.data);
 		message.ack();
 	} catch (error) {
@@ -64,22 +104,37 @@ async function consumeOne(message: Message, queue: string, env: Env, act: (envel
 				await rejectToDeadLetter(env, queue, message.body, reason);
 				return message.ack();
 			} catch (deadLetterError) {
-				console.error(`${queue}: could not dead-letter a message (${reason}); retrying it`, deadLetterError);
+				console.error(
+					`${queue}: could not dead-letter a message (${reason}); retrying it`,
+					deadLetterError
+				);
 			}
 		} else if (!(error instanceof InFlightElsewhere)) {
 			console.error(`${queue}: attempt ${message.attempts} failed: ${reason}`);
 		}
 		const base = backoffSeconds(message.attempts, retryBaseSeconds(env));
-		const delaySeconds = error instanceof RetryLater ? Math.min(MAX_BACKOFF_SECONDS, Math.max(base, error.afterSeconds)) : base;
+		const delaySeconds =
+			error instanceof RetryLater
+				? Math.min(MAX_BACKOFF_SECONDS, Math.max(base, error.afterSeconds))
+				: base;
 		message.retry({ delaySeconds });
 	}
 }
 
 /** The payload checked against its event's schema; a spilled one is read back from D1 first. */
-async function checkedPayload(env: Env, envelope: Envelope, event: EventName): Promise<Envelope> {
+async function checkedPayload(
+	env: Env,
+	envelope: Envelope,
+	event: EventName
+): Promise<Envelope> {
 	const full = await unspill(env.DB, envelope);
-	const parsed = (PAYLOAD_SCHEMAS[event] ?? LogPayloadSchema).safeParse(full.payload);
-	if (!parsed.success) throw new PermanentFailure(`malformed ${event} payload: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`);
+	const parsed = (PAYLOAD_SCHEMAS[event] ?? LogPayloadSchema).safeParse(
+		full.payload
+	);
+	if (!parsed.success)
+		throw new PermanentFailure(
+			`malformed ${event} payload: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`
+		);
 	return { ...full, payload: parsed.data };
 }
 
@@ -92,35 +147,63 @@ const CONFIG_SETTLE_MS = 5 * 60_000;
 const CONFIG_RECHECK_SECONDS = 60;
 
 function notYet(envelope: Envelope, reason: string): Error {
-	return Date.now() - envelope.publishedAt < CONFIG_SETTLE_MS ? new RetryLater(`${reason}; checking again`, CONFIG_RECHECK_SECONDS) : new PermanentFailure(reason);
+	return Date.now() - envelope.publishedAt < CONFIG_SETTLE_MS
+		? new RetryLater(`${reason}; checking again`, CONFIG_RECHECK_SECONDS)
+		: new PermanentFailure(reason);
 }
 
 async function siteConfig(env: Env, envelope: Envelope) {
 	const config = await getSiteConfig(env.SITE_CONFIG, envelope.siteId);
-	if (!config) throw notYet(envelope, `site ${envelope.siteId} has no configuration`);
+	if (!config)
+		throw notYet(envelope, `site ${envelope.siteId} has no configuration`);
 	return config;
 }
 
 /** The distributor: a first-level event becomes one second-level message per enabled integration that takes it. */
 async function distribute(env: Env, envelope: Envelope): Promise<void> {
 	const event = EventNameSchema.safeParse(envelope.name);
-	if (!event.success) throw new PermanentFailure(`unknown event ${envelope.name}`);
+	if (!event.success)
+		throw new PermanentFailure(`unknown event ${envelope.name}`);
 	await checkedPayload(env, envelope, event.data);
 	const targets = targetsOf(event.data, await siteConfig(env, envelope));
 	// The envelope goes on as it came (a spilled payload stays in D1), under its second-level name.
 	await Promise.all(
-		targets.map((name) => INTEGRATION_TABLE[name].queue(env).send({ ...envelope, name: `${event.data}.${name}` }, { contentType: "json" })),
+		targets.map((name) =>
+			INTEGRATION_TABLE[name]
+				.queue(env)
+				.send(
+					{ ...envelope, name: `${event.data}.${name}` },
+					{ contentType: "json" }
+				)
+		)
 	);
 }
 
-async function deliver(env: Env, integration: IntegrationName, envelope: Envelope): Promise<void> {
+async function deliver(
+	env: Env,
+	integration: IntegrationName,
+	envelope: Envelope
+): Promise<void> {
 	const dot = envelope.name.lastIndexOf(".");
 	const event = EventNameSchema.safeParse(envelope.name.slice(0, dot));
-	if (!event.success || envelope.name.slice(dot + 1) !== integration || !takes(integration, event.data)) {
-		throw new PermanentFailure(`${envelope.name} does not belong on ${queueNameOf(integration)}`);
+	if (
+		!event.success ||
+		envelope.name.slice(dot + 1) !== integration ||
+		!takes(integration, event.data)
+	) {
+		throw new PermanentFailure(
+			`${envelope.name} does not belong on ${queueNameOf(integration)}`
+		);
 	}
 	const config = await siteConfig(env, envelope);
-	if (!enabled(integration, config)) throw notYet(envelope, `${integration} is off for ${envelope.siteId}`);
+	if (!enabled(integration, config))
+		throw notYet(envelope, `${integration} is off for ${envelope.siteId}`);
 	const checked = await checkedPayload(env, envelope, event.data);
-	await INTEGRATION_TABLE[integration].deliver({ env, event: event.data, envelope: checked, key: `${envelope.name}:${envelope.uniqueId}`, config });
+	await INTEGRATION_TABLE[integration].deliver({
+		env,
+		event: event.data,
+		envelope: checked,
+		key: `${envelope.name}:${envelope.uniqueId}`,
+		config,
+	});
 }

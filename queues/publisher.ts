@@ -3,8 +3,8 @@
  * the envelope to the event's first-level queue. Consumers find repeats by `uniqueId`, so
  * publishing the same event twice (a retried end, a second deployment) is safe.
  */
-import type { Envelope, EventName } from "../src/protocol/events.ts";
 import { spillIfLarge } from "./spill.ts";
+import type { Envelope, EventName } from "../src/protocol/events.ts";
 
 /** First-level queues: one per event family; every log event shares one. */
 function firstLevelQueue(env: Env, name: EventName): Queue {
@@ -23,14 +23,27 @@ function firstLevelQueue(env: Env, name: EventName): Queue {
 }
 
 export interface Publisher {
-	publish(name: EventName, uniqueId: string, payload: unknown): Promise<Envelope>;
+	publish(
+		name: EventName,
+		uniqueId: string,
+		payload: unknown
+	): Promise<Envelope>;
 }
 
 export function publisher(env: Env, siteId: string): Publisher {
 	return {
 		async publish(name, uniqueId, payload) {
-			const envelope: Envelope = { uniqueId, name, siteId, payload, publishedAt: Date.now() };
-			await firstLevelQueue(env, name).send(await spillIfLarge(env.DB, envelope), { contentType: "json" });
+			const envelope: Envelope = {
+				uniqueId,
+				name,
+				siteId,
+				payload,
+				publishedAt: Date.now(),
+			};
+			await firstLevelQueue(env, name).send(
+				await spillIfLarge(env.DB, envelope),
+				{ contentType: "json" }
+			);
 			return envelope;
 		},
 	};
@@ -43,8 +56,11 @@ export const chatEndId = (chatId: string) => `chat.end:${chatId}`;
  * Messages a chat gained after its end (SPEC §3), named by the offsets the room then holds: every
  * deployment that reaches the same copy publishes the same id, and each growth is a new event.
  */
-export const chatTranscriptId = (chatId: string, visitorDataOffset: number, agentDataOffset: number) =>
-	`chat.transcript:${chatId}:${visitorDataOffset}:${agentDataOffset}`;
+export const chatTranscriptId = (
+	chatId: string,
+	visitorDataOffset: number,
+	agentDataOffset: number
+) => `chat.transcript:${chatId}:${visitorDataOffset}:${agentDataOffset}`;
 
 /**
  * `<name>:<scope…>:<id>`. A client that sends an `id` (a UUID) makes its retries one event; without
@@ -52,4 +68,8 @@ export const chatTranscriptId = (chatId: string, visitorDataOffset: number, agen
  * again, and persistence keeps the latest by its time. The scope (site, chat, …) keeps one site's
  * ids from ever making another site's event a "repeat".
  */
-export const eventId = (name: EventName, scope: string[], clientId: string = crypto.randomUUID()) => [name, ...scope, clientId].join(":");
+export const eventId = (
+	name: EventName,
+	scope: string[],
+	clientId: string = crypto.randomUUID()
+) => [name, ...scope, clientId].join(":");

@@ -9,12 +9,20 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const SPILLED_PAYLOADS_KEPT_MS = 7 * DAY_MS;
 const DONE_DELIVERIES_KEPT_MS = 30 * DAY_MS;
 
-export async function cleanUp(env: Env, now = Date.now()): Promise<{ spilledParts: number; deliveries: number }> {
+export async function cleanUp(
+	env: Env,
+	now = Date.now()
+): Promise<{ spilledParts: number; deliveries: number }> {
 	const [spilled, deliveries] = await env.DB.batch([
 		env.DB.prepare(
-			`DELETE FROM spilled_payloads WHERE created_at < ? AND spill_id NOT IN (SELECT spill_id FROM dead_letters WHERE spill_id IS NOT NULL)`,
+			`DELETE FROM spilled_payloads WHERE created_at < ? AND spill_id NOT IN (SELECT spill_id FROM dead_letters WHERE spill_id IS NOT NULL)`
 		).bind(now - SPILLED_PAYLOADS_KEPT_MS),
-		env.DB.prepare(`DELETE FROM deliveries WHERE state = 'done' AND done_at < ?`).bind(now - DONE_DELIVERIES_KEPT_MS),
+		env.DB.prepare(
+			`DELETE FROM deliveries WHERE state = 'done' AND done_at < ?`
+		).bind(now - DONE_DELIVERIES_KEPT_MS),
 	]);
-	return { spilledParts: spilled!.meta.changes, deliveries: deliveries!.meta.changes };
+	return {
+		spilledParts: spilled!.meta.changes,
+		deliveries: deliveries!.meta.changes,
+	};
 }

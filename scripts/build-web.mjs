@@ -1,8 +1,8 @@
 // Bundles the browser sources in web/ into public/ (served as static assets).
-import { build } from "esbuild";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const publicDir = join(root, "public");
@@ -21,7 +21,9 @@ const privateSourceMaps = {
 		options.write = false;
 		build.onEnd(async (result) => {
 			for (const file of result.outputFiles ?? []) {
-				const path = file.path.endsWith(".map") ? join(MAPS_DIR, relative(publicDir, file.path)) : file.path;
+				const path = file.path.endsWith(".map")
+					? join(MAPS_DIR, relative(publicDir, file.path))
+					: file.path;
 				await mkdir(dirname(path), { recursive: true });
 				await writeFile(path, file.contents);
 			}
@@ -37,7 +39,9 @@ const englishOnlyZod = {
 	name: "english-only-zod",
 	setup(build) {
 		build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-			args.importer.includes(`${"node_modules"}/zod/`) ? { path: "zod-locales", namespace: "english-only-zod" } : undefined,
+			args.importer.includes(`${"node_modules"}/zod/`)
+				? { path: "zod-locales", namespace: "english-only-zod" }
+				: undefined
 		);
 		build.onLoad({ filter: /.*/, namespace: "english-only-zod" }, () => ({
 			contents: `export { default as en } from "zod/v4/locales/en.js";`,
@@ -48,11 +52,15 @@ const englishOnlyZod = {
 
 export async function buildWeb() {
 	// Maps left in public/ by older builds would still be served.
-	for (const entry of await readdir(publicDir, { recursive: true })) if (entry.endsWith(".map")) await rm(join(publicDir, entry));
+	for (const entry of await readdir(publicDir, { recursive: true }))
+		if (entry.endsWith(".map")) await rm(join(publicDir, entry));
 	await build({
 		absWorkingDir: root,
 		// The widget: a small loader on every page view, the chat window only when needed (SPEC §9, §11).
-		entryPoints: { livechat: "web/loader.ts", "livechat-window": "web/chat-window.ts" },
+		entryPoints: {
+			livechat: "web/loader.ts",
+			"livechat-window": "web/chat-window.ts",
+		},
 		outdir: "public",
 		bundle: true,
 		format: "iife",

@@ -1,10 +1,12 @@
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
+
 /**
  * A whole local deployment (`node scripts/start.mjs`: wrangler dev with its own state folder),
  * as the failover tests and the benchmark need them: started, stopped, started again.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 
 export interface LocalDeployment {
 	url: string;
@@ -31,7 +33,14 @@ export async function startLocalDeployment(options: {
 		cwd: root,
 		detached: true, // its own process group, so stop() takes wrangler and workerd with it
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, PORT: String(options.port), STATE_DIR: options.stateDir, CHAT_STATE: options.chatState ?? "durable", ...options.keys, DEBUG_ROUTES: options.debugRoutes ? "1" : "0" },
+		env: {
+			...process.env,
+			PORT: String(options.port),
+			STATE_DIR: options.stateDir,
+			CHAT_STATE: options.chatState ?? "durable",
+			...options.keys,
+			DEBUG_ROUTES: options.debugRoutes ? "1" : "0",
+		},
 	});
 	let output = "";
 	const collect = (chunk: Buffer) => {
@@ -41,13 +50,21 @@ export async function startLocalDeployment(options: {
 	child.stdout!.on("data", collect);
 	child.stderr!.on("data", collect);
 	await new Promise<void>((resolve, reject) => {
-		const timer = setTimeout(() => fail(new Error("did not become ready in time")), options.timeoutMs ?? 90_000);
+		const timer = setTimeout(
+			() => fail(new Error("did not become ready in time")),
+			options.timeoutMs ?? 90_000
+		);
 		const fail = (error: Error) => {
 			clearTimeout(timer);
 			killGroup(child, "SIGKILL");
-			reject(new Error(`deployment on port ${options.port}: ${error.message}\n${output}`));
+			reject(
+				new Error(
+					`deployment on port ${options.port}: ${error.message}\n${output}`
+				)
+			);
 		};
-		const onExit = (code: number | null) => fail(new Error(`exited with ${code}`));
+		const onExit = (code: number | null) =>
+			fail(new Error(`exited with ${code}`));
 		const onData = () => {
 			if (!output.includes("Edge Live Chat ready on")) return;
 			clearTimeout(timer);
@@ -67,7 +84,9 @@ export async function startLocalDeployment(options: {
 
 async function stop(child: ChildProcess): Promise<void> {
 	if (child.exitCode !== null || child.signalCode !== null) return;
-	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+	const exited = new Promise<void>((resolve) =>
+		child.once("exit", () => resolve())
+	);
 	killGroup(child, "SIGTERM");
 	const timer = setTimeout(() => killGroup(child, "SIGKILL"), 15_000);
 	await exited;
@@ -77,7 +96,9 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function crash(child: ChildProcess): Promise<void> {
 	if (child.exitCode !== null || child.signalCode !== null) return;
-	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+	const exited = new Promise<void>((resolve) =>
+		child.once("exit", () => resolve())
+	);
 	const pids = descendants(child.pid!);
 	for (const pgid of new Set(pids.map((p) => p.pgid))) {
 		try {
@@ -88,18 +109,29 @@ async function crash(child: ChildProcess): Promise<void> {
 	}
 	await exited;
 	// Gone for good, so that a restart finds its port free.
-	for (const deadline = Date.now() + 10_000; pids.some((p) => alive(p.pid)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+	for (
+		const deadline = Date.now() + 10_000;
+		pids.some((p) => alive(p.pid)) && Date.now() < deadline;
+	)
+		await new Promise((r) => setTimeout(r, 50));
 }
 
 /** The process and everything under it, with their process groups (start.mjs starts wrangler detached). */
 function descendants(root: number): { pid: number; pgid: number }[] {
-	const rows = execFileSync("ps", ["-e", "-o", "pid=,ppid=,pgid="], { encoding: "utf8" })
+	const rows = execFileSync("ps", ["-e", "-o", "pid=,ppid=,pgid="], {
+		encoding: "utf8",
+	})
 		.trim()
 		.split("\n")
-		.map((line) => line.trim().split(/\s+/).map(Number) as [number, number, number]);
+		.map(
+			(line) => line.trim().split(/\s+/).map(Number) as [number, number, number]
+		);
 	const found = [root];
-	for (let i = 0; i < found.length; i++) for (const [pid, ppid] of rows) if (ppid === found[i]) found.push(pid);
-	return rows.filter(([pid]) => found.includes(pid)).map(([pid, , pgid]) => ({ pid, pgid }));
+	for (let i = 0; i < found.length; i++)
+		for (const [pid, ppid] of rows) if (ppid === found[i]) found.push(pid);
+	return rows
+		.filter(([pid]) => found.includes(pid))
+		.map(([pid, , pgid]) => ({ pid, pgid }));
 }
 
 /** Running, not a zombie that nobody has reaped yet. */

@@ -11,7 +11,6 @@
 // KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars),
 // DEBUG_ROUTES (1: the chaos run's eviction route, local only).
 // Plain Node ESM, built-ins only.
-
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -30,19 +29,53 @@ const DEMO_SITE = "demo";
 const DEMO_SITE_CONFIG = {
 	name: "Demo site",
 	cannedMessages: [
-		{ shortcut: "hi", text: "Hello! Thanks for reaching out. How can I help you today?" },
-		{ shortcut: "wait", text: "Let me look into that for you, one moment please." },
-		{ shortcut: "order", text: "Could you give me your order number? It starts with a # and is in your confirmation email." },
+		{
+			shortcut: "hi",
+			text: "Hello! Thanks for reaching out. How can I help you today?",
+		},
+		{
+			shortcut: "wait",
+			text: "Let me look into that for you, one moment please.",
+		},
+		{
+			shortcut: "order",
+			text: "Could you give me your order number? It starts with a # and is in your confirmation email.",
+		},
 		{ shortcut: "bye", text: "Thanks for chatting with us. Have a great day!" },
 	],
-	wrapupCategories: ["Billing", "Shipping", "Returns", "Product question", "Other"],
+	wrapupCategories: [
+		"Billing",
+		"Shipping",
+		"Returns",
+		"Product question",
+		"Other",
+	],
 };
 const DEMO_PASSWORD = "demo-password";
 // Fixed ids (SPEC §12): the same on every deployment, so a failover deployment takes the primary's agent tokens as its own.
 const DEMO_AGENTS = [
-	{ id: "demo-agent-1", email: "agent@demo.local", name: "Demo Agent", password: DEMO_PASSWORD, maxChats: 5 },
-	{ id: "demo-agent-2", email: "agent2@demo.local", name: "Second Agent", password: DEMO_PASSWORD, maxChats: 5 },
-	{ id: "demo-supervisor", email: "supervisor@demo.local", name: "Demo Supervisor", password: DEMO_PASSWORD, maxChats: 5, role: "supervisor" },
+	{
+		id: "demo-agent-1",
+		email: "agent@demo.local",
+		name: "Demo Agent",
+		password: DEMO_PASSWORD,
+		maxChats: 5,
+	},
+	{
+		id: "demo-agent-2",
+		email: "agent2@demo.local",
+		name: "Second Agent",
+		password: DEMO_PASSWORD,
+		maxChats: 5,
+	},
+	{
+		id: "demo-supervisor",
+		email: "supervisor@demo.local",
+		name: "Demo Supervisor",
+		password: DEMO_PASSWORD,
+		maxChats: 5,
+		role: "supervisor",
+	},
 ];
 
 const log = (msg) => console.log(`[start] ${msg}`);
@@ -60,11 +93,19 @@ const PORT = parsePort(process.env.PORT);
 const STATE_DIR = process.env.STATE_DIR?.trim() || ".wrangler/state";
 const CHAT_STATE = process.env.CHAT_STATE?.trim() || "durable";
 // Key rotation (SPEC §6): any of these set in the environment overrides .dev.vars for this deployment.
-const KEY_VARS = ["KEY_ID", "PREVIOUS_KEYS", "TOKEN_SECRET", "CHAT_SIGNING_KEY", "STATE_SEALING_KEY"].filter((name) => process.env[name]);
+const KEY_VARS = [
+	"KEY_ID",
+	"PREVIOUS_KEYS",
+	"TOKEN_SECRET",
+	"CHAT_SIGNING_KEY",
+	"STATE_SEALING_KEY",
+].filter((name) => process.env[name]);
 // Local fault injection for the chaos run (src/routes/debug.ts): only ever turned on from here.
 const DEBUG_ROUTES = process.env.DEBUG_ROUTES === "1";
 if (CHAT_STATE !== "durable" && CHAT_STATE !== "memory") {
-	console.error(`[start] error: CHAT_STATE must be "durable" or "memory" (got ${JSON.stringify(process.env.CHAT_STATE)})`);
+	console.error(
+		`[start] error: CHAT_STATE must be "durable" or "memory" (got ${JSON.stringify(process.env.CHAT_STATE)})`
+	);
 	process.exit(2);
 }
 
@@ -72,7 +113,9 @@ function parsePort(raw) {
 	if (raw === undefined || raw.trim() === "") return 8787;
 	const n = Number(raw);
 	if (!Number.isInteger(n) || n < 1 || n > 65535) {
-		console.error(`[start] error: PORT must be an integer between 1 and 65535 (got ${JSON.stringify(raw)})`);
+		console.error(
+			`[start] error: PORT must be an integer between 1 and 65535 (got ${JSON.stringify(raw)})`
+		);
 		process.exit(2);
 	}
 	return n;
@@ -137,7 +180,9 @@ function stopChild(signal = "SIGTERM") {
 	clearTimeout(killTimer);
 	const child = current;
 	killTimer = setTimeout(() => {
-		console.error(`[start] wrangler did not stop within ${STOP_GRACE_MS / 1000}s; killing it`);
+		console.error(
+			`[start] wrangler did not stop within ${STOP_GRACE_MS / 1000}s; killing it`
+		);
 		signalGroup(child, "SIGKILL");
 	}, STOP_GRACE_MS);
 }
@@ -172,7 +217,9 @@ function ensureDevVars() {
 	}
 	const vars = {};
 	for (const line of readFileSync(devVars, "utf8").split(/\r?\n/)) {
-		const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+		const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(
+			line
+		);
 		if (!m) continue;
 		let value = m[2];
 		if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
@@ -189,24 +236,33 @@ function ensureDevVars() {
 function checkPortFree() {
 	return new Promise((resolveP) => {
 		const srv = createServer();
-		srv.once("error", (err) => resolveP(err.code === "EADDRINUSE" ? false : true));
-		srv.listen({ port: PORT, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolveP(true)));
+		srv.once("error", (err) =>
+			resolveP(err.code === "EADDRINUSE" ? false : true)
+		);
+		srv.listen({ port: PORT, host: "127.0.0.1", exclusive: true }, () =>
+			srv.close(() => resolveP(true))
+		);
 	});
 }
 
 function applyMigrations() {
 	log(`applying D1 migrations (state in ${STATE_DIR})`);
 	return new Promise((resolveP) => {
-		runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR], {
-			onExit(status) {
-				if (stopping) process.exit(status);
-				if (status !== 0) {
-					console.error(`[start] error: wrangler d1 migrations apply failed (exit ${status})`);
-					process.exit(status);
-				}
-				resolveP();
-			},
-		});
+		runWrangler(
+			["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR],
+			{
+				onExit(status) {
+					if (stopping) process.exit(status);
+					if (status !== 0) {
+						console.error(
+							`[start] error: wrangler d1 migrations apply failed (exit ${status})`
+						);
+						process.exit(status);
+					}
+					resolveP();
+				},
+			}
+		);
 	});
 }
 
@@ -216,28 +272,39 @@ function startDev() {
 		[
 			"dev",
 			"--local",
-			"--ip", "127.0.0.1",
-			"--port", String(PORT),
-			"--inspector-port", "0", // any free port: concurrent instances must not race for 9229
-			"--persist-to", STATE_DIR,
-			"--var", `CHAT_STATE:${CHAT_STATE}`,
+			"--ip",
+			"127.0.0.1",
+			"--port",
+			String(PORT),
+			"--inspector-port",
+			"0", // any free port: concurrent instances must not race for 9229
+			"--persist-to",
+			STATE_DIR,
+			"--var",
+			`CHAT_STATE:${CHAT_STATE}`,
 			...KEY_VARS.flatMap((name) => ["--var", `${name}:${process.env[name]}`]),
 			...(DEBUG_ROUTES ? ["--var", "DEBUG_ROUTES:true"] : []),
 			"--show-interactive-dev-session=false",
 		],
 		{
 			onExit(status, signal) {
-				if (!stopping) console.error(`[start] wrangler dev exited unexpectedly (${signal ?? `exit ${status}`})`);
+				if (!stopping)
+					console.error(
+						`[start] wrangler dev exited unexpectedly (${signal ?? `exit ${status}`})`
+					);
 				process.exit(process.exitCode || status);
 			},
-		},
+		}
 	);
 }
 
 async function api(method, path, token, body) {
 	const res = await fetch(`http://127.0.0.1:${PORT}/v1${path}`, {
 		method,
-		headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+		headers: {
+			Authorization: `Bearer ${token}`,
+			...(body ? { "Content-Type": "application/json" } : {}),
+		},
 		body: body ? JSON.stringify(body) : undefined,
 		signal: AbortSignal.timeout(10_000),
 	});
@@ -253,7 +320,10 @@ async function waitUntilUp(token) {
 		} catch {
 			// not listening yet
 		}
-		if (Date.now() > deadline) throw new Error(`server did not answer on port ${PORT} within ${READY_TIMEOUT_MS / 1000}s`);
+		if (Date.now() > deadline)
+			throw new Error(
+				`server did not answer on port ${PORT} within ${READY_TIMEOUT_MS / 1000}s`
+			);
 		await new Promise((r) => setTimeout(r, 250));
 	}
 }
@@ -265,27 +335,43 @@ async function seed(token, probe) {
 		await putSite(token, DEMO_SITE_CONFIG);
 		log(`created site "${DEMO_SITE}"`);
 	} else if (probe.status !== 200) {
-		throw new Error(`GET /v1/admin/sites/${DEMO_SITE} -> ${probe.status} ${probe.text}`);
+		throw new Error(
+			`GET /v1/admin/sites/${DEMO_SITE} -> ${probe.status} ${probe.text}`
+		);
 	} else {
 		// A demo site seeded before it had canned messages and wrap-up categories gets them; one that has any keeps its own.
 		const current = JSON.parse(probe.text);
 		if (!current.cannedMessages?.length && !current.wrapupCategories?.length) {
 			const { cannedMessages, wrapupCategories } = DEMO_SITE_CONFIG;
 			await putSite(token, { ...current, cannedMessages, wrapupCategories });
-			log(`added canned messages and wrap-up categories to site "${DEMO_SITE}"`);
+			log(
+				`added canned messages and wrap-up categories to site "${DEMO_SITE}"`
+			);
 		}
 	}
 	// An existing agent (409) is left as it is.
 	for (const agent of DEMO_AGENTS) {
-		const post = await api("POST", `/admin/sites/${DEMO_SITE}/agents`, token, agent);
-		if (post.status === 201) log(`created ${agent.role ?? "agent"} ${agent.email}`);
-		else if (post.status !== 409) throw new Error(`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`);
+		const post = await api(
+			"POST",
+			`/admin/sites/${DEMO_SITE}/agents`,
+			token,
+			agent
+		);
+		if (post.status === 201)
+			log(`created ${agent.role ?? "agent"} ${agent.email}`);
+		else if (post.status !== 409)
+			throw new Error(
+				`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`
+			);
 	}
 }
 
 async function putSite(token, config) {
 	const put = await api("PUT", `/admin/sites/${DEMO_SITE}`, token, config);
-	if (put.status !== 200) throw new Error(`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`);
+	if (put.status !== 200)
+		throw new Error(
+			`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`
+		);
 }
 
 // ---------------------------------------------------------------- main
@@ -293,11 +379,15 @@ async function putSite(token, config) {
 const startedAt = Date.now();
 const adminToken = ensureDevVars();
 if (!existsSync(WRANGLER)) {
-	console.error("[start] error: wrangler is not installed; run `npm install` first");
+	console.error(
+		"[start] error: wrangler is not installed; run `npm install` first"
+	);
 	process.exit(1);
 }
 if (!(await checkPortFree())) {
-	console.error(`[start] error: port ${PORT} is already in use (another \`npm start\`?); set PORT to use another one`);
+	console.error(
+		`[start] error: port ${PORT} is already in use (another \`npm start\`?); set PORT to use another one`
+	);
 	process.exit(1);
 }
 await buildWeb();
@@ -308,7 +398,9 @@ try {
 	if (probe) {
 		await seed(adminToken, probe);
 		const secs = ((Date.now() - startedAt) / 1000).toFixed(1);
-		console.log(`Edge Live Chat ready on http://localhost:${PORT} (CHAT_STATE=${CHAT_STATE}, state in ${STATE_DIR}) after ${secs}s`);
+		console.log(
+			`Edge Live Chat ready on http://localhost:${PORT} (CHAT_STATE=${CHAT_STATE}, state in ${STATE_DIR}) after ${secs}s`
+		);
 	}
 } catch (err) {
 	die(`seeding failed: ${err.message}`);

@@ -13,13 +13,16 @@ export class ApiError extends Error {
 		message: string,
 		readonly issues?: unknown,
 		/** Seconds, for 429 and 503: sent as `Retry-After`. */
-		readonly retryAfter?: number,
+		readonly retryAfter?: number
 	) {
 		super(message);
 	}
 
 	toBody(): ErrorResponse {
-		const error: ErrorResponse["error"] = { type: this.type, message: this.message };
+		const error: ErrorResponse["error"] = {
+			type: this.type,
+			message: this.message,
+		};
 		if (this.issues !== undefined) error.issues = this.issues;
 		return { code: -1, error };
 	}
@@ -27,12 +30,32 @@ export class ApiError extends Error {
 
 /** Room failures cross the RPC boundary as plain data (thrown errors lose their fields). */
 export interface RoomFailure {
-	failure: { status: ContentfulStatusCode; type: string; message: string; retryAfter?: number };
+	failure: {
+		status: ContentfulStatusCode;
+		type: string;
+		message: string;
+		retryAfter?: number;
+	};
 }
 
-export const roomFailure = (status: ContentfulStatusCode, type: string, message: string, retryAfter?: number): RoomFailure => ({
-	failure: retryAfter === undefined ? { status, type, message } : { status, type, message, retryAfter },
+export const roomFailure = (
+	status: ContentfulStatusCode,
+	type: string,
+	message: string,
+	retryAfter?: number
+): RoomFailure => ({
+	failure:
+		retryAfter === undefined
+			? { status, type, message }
+			: { status, type, message, retryAfter },
 });
 
 /** An abuse limit (SPEC §6): 429 with the seconds to wait, and nothing stored. */
-export const rateLimited = (message: string, retryAfter: number) => new ApiError(429, "rate_limited", message, undefined, Math.max(1, Math.ceil(retryAfter)));
+export const rateLimited = (message: string, retryAfter: number) =>
+	new ApiError(
+		429,
+		"rate_limited",
+		message,
+		undefined,
+		Math.max(1, Math.ceil(retryAfter))
+	);

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./auth.ts";
-import { apiCors } from "./cors.ts";
-import { ApiError } from "./errors.ts";
 import { consumeBatch } from "../queues/consumer.ts";
 import { cleanUp } from "../queues/retention.ts";
+import { apiCors } from "./cors.ts";
+import { ApiError } from "./errors.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
@@ -14,6 +13,7 @@ import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 import { visitors } from "./routes/visitors.ts";
 import { widgetConfig } from "./routes/widget-config.ts";
+import type { AppEnv } from "./auth.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
@@ -32,19 +32,37 @@ export const app = new Hono<AppEnv>()
 	.route("/", widgetConfig)
 	.route("/admin", admin)
 	.route("/debug", debug)
-	.notFound((c) => c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404))
+	.notFound((c) =>
+		c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404)
+	)
 	.onError((err, c) => {
 		if (err instanceof ApiError) {
-			if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
+			if (err.retryAfter !== undefined)
+				c.header("Retry-After", String(err.retryAfter));
 			return c.json(err.toBody(), err.status);
 		}
 		// A Durable Object reset under a call (eviction, restart, deploy) is transient: the client's retry finds it again.
 		if (isTransientObjectError(err)) {
 			c.header("Retry-After", "1");
-			return c.json({ code: -1, error: { type: "unavailable", message: "the chat was restarting, try again" } }, 503);
+			return c.json(
+				{
+					code: -1,
+					error: {
+						type: "unavailable",
+						message: "the chat was restarting, try again",
+					},
+				},
+				503
+			);
 		}
 		console.error(`${c.req.method} ${new URL(c.req.url).pathname}:`, err);
-		return c.json({ code: -1, error: { type: "internal_error", message: "something went wrong" } }, 500);
+		return c.json(
+			{
+				code: -1,
+				error: { type: "internal_error", message: "something went wrong" },
+			},
+			500
+		);
 	});
 
 export default {
@@ -57,6 +75,14 @@ export default {
 
 /** Errors a Durable Object stub throws when the object was reset or is overloaded (they carry these flags). */
 function isTransientObjectError(err: unknown): boolean {
-	const flags = err as { durableObjectReset?: boolean; retryable?: boolean; overloaded?: boolean };
-	return flags.durableObjectReset === true || flags.retryable === true || flags.overloaded === true;
+	const flags = err as {
+		durableObjectReset?: boolean;
+		retryable?: boolean;
+		overloaded?: boolean;
+	};
+	return (
+		flags.durableObjectReset === true ||
+		flags.retryable === true ||
+		flags.overloaded === true
+	);
 }

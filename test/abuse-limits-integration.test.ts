@@ -2,12 +2,27 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/live-chat-client.ts";
+import {
+	accept,
+	api,
+	BASE,
+	createAgent,
+	createSite,
+	json,
+	poll,
+	send,
+	startChat,
+} from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
-import { BASE, accept, api, createAgent, createSite, json, poll, send, startChat } from "./helpers.ts";
 import { TestSocket } from "./sockets.ts";
 
 const upgrade = (siteId: string, chatId: string, address?: string) =>
-	SELF.fetch(`${BASE}/v1/sites/${siteId}/chats/${chatId}/ws`, { headers: { Upgrade: "websocket", ...(address ? { "CF-Connecting-IP": address } : {}) } });
+	SELF.fetch(`${BASE}/v1/sites/${siteId}/chats/${chatId}/ws`, {
+		headers: {
+			Upgrade: "websocket",
+			...(address ? { "CF-Connecting-IP": address } : {}),
+		},
+	});
 
 function expectRateLimited(res: Response, body: { error?: { type: string } }) {
 	expect(res.status).toBe(429);
@@ -17,32 +32,70 @@ function expectRateLimited(res: Response, body: { error?: { type: string } }) {
 
 describe("chat starts", () => {
 	it("are limited per client address and site, an IPv6 address counting by its /64", async () => {
-		const siteId = await createSite({ limits: { chatStartsPerMinutePerAddress: 3 } });
-		const start = (address: string) => api(`/sites/${siteId}/chats`, { method: "POST", body: json({ visitor: {} }), headers: { "CF-Connecting-IP": address } });
-		for (const address of ["2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:ffff::1"]) expect((await start(address)).status).toBe(201);
+		const siteId = await createSite({
+			limits: { chatStartsPerMinutePerAddress: 3 },
+		});
+		const start = (address: string) =>
+			api(`/sites/${siteId}/chats`, {
+				method: "POST",
+				body: json({ visitor: {} }),
+				headers: { "CF-Connecting-IP": address },
+			});
+		for (const address of [
+			"2001:db8:1:2::a",
+			"2001:db8:1:2::b",
+			"2001:db8:1:2:ffff::1",
+		])
+			expect((await start(address)).status).toBe(201);
 		const refused = await start("2001:db8:1:2::c");
 		expectRateLimited(refused, await refused.json());
 		// Another /64, another address, another site: their own allowance.
 		expect((await start("2001:db8:1:3::a")).status).toBe(201);
 		expect((await start("198.51.100.7")).status).toBe(201);
-		const otherSite = await createSite({ limits: { chatStartsPerMinutePerAddress: 3 } });
-		expect((await api(`/sites/${otherSite}/chats`, { method: "POST", body: json({}), headers: { "CF-Connecting-IP": "2001:db8:1:2::c" } })).status).toBe(201);
+		const otherSite = await createSite({
+			limits: { chatStartsPerMinutePerAddress: 3 },
+		});
+		expect(
+			(
+				await api(`/sites/${otherSite}/chats`, {
+					method: "POST",
+					body: json({}),
+					headers: { "CF-Connecting-IP": "2001:db8:1:2::c" },
+				})
+			).status
+		).toBe(201);
 	});
 
 	it("of a made-up site are 404, and so are its socket upgrades: no Durable Object is made", async () => {
-		expect((await api(`/sites/no-such-site/chats`, { method: "POST", body: json({}) })).status).toBe(404);
-		expect((await upgrade("no-such-site", crypto.randomUUID())).status).toBe(404);
+		expect(
+			(
+				await api(`/sites/no-such-site/chats`, {
+					method: "POST",
+					body: json({}),
+				})
+			).status
+		).toBe(404);
+		expect((await upgrade("no-such-site", crypto.randomUUID())).status).toBe(
+			404
+		);
 	});
 });
 
 describe("WebSockets", () => {
 	it("upgrades are limited per client address", async () => {
-		const siteId = await createSite({ limits: { socketUpgradesPerMinutePerAddress: 3 } });
+		const siteId = await createSite({
+			limits: { socketUpgradesPerMinutePerAddress: 3 },
+		});
 		const chat = await startChat(siteId);
-		for (let i = 0; i < 3; i++) expect((await upgrade(siteId, chat.chatId, "203.0.113.9")).status).toBe(101);
+		for (let i = 0; i < 3; i++)
+			expect((await upgrade(siteId, chat.chatId, "203.0.113.9")).status).toBe(
+				101
+			);
 		const refused = await upgrade(siteId, chat.chatId, "203.0.113.9");
 		expectRateLimited(refused, await refused.json());
-		expect((await upgrade(siteId, chat.chatId, "203.0.113.10")).status).toBe(101);
+		expect((await upgrade(siteId, chat.chatId, "203.0.113.10")).status).toBe(
+			101
+		);
 	});
 
 	it("a chat holds at most socketsPerChat sockets, however many one token opens", async () => {
@@ -60,80 +113,135 @@ describe("WebSockets", () => {
 	});
 
 	it("closes a socket that sends more frames a second than the site allows, with 4429", async () => {
-		const siteId = await createSite({ limits: { framesPerSecondPerSocket: 5 } });
+		const siteId = await createSite({
+			limits: { framesPerSecondPerSocket: 5 },
+		});
 		const chat = await startChat(siteId);
 		const socket = await TestSocket.hello(siteId, chat.chatId, chat.token);
-		for (let i = 0; i < 30; i++) socket.send({ type: "read", visitorDataOffset: 0, agentDataOffset: 0 });
+		for (let i = 0; i < 30; i++)
+			socket.send({ type: "read", visitorDataOffset: 0, agentDataOffset: 0 });
 		expect(await socket.closed()).toBe(4429);
 	});
 
 	it("coalesces typing and read frames: a flood from one socket reaches the others as a few frames", async () => {
-		const siteId = await createSite({ limits: { framesPerSecondPerSocket: 1000 } });
+		const siteId = await createSite({
+			limits: { framesPerSecondPerSocket: 1000 },
+		});
 		const chat = await startChat(siteId);
 		const agent = await createAgent(siteId);
 		await accept(siteId, chat.chatId, agent.token);
-		const [visitor, agentSocket] = [await TestSocket.hello(siteId, chat.chatId, chat.token), await TestSocket.hello(siteId, chat.chatId, agent.token, [0, 1])];
+		const [visitor, agentSocket] = [
+			await TestSocket.hello(siteId, chat.chatId, chat.token),
+			await TestSocket.hello(siteId, chat.chatId, agent.token, [0, 1]),
+		];
 		await agentSocket.drain();
 		for (let i = 0; i < 200; i++) visitor.send({ type: "typing", on: true });
-		for (let i = 0; i < 200; i++) visitor.send({ type: "read", visitorDataOffset: 0, agentDataOffset: 1 });
+		for (let i = 0; i < 200; i++)
+			visitor.send({ type: "read", visitorDataOffset: 0, agentDataOffset: 1 });
 		visitor.send({ type: "typing", on: false });
 		// The last frame relayed is the "stopped typing"; before it, one "typing" and one read receipt.
 		await agentSocket.next((f) => f.type === "typing" && !f.on);
 		const relayed = await agentSocket.drain(200);
-		expect(relayed.filter((f) => f.type === "typing").map((f) => "on" in f && f.on)).toEqual([true]);
+		expect(
+			relayed.filter((f) => f.type === "typing").map((f) => "on" in f && f.on)
+		).toEqual([true]);
 		expect(relayed.filter((f) => f.type === "read")).toHaveLength(1);
 	});
 
 	it("closes a socket that sends anything but a small hello before its hello, with 4401", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
-		for (const frame of ["x".repeat(100_000), "{not json", JSON.stringify({ type: "send", message: { id: crypto.randomUUID(), content: "hi" } })]) {
+		for (const frame of [
+			"x".repeat(100_000),
+			"{not json",
+			JSON.stringify({
+				type: "send",
+				message: { id: crypto.randomUUID(), content: "hi" },
+			}),
+		]) {
 			const socket = await TestSocket.open(siteId, chat.chatId);
 			socket.send(frame);
 			expect(await socket.closed()).toBe(4401);
 		}
-		expect((await poll(siteId, chat.chatId, chat.token)).body.messages).toEqual([]);
+		expect((await poll(siteId, chat.chatId, chat.token)).body.messages).toEqual(
+			[]
+		);
 	});
 });
 
 describe("sends per visitor", () => {
 	it("are counted from the chat itself, so an eviction or a lost room does not reset them", async () => {
-		const siteId = await createSite({ limits: { messagesPerMinutePerVisitor: 3 } });
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: (input, init) => SELF.fetch(new Request(input, init)) });
+		const siteId = await createSite({
+			limits: { messagesPerMinutePerVisitor: 3 },
+		});
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			fetch: (input, init) => SELF.fetch(new Request(input, init)),
+		});
 		for (let i = 1; i <= 3; i++) await visitor.send(`hello ${i}`);
 		await loseChat(siteId, visitor.chatId);
 		await visitor.poll(); // rebuilds the room from the visitor's copy
-		const refused = await api(`/sites/${siteId}/chats/${visitor.chatId}/messages`, {
-			method: "POST",
-			token: visitor.token,
-			offsets: [3, 0],
-			body: json({ id: crypto.randomUUID(), content: "one too many" }),
-		});
+		const refused = await api(
+			`/sites/${siteId}/chats/${visitor.chatId}/messages`,
+			{
+				method: "POST",
+				token: visitor.token,
+				offsets: [3, 0],
+				body: json({ id: crypto.randomUUID(), content: "one too many" }),
+			}
+		);
 		expectRateLimited(refused, await refused.json());
-		expect((await poll(siteId, visitor.chatId, visitor.token)).body.visitorDataOffset).toBe(3);
+		expect(
+			(await poll(siteId, visitor.chatId, visitor.token)).body.visitorDataOffset
+		).toBe(3);
 	});
 
 	it("are counted across the visitor's chats, a new chat with the same visitorState does not reset them", async () => {
-		const siteId = await createSite({ limits: { messagesPerMinutePerVisitor: 100, chatStartsPerMinutePerAddress: 100 } });
+		const siteId = await createSite({
+			limits: {
+				messagesPerMinutePerVisitor: 100,
+				chatStartsPerMinutePerAddress: 100,
+			},
+		});
 		const first = await startChat(siteId);
 		expect(first.visitorState).toBeTruthy();
-		for (let i = 0; i < 100; i++) expect((await send(siteId, first.chatId, first.token, [i, 0], `a${i}`)).status).toBe(200);
-		const again = await api(`/sites/${siteId}/chats`, { method: "POST", body: json({ visitorState: first.visitorState }) });
-		const second = await again.json<{ chatId: string; token: string; visitorId: string }>();
+		for (let i = 0; i < 100; i++)
+			expect(
+				(await send(siteId, first.chatId, first.token, [i, 0], `a${i}`)).status
+			).toBe(200);
+		const again = await api(`/sites/${siteId}/chats`, {
+			method: "POST",
+			body: json({ visitorState: first.visitorState }),
+		});
+		const second = await again.json<{
+			chatId: string;
+			token: string;
+			visitorId: string;
+		}>();
 		expect(second.visitorId).toBe(first.visitorId);
 		let sent = 0;
 		let last: Response | undefined;
 		for (; sent < 100; sent++) {
-			last = await api(`/sites/${siteId}/chats/${second.chatId}/messages`, { method: "POST", token: second.token, offsets: [sent, 0], body: json({ id: crypto.randomUUID(), content: "b" }) });
+			last = await api(`/sites/${siteId}/chats/${second.chatId}/messages`, {
+				method: "POST",
+				token: second.token,
+				offsets: [sent, 0],
+				body: json({ id: crypto.randomUUID(), content: "b" }),
+			});
 			if (last.status !== 200) break;
 		}
 		// 120 a minute across the visitor's chats: the new chat is refused long before its own 100 (about 20 in,
 		// more only if the limiter's minute turned over during the test).
 		expect(sent).toBeLessThan(100);
-		const body = await last!.json<{ error: { type: string; message: string } }>();
+		const body = await last!.json<{
+			error: { type: string; message: string };
+		}>();
 		expectRateLimited(last!, body);
 		expect(body.error.message).toMatch(/across your chats/);
-		expect((await poll(siteId, second.chatId, second.token)).body.visitorDataOffset).toBe(sent);
+		expect(
+			(await poll(siteId, second.chatId, second.token)).body.visitorDataOffset
+		).toBe(sent);
 	});
 });
 
@@ -141,11 +249,26 @@ describe("long-polls", () => {
 	it("hold at most 64 at once on one chat; the next one is 429", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
-		const held = Array.from({ length: 64 }, () => api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`, { token: chat.token }));
-		const room = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`));
-		const waiting = () => runInDurableObject(room, (instance) => (instance as unknown as { waiters: Set<unknown> }).waiters.size);
-		for (let i = 0; i < 100 && (await waiting()) < 64; i++) await new Promise((r) => setTimeout(r, 50));
-		const refused = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`, { token: chat.token });
+		const held = Array.from({ length: 64 }, () =>
+			api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`, {
+				token: chat.token,
+			})
+		);
+		const room = env.CHAT_ROOM.get(
+			env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`)
+		);
+		const waiting = () =>
+			runInDurableObject(
+				room,
+				(instance) =>
+					(instance as unknown as { waiters: Set<unknown> }).waiters.size
+			);
+		for (let i = 0; i < 100 && (await waiting()) < 64; i++)
+			await new Promise((r) => setTimeout(r, 50));
+		const refused = await api(
+			`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`,
+			{ token: chat.token }
+		);
 		expectRateLimited(refused, await refused.json());
 		// News releases every held poll at once.
 		await send(siteId, chat.chatId, chat.token, [0, 0], "news");
@@ -157,8 +280,13 @@ describe("offline messages", () => {
 	it("are limited per IPv6 /64, not per full address", async () => {
 		const siteId = await createSite();
 		const submit = (address: string) =>
-			api(`/sites/${siteId}/offline-messages`, { method: "POST", headers: { "CF-Connecting-IP": address }, body: json({ email: "olga@example.com", message: "hi" }) });
-		for (let i = 1; i <= 5; i++) expect((await submit(`2001:db8:9:9::${i}`)).status).toBe(202);
+			api(`/sites/${siteId}/offline-messages`, {
+				method: "POST",
+				headers: { "CF-Connecting-IP": address },
+				body: json({ email: "olga@example.com", message: "hi" }),
+			});
+		for (let i = 1; i <= 5; i++)
+			expect((await submit(`2001:db8:9:9::${i}`)).status).toBe(202);
 		const refused = await submit("2001:db8:9:9::77");
 		expectRateLimited(refused, await refused.json());
 		expect(env.CHAT_STATE).toBeDefined();

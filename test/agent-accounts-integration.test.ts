@@ -11,57 +11,139 @@ import { TestSocket } from "./sockets.ts";
 const admin = { token: env.ADMIN_TOKEN };
 const PASSWORD = "first password";
 
-async function createAgent(siteId: string, extra: Record<string, unknown> = {}) {
+async function createAgent(
+	siteId: string,
+	extra: Record<string, unknown> = {}
+) {
 	const email = `agent-${crypto.randomUUID().slice(0, 8)}@example.com`;
-	const res = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json({ email, name: "Pat", password: PASSWORD, ...extra }) });
+	const res = await api(`/admin/sites/${siteId}/agents`, {
+		...admin,
+		method: "POST",
+		body: json({ email, name: "Pat", password: PASSWORD, ...extra }),
+	});
 	expect(res.status).toBe(201);
 	const { agent } = await res.json<{ agent: { id: string } }>();
 	return { email, agentId: agent.id };
 }
 
 async function login(siteId: string, email: string, password = PASSWORD) {
-	const res = await api(`/sites/${siteId}/agent-sessions`, { method: "POST", body: json({ email, password }) });
-	return { status: res.status, body: await res.json<{ token: string; agent: Record<string, unknown> }>() };
+	const res = await api(`/sites/${siteId}/agent-sessions`, {
+		method: "POST",
+		body: json({ email, password }),
+	});
+	return {
+		status: res.status,
+		body: await res.json<{ token: string; agent: Record<string, unknown> }>(),
+	};
 }
 
 const patch = (siteId: string, agentId: string, body: unknown) =>
-	api(`/admin/sites/${siteId}/agents/${agentId}`, { ...admin, method: "PATCH", body: typeof body === "string" ? body : json(body) });
+	api(`/admin/sites/${siteId}/agents/${agentId}`, {
+		...admin,
+		method: "PATCH",
+		body: typeof body === "string" ? body : json(body),
+	});
 
 /** What an agent token may do on an agent-only endpoint: 200, or 401 once revoked. */
-const historyStatus = async (siteId: string, token: string) => (await api(`/sites/${siteId}/history/chats`, { token })).status;
+const historyStatus = async (siteId: string, token: string) =>
+	(await api(`/sites/${siteId}/history/chats`, { token })).status;
 
 describe("agent accounts", () => {
 	it("creates agents with a role (agent by default) and answers 201 {agent}", async () => {
 		const siteId = await createSite();
 		const email = `sup-${crypto.randomUUID().slice(0, 8)}@example.com`;
-		const res = await api(`/admin/sites/${siteId}/agents`, { ...admin, method: "POST", body: json({ email, name: "Sue", password: PASSWORD, maxChats: 7, role: "supervisor" }) });
+		const res = await api(`/admin/sites/${siteId}/agents`, {
+			...admin,
+			method: "POST",
+			body: json({
+				email,
+				name: "Sue",
+				password: PASSWORD,
+				maxChats: 7,
+				role: "supervisor",
+			}),
+		});
 		expect(res.status).toBe(201);
-		expect(await res.json()).toEqual({ agent: { id: expect.any(String), email, name: "Sue", role: "supervisor", maxChats: 7, disabled: false } });
+		expect(await res.json()).toEqual({
+			agent: {
+				id: expect.any(String),
+				email,
+				name: "Sue",
+				role: "supervisor",
+				maxChats: 7,
+				disabled: false,
+			},
+		});
 		const plain = await createAgent(siteId);
 		const { body } = await login(siteId, plain.email);
-		expect(body.agent).toEqual({ id: plain.agentId, email: plain.email, name: "Pat", role: "agent", maxChats: 5 });
+		expect(body.agent).toEqual({
+			id: plain.agentId,
+			email: plain.email,
+			name: "Pat",
+			role: "agent",
+			maxChats: 5,
+		});
 	});
 
 	it("logs in with the claims the rooms need: role, capacity and token version", async () => {
 		const siteId = await createSite();
-		const { email, agentId } = await createAgent(siteId, { role: "supervisor", maxChats: 3 });
+		const { email, agentId } = await createAgent(siteId, {
+			role: "supervisor",
+			maxChats: 3,
+		});
 		const { status, body } = await login(siteId, email);
 		expect(status).toBe(200);
-		expect(body.agent).toEqual({ id: agentId, email, name: "Pat", role: "supervisor", maxChats: 3 });
-		expect(await verifyToken(keyRing(env), body.token)).toMatchObject({ sub: agentId, sid: siteId, role: "agent", name: "Pat", agentRole: "supervisor", maxChats: 3, tv: 1 });
+		expect(body.agent).toEqual({
+			id: agentId,
+			email,
+			name: "Pat",
+			role: "supervisor",
+			maxChats: 3,
+		});
+		expect(await verifyToken(keyRing(env), body.token)).toMatchObject({
+			sub: agentId,
+			sid: siteId,
+			role: "agent",
+			name: "Pat",
+			agentRole: "supervisor",
+			maxChats: 3,
+			tv: 1,
+		});
 	});
 
 	it("changes name, role and capacity without revoking tokens", async () => {
 		const siteId = await createSite();
 		const { email, agentId } = await createAgent(siteId);
 		const { body: first } = await login(siteId, email);
-		const res = await patch(siteId, agentId, { name: "Patricia", role: "supervisor", maxChats: 9 });
+		const res = await patch(siteId, agentId, {
+			name: "Patricia",
+			role: "supervisor",
+			maxChats: 9,
+		});
 		expect(res.status).toBe(200);
-		expect(await res.json()).toEqual({ agent: { id: agentId, email, name: "Patricia", role: "supervisor", maxChats: 9, disabled: false } });
+		expect(await res.json()).toEqual({
+			agent: {
+				id: agentId,
+				email,
+				name: "Patricia",
+				role: "supervisor",
+				maxChats: 9,
+				disabled: false,
+			},
+		});
 		expect(await historyStatus(siteId, first.token)).toBe(200);
 		const { body: second } = await login(siteId, email);
-		expect(second.agent).toMatchObject({ name: "Patricia", role: "supervisor", maxChats: 9 });
-		expect(await verifyToken(keyRing(env), second.token)).toMatchObject({ name: "Patricia", agentRole: "supervisor", maxChats: 9, tv: 1 });
+		expect(second.agent).toMatchObject({
+			name: "Patricia",
+			role: "supervisor",
+			maxChats: 9,
+		});
+		expect(await verifyToken(keyRing(env), second.token)).toMatchObject({
+			name: "Patricia",
+			agentRole: "supervisor",
+			maxChats: 9,
+			tv: 1,
+		});
 	});
 
 	it("revokes every token of an agent whose password is reset", async () => {
@@ -72,24 +154,39 @@ describe("agent accounts", () => {
 		const { body: colleague } = await login(siteId, other.email);
 		const chat = await startChat(siteId);
 
-		expect((await patch(siteId, agentId, { password: "second password" })).status).toBe(200);
+		expect(
+			(await patch(siteId, agentId, { password: "second password" })).status
+		).toBe(200);
 		expect(await historyStatus(siteId, before.token)).toBe(401);
 		// The chat path checks it too, before the room sees the call.
 		const revoked = await poll(siteId, chat.chatId, before.token);
 		expect(revoked.status).toBe(401);
-		expect(revoked.body.error).toEqual({ type: "unauthorized", message: "token revoked" });
-		expect(await isRevoked(env, (await verifyToken(keyRing(env), before.token))!)).toBe(true);
+		expect(revoked.body.error).toEqual({
+			type: "unauthorized",
+			message: "token revoked",
+		});
+		expect(
+			await isRevoked(env, (await verifyToken(keyRing(env), before.token))!)
+		).toBe(true);
 		// Only this agent's tokens: a colleague's and a visitor's still work.
 		expect(await historyStatus(siteId, colleague.token)).toBe(200);
 		expect((await poll(siteId, chat.chatId, chat.token)).status).toBe(200);
 
 		expect((await login(siteId, email)).status).toBe(401);
-		const { status, body: after } = await login(siteId, email, "second password");
+		const { status, body: after } = await login(
+			siteId,
+			email,
+			"second password"
+		);
 		expect(status).toBe(200);
-		expect(await verifyToken(keyRing(env), after.token)).toMatchObject({ tv: 2 });
+		expect(await verifyToken(keyRing(env), after.token)).toMatchObject({
+			tv: 2,
+		});
 		expect(await historyStatus(siteId, after.token)).toBe(200);
 		// The lowest valid version is in KV beside the site configuration, for rooms to read without D1.
-		expect(await env.SITE_CONFIG.get(`agent-tv:${siteId}`, "json")).toEqual({ [agentId]: 2 });
+		expect(await env.SITE_CONFIG.get(`agent-tv:${siteId}`, "json")).toEqual({
+			[agentId]: 2,
+		});
 	});
 
 	it("disables an agent: its tokens stop working and it cannot log in until enabled again", async () => {
@@ -102,9 +199,14 @@ describe("agent accounts", () => {
 		expect(await historyStatus(siteId, before.token)).toBe(401);
 		const refused = await login(siteId, email);
 		expect(refused.status).toBe(401);
-		expect(refused.body).toEqual({ code: -1, error: { type: "unauthorized", message: "wrong email or password" } });
+		expect(refused.body).toEqual({
+			code: -1,
+			error: { type: "unauthorized", message: "wrong email or password" },
+		});
 
-		expect((await patch(siteId, agentId, { disabled: false })).status).toBe(200);
+		expect((await patch(siteId, agentId, { disabled: false })).status).toBe(
+			200
+		);
 		expect(await historyStatus(siteId, before.token)).toBe(401);
 		const { status, body: after } = await login(siteId, email);
 		expect(status).toBe(200);
@@ -112,32 +214,70 @@ describe("agent accounts", () => {
 	});
 
 	it("closes a disabled agent's open console and chat sockets at once with 4401, and takes it offline", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const { email, agentId } = await createAgent(siteId);
 		const { body } = await login(siteId, email);
 		const chat = await startChat(siteId);
-		expect((await api(`/sites/${siteId}/chats/${chat.chatId}/accept`, { method: "POST", token: body.token })).status).toBe(200);
+		expect(
+			(
+				await api(`/sites/${siteId}/chats/${chat.chatId}/accept`, {
+					method: "POST",
+					token: body.token,
+				})
+			).status
+		).toBe(200);
 		const console = await AgentConsole.open(siteId, body.token);
 		const socket = await TestSocket.hello(siteId, chat.chatId, body.token);
 		// Both sockets are idle: no frame of theirs would notice the revocation.
 		expect((await patch(siteId, agentId, { disabled: true })).status).toBe(200);
 		expect(await console.closedAfter(2000)).toBe(4401);
 		expect(await socket.closed(2000)).toBe(4401);
-		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({ online: false, waiting: 0 });
+		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
+			online: false,
+			waiting: 0,
+		});
 	});
 
 	it("answers 404 for an agent of another site or none, and 400 for a bad or empty body", async () => {
 		const siteId = await createSite();
 		const { agentId } = await createAgent(siteId);
-		expect((await patch(await createSite(), agentId, { name: "X" })).status).toBe(404);
-		expect((await patch(siteId, crypto.randomUUID(), { name: "X" })).status).toBe(404);
-		for (const body of [{}, { email: "new@example.com" }, { password: "short" }, { role: "admin" }, { maxChats: 0 }, { disabled: "yes" }, "not json"]) {
+		expect(
+			(await patch(await createSite(), agentId, { name: "X" })).status
+		).toBe(404);
+		expect(
+			(await patch(siteId, crypto.randomUUID(), { name: "X" })).status
+		).toBe(404);
+		for (const body of [
+			{},
+			{ email: "new@example.com" },
+			{ password: "short" },
+			{ role: "admin" },
+			{ maxChats: 0 },
+			{ disabled: "yes" },
+			"not json",
+		]) {
 			const res = await patch(siteId, agentId, body);
 			expect(res.status, JSON.stringify(body)).toBe(400);
-			expect((await res.json<{ error: { type: string } }>()).error.type).toBe("invalid_request");
+			expect((await res.json<{ error: { type: string } }>()).error.type).toBe(
+				"invalid_request"
+			);
 		}
-		expect((await api(`/admin/sites/${siteId}/agents/${agentId}`, { token: "wrong", method: "PATCH", body: json({ disabled: true }) })).status).toBe(401);
-		const row = await env.DB.prepare(`SELECT name, disabled, token_version FROM agents WHERE id = ?`).bind(agentId).first();
+		expect(
+			(
+				await api(`/admin/sites/${siteId}/agents/${agentId}`, {
+					token: "wrong",
+					method: "PATCH",
+					body: json({ disabled: true }),
+				})
+			).status
+		).toBe(401);
+		const row = await env.DB.prepare(
+			`SELECT name, disabled, token_version FROM agents WHERE id = ?`
+		)
+			.bind(agentId)
+			.first();
 		expect(row).toEqual({ name: "Pat", disabled: 0, token_version: 1 });
 	});
 });

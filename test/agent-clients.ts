@@ -1,8 +1,9 @@
 /** What the AgentClient tests share: agents with known credentials, and clients that record what they are told. */
 import { env } from "cloudflare:test";
-import { AgentClient, LiveChatClient, type AgentEvent, type ChatEvent, type MemoryStore } from "../client/index.ts";
+import { AgentClient, LiveChatClient } from "../client/index.ts";
 import { fetchVia, socketOpener, until } from "./client-helpers.ts";
 import { api, BASE, json } from "./helpers.ts";
+import type { AgentEvent, ChatEvent, MemoryStore } from "../client/index.ts";
 
 export const PASSWORD = "correct horse battery";
 
@@ -12,10 +13,21 @@ export function disconnectAll(): void {
 	for (const client of clients.splice(0)) client.disconnect();
 }
 
-export async function agentAccount(siteId: string, name: string, maxChats = 5): Promise<string> {
+export async function agentAccount(
+	siteId: string,
+	name: string,
+	maxChats = 5
+): Promise<string> {
 	const email = `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}@example.com`;
-	const created = await api(`/admin/sites/${siteId}/agents`, { method: "POST", token: env.ADMIN_TOKEN, body: json({ email, name, password: PASSWORD, maxChats }) });
-	if (created.status !== 201) throw new Error(`agent setup failed: ${created.status} ${await created.text()}`);
+	const created = await api(`/admin/sites/${siteId}/agents`, {
+		method: "POST",
+		token: env.ADMIN_TOKEN,
+		body: json({ email, name, password: PASSWORD, maxChats }),
+	});
+	if (created.status !== 201)
+		throw new Error(
+			`agent setup failed: ${created.status} ${await created.text()}`
+		);
 	return email;
 }
 
@@ -26,13 +38,19 @@ export class Console {
 	private constructor(
 		readonly client: AgentClient,
 		/** Every socket the client opened, its chats' included. */
-		readonly sockets: WebSocket[],
+		readonly sockets: WebSocket[]
 	) {}
 
 	static async login(
 		siteId: string,
 		name: string,
-		options: { maxChats?: number; connect?: boolean; openSocket?: (url: string) => Promise<WebSocket>; heartbeatMs?: number; pingMs?: number } = {},
+		options: {
+			maxChats?: number;
+			connect?: boolean;
+			openSocket?: (url: string) => Promise<WebSocket>;
+			heartbeatMs?: number;
+			pingMs?: number;
+		} = {}
 	) {
 		const email = await agentAccount(siteId, name, options.maxChats);
 		let made!: Console;
@@ -56,21 +74,38 @@ export class Console {
 
 	/** The chat client of the first `assigned` for this chat, waiting for it. */
 	async assigned(chatId: string, timeoutMs = 3000): Promise<LiveChatClient> {
-		await until(() => this.find("assigned", chatId) !== undefined, `assigned ${chatId}`, timeoutMs);
+		await until(
+			() => this.find("assigned", chatId) !== undefined,
+			`assigned ${chatId}`,
+			timeoutMs
+		);
 		return this.find("assigned", chatId)!.chat;
 	}
 
-	find<T extends "assigned" | "released">(type: T, chatId: string): Extract<AgentEvent, { type: T }> | undefined {
-		return this.events.find((e): e is Extract<AgentEvent, { type: T }> => e.type === type && "chatId" in e && e.chatId === chatId);
+	find<T extends "assigned" | "released">(
+		type: T,
+		chatId: string
+	): Extract<AgentEvent, { type: T }> | undefined {
+		return this.events.find(
+			(e): e is Extract<AgentEvent, { type: T }> =>
+				e.type === type && "chatId" in e && e.chatId === chatId
+		);
 	}
 
-	of<T extends AgentEvent["type"]>(type: T): Extract<AgentEvent, { type: T }>[] {
-		return this.events.filter((e): e is Extract<AgentEvent, { type: T }> => e.type === type);
+	of<T extends AgentEvent["type"]>(
+		type: T
+	): Extract<AgentEvent, { type: T }>[] {
+		return this.events.filter(
+			(e): e is Extract<AgentEvent, { type: T }> => e.type === type
+		);
 	}
 }
 
 /** A visitor's widget: long-polls unless told to use the socket; every chat event kept. */
-export async function visitorChat(siteId: string, options: { store?: MemoryStore; socket?: boolean; name?: string } = {}) {
+export async function visitorChat(
+	siteId: string,
+	options: { store?: MemoryStore; socket?: boolean; name?: string } = {}
+) {
 	const events: ChatEvent[] = [];
 	const visitor = await LiveChatClient.startChat({
 		baseUrls: [BASE],

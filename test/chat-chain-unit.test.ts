@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { chainStep } from "../durable-objects/chat-chain.ts";
 import { ChatLog } from "../durable-objects/chat-model.ts";
-import type { ChatMessage } from "../src/protocol/chat.ts";
 import { parseJsonText } from "../src/protocol/json-text.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
 
-const id = (n: number, tag = "a") => `00000000-0000-4000-8000-${tag.repeat(1)}${String(n).padStart(11, "0")}`;
-const msg = (type: 1 | 2, dataOffset: number, mid = id(dataOffset, type === 1 ? "a" : "b")): ChatMessage => ({
+const id = (n: number, tag = "a") =>
+	`00000000-0000-4000-8000-${tag.repeat(1)}${String(n).padStart(11, "0")}`;
+const msg = (
+	type: 1 | 2,
+	dataOffset: number,
+	mid = id(dataOffset, type === 1 ? "a" : "b")
+): ChatMessage => ({
 	id: mid,
 	type,
 	dataOffset,
@@ -25,15 +30,29 @@ describe("stream chains (SPEC §3)", () => {
 
 	it("equal offsets with a different message below them are found in one comparison", async () => {
 		const mine = new ChatLog([1, 2, 3, 4, 5, 6, 7].map((n) => msg(1, n)));
-		const theirs = new ChatLog([...[1, 2, 3, 4, 5].map((n) => msg(1, n)), msg(1, 6, id(6, "c")), msg(1, 7)]);
+		const theirs = new ChatLog([
+			...[1, 2, 3, 4, 5].map((n) => msg(1, n)),
+			msg(1, 6, id(6, "c")),
+			msg(1, 7),
+		]);
 		expect(mine.offsets).toEqual(theirs.offsets);
 		const chains = await theirs.chainsAtOffsets();
 		expect(await mine.diverged(theirs.offsets, chains)).toEqual(["visitor"]);
 		// At a lower offset where both agree, nothing differs.
-		expect(await mine.diverged({ visitorDataOffset: 5, agentDataOffset: 0 }, { visitorChain: await theirs.chainAt("visitor", 5) })).toEqual([]);
+		expect(
+			await mine.diverged(
+				{ visitorDataOffset: 5, agentDataOffset: 0 },
+				{ visitorChain: await theirs.chainAt("visitor", 5) }
+			)
+		).toEqual([]);
 		// No chain sent, or a caller ahead of this copy: not checked.
 		expect(await mine.diverged(theirs.offsets, {})).toEqual([]);
-		expect(await mine.diverged({ visitorDataOffset: 8, agentDataOffset: 0 }, { visitorChain: chains.visitorChain })).toEqual([]);
+		expect(
+			await mine.diverged(
+				{ visitorDataOffset: 8, agentDataOffset: 0 },
+				{ visitorChain: chains.visitorChain }
+			)
+		).toEqual([]);
 	});
 
 	it("follows changes to the copy: a message moved by place() changes the chains above it", async () => {
@@ -44,21 +63,37 @@ describe("stream chains (SPEC §3)", () => {
 		expect(await log.chainAt("visitor", 2)).not.toBe(before);
 		expect(await log.chainAt("agent", 1)).toBe(agentBefore);
 		log.append(msg(1, 3));
-		expect(await log.chainAt("visitor", 3)).toBe(await chainStep(await log.chainAt("visitor", 2), id(3)));
+		expect(await log.chainAt("visitor", 3)).toBe(
+			await chainStep(await log.chainAt("visitor", 2), id(3))
+		);
 	});
 });
 
 describe("JSON from outside (SPEC §6)", () => {
 	it("refuses lone surrogates anywhere, escaped or raw, keys included", () => {
-		for (const raw of ['{"content":"a\\ud800"}', '{"a\\udc00":1}', `{"content":"a\ud801"}`, '["\\udfff"]']) {
+		for (const raw of [
+			'{"content":"a\\ud800"}',
+			'{"a\\udc00":1}',
+			`{"content":"a\ud801"}`,
+			'["\\udfff"]',
+		]) {
 			expect(parseJsonText(raw)).toMatchObject({ ok: false });
 		}
-		expect(parseJsonText('{"content":"😀 \\ud83d\\ude00"}')).toEqual({ ok: true, value: { content: "😀 😀" } });
+		expect(parseJsonText('{"content":"😀 \\ud83d\\ude00"}')).toEqual({
+			ok: true,
+			value: { content: "😀 😀" },
+		});
 	});
 
 	it("refuses nesting deeper than the limit before parsing, brackets inside strings not counted", () => {
-		expect(parseJsonText("[".repeat(7000) + "]".repeat(7000))).toMatchObject({ ok: false });
-		expect(parseJsonText(JSON.stringify({ a: "[[[[[[[[[[[[[[[[" }))).toMatchObject({ ok: true });
-		expect(parseJsonText(JSON.stringify({ a: { b: { c: [1] } } }))).toMatchObject({ ok: true });
+		expect(parseJsonText("[".repeat(7000) + "]".repeat(7000))).toMatchObject({
+			ok: false,
+		});
+		expect(
+			parseJsonText(JSON.stringify({ a: "[[[[[[[[[[[[[[[[" }))
+		).toMatchObject({ ok: true });
+		expect(
+			parseJsonText(JSON.stringify({ a: { b: { c: [1] } } }))
+		).toMatchObject({ ok: true });
 	});
 });

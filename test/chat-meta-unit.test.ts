@@ -23,15 +23,40 @@ describe("mergeChatMeta", () => {
 	});
 
 	it("takes a newer copy as it is, so its sealed blob stays valid", () => {
-		const offered = { ...base, v: 5, agentIds: ["a1", "a2"], agentNames: { a1: "Alice", a2: "Bob" } };
+		const offered = {
+			...base,
+			v: 5,
+			agentIds: ["a1", "a2"],
+			agentNames: { a1: "Alice", a2: "Bob" },
+		};
 		expect(mergeChatMeta(base, offered)).toBe(offered);
 	});
 
 	it("keeps an ended chat ended and every agent, when both deployments changed it at the same version", () => {
-		const endedOnSecondary: ChatMeta = { ...base, v: 3, status: "ended", endTime: 5000 };
-		const joinedOnPrimary: ChatMeta = { ...base, v: 3, agentIds: ["a1", "a2"], agentNames: { a1: "Alice", a2: "Bob" } };
+		const endedOnSecondary: ChatMeta = {
+			...base,
+			v: 3,
+			status: "ended",
+			endTime: 5000,
+		};
+		const joinedOnPrimary: ChatMeta = {
+			...base,
+			v: 3,
+			agentIds: ["a1", "a2"],
+			agentNames: { a1: "Alice", a2: "Bob" },
+		};
 		const merged = mergeChatMeta(joinedOnPrimary, endedOnSecondary);
-		expect(merged).toMatchObject({ v: 4, status: "ended", endTime: 5000, agentIds: ["a1", "a2"], agentNames: { a1: "Alice", a2: "Bob" } });
-		expect(mergeChatMeta(endedOnSecondary, joinedOnPrimary)).toMatchObject({ v: 4, status: "ended", agentIds: ["a1", "a2"] });
+		expect(merged).toMatchObject({
+			v: 4,
+			status: "ended",
+			endTime: 5000,
+			agentIds: ["a1", "a2"],
+			agentNames: { a1: "Alice", a2: "Bob" },
+		});
+		expect(mergeChatMeta(endedOnSecondary, joinedOnPrimary)).toMatchObject({
+			v: 4,
+			status: "ended",
+			agentIds: ["a1", "a2"],
+		});
 	});
 });

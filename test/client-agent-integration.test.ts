@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "../client/index.ts";
+import { fromBase64url } from "../src/security/encoding.ts";
 import { Console, disconnectAll, visitorChat } from "./agent-clients.ts";
 import { socketOpener, until } from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
-import { fromBase64url } from "../src/security/encoding.ts";
 import { api, createSite, json } from "./helpers.ts";
 
 afterEach(disconnectAll);
@@ -14,34 +14,69 @@ describe("AgentClient", () => {
 		const siteId = await createSite();
 		const alice = await Console.login(siteId, "Alice");
 		expect(alice.client.connectionState).toBe("websocket");
-		expect(alice.client.agent).toMatchObject({ name: "Alice", role: "agent", maxChats: 5 });
-		expect((await alice.client.agents()).map((a) => [a.name, a.status])).toEqual([["Alice", "online"]]);
-		await until(() => alice.of("presence").length > 0 && alice.of("queue").length > 0, "the dispatcher's first presence and queue");
+		expect(alice.client.agent).toMatchObject({
+			name: "Alice",
+			role: "agent",
+			maxChats: 5,
+		});
+		expect(
+			(await alice.client.agents()).map((a) => [a.name, a.status])
+		).toEqual([["Alice", "online"]]);
+		await until(
+			() => alice.of("presence").length > 0 && alice.of("queue").length > 0,
+			"the dispatcher's first presence and queue"
+		);
 
 		const { visitor, events } = await visitorChat(siteId);
 		const chat = await alice.assigned(visitor.chatId);
 		expect(alice.client.chats.get(visitor.chatId)).toBe(chat);
 		await chat.send("Hello, how can I help?");
 		await visitor.send("my order is late");
-		await until(() => chat.messages.some((m) => m.content === "my order is late"), "the visitor's message on the agent's socket");
+		await until(
+			() => chat.messages.some((m) => m.content === "my order is late"),
+			"the visitor's message on the agent's socket"
+		);
 
 		await visitor.poll();
-		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "Hello, how can I help?", "my order is late"]);
-		expectSameChat(visitor.messages, chat.messages, await serverMessages(siteId, visitor.chatId, visitor.token));
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"Hello, how can I help?",
+			"my order is late",
+		]);
+		expectSameChat(
+			visitor.messages,
+			chat.messages,
+			await serverMessages(siteId, visitor.chatId, visitor.token)
+		);
 		expect(visitor.status).toBe("chatting");
 		expect(events).toContainEqual({ type: "status", status: "chatting" });
 	});
 
 	it("accepts a waiting chat in manual mode; the visitors see their places in the queue move; a second accept is 409", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const alice = await Console.login(siteId, "Alice");
 		const bob = await Console.login(siteId, "Bob");
 		const first = await visitorChat(siteId, { name: "First" });
 		const second = await visitorChat(siteId, { name: "Second" });
-		expect([first.visitor.status, first.visitor.queuePosition, second.visitor.queuePosition]).toEqual(["waiting", 1, 2]);
+		expect([
+			first.visitor.status,
+			first.visitor.queuePosition,
+			second.visitor.queuePosition,
+		]).toEqual(["waiting", 1, 2]);
 		// Nothing is routed in manual mode: the consoles see the queue.
-		await until(() => alice.of("queue").at(-1)?.waiting.length === 2, "the queue with both chats");
-		expect((await alice.client.queue()).map((q) => [q.chatId, q.visitorName, q.position])).toEqual([
+		await until(
+			() => alice.of("queue").at(-1)?.waiting.length === 2,
+			"the queue with both chats"
+		);
+		expect(
+			(await alice.client.queue()).map((q) => [
+				q.chatId,
+				q.visitorName,
+				q.position,
+			])
+		).toEqual([
 			[first.visitor.chatId, "First", 1],
 			[second.visitor.chatId, "Second", 2],
 		]);
@@ -49,22 +84,40 @@ describe("AgentClient", () => {
 
 		const chat = await alice.client.accept(first.visitor.chatId);
 		expect(alice.client.chats.get(first.visitor.chatId)).toBe(chat);
-		await expect(bob.client.accept(first.visitor.chatId)).rejects.toMatchObject({ status: 409, type: "conflict" });
+		await expect(bob.client.accept(first.visitor.chatId)).rejects.toMatchObject(
+			{ status: 409, type: "conflict" }
+		);
 		expect(bob.client.chats.size).toBe(0);
 		await chat.send("Hi, I'm Alice");
 
 		await first.visitor.poll();
-		expect(first.visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "Hi, I'm Alice"]);
-		expect([first.visitor.status, first.visitor.queuePosition]).toEqual(["chatting", undefined]);
+		expect(first.visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"Hi, I'm Alice",
+		]);
+		expect([first.visitor.status, first.visitor.queuePosition]).toEqual([
+			"chatting",
+			undefined,
+		]);
 		expect(first.events).toContainEqual({ type: "status", status: "chatting" });
 		// The second visitor moves up to first place: its next poll says so.
-		for (const deadline = Date.now() + 3000; second.visitor.queuePosition !== 1 && Date.now() < deadline; ) await second.visitor.poll();
+		for (
+			const deadline = Date.now() + 3000;
+			second.visitor.queuePosition !== 1 && Date.now() < deadline;
+		)
+			await second.visitor.poll();
 		expect(second.visitor.queuePosition).toBe(1);
-		expect(second.events).toContainEqual({ type: "status", status: "waiting", queuePosition: 1 });
+		expect(second.events).toContainEqual({
+			type: "status",
+			status: "waiting",
+			queuePosition: 1,
+		});
 	});
 
 	it("transfers a chat to a second AgentClient, which reads the whole history and answers; the first lets it go", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const alice = await Console.login(siteId, "Alice");
 		const bob = await Console.login(siteId, "Bob");
 		const { visitor } = await visitorChat(siteId);
@@ -75,9 +128,14 @@ describe("AgentClient", () => {
 
 		await alice.client.transfer(visitor.chatId, bob.client.agent.id);
 		expect(alice.client.chats.has(visitor.chatId)).toBe(false);
-		expect(alice.find("released", visitor.chatId)).toMatchObject({ reason: "transferred" });
+		expect(alice.find("released", visitor.chatId)).toMatchObject({
+			reason: "transferred",
+		});
 		const bobChat = await bob.assigned(visitor.chatId);
-		await until(() => bobChat.messages.length === 4, "the whole history on Bob's side");
+		await until(
+			() => bobChat.messages.length === 4,
+			"the whole history on Bob's side"
+		);
 		expect(bobChat.messages.map((m) => m.content)).toEqual([
 			"Alice joined the chat",
 			"my order is late",
@@ -86,15 +144,29 @@ describe("AgentClient", () => {
 		]);
 		await bobChat.send("Bob here: it ships tomorrow");
 		await visitor.poll();
-		await until(() => bobChat.messages.length === 5, "Bob's own message in his copy");
-		expectSameChat(visitor.messages, bobChat.messages, await serverMessages(siteId, visitor.chatId, visitor.token));
+		await until(
+			() => bobChat.messages.length === 5,
+			"Bob's own message in his copy"
+		);
+		expectSameChat(
+			visitor.messages,
+			bobChat.messages,
+			await serverMessages(siteId, visitor.chatId, visitor.token)
+		);
 		// Alice is out of the chat now.
-		await expect(aliceChat.send("still me")).rejects.toMatchObject({ status: 403, type: "not_in_chat" });
-		expect((await bob.client.agents()).find((a) => a.name === "Bob")).toMatchObject({ status: "online", free: 4 });
+		await expect(aliceChat.send("still me")).rejects.toMatchObject({
+			status: 403,
+			type: "not_in_chat",
+		});
+		expect(
+			(await bob.client.agents()).find((a) => a.name === "Bob")
+		).toMatchObject({ status: "online", free: 4 });
 	});
 
 	it("brings a returning visitor's next chat back to the same agent: the client keeps the visitorState its chat refreshed", async () => {
-		const siteId = await createSite({ routing: { mode: "auto", sticky: true } });
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: true },
+		});
 		const alice = await Console.login(siteId, "Alice", { maxChats: 2 });
 		const store = new MemoryStore(); // the visitor's browser storage
 		const first = await visitorChat(siteId, { store, socket: true });
@@ -103,9 +175,17 @@ describe("AgentClient", () => {
 		await first.visitor.connect();
 		await alice.assigned(first.visitor.chatId);
 		// The room hands the visitor a refreshed state naming Alice (a `state` frame on its socket), and the store keeps it.
-		await until(() => first.events.some((e) => e.type === "visitorState" && e.visitorState !== initial), "the refreshed visitorState");
+		await until(
+			() =>
+				first.events.some(
+					(e) => e.type === "visitorState" && e.visitorState !== initial
+				),
+			"the refreshed visitorState"
+		);
 		expect(first.visitor.visitorState).not.toBe(initial);
-		expect(await store.loadValue(`visitorState:${siteId}`)).toBe(first.visitor.visitorState);
+		expect(await store.loadValue(`visitorState:${siteId}`)).toBe(
+			first.visitor.visitorState
+		);
 		await first.visitor.end();
 
 		// Bob has far more room than Alice, yet the returning visitor's chat goes to Alice.
@@ -113,7 +193,9 @@ describe("AgentClient", () => {
 		const second = await visitorChat(siteId, { store });
 		await alice.assigned(second.visitor.chatId);
 		expect(bob.of("assigned")).toEqual([]);
-		expect(visitorIdOf(second.visitor.token)).toBe(visitorIdOf(first.visitor.token));
+		expect(visitorIdOf(second.visitor.token)).toBe(
+			visitorIdOf(first.visitor.token)
+		);
 		// A visitor without the state goes to the agent with the most room.
 		const stranger = await visitorChat(siteId);
 		await bob.assigned(stranger.visitor.chatId);
@@ -128,21 +210,41 @@ describe("AgentClient", () => {
 			muffled.push(socket);
 			return socket as unknown as WebSocket;
 		};
-		const alice = await Console.login(siteId, "Alice", { openSocket, pingMs: 100 });
+		const alice = await Console.login(siteId, "Alice", {
+			openSocket,
+			pingMs: 100,
+		});
 		await new Promise((resolve) => setTimeout(resolve, 300)); // pings answered: the socket stays
 		expect(muffled).toHaveLength(1);
 		muffled[0]!.silent = true; // a proxy that drops the connection without closing it
-		await until(() => muffled.length === 2 && alice.client.connectionState === "websocket", "a second presence socket", 3000);
-		expect((await alice.client.agents()).map((a) => [a.name, a.status])).toEqual([["Alice", "online"]]);
+		await until(
+			() =>
+				muffled.length === 2 && alice.client.connectionState === "websocket",
+			"a second presence socket",
+			3000
+		);
+		expect(
+			(await alice.client.agents()).map((a) => [a.name, a.status])
+		).toEqual([["Alice", "online"]]);
 	});
 
 	it("stops, and says so, once its token is revoked: no reconnecting with a token that cannot work", async () => {
 		const siteId = await createSite();
 		const alice = await Console.login(siteId, "Alice");
-		const changed = await api(`/admin/sites/${siteId}/agents/${alice.client.agent.id}`, { method: "PATCH", token: env.ADMIN_TOKEN, body: json({ password: "a brand new password" }) });
+		const changed = await api(
+			`/admin/sites/${siteId}/agents/${alice.client.agent.id}`,
+			{
+				method: "PATCH",
+				token: env.ADMIN_TOKEN,
+				body: json({ password: "a brand new password" }),
+			}
+		);
 		expect(changed.status).toBe(200);
 		// The revocation closes the console's socket at once (4401), idle as it is.
-		await until(() => alice.of("error").some((e) => e.error.type === "unauthorized"), "the unauthorized event");
+		await until(
+			() => alice.of("error").some((e) => e.error.type === "unauthorized"),
+			"the unauthorized event"
+		);
 		expect(alice.client.connectionState).toBe("off");
 		const sockets = alice.sockets.length;
 		await new Promise((resolve) => setTimeout(resolve, 500));
@@ -154,18 +256,31 @@ describe("AgentClient", () => {
 		const blocked = async (): Promise<WebSocket> => {
 			throw new Error("WebSockets are blocked here");
 		};
-		const alice = await Console.login(siteId, "Alice", { openSocket: blocked, heartbeatMs: 200 });
+		const alice = await Console.login(siteId, "Alice", {
+			openSocket: blocked,
+			heartbeatMs: 200,
+		});
 		expect(alice.client.connectionState).toBe("heartbeat");
-		expect((await alice.client.agents()).map((a) => [a.name, a.status])).toEqual([["Alice", "online"]]);
+		expect(
+			(await alice.client.agents()).map((a) => [a.name, a.status])
+		).toEqual([["Alice", "online"]]);
 		const { visitor } = await visitorChat(siteId);
 		const chat = await alice.assigned(visitor.chatId);
 		await chat.send("Hello from a console without a socket");
 		await visitor.poll();
-		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "Hello from a console without a socket"]);
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"Hello from a console without a socket",
+		]);
 	});
 });
 
-const visitorIdOf = (token: string) => (JSON.parse(new TextDecoder().decode(fromBase64url(token.split(".")[1]!))) as { sub: string }).sub;
+const visitorIdOf = (token: string) =>
+	(
+		JSON.parse(
+			new TextDecoder().decode(fromBase64url(token.split(".")[1]!))
+		) as { sub: string }
+	).sub;
 
 /** A socket behind a proxy that may go silent: nothing in or out, and no close either. */
 class Muffled extends EventTarget {
@@ -173,8 +288,18 @@ class Muffled extends EventTarget {
 
 	constructor(private readonly ws: WebSocket) {
 		super();
-		ws.addEventListener("message", (event) => this.silent || this.dispatchEvent(new MessageEvent("message", { data: event.data })));
-		ws.addEventListener("close", (event) => this.silent || this.dispatchEvent(new CloseEvent("close", { code: event.code })));
+		ws.addEventListener(
+			"message",
+			(event) =>
+				this.silent ||
+				this.dispatchEvent(new MessageEvent("message", { data: event.data }))
+		);
+		ws.addEventListener(
+			"close",
+			(event) =>
+				this.silent ||
+				this.dispatchEvent(new CloseEvent("close", { code: event.code }))
+		);
 	}
 
 	send(data: string): void {

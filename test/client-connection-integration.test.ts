@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LiveChatClient, type ChatEvent } from "../client/index.ts";
-import { BASE, createSite } from "./helpers.ts";
+import { LiveChatClient } from "../client/index.ts";
+import { fetchVia, FullStore, socketOpener, until } from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
-import { FullStore, fetchVia, socketOpener, until } from "./client-helpers.ts";
+import { BASE, createSite } from "./helpers.ts";
+import type { ChatEvent } from "../client/index.ts";
 
-const stillOpen = (sockets: WebSocket[]) => sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+const stillOpen = (sockets: WebSocket[]) =>
+	sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
 
 /** Rejections nobody handled, caught here so that the test can name them (vitest would fail the run on them too). */
 const unhandled: unknown[] = [];
@@ -22,7 +24,12 @@ describe("LiveChatClient connections", () => {
 	it("keeps one socket open however often it reconnects", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, openSocket: socketOpener(sockets) });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			fetch: fetchVia,
+			openSocket: socketOpener(sockets),
+		});
 		await visitor.connect();
 
 		for (let i = 0; i < 5; i++) {
@@ -37,7 +44,10 @@ describe("LiveChatClient connections", () => {
 		for (let i = 0; i < 5; i++) {
 			const count = sockets.length;
 			sockets.at(-1)!.close(1001, "network change");
-			await until(() => sockets.length > count && visitor.realtime === "websocket", "a new socket");
+			await until(
+				() => sockets.length > count && visitor.realtime === "websocket",
+				"a new socket"
+			);
 		}
 		expect(stillOpen(sockets)).toBe(1);
 
@@ -59,7 +69,12 @@ describe("LiveChatClient connections", () => {
 	it("closes at once a socket that opens after disconnect()", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, openSocket: socketOpener(sockets, 100) });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			fetch: fetchVia,
+			openSocket: socketOpener(sockets, 100),
+		});
 		const connected = visitor.connect();
 		await until(() => sockets.length === 1, "the socket to be opening");
 		visitor.disconnect();
@@ -74,12 +89,26 @@ describe("LiveChatClient connections", () => {
 		const store = new FullStore();
 		const events: ChatEvent[] = [];
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, store, openSocket: socketOpener(sockets), onEvent: (e) => events.push(e) });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			fetch: fetchVia,
+			store,
+			openSocket: socketOpener(sockets),
+			onEvent: (e) => events.push(e),
+		});
 		await visitor.connect();
 		expect(visitor.saved).toBe(false);
 
 		// Another tab's message, pushed over the socket: saving after it fails too, and must not throw anywhere.
-		const otherTab = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: visitor.token, fetch: fetchVia, openSocket: undefined });
+		const otherTab = new LiveChatClient({
+			baseUrls: [BASE],
+			siteId,
+			chatId: visitor.chatId,
+			token: visitor.token,
+			fetch: fetchVia,
+			openSocket: undefined,
+		});
 		await otherTab.send("from the other tab");
 		await until(() => visitor.messages.length === 1, "the pushed message");
 		await new Promise((resolve) => setTimeout(resolve, 20));
@@ -89,16 +118,28 @@ describe("LiveChatClient connections", () => {
 		expect(visitor.pending).toEqual([]);
 
 		const server = await serverMessages(siteId, visitor.chatId, visitor.token);
-		expect(server.map((m) => m.content)).toEqual(["from the other tab", "hello"]);
+		expect(server.map((m) => m.content)).toEqual([
+			"from the other tab",
+			"hello",
+		]);
 		expect(server[1]).toEqual(sent);
 		expectSameChat(visitor.messages, server);
-		expect(events.filter((e) => e.type === "storage")).toMatchObject([{ saved: false }]);
+		expect(events.filter((e) => e.type === "storage")).toMatchObject([
+			{ saved: false },
+		]);
 
 		store.full = false;
 		await visitor.send("after the store recovered");
 		expect(visitor.saved).toBe(true);
-		expect((await store.load(`${siteId}/${visitor.chatId}`))?.messages.map((m) => m.content).sort()).toEqual(["after the store recovered", "from the other tab", "hello"]);
-		expect(events.filter((e) => e.type === "storage")).toMatchObject([{ saved: false }, { saved: true }]);
+		expect(
+			(await store.load(`${siteId}/${visitor.chatId}`))?.messages
+				.map((m) => m.content)
+				.sort()
+		).toEqual(["after the store recovered", "from the other tab", "hello"]);
+		expect(events.filter((e) => e.type === "storage")).toMatchObject([
+			{ saved: false },
+			{ saved: true },
+		]);
 		visitor.disconnect();
 		expect(unhandled).toEqual([]);
 	});

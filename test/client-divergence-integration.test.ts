@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../client/index.ts";
+import { fetchVia, socketOpener } from "./client-helpers.ts";
+import { expectSameChat, serverMessages } from "./clients.ts";
 import { BASE, createSite } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
-import { expectSameChat, serverMessages } from "./clients.ts";
-import { fetchVia, socketOpener } from "./client-helpers.ts";
 
 /**
  * Two tabs of one visitor, each with its own store, during a split brain: each tab's message 6
@@ -13,7 +13,12 @@ import { fetchVia, socketOpener } from "./client-helpers.ts";
  */
 async function splitBrain(options: { tabBSocket: boolean }) {
 	const siteId = await createSite();
-	const tabA = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: fetchVia, openSocket: undefined });
+	const tabA = await LiveChatClient.startChat({
+		baseUrls: [BASE],
+		siteId,
+		fetch: fetchVia,
+		openSocket: undefined,
+	});
 	for (let i = 1; i <= 5; i++) await tabA.send(`message ${i}`);
 	const tabB = new LiveChatClient({
 		baseUrls: [BASE],
@@ -40,8 +45,12 @@ async function splitBrain(options: { tabBSocket: boolean }) {
 	expect(tabB.offsets).toEqual(tabA.offsets);
 	expect(tabA.messages.find((m) => m.dataOffset === 7)!.id).toBe(id7);
 	expect(tabB.messages.find((m) => m.dataOffset === 7)!.id).toBe(id7);
-	expect(tabA.messages.find((m) => m.dataOffset === 6)!.content).toBe("6 from tab A");
-	expect(tabB.messages.find((m) => m.dataOffset === 6)!.content).toBe("6 from tab B");
+	expect(tabA.messages.find((m) => m.dataOffset === 6)!.content).toBe(
+		"6 from tab A"
+	);
+	expect(tabB.messages.find((m) => m.dataOffset === 6)!.content).toBe(
+		"6 from tab B"
+	);
 
 	// Fail-back to deployment 1, which holds tab A's history.
 	await loseChat(siteId, tabA.chatId);
@@ -49,7 +58,16 @@ async function splitBrain(options: { tabBSocket: boolean }) {
 	return { siteId, tabA, tabB };
 }
 
-const everyMessage = ["message 1", "message 2", "message 3", "message 4", "message 5", "6 from tab A", "7 to both", "6 from tab B"];
+const everyMessage = [
+	"message 1",
+	"message 2",
+	"message 3",
+	"message 4",
+	"message 5",
+	"6 from tab A",
+	"7 to both",
+	"6 from tab B",
+];
 
 describe("two tabs whose histories diverged below equal offsets", () => {
 	it("converge over HTTP: every message once, in the same order, in both copies and on the server", async () => {
@@ -60,9 +78,13 @@ describe("two tabs whose histories diverged below equal offsets", () => {
 
 		const server = await serverMessages(siteId, tabA.chatId, tabA.token);
 		expectSameChat(tabA.messages, tabB.messages, server);
-		expect(server.map((m) => m.content).sort()).toEqual([...everyMessage, "after the fail-back"].sort());
+		expect(server.map((m) => m.content).sort()).toEqual(
+			[...everyMessage, "after the fail-back"].sort()
+		);
 		// Tab B's message 6 lost its place to tab A's and came back after message 7, with a new offset.
-		expect(server.find((m) => m.content === "6 from tab B")!.dataOffset).toBe(8);
+		expect(server.find((m) => m.content === "6 from tab B")!.dataOffset).toBe(
+			8
+		);
 		expect(tabB.pending).toEqual([]);
 	});
 
@@ -75,12 +97,18 @@ describe("two tabs whose histories diverged below equal offsets", () => {
 
 		const server = await serverMessages(siteId, tabA.chatId, tabA.token);
 		expectSameChat(tabA.messages, tabB.messages, server);
-		expect(server.map((m) => m.content).sort()).toEqual([...everyMessage].sort());
+		expect(server.map((m) => m.content).sort()).toEqual(
+			[...everyMessage].sort()
+		);
 
 		// And the chat goes on over the socket.
 		await tabB.send("after the fail-back");
 		await tabA.poll();
-		expectSameChat(tabA.messages, tabB.messages, await serverMessages(siteId, tabA.chatId, tabA.token));
+		expectSameChat(
+			tabA.messages,
+			tabB.messages,
+			await serverMessages(siteId, tabA.chatId, tabA.token)
+		);
 		tabB.disconnect();
 	});
 });

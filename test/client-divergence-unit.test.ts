@@ -1,19 +1,49 @@
 import { describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../client/index.ts";
 import { ChatLog } from "../durable-objects/chat-model.ts";
+import {
+	BASE,
+	CHAT,
+	FakeRoom,
+	fakeToken,
+	message,
+	messageId,
+	SITE,
+} from "./client-fake-room.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
-import { BASE, CHAT, FakeRoom, SITE, fakeToken, message, messageId } from "./client-fake-room.ts";
 
 /** A client whose store already holds this copy of the chat, as after a page reload. */
-async function clientWith(room: FakeRoom, messages: ChatMessage[], role: "visitor" | "agent" = "visitor", store = new MemoryStore()) {
+async function clientWith(
+	room: FakeRoom,
+	messages: ChatMessage[],
+	role: "visitor" | "agent" = "visitor",
+	store = new MemoryStore()
+) {
 	const token = fakeToken(role);
-	await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token, chatState: "state-0", messages, outbox: [], displaced: [] });
-	const client = await LiveChatClient.resume({ baseUrls: [BASE], siteId: SITE, chatId: CHAT, store, fetch: room.fetch, openSocket: undefined });
+	await store.save(`${SITE}/${CHAT}`, {
+		siteId: SITE,
+		chatId: CHAT,
+		token,
+		chatState: "state-0",
+		messages,
+		outbox: [],
+		displaced: [],
+	});
+	const client = await LiveChatClient.resume({
+		baseUrls: [BASE],
+		siteId: SITE,
+		chatId: CHAT,
+		store,
+		fetch: room.fetch,
+		openSocket: undefined,
+	});
 	return client!;
 }
 
-const visitorStream = (n: number) => Array.from({ length: n }, (_, i) => message(1, i + 1, `v${i + 1}`));
-const brief = (room: FakeRoom) => room.calls.map((c) => [c.method, c.path, c.code, c.offsets]);
+const visitorStream = (n: number) =>
+	Array.from({ length: n }, (_, i) => message(1, i + 1, `v${i + 1}`));
+const brief = (room: FakeRoom) =>
+	room.calls.map((c) => [c.method, c.path, c.code, c.offsets]);
 
 describe("LiveChatClient chains (SPEC §3)", () => {
 	it("carries its chain at its offsets on every call, and none at offset 0", async () => {
@@ -27,7 +57,10 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 		await client.send("hello");
 		await client.end();
 		const [, afterPoll, send, end] = room.calls;
-		const chainsAt = async (v: number, a: number) => [await room.log.chainAt("visitor", v), await room.log.chainAt("agent", a)];
+		const chainsAt = async (v: number, a: number) => [
+			await room.log.chainAt("visitor", v),
+			await room.log.chainAt("agent", a),
+		];
 		expect(afterPoll!.chains).toEqual([undefined, undefined]);
 		expect(send!.offsets).toEqual([3, 1]);
 		expect(send!.chains).toEqual(await chainsAt(3, 1));
@@ -41,8 +74,16 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 		const m6a = message(1, 6, "m6a");
 		const m6b = message(1, 6, "m6b");
 		const id7 = messageId();
-		const room = new FakeRoom([...common, m6b, message(1, 7, "m7", id7, 2_000)]);
-		const client = await clientWith(room, [...common, m6a, message(1, 7, "m7", id7, 2_001)]);
+		const room = new FakeRoom([
+			...common,
+			m6b,
+			message(1, 7, "m7", id7, 2_000),
+		]);
+		const client = await clientWith(room, [
+			...common,
+			m6a,
+			message(1, 7, "m7", id7, 2_001),
+		]);
 
 		const sent = await client.send("after the split");
 
@@ -53,14 +94,28 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 			["POST", "/messages", 0, [8, 0]],
 		]);
 		expect(room.calls[0]!.diverged).toEqual(["visitor"]);
-		expect(room.calls[1]!.uploaded).toEqual([...common.map((m) => m.id), m6a.id, id7]);
+		expect(room.calls[1]!.uploaded).toEqual([
+			...common.map((m) => m.id),
+			m6a.id,
+			id7,
+		]);
 		expect(room.calls[2]!.chains).toEqual([undefined, undefined]);
 		expect(room.calls[3]!.chains[0]).toBe(await room.log.chainAt("visitor", 8));
 
 		const server = room.log.all();
 		expect(client.messages).toEqual(server);
 		// m6a, moved to the end of the stream, shows at its new place (each stream in offset order).
-		expect(server.map((m) => m.content)).toEqual(["v1", "v2", "v3", "v4", "v5", "m6b", "m7", "m6a", "after the split"]);
+		expect(server.map((m) => m.content)).toEqual([
+			"v1",
+			"v2",
+			"v3",
+			"v4",
+			"v5",
+			"m6b",
+			"m7",
+			"m6a",
+			"after the split",
+		]);
 		expect(server.find((m) => m.id === m6a.id)!.dataOffset).toBe(8);
 		expect(sent).toEqual(room.log.get(sent.id));
 		expect(client.pending).toEqual([]);
@@ -70,7 +125,11 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 		const common = visitorStream(5);
 		const agent = [1, 2, 3, 4].map((n) => message(2, n, `a${n}`));
 		const m6a = message(1, 6, "m6a");
-		const room = new FakeRoom([...common, message(1, 6, "m6b"), ...agent.slice(0, 2)]);
+		const room = new FakeRoom([
+			...common,
+			message(1, 6, "m6b"),
+			...agent.slice(0, 2),
+		]);
 		const client = await clientWith(room, [...common, m6a, ...agent]);
 
 		await client.poll();
@@ -81,18 +140,33 @@ describe("LiveChatClient chains (SPEC §3)", () => {
 			["GET", "/messages", 0, [0, 4]],
 			["GET", "/messages", 0, [7, 4]],
 		]);
-		expect(room.calls[1]!.uploaded).toEqual([...common.map((m) => m.id), m6a.id, agent[2]!.id, agent[3]!.id]);
+		expect(room.calls[1]!.uploaded).toEqual([
+			...common.map((m) => m.id),
+			m6a.id,
+			agent[2]!.id,
+			agent[3]!.id,
+		]);
 		// The read has the diverged stream from 0 and the other at the client's offset, with its chain.
-		expect(room.calls[2]!.chains).toEqual([undefined, await room.log.chainAt("agent", 4)]);
+		expect(room.calls[2]!.chains).toEqual([
+			undefined,
+			await room.log.chainAt("agent", 4),
+		]);
 		expect(client.messages).toEqual(room.log.all());
 	});
 
 	it("sends a diverged stream of 1,200 messages in chunks of at most 500", async () => {
 		const common = visitorStream(1_199);
 		const room = new FakeRoom([...common, message(1, 1_200, "theirs")]);
-		const client = await clientWith(room, [...common, message(1, 1_200, "ours")]);
+		const client = await clientWith(room, [
+			...common,
+			message(1, 1_200, "ours"),
+		]);
 		await client.poll();
-		expect(room.calls.filter((c) => c.path === "/rebuild").map((c) => c.uploaded!.length)).toEqual([500, 500, 200]);
+		expect(
+			room.calls
+				.filter((c) => c.path === "/rebuild")
+				.map((c) => c.uploaded!.length)
+		).toEqual([500, 500, 200]);
 		expect(client.messages).toEqual(room.log.all());
 		expect(room.log.offsets.visitorDataOffset).toBe(1_201);
 	});
@@ -103,9 +177,16 @@ describe("LiveChatClient.accept", () => {
 		const room = new FakeRoom([message(1, 1, "hello")]);
 		room.chatState = undefined;
 		const agent = await clientWith(room, [], "agent");
-		room.acceptAnswers.push(Response.json({ chatId: CHAT, chatState: "state-with-agent" }));
+		room.acceptAnswers.push(
+			Response.json({ chatId: CHAT, chatState: "state-with-agent" })
+		);
 		await agent.accept();
-		expect(room.calls[0]).toMatchObject({ method: "POST", path: "/accept", offsets: [0, 0], chains: [undefined, undefined] });
+		expect(room.calls[0]).toMatchObject({
+			method: "POST",
+			path: "/accept",
+			offsets: [0, 0],
+			chains: [undefined, undefined],
+		});
 
 		await agent.poll();
 		room.lost = true;
@@ -117,10 +198,31 @@ describe("LiveChatClient.accept", () => {
 	it("is a 409 conflict when the chat no longer waits, and a 503 chat_unavailable when the room lost it", async () => {
 		const room = new FakeRoom();
 		const agent = await clientWith(room, [], "agent");
-		room.acceptAnswers.push(Response.json({ code: -1, error: { type: "conflict", message: "the chat is not waiting" } }, { status: 409 }));
-		await expect(agent.accept()).rejects.toMatchObject({ status: 409, type: "conflict" });
-		room.acceptAnswers.push(Response.json({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] }));
-		await expect(agent.accept()).rejects.toMatchObject({ status: 503, type: "chat_unavailable" });
+		room.acceptAnswers.push(
+			Response.json(
+				{
+					code: -1,
+					error: { type: "conflict", message: "the chat is not waiting" },
+				},
+				{ status: 409 }
+			)
+		);
+		await expect(agent.accept()).rejects.toMatchObject({
+			status: 409,
+			type: "conflict",
+		});
+		room.acceptAnswers.push(
+			Response.json({
+				code: 1,
+				visitorDataOffset: -1,
+				agentDataOffset: -1,
+				messages: [],
+			})
+		);
+		await expect(agent.accept()).rejects.toMatchObject({
+			status: 503,
+			type: "chat_unavailable",
+		});
 		expect(room.calls.map((c) => c.path)).toEqual(["/accept", "/accept"]);
 	});
 });
@@ -132,14 +234,32 @@ describe("LiveChatClient after a move to another deployment", () => {
 		const secondary = new FakeRoom([message(1, 1, "hello", id, 1_500)]);
 		let primaryDown = false;
 		const fetchBoth: typeof fetch = async (input, init) => {
-			if (String(input).startsWith("http://b.test")) return secondary.fetch(input, init);
+			if (String(input).startsWith("http://b.test"))
+				return secondary.fetch(input, init);
 			if (primaryDown) throw new TypeError("fetch failed");
 			return primary.fetch(input, init);
 		};
 		const store = new MemoryStore();
 		const token = fakeToken("visitor");
-		await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token, chatState: "state-0", messages: [], outbox: [], displaced: [] });
-		const client = (await LiveChatClient.resume({ baseUrls: [BASE, "http://b.test"], siteId: SITE, chatId: CHAT, store, fetch: fetchBoth, openSocket: undefined, backoffMs: 1, attempts: 1 }))!;
+		await store.save(`${SITE}/${CHAT}`, {
+			siteId: SITE,
+			chatId: CHAT,
+			token,
+			chatState: "state-0",
+			messages: [],
+			outbox: [],
+			displaced: [],
+		});
+		const client = (await LiveChatClient.resume({
+			baseUrls: [BASE, "http://b.test"],
+			siteId: SITE,
+			chatId: CHAT,
+			store,
+			fetch: fetchBoth,
+			openSocket: undefined,
+			backoffMs: 1,
+			attempts: 1,
+		}))!;
 		await client.poll();
 		expect(client.messages[0]!.sendTime).toBe(1_000);
 		// The primary stops answering: the client moves to the secondary, whose chain at 1 is the same.
@@ -155,7 +275,10 @@ describe("LiveChatClient after a move to another deployment", () => {
 	it("reads the chat again when an answer that left before the move comes back from the deployment it left", async () => {
 		const [x, y] = [messageId(), messageId()];
 		const primary = new FakeRoom([message(1, 1, "x", x, 1_000)]);
-		const secondary = new FakeRoom([message(1, 1, "x", x, 1_500), message(1, 2, "y", y, 2_500)]);
+		const secondary = new FakeRoom([
+			message(1, 1, "x", x, 1_500),
+			message(1, 2, "y", y, 2_500),
+		]);
 		let primaryDown = false;
 		let answerHeldPoll!: () => void;
 		const held = new Promise<void>((resolve) => (answerHeldPoll = resolve));
@@ -172,8 +295,25 @@ describe("LiveChatClient after a move to another deployment", () => {
 			return primary.fetch(input, init);
 		};
 		const store = new MemoryStore();
-		await store.save(`${SITE}/${CHAT}`, { siteId: SITE, chatId: CHAT, token: fakeToken("visitor"), chatState: "state-0", messages: [], outbox: [], displaced: [] });
-		const client = (await LiveChatClient.resume({ baseUrls: [BASE, "http://b.test"], siteId: SITE, chatId: CHAT, store, fetch: fetchBoth, openSocket: undefined, backoffMs: 1, attempts: 1 }))!;
+		await store.save(`${SITE}/${CHAT}`, {
+			siteId: SITE,
+			chatId: CHAT,
+			token: fakeToken("visitor"),
+			chatState: "state-0",
+			messages: [],
+			outbox: [],
+			displaced: [],
+		});
+		const client = (await LiveChatClient.resume({
+			baseUrls: [BASE, "http://b.test"],
+			siteId: SITE,
+			chatId: CHAT,
+			store,
+			fetch: fetchBoth,
+			openSocket: undefined,
+			backoffMs: 1,
+			attempts: 1,
+		}))!;
 		await client.poll();
 		const longPoll = client.poll(10);
 		primaryDown = true;

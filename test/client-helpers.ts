@@ -1,23 +1,35 @@
 /** What the SDK tests share: the Worker as the client's network, and a store that cannot save. */
 import { SELF } from "cloudflare:test";
-import { MemoryStore, type ChatSnapshot, type ChatStore, type OpenSocket } from "../client/index.ts";
+import { MemoryStore } from "../client/index.ts";
+import type { ChatSnapshot, ChatStore, OpenSocket } from "../client/index.ts";
 
-export const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
+export const fetchVia = (input: RequestInfo | URL, init?: RequestInit) =>
+	SELF.fetch(new Request(input, init));
 
 /** The Worker's own upgrade (the test pool has no WebSocket constructor), keeping every socket it opened. */
-export function socketOpener(opened: WebSocket[] = [], delayMs = 0): OpenSocket {
+export function socketOpener(
+	opened: WebSocket[] = [],
+	delayMs = 0
+): OpenSocket {
 	return async (url) => {
-		const response = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
+		const response = await SELF.fetch(url.replace(/^ws/, "http"), {
+			headers: { Upgrade: "websocket" },
+		});
 		const ws = response.webSocket;
 		if (!ws) throw new Error(`no upgrade: ${response.status}`);
 		ws.accept();
 		opened.push(ws);
-		if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+		if (delayMs > 0)
+			await new Promise((resolve) => setTimeout(resolve, delayMs));
 		return ws;
 	};
 }
 
-export async function until(check: () => boolean, what: string, timeoutMs = 5000) {
+export async function until(
+	check: () => boolean,
+	what: string,
+	timeoutMs = 5000
+) {
 	const deadline = Date.now() + timeoutMs;
 	while (!check()) {
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -33,7 +45,11 @@ export class FullStore implements ChatStore {
 		return this.inner.load(key);
 	}
 	save(key: string, snapshot: ChatSnapshot): Promise<void> {
-		if (this.full) throw new DOMException("the quota has been exceeded", "QuotaExceededError");
+		if (this.full)
+			throw new DOMException(
+				"the quota has been exceeded",
+				"QuotaExceededError"
+			);
 		return this.inner.save(key, snapshot);
 	}
 }

@@ -1,13 +1,16 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { LiveChatClient, type ChatEvent } from "../client/index.ts";
-import { accept, BASE, createAgent, createSite, send } from "./helpers.ts";
+import { LiveChatClient } from "../client/index.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
+import { accept, BASE, createAgent, createSite, send } from "./helpers.ts";
+import type { ChatEvent } from "../client/index.ts";
 
 /** The Worker's own upgrade, as the test pool has no WebSocket constructor; remembers the sockets it opened. */
 function socketOpener(opened: WebSocket[] = []) {
 	return async (url: string) => {
-		const response = await SELF.fetch(url.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
+		const response = await SELF.fetch(url.replace(/^ws/, "http"), {
+			headers: { Upgrade: "websocket" },
+		});
 		const ws = response.webSocket;
 		if (!ws) throw new Error(`no upgrade: ${response.status}`);
 		ws.accept();
@@ -24,7 +27,8 @@ async function until(check: () => boolean, what: string, timeoutMs = 5000) {
 	}
 }
 
-const fetchVia = (input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(new Request(input, init));
+const fetchVia = (input: RequestInfo | URL, init?: RequestInit) =>
+	SELF.fetch(new Request(input, init));
 
 describe("LiveChatClient over WebSocket", () => {
 	it("keeps two visitor tabs and an agent in step: every message once, in order, everywhere", async () => {
@@ -35,27 +39,55 @@ describe("LiveChatClient over WebSocket", () => {
 			fetch: fetchVia,
 			openSocket: socketOpener(),
 			onEvent: (e: ChatEvent) => {
-				if (e.type === "messages") events.set(name, [...(events.get(name) ?? []), ...e.messages.map((m) => m.id)]);
+				if (e.type === "messages")
+					events.set(name, [
+						...(events.get(name) ?? []),
+						...e.messages.map((m) => m.id),
+					]);
 			},
 		});
 		const tab1 = await LiveChatClient.startChat({ ...options("tab1"), siteId });
-		const tab2 = new LiveChatClient({ ...options("tab2"), siteId, chatId: tab1.chatId, token: tab1.token, chatState: undefined });
+		const tab2 = new LiveChatClient({
+			...options("tab2"),
+			siteId,
+			chatId: tab1.chatId,
+			token: tab1.token,
+			chatState: undefined,
+		});
 		const agentLogin = await createAgent(siteId);
 		await accept(siteId, tab1.chatId, agentLogin.token);
-		const agent = new LiveChatClient({ ...options("agent"), siteId, chatId: tab1.chatId, token: agentLogin.token });
+		const agent = new LiveChatClient({
+			...options("agent"),
+			siteId,
+			chatId: tab1.chatId,
+			token: agentLogin.token,
+		});
 		await Promise.all([tab1.connect(), tab2.connect(), agent.connect()]);
-		expect([tab1.realtime, tab2.realtime, agent.realtime]).toEqual(["websocket", "websocket", "websocket"]);
+		expect([tab1.realtime, tab2.realtime, agent.realtime]).toEqual([
+			"websocket",
+			"websocket",
+			"websocket",
+		]);
 
 		for (let i = 1; i <= 3; i++) {
 			await (i % 2 ? tab1 : tab2).send(`visitor ${i}`);
-			await until(() => agent.messages.some((m) => m.content === `visitor ${i}`), `agent sees visitor ${i}`);
+			await until(
+				() => agent.messages.some((m) => m.content === `visitor ${i}`),
+				`agent sees visitor ${i}`
+			);
 			await agent.send(`agent ${i}`);
 		}
 		const total = 3 + 3 + 1; // and the join notice
-		await until(() => [tab1, tab2, agent].every((c) => c.messages.length === total), "everyone to hold every message");
+		await until(
+			() => [tab1, tab2, agent].every((c) => c.messages.length === total),
+			"everyone to hold every message"
+		);
 		const server = await serverMessages(siteId, tab1.chatId, agentLogin.token);
 		expectSameChat(tab1.messages, tab2.messages, agent.messages, server);
-		for (const [name, ids] of events) expect(new Set(ids).size, `${name} told of a message twice`).toBe(ids.length);
+		for (const [name, ids] of events)
+			expect(new Set(ids).size, `${name} told of a message twice`).toBe(
+				ids.length
+			);
 		for (const c of [tab1, tab2, agent]) c.disconnect();
 	});
 
@@ -64,22 +96,39 @@ describe("LiveChatClient over WebSocket", () => {
 		const blocked = async () => {
 			throw new Error("blocked by a proxy");
 		};
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], fetch: fetchVia, openSocket: blocked, siteId });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			fetch: fetchVia,
+			openSocket: blocked,
+			siteId,
+		});
 		await visitor.connect();
 		expect(visitor.realtime).toBe("long-poll");
 		const agent = await createAgent(siteId);
 		await accept(siteId, visitor.chatId, agent.token);
 		await send(siteId, visitor.chatId, agent.token, [0, 1], "can you hear me?");
-		await until(() => visitor.messages.some((m) => m.content === "can you hear me?"), "the long-poll to bring the message");
+		await until(
+			() => visitor.messages.some((m) => m.content === "can you hear me?"),
+			"the long-poll to bring the message"
+		);
 		await visitor.send("yes");
-		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "can you hear me?", "yes"]);
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"can you hear me?",
+			"yes",
+		]);
 		visitor.disconnect();
 	});
 
 	it("reconnects after the socket drops, catches up on what it missed, and keeps its outbox", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], fetch: fetchVia, openSocket: socketOpener(sockets), siteId });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			fetch: fetchVia,
+			openSocket: socketOpener(sockets),
+			siteId,
+		});
 		await visitor.connect();
 		await visitor.send("first");
 		const agent = await createAgent(siteId);
@@ -87,14 +136,31 @@ describe("LiveChatClient over WebSocket", () => {
 		sockets[0]!.close(1001, "network change");
 		// The agent joins and answers while the visitor's socket is down.
 		await accept(siteId, visitor.chatId, agent.token);
-		await send(siteId, visitor.chatId, agent.token, [1, 1], "sent while you were away");
+		await send(
+			siteId,
+			visitor.chatId,
+			agent.token,
+			[1, 1],
+			"sent while you were away"
+		);
 		const whileAway = visitor.send("typed while reconnecting");
-		await until(() => sockets.length >= 2 && visitor.realtime === "websocket", "a new socket");
+		await until(
+			() => sockets.length >= 2 && visitor.realtime === "websocket",
+			"a new socket"
+		);
 		await whileAway;
 		await until(() => visitor.messages.length === 4, "the visitor to catch up");
-		expect(visitor.messages.map((m) => m.content)).toEqual(["first", "Alice joined the chat", "sent while you were away", "typed while reconnecting"]);
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"first",
+			"Alice joined the chat",
+			"sent while you were away",
+			"typed while reconnecting",
+		]);
 		expect(visitor.pending).toEqual([]);
-		expectSameChat(visitor.messages, await serverMessages(siteId, visitor.chatId, visitor.token));
+		expectSameChat(
+			visitor.messages,
+			await serverMessages(siteId, visitor.chatId, visitor.token)
+		);
 		visitor.disconnect();
 	});
 
@@ -106,14 +172,25 @@ describe("LiveChatClient over WebSocket", () => {
 			fetch: fetchVia,
 			siteId,
 			onEvent: (e) => {
-				if (e.type === "messages") told.push(...e.messages.map((m) => m.content));
+				if (e.type === "messages")
+					told.push(...e.messages.map((m) => m.content));
 			},
 		});
 		const agent = await createAgent(siteId);
 		await accept(siteId, visitor.chatId, agent.token);
-		await send(siteId, visitor.chatId, agent.token, [0, 1], "hello from the agent");
+		await send(
+			siteId,
+			visitor.chatId,
+			agent.token,
+			[0, 1],
+			"hello from the agent"
+		);
 		await visitor.send("hi"); // the answer carries the agent's messages as well as this one
-		expect(told).toEqual(["Alice joined the chat", "hello from the agent", "hi"]);
+		expect(told).toEqual([
+			"Alice joined the chat",
+			"hello from the agent",
+			"hi",
+		]);
 		await visitor.poll();
 		expect(told).toHaveLength(3);
 	});

@@ -18,15 +18,29 @@ export interface Recorded {
 export function recordingFetch(log: Recorded[]): typeof fetch {
 	return async (input, init) => {
 		const request = new Request(input, init);
-		const uploaded = request.method === "POST" && request.url.endsWith("/rebuild") ? (await request.clone().json<{ messages: unknown[] }>()).messages.length : undefined;
+		const uploaded =
+			request.method === "POST" && request.url.endsWith("/rebuild")
+				? (await request.clone().json<{ messages: unknown[] }>()).messages
+						.length
+				: undefined;
 		const response = await SELF.fetch(request);
-		const body = await response.clone().json<{ code?: number; visitorDataOffset?: number; agentDataOffset?: number }>().catch(() => undefined);
+		const body = await response
+			.clone()
+			.json<{
+				code?: number;
+				visitorDataOffset?: number;
+				agentDataOffset?: number;
+			}>()
+			.catch(() => undefined);
 		log.push({
 			method: request.method,
 			path: new URL(request.url).pathname.replace(/^.*\/chats\/[^/]+/, ""),
 			status: response.status,
 			code: body?.code,
-			offsets: body?.visitorDataOffset === undefined ? undefined : [body.visitorDataOffset, body.agentDataOffset!],
+			offsets:
+				body?.visitorDataOffset === undefined
+					? undefined
+					: [body.visitorDataOffset, body.agentDataOffset!],
 			uploaded,
 		});
 		return response;
@@ -36,15 +50,37 @@ export function recordingFetch(log: Recorded[]): typeof fetch {
 export async function visitorAndAgent() {
 	const siteId = await createSite();
 	const calls: Recorded[] = [];
-	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera" }, fetch: recordingFetch(calls) });
+	const visitor = await LiveChatClient.startChat({
+		baseUrls: [BASE],
+		siteId,
+		visitor: { name: "Vera" },
+		fetch: recordingFetch(calls),
+	});
 	const agentLogin = await createAgent(siteId);
 	await accept(siteId, visitor.chatId, agentLogin.token);
-	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentLogin.token, fetch: recordingFetch(calls) });
-	return { siteId, visitor, agent, agentToken: agentLogin.token, agentId: agentLogin.agentId, calls };
+	const agent = new LiveChatClient({
+		baseUrls: [BASE],
+		siteId,
+		chatId: visitor.chatId,
+		token: agentLogin.token,
+		fetch: recordingFetch(calls),
+	});
+	return {
+		siteId,
+		visitor,
+		agent,
+		agentToken: agentLogin.token,
+		agentId: agentLogin.agentId,
+		calls,
+	};
 }
 
 /** A short real conversation: each side sees the other's messages before answering. */
-export async function converse(visitor: LiveChatClient, agent: LiveChatClient, turns: number) {
+export async function converse(
+	visitor: LiveChatClient,
+	agent: LiveChatClient,
+	turns: number
+) {
 	for (let i = 1; i <= turns; i++) {
 		await visitor.send(`visitor says ${i}`);
 		await agent.poll();
@@ -59,20 +95,30 @@ export function expectSameChat(...copies: ChatMessage[][]) {
 	const ids = first!.map((m) => m.id);
 	if (new Set(ids).size !== ids.length) throw new Error("a message is doubled");
 	for (const copy of rest) {
-		expect(copy.map(brief), "same messages in the same order").toEqual(first!.map(brief));
+		expect(copy.map(brief), "same messages in the same order").toEqual(
+			first!.map(brief)
+		);
 		expect(copy).toEqual(first);
 	}
 	for (const stream of [1, 2] as const) {
-		const offsets = first!.filter((m) => (stream === 1 ? m.type === 1 : m.type !== 1)).map((m) => m.dataOffset).sort((a, b) => a - b);
+		const offsets = first!
+			.filter((m) => (stream === 1 ? m.type === 1 : m.type !== 1))
+			.map((m) => m.dataOffset)
+			.sort((a, b) => a - b);
 		offsets.forEach((offset, i) => {
-			if (offset !== i + 1) throw new Error(`stream ${stream} has a gap or a double at ${i + 1}`);
+			if (offset !== i + 1)
+				throw new Error(`stream ${stream} has a gap or a double at ${i + 1}`);
 		});
 	}
 }
 
 const brief = (m: ChatMessage) => `${m.type}:${m.dataOffset}:${m.content}`;
 
-export async function serverMessages(siteId: string, chatId: string, token: string): Promise<ChatMessage[]> {
+export async function serverMessages(
+	siteId: string,
+	chatId: string,
+	token: string
+): Promise<ChatMessage[]> {
 	const { body } = await poll(siteId, chatId, token);
 	if (body.code !== 0) throw new Error(`server answered code ${body.code}`);
 	return new ChatLog(body.messages).all();

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
-import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 import { BASE } from "./helpers.ts";
+import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 
 /** An agent console: the dispatcher's socket, every frame it sends kept. */
 export class AgentConsole {
@@ -11,7 +11,8 @@ export class AgentConsole {
 	private constructor(private readonly ws: WebSocket) {
 		ws.addEventListener("message", (event) => {
 			const data = String(event.data);
-			if (data.startsWith("{")) this.frames.push(JSON.parse(data) as AgentServerFrame);
+			if (data.startsWith("{"))
+				this.frames.push(JSON.parse(data) as AgentServerFrame);
 		});
 		ws.addEventListener("close", (event) => {
 			this.closed = true;
@@ -20,7 +21,12 @@ export class AgentConsole {
 	}
 
 	/** A console that said hello with this token, once the dispatcher sent it the queue. */
-	static async open(siteId: string, token: string, chats: string[] = [], status = "online"): Promise<AgentConsole> {
+	static async open(
+		siteId: string,
+		token: string,
+		chats: string[] = [],
+		status = "online"
+	): Promise<AgentConsole> {
 		const console = await AgentConsole.connect(siteId);
 		console.send({ type: "hello", token, status, chats });
 		await console.next((f) => f.type === "queue");
@@ -29,8 +35,14 @@ export class AgentConsole {
 
 	/** Connected, nothing said yet. */
 	static async connect(siteId: string): Promise<AgentConsole> {
-		const response = await SELF.fetch(`${BASE}/v1/sites/${siteId}/agents/me/ws`, { headers: { Upgrade: "websocket" } });
-		if (!response.webSocket) throw new Error(`no upgrade: ${response.status} ${await response.text()}`);
+		const response = await SELF.fetch(
+			`${BASE}/v1/sites/${siteId}/agents/me/ws`,
+			{ headers: { Upgrade: "websocket" } }
+		);
+		if (!response.webSocket)
+			throw new Error(
+				`no upgrade: ${response.status} ${await response.text()}`
+			);
 		response.webSocket.accept();
 		return new AgentConsole(response.webSocket);
 	}
@@ -45,18 +57,22 @@ export class AgentConsole {
 
 	async closedAfter(ms = 3000): Promise<number | undefined> {
 		const until = Date.now() + ms;
-		while (!this.closed && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+		while (!this.closed && Date.now() < until)
+			await new Promise((resolve) => setTimeout(resolve, 20));
 		return this.closedWith;
 	}
 
-	async next(match: (f: AgentServerFrame) => boolean, ms = 3000): Promise<AgentServerFrame> {
+	async next(
+		match: (f: AgentServerFrame) => boolean,
+		ms = 3000
+	): Promise<AgentServerFrame> {
 		const until = Date.now() + ms;
 		for (;;) {
 			const index = this.frames.findIndex(match);
 			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (Date.now() > until) throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
+			if (Date.now() > until)
+				throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
 			await new Promise((resolve) => setTimeout(resolve, 20));
 		}
 	}
 }
-

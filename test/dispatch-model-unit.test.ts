@@ -1,9 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { chooseAgent, planRouting, PRESENCE_TIMEOUT_MS, presenceDeadline, queuePositions, statusOf, type AgentPresence, type WaitingChat } from "../durable-objects/dispatch-model.ts";
+import {
+	chooseAgent,
+	planRouting,
+	PRESENCE_TIMEOUT_MS,
+	presenceDeadline,
+	queuePositions,
+	statusOf,
+} from "../durable-objects/dispatch-model.ts";
+import type {
+	AgentPresence,
+	WaitingChat,
+} from "../durable-objects/dispatch-model.ts";
 
 const NOW = 1_000_000;
 
-const agent = (id: string, over: Partial<AgentPresence> = {}): AgentPresence => ({
+const agent = (
+	id: string,
+	over: Partial<AgentPresence> = {}
+): AgentPresence => ({
 	id,
 	name: id,
 	role: "agent",
@@ -16,15 +30,23 @@ const agent = (id: string, over: Partial<AgentPresence> = {}): AgentPresence => 
 	...over,
 });
 
-const chat = (chatId: string, requestTime: number, over: Partial<WaitingChat> = {}): WaitingChat => ({ chatId, visitorId: `v-${chatId}`, requestTime, ...over });
+const chat = (
+	chatId: string,
+	requestTime: number,
+	over: Partial<WaitingChat> = {}
+): WaitingChat => ({ chatId, visitorId: `v-${chatId}`, requestTime, ...over });
 
 describe("presence", () => {
 	it("is online while a socket is open or for 60 s after the last heartbeat, and offline once said", () => {
 		expect(statusOf(agent("a"), NOW + PRESENCE_TIMEOUT_MS - 1)).toBe("online");
 		expect(statusOf(agent("a"), NOW + PRESENCE_TIMEOUT_MS)).toBe("offline");
-		expect(statusOf(agent("a", { sockets: 1 }), NOW + 10 * PRESENCE_TIMEOUT_MS)).toBe("online");
+		expect(
+			statusOf(agent("a", { sockets: 1 }), NOW + 10 * PRESENCE_TIMEOUT_MS)
+		).toBe("online");
 		expect(statusOf(agent("a", { declared: "away" }), NOW)).toBe("away");
-		expect(statusOf(agent("a", { declared: "offline", sockets: 2 }), NOW)).toBe("offline");
+		expect(statusOf(agent("a", { declared: "offline", sockets: 2 }), NOW)).toBe(
+			"offline"
+		);
 		expect(presenceDeadline(agent("a"))).toBe(NOW + PRESENCE_TIMEOUT_MS);
 		expect(presenceDeadline(agent("a", { sockets: 1 }))).toBeUndefined();
 	});
@@ -40,7 +62,9 @@ describe("routing", () => {
 			agent("full", { maxChats: 1, chats: ["w"] }),
 		];
 		expect(chooseAgent(agents, chat("c", 1), false, NOW)?.id).toBe("free");
-		expect(chooseAgent([agents[4]!, agents[2]!], chat("c", 1), false, NOW)).toBeUndefined();
+		expect(
+			chooseAgent([agents[4]!, agents[2]!], chat("c", 1), false, NOW)
+		).toBeUndefined();
 	});
 
 	it("prefers the visitor's last agent when sticky and it is online with room, else falls back", () => {
@@ -48,17 +72,45 @@ describe("routing", () => {
 		const returning = chat("c", 1, { lastAgentId: "last" });
 		expect(chooseAgent(agents, returning, true, NOW)?.id).toBe("last");
 		expect(chooseAgent(agents, returning, false, NOW)?.id).toBe("other");
-		expect(chooseAgent([agent("last", { chats: ["x", "y", "z"] }), agent("other")], returning, true, NOW)?.id).toBe("other");
-		expect(chooseAgent([agent("last", { declared: "offline" }), agent("other")], returning, true, NOW)?.id).toBe("other");
+		expect(
+			chooseAgent(
+				[agent("last", { chats: ["x", "y", "z"] }), agent("other")],
+				returning,
+				true,
+				NOW
+			)?.id
+		).toBe("other");
+		expect(
+			chooseAgent(
+				[agent("last", { declared: "offline" }), agent("other")],
+				returning,
+				true,
+				NOW
+			)?.id
+		).toBe("other");
 	});
 
 	it("among equals gives the chat to the agent idle longest, then by id", () => {
-		expect(chooseAgent([agent("b", { lastAssignedAt: 5 }), agent("a", { lastAssignedAt: 9 })], chat("c", 1), false, NOW)?.id).toBe("b");
-		expect(chooseAgent([agent("b"), agent("a")], chat("c", 1), false, NOW)?.id).toBe("a");
+		expect(
+			chooseAgent(
+				[agent("b", { lastAssignedAt: 5 }), agent("a", { lastAssignedAt: 9 })],
+				chat("c", 1),
+				false,
+				NOW
+			)?.id
+		).toBe("b");
+		expect(
+			chooseAgent([agent("b"), agent("a")], chat("c", 1), false, NOW)?.id
+		).toBe("a");
 	});
 
 	it("plans the oldest chats first and spreads them, each decision counting the ones before", () => {
-		const plan = planRouting([agent("a", { maxChats: 2 }), agent("b", { maxChats: 1 })], [chat("late", 30), chat("early", 10), chat("mid", 20), chat("last", 40)], false, NOW);
+		const plan = planRouting(
+			[agent("a", { maxChats: 2 }), agent("b", { maxChats: 1 })],
+			[chat("late", 30), chat("early", 10), chat("mid", 20), chat("last", 40)],
+			false,
+			NOW
+		);
 		expect(plan.map((p) => [p.chat.chatId, p.agent.id])).toEqual([
 			["early", "a"],
 			["mid", "b"],
@@ -69,7 +121,19 @@ describe("routing", () => {
 
 describe("the queue", () => {
 	it("numbers chats oldest first from 1, each department apart, ties broken by chat id", () => {
-		const positions = queuePositions([chat("b", 10), chat("a", 10), chat("c", 5), chat("s1", 7, { department: "sales" }), chat("s2", 3, { department: "sales" })]);
-		expect(Object.fromEntries(positions)).toEqual({ c: 1, a: 2, b: 3, s2: 1, s1: 2 });
+		const positions = queuePositions([
+			chat("b", 10),
+			chat("a", 10),
+			chat("c", 5),
+			chat("s1", 7, { department: "sales" }),
+			chat("s2", 3, { department: "sales" }),
+		]);
+		expect(Object.fromEntries(positions)).toEqual({
+			c: 1,
+			a: 2,
+			b: 3,
+			s2: 1,
+			s1: 2,
+		});
 	});
 });

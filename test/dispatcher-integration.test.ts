@@ -1,21 +1,46 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import {
+	env,
+	runDurableObjectAlarm,
+	runInDurableObject,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import {
+	accept,
+	api,
+	createAgent,
+	createSite,
+	eventually,
+	json,
+	poll,
+	send,
+	startChat,
+} from "./helpers.ts";
 import type { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 import type { AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
-import { accept, api, createAgent, createSite, eventually, json, poll, send, startChat } from "./helpers.ts";
 
-const dispatcherOf = (siteId: string) => env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+const dispatcherOf = (siteId: string) =>
+	env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
 
-async function online(siteId: string, token: string, status: "online" | "away" | "offline" = "online") {
-	const res = await api(`/sites/${siteId}/agents/me/status`, { method: "PUT", token, body: json({ status }) });
+async function online(
+	siteId: string,
+	token: string,
+	status: "online" | "away" | "offline" = "online"
+) {
+	const res = await api(`/sites/${siteId}/agents/me/status`, {
+		method: "PUT",
+		token,
+		body: json({ status }),
+	});
 	expect(res.status).toBe(200);
 }
 
 async function myChats(siteId: string, token: string): Promise<string[]> {
 	const res = await api(`/sites/${siteId}/agents/me/chats`, { token });
 	expect(res.status).toBe(200);
-	return (await res.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId);
+	return (await res.json<{ chats: { chatId: string }[] }>()).chats.map(
+		(c) => c.chatId
+	);
 }
 
 async function queue(siteId: string, token: string): Promise<QueueEntry[]> {
@@ -24,7 +49,8 @@ async function queue(siteId: string, token: string): Promise<QueueEntry[]> {
 	return (await res.json<{ waiting: QueueEntry[] }>()).waiting;
 }
 
-const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+const sameMembers = (a: string[], b: string[]) =>
+	a.length === b.length && a.every((x) => b.includes(x));
 
 describe("SiteDispatcher: routing", () => {
 	it("auto mode gives each new chat to the online agent with the most free capacity, with a system message and chatState", async () => {
@@ -33,50 +59,100 @@ describe("SiteDispatcher: routing", () => {
 		const bob = await createAgent(siteId, "Bob", { maxChats: 3 });
 		await online(siteId, alice.token);
 		const first = await startChat(siteId);
-		expect(await eventually(() => myChats(siteId, alice.token), (c) => c.length === 1)).toEqual([first.chatId]);
+		expect(
+			await eventually(
+				() => myChats(siteId, alice.token),
+				(c) => c.length === 1
+			)
+		).toEqual([first.chatId]);
 		await online(siteId, bob.token);
 		// Bob has 3 free, Alice 2: Bob gets the next two (then they are equal and Bob waited less), Alice the one after.
 		const second = await startChat(siteId);
-		expect(await eventually(() => myChats(siteId, bob.token), (c) => c.length === 1)).toEqual([second.chatId]);
+		expect(
+			await eventually(
+				() => myChats(siteId, bob.token),
+				(c) => c.length === 1
+			)
+		).toEqual([second.chatId]);
 		const third = await startChat(siteId);
-		await eventually(() => myChats(siteId, alice.token), (c) => c.length === 2);
-		expect(await myChats(siteId, alice.token)).toEqual([first.chatId, third.chatId]);
+		await eventually(
+			() => myChats(siteId, alice.token),
+			(c) => c.length === 2
+		);
+		expect(await myChats(siteId, alice.token)).toEqual([
+			first.chatId,
+			third.chatId,
+		]);
 
 		// The room added the agent: it may read and send, the visitor sees the system message and the chat is chatting.
 		const seen = await poll(siteId, first.chatId, first.token);
 		expect(seen.body.status).toBe("chatting");
-		expect(seen.body.messages.map((m) => [m.type, m.content])).toEqual([[4, "Alice joined the chat"]]);
-		expect((await send(siteId, first.chatId, alice.token, [0, 1], "Hello, how can I help?")).status).toBe(200);
+		expect(seen.body.messages.map((m) => [m.type, m.content])).toEqual([
+			[4, "Alice joined the chat"],
+		]);
+		expect(
+			(
+				await send(
+					siteId,
+					first.chatId,
+					alice.token,
+					[0, 1],
+					"Hello, how can I help?"
+				)
+			).status
+		).toBe(200);
 	});
 
 	it("sticky routing brings a returning visitor back to its last agent, and falls back when that agent is offline or full", async () => {
-		const siteId = await createSite({ routing: { mode: "auto", sticky: true } });
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: true },
+		});
 		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
 		const bob = await createAgent(siteId, "Bob", { maxChats: 5 });
 		await online(siteId, alice.token);
 		const first = await startChat(siteId);
-		await eventually(() => myChats(siteId, alice.token), (c) => c.length === 1);
+		await eventually(
+			() => myChats(siteId, alice.token),
+			(c) => c.length === 1
+		);
 		// The visitor learns its last agent from the refreshed visitorState of its chat.
 		const { body } = await poll(siteId, first.chatId, first.token);
 		expect(body.visitorState).toBeTypeOf("string");
 		// It is the visitor's: the agent's answers never carry it.
-		expect((await poll(siteId, first.chatId, alice.token)).body.visitorState).toBeUndefined();
+		expect(
+			(await poll(siteId, first.chatId, alice.token)).body.visitorState
+		).toBeUndefined();
 		await online(siteId, bob.token); // Bob has far more room, but the visitor comes back to Alice
 		const back = await startWith(siteId, body.visitorState!);
 		expect(back.visitorId).toBe(first.visitorId);
-		await eventually(() => myChats(siteId, alice.token), (c) => c.length === 2);
+		await eventually(
+			() => myChats(siteId, alice.token),
+			(c) => c.length === 2
+		);
 		expect(await myChats(siteId, alice.token)).toContain(back.chatId);
 		// Alice is full now: the same visitor's next chat goes to Bob.
 		const full = await startWith(siteId, body.visitorState!);
-		expect(await eventually(() => myChats(siteId, bob.token), (c) => c.length === 1)).toEqual([full.chatId]);
+		expect(
+			await eventually(
+				() => myChats(siteId, bob.token),
+				(c) => c.length === 1
+			)
+		).toEqual([full.chatId]);
 		// Alice goes offline: the next one goes to Bob too.
 		await online(siteId, alice.token, "offline");
 		const offline = await startWith(siteId, body.visitorState!);
-		expect(await eventually(() => myChats(siteId, bob.token), (c) => c.length === 2)).toContain(offline.chatId);
+		expect(
+			await eventually(
+				() => myChats(siteId, bob.token),
+				(c) => c.length === 2
+			)
+		).toContain(offline.chatId);
 	});
 
 	it("manual mode leaves chats waiting; of two agents accepting at once exactly one wins, the other gets 409", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob");
 		await online(siteId, alice.token);
@@ -84,9 +160,14 @@ describe("SiteDispatcher: routing", () => {
 		const chat = await startChat(siteId);
 		expect(chat.status).toBe("waiting");
 		expect(chat.queuePosition).toBe(1);
-		const answers = await Promise.all([accept(siteId, chat.chatId, alice.token), accept(siteId, chat.chatId, bob.token)]);
+		const answers = await Promise.all([
+			accept(siteId, chat.chatId, alice.token),
+			accept(siteId, chat.chatId, bob.token),
+		]);
 		expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
-		expect(answers.find((a) => a.status === 409)!.body.error?.type).toBe("conflict");
+		expect(answers.find((a) => a.status === 409)!.body.error?.type).toBe(
+			"conflict"
+		);
 		const winner = answers[0]!.status === 200 ? alice : bob;
 		const loser = winner === alice ? bob : alice;
 		expect(await myChats(siteId, winner.token)).toEqual([chat.chatId]);
@@ -97,35 +178,68 @@ describe("SiteDispatcher: routing", () => {
 	});
 
 	it("refuses an accept beyond maxChats with 409 at_capacity, and changes nothing", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const alice = await createAgent(siteId, "Alice", { maxChats: 1 });
 		const [one, two] = [await startChat(siteId), await startChat(siteId)];
 		expect((await accept(siteId, one.chatId, alice.token)).status).toBe(200);
 		const refused = await accept(siteId, two.chatId, alice.token);
 		expect(refused.status).toBe(409);
 		expect(refused.body.error?.type).toBe("at_capacity");
-		expect((await queue(siteId, alice.token)).map((q) => q.chatId)).toEqual([two.chatId]);
-		expect((await poll(siteId, two.chatId, two.token)).body.status).toBe("waiting");
+		expect((await queue(siteId, alice.token)).map((q) => q.chatId)).toEqual([
+			two.chatId,
+		]);
+		expect((await poll(siteId, two.chatId, two.token)).body.status).toBe(
+			"waiting"
+		);
 	});
 
 	it("drains a full queue in order as agents free up, and shows visitors their right position as it moves", async () => {
 		const siteId = await createSite();
 		const alice = await createAgent(siteId, "Alice", { maxChats: 1 });
 		const chats: StartChatResult[] = [];
-		for (let i = 0; i < 4; i++) chats.push(await startChat(siteId, { name: `Visitor ${i}` }));
+		for (let i = 0; i < 4; i++)
+			chats.push(await startChat(siteId, { name: `Visitor ${i}` }));
 		expect(chats.map((c) => c.queuePosition)).toEqual([1, 2, 3, 4]);
 		await online(siteId, alice.token);
 		// The oldest goes first; the others move up one place each.
-		expect(await eventually(() => myChats(siteId, alice.token), (c) => c.length === 1)).toEqual([chats[0]!.chatId]);
-		const positions = async () => Promise.all(chats.slice(1).map(async (c) => (await poll(siteId, c.chatId, c.token)).body.queuePosition));
-		expect(await eventually(positions, (p) => p.join() === "1,2,3")).toEqual([1, 2, 3]);
-		expect((await queue(siteId, alice.token)).map((q) => [q.chatId, q.position])).toEqual(chats.slice(1).map((c, i) => [c.chatId, i + 1]));
+		expect(
+			await eventually(
+				() => myChats(siteId, alice.token),
+				(c) => c.length === 1
+			)
+		).toEqual([chats[0]!.chatId]);
+		const positions = async () =>
+			Promise.all(
+				chats
+					.slice(1)
+					.map(
+						async (c) =>
+							(await poll(siteId, c.chatId, c.token)).body.queuePosition
+					)
+			);
+		expect(await eventually(positions, (p) => p.join() === "1,2,3")).toEqual([
+			1, 2, 3,
+		]);
+		expect(
+			(await queue(siteId, alice.token)).map((q) => [q.chatId, q.position])
+		).toEqual(chats.slice(1).map((c, i) => [c.chatId, i + 1]));
 		// Each end frees Alice for the next chat, oldest first.
 		for (let i = 0; i < 3; i++) {
 			const current = chats[i]!;
-			const end = await api(`/sites/${siteId}/chats/${current.chatId}/end`, { method: "POST", token: current.token, offsets: [0, 1] });
+			const end = await api(`/sites/${siteId}/chats/${current.chatId}/end`, {
+				method: "POST",
+				token: current.token,
+				offsets: [0, 1],
+			});
 			expect(end.status).toBe(200);
-			expect(await eventually(() => myChats(siteId, alice.token), (c) => sameMembers(c, [chats[i + 1]!.chatId]))).toEqual([chats[i + 1]!.chatId]);
+			expect(
+				await eventually(
+					() => myChats(siteId, alice.token),
+					(c) => sameMembers(c, [chats[i + 1]!.chatId])
+				)
+			).toEqual([chats[i + 1]!.chatId]);
 		}
 		expect(await queue(siteId, alice.token)).toEqual([]);
 	});
@@ -133,7 +247,9 @@ describe("SiteDispatcher: routing", () => {
 
 describe("SiteDispatcher: transfer", () => {
 	it("hands a chat to an online agent with room: the room swaps the agents with a system message, the new one reads the whole history", async () => {
-		const siteId = await createSite({ routing: { mode: "manual", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob", { maxChats: 1 });
 		const carol = await createAgent(siteId, "Carol");
@@ -141,7 +257,11 @@ describe("SiteDispatcher: transfer", () => {
 		expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
 		await send(siteId, chat.chatId, chat.token, [0, 1], "my order is late");
 		const transfer = (token: string, toAgentId: string) =>
-			api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, { method: "POST", token, body: json({ toAgentId }) });
+			api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, {
+				method: "POST",
+				token,
+				body: json({ toAgentId }),
+			});
 
 		// Bob is offline: 409, nothing changes.
 		const offline = await transfer(alice.token, bob.agentId);
@@ -151,7 +271,15 @@ describe("SiteDispatcher: transfer", () => {
 		await online(siteId, carol.token);
 		expect((await transfer(carol.token, bob.agentId)).status).toBe(403);
 		// Bad input: 400, nothing changes.
-		expect((await api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, { method: "POST", token: alice.token, body: json({ to: bob.agentId }) })).status).toBe(400);
+		expect(
+			(
+				await api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, {
+					method: "POST",
+					token: alice.token,
+					body: json({ to: bob.agentId }),
+				})
+			).status
+		).toBe(400);
 		expect(await myChats(siteId, alice.token)).toEqual([chat.chatId]);
 
 		const moved = await transfer(alice.token, bob.agentId);
@@ -160,14 +288,24 @@ describe("SiteDispatcher: transfer", () => {
 		expect(await myChats(siteId, bob.token)).toEqual([chat.chatId]);
 		const history = await poll(siteId, chat.chatId, bob.token);
 		expect(history.status).toBe(200);
-		expect(history.body.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "my order is late", "Alice transferred the chat to Bob"]);
+		expect(history.body.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"my order is late",
+			"Alice transferred the chat to Bob",
+		]);
 		// Alice is out of the chat now; Bob is full, so no more transfers to him.
 		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
 		const second = await startChat(siteId);
 		await accept(siteId, second.chatId, alice.token);
-		const full = await api(`/sites/${siteId}/chats/${second.chatId}/transfer`, { method: "POST", token: alice.token, body: json({ toAgentId: bob.agentId }) });
+		const full = await api(`/sites/${siteId}/chats/${second.chatId}/transfer`, {
+			method: "POST",
+			token: alice.token,
+			body: json({ toAgentId: bob.agentId }),
+		});
 		expect(full.status).toBe(409);
-		expect((await full.json<{ error: { type: string } }>()).error.type).toBe("at_capacity");
+		expect((await full.json<{ error: { type: string } }>()).error.type).toBe(
+			"at_capacity"
+		);
 	});
 });
 
@@ -179,19 +317,38 @@ describe("SiteDispatcher: presence and listings", () => {
 		const before = await api(`/sites/${siteId}/availability`);
 		expect(await before.json()).toEqual({ online: true, waiting: 0 });
 		// A minute passes without a heartbeat.
-		await runInDurableObject(dispatcherOf(siteId), (instance: SiteDispatcher) => {
-			const state = (instance as unknown as { state: { agents: Map<string, { lastSeen: number }> } }).state;
-			for (const agent of state.agents.values()) agent.lastSeen -= 61_000;
-		});
+		await runInDurableObject(
+			dispatcherOf(siteId),
+			(instance: SiteDispatcher) => {
+				const state = (
+					instance as unknown as {
+						state: { agents: Map<string, { lastSeen: number }> };
+					}
+				).state;
+				for (const agent of state.agents.values()) agent.lastSeen -= 61_000;
+			}
+		);
 		await runDurableObjectAlarm(dispatcherOf(siteId));
-		const agents = await (await api(`/sites/${siteId}/agents`, { token: alice.token })).json<{ agents: AgentSummary[] }>();
-		expect(agents.agents.map((a) => [a.name, a.status])).toEqual([["Alice", "offline"]]);
+		const agents = await (
+			await api(`/sites/${siteId}/agents`, { token: alice.token })
+		).json<{ agents: AgentSummary[] }>();
+		expect(agents.agents.map((a) => [a.name, a.status])).toEqual([
+			["Alice", "offline"],
+		]);
 		const chat = await startChat(siteId);
 		expect(chat.status).toBe("waiting");
-		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({ online: false, waiting: 1 });
+		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
+			online: false,
+			waiting: 1,
+		});
 		// Her next heartbeat brings her back, and the waiting chat goes to her.
 		await online(siteId, alice.token);
-		expect(await eventually(() => myChats(siteId, alice.token), (c) => c.length === 1)).toEqual([chat.chatId]);
+		expect(
+			await eventually(
+				() => myChats(siteId, alice.token),
+				(c) => c.length === 1
+			)
+		).toEqual([chat.chatId]);
 	});
 
 	it("lists every agent of the site with presence and free capacity; visitors and bad input are refused", async () => {
@@ -200,22 +357,44 @@ describe("SiteDispatcher: presence and listings", () => {
 		await createAgent(siteId, "Bob", { maxChats: 4 });
 		await online(siteId, alice.token);
 		await startChat(siteId);
-		await eventually(() => myChats(siteId, alice.token), (c) => c.length === 1);
-		const { agents } = await (await api(`/sites/${siteId}/agents`, { token: alice.token })).json<{ agents: AgentSummary[] }>();
+		await eventually(
+			() => myChats(siteId, alice.token),
+			(c) => c.length === 1
+		);
+		const { agents } = await (
+			await api(`/sites/${siteId}/agents`, { token: alice.token })
+		).json<{ agents: AgentSummary[] }>();
 		expect(agents.map((a) => [a.name, a.status, a.maxChats, a.free])).toEqual([
 			["Alice", "online", 2, 1],
 			["Bob", "offline", 4, 4],
 		]);
 		const visitor = await startChat(siteId);
-		for (const path of ["/agents", "/queue", "/agents/me/chats"]) expect((await api(`/sites/${siteId}${path}`, { token: visitor.token })).status).toBe(403);
-		expect((await api(`/sites/${siteId}/agents/me/status`, { method: "PUT", token: alice.token, body: json({ status: "busy" }) })).status).toBe(400);
+		for (const path of ["/agents", "/queue", "/agents/me/chats"])
+			expect(
+				(await api(`/sites/${siteId}${path}`, { token: visitor.token })).status
+			).toBe(403);
+		expect(
+			(
+				await api(`/sites/${siteId}/agents/me/status`, {
+					method: "PUT",
+					token: alice.token,
+					body: json({ status: "busy" }),
+				})
+			).status
+		).toBe(400);
 		expect((await api(`/sites/${siteId}/queue`)).status).toBe(401);
 		expect((await api(`/sites/no-such-site/availability`)).status).toBe(404);
 	});
 });
 
-async function startWith(siteId: string, visitorState: string): Promise<StartChatResult> {
-	const res = await api(`/sites/${siteId}/chats`, { method: "POST", body: json({ visitor: { name: "Vera" }, visitorState }) });
+async function startWith(
+	siteId: string,
+	visitorState: string
+): Promise<StartChatResult> {
+	const res = await api(`/sites/${siteId}/chats`, {
+		method: "POST",
+		body: json({ visitor: { name: "Vera" }, visitorState }),
+	});
 	expect(res.status).toBe(201);
 	return res.json<StartChatResult>();
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { AgentServerFrame, AgentSummary } from "../src/protocol/dispatch.ts";
 import { AgentConsole } from "./consoles.ts";
 import { api, createAgent, createSite, poll, startChat } from "./helpers.ts";
+import type {
+	AgentServerFrame,
+	AgentSummary,
+} from "../src/protocol/dispatch.ts";
 
 const manual = { routing: { mode: "manual" as const, sticky: false } };
 
@@ -11,18 +14,29 @@ describe("the agent socket (SPEC §7)", () => {
 		const alice = await createAgent(siteId, "Alice");
 		const waiting = await startChat(siteId);
 		const console = await AgentConsole.open(siteId, alice.token);
-		const { agents } = await (await api(`/sites/${siteId}/agents`, { token: alice.token })).json<{ agents: AgentSummary[] }>();
+		const { agents } = await (
+			await api(`/sites/${siteId}/agents`, { token: alice.token })
+		).json<{ agents: AgentSummary[] }>();
 		expect(agents[0]).toMatchObject({ name: "Alice", status: "online" });
-		const presence = (await console.next((f) => f.type === "presence")) as Extract<AgentServerFrame, { type: "presence" }>;
+		const presence = (await console.next(
+			(f) => f.type === "presence"
+		)) as Extract<AgentServerFrame, { type: "presence" }>;
 		expect(presence.agents.map((a) => a.name)).toContain("Alice");
 		console.send({ type: "accept", chatId: waiting.chatId });
-		const assigned = (await console.next((f) => f.type === "assigned")) as Extract<AgentServerFrame, { type: "assigned" }>;
+		const assigned = (await console.next(
+			(f) => f.type === "assigned"
+		)) as Extract<AgentServerFrame, { type: "assigned" }>;
 		expect(assigned.chatId).toBe(waiting.chatId);
-		expect((await poll(siteId, waiting.chatId, alice.token)).body.status).toBe("chatting");
+		expect((await poll(siteId, waiting.chatId, alice.token)).body.status).toBe(
+			"chatting"
+		);
 		// A status frame: away agents stay listed, and availability says nobody is online to route to.
 		console.send({ type: "status", status: "away" });
 		await new Promise((resolve) => setTimeout(resolve, 100));
-		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({ online: false, waiting: 0 });
+		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
+			online: false,
+			waiting: 0,
+		});
 	});
 
 	it("answers bad frames with an error frame and changes nothing; a refused accept names its chat", async () => {
@@ -30,24 +44,45 @@ describe("the agent socket (SPEC §7)", () => {
 		const alice = await createAgent(siteId, "Alice", { maxChats: 1 });
 		const [one, two] = [await startChat(siteId), await startChat(siteId)];
 		const console = await AgentConsole.open(siteId, alice.token);
-		for (const bad of ["not json", { type: "accept", chatId: "not-a-uuid" }, { type: "status", status: "busy" }, { type: "dance" }, { type: "hello", token: alice.token }]) {
+		for (const bad of [
+			"not json",
+			{ type: "accept", chatId: "not-a-uuid" },
+			{ type: "status", status: "busy" },
+			{ type: "dance" },
+			{ type: "hello", token: alice.token },
+		]) {
 			console.send(bad);
-			const error = (await console.next((f) => f.type === "error")) as Extract<AgentServerFrame, { type: "error" }>;
+			const error = (await console.next((f) => f.type === "error")) as Extract<
+				AgentServerFrame,
+				{ type: "error" }
+			>;
 			expect(error.error.type).toBe("invalid_request");
 		}
 		expect(console.closed).toBe(false);
 		console.send({ type: "accept", chatId: one.chatId });
 		await console.next((f) => f.type === "assigned");
 		console.send({ type: "accept", chatId: two.chatId });
-		const refused = (await console.next((f) => f.type === "error")) as Extract<AgentServerFrame, { type: "error" }>;
-		expect(refused).toMatchObject({ chatId: two.chatId, error: { type: "at_capacity" } });
-		expect((await poll(siteId, two.chatId, two.token)).body.status).toBe("waiting");
+		const refused = (await console.next((f) => f.type === "error")) as Extract<
+			AgentServerFrame,
+			{ type: "error" }
+		>;
+		expect(refused).toMatchObject({
+			chatId: two.chatId,
+			error: { type: "at_capacity" },
+		});
+		expect((await poll(siteId, two.chatId, two.token)).body.status).toBe(
+			"waiting"
+		);
 	});
 
 	it("closes a socket with 4401 that says anything before a valid hello, and counts nobody online", async () => {
 		const siteId = await createSite(manual);
 		const visitor = await startChat(siteId);
-		for (const first of [{ type: "status", status: "online" }, { type: "hello", token: "forged", status: "online", chats: [] }, { type: "hello", token: visitor.token, status: "online", chats: [] }]) {
+		for (const first of [
+			{ type: "status", status: "online" },
+			{ type: "hello", token: "forged", status: "online", chats: [] },
+			{ type: "hello", token: visitor.token, status: "online", chats: [] },
+		]) {
 			const console = await AgentConsole.connect(siteId);
 			console.send(first);
 			expect(await console.closedAfter()).toBe(4401);
@@ -56,9 +91,17 @@ describe("the agent socket (SPEC §7)", () => {
 		const other = await createSite(manual);
 		const stranger = await createAgent(other, "Stranger");
 		const console = await AgentConsole.connect(siteId);
-		console.send({ type: "hello", token: stranger.token, status: "online", chats: [] });
+		console.send({
+			type: "hello",
+			token: stranger.token,
+			status: "online",
+			chats: [],
+		});
 		expect(await console.closedAfter()).toBe(4401);
-		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({ online: false, waiting: 1 });
+		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
+			online: false,
+			waiting: 1,
+		});
 		// Not an upgrade, or a made-up site: no socket.
 		expect((await api(`/sites/${siteId}/agents/me/ws`)).status).toBe(426);
 	});

@@ -16,9 +16,16 @@ export class FrameSocket<F extends { type: string }> {
 		});
 	}
 
-	static async open<F extends { type: string }>(path: string): Promise<FrameSocket<F>> {
-		const response = await SELF.fetch(`${BASE}/v1${path}`, { headers: { Upgrade: "websocket" } });
-		if (!response.webSocket) throw new Error(`no upgrade: ${response.status} ${await response.text()}`);
+	static async open<F extends { type: string }>(
+		path: string
+	): Promise<FrameSocket<F>> {
+		const response = await SELF.fetch(`${BASE}/v1${path}`, {
+			headers: { Upgrade: "websocket" },
+		});
+		if (!response.webSocket)
+			throw new Error(
+				`no upgrade: ${response.status} ${await response.text()}`
+			);
 		response.webSocket.accept();
 		return new FrameSocket<F>(response.webSocket);
 	}
@@ -33,15 +40,20 @@ export class FrameSocket<F extends { type: string }> {
 		for (;;) {
 			const index = this.frames.findIndex(match);
 			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (this.closedWith !== undefined) throw new Error(`socket closed with ${this.closedWith}; have ${JSON.stringify(this.frames)}`);
-			if (Date.now() > until) throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
+			if (this.closedWith !== undefined)
+				throw new Error(
+					`socket closed with ${this.closedWith}; have ${JSON.stringify(this.frames)}`
+				);
+			if (Date.now() > until)
+				throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
 			await new Promise((resolve) => setTimeout(resolve, 20));
 		}
 	}
 
 	async closed(ms = 3000): Promise<number> {
 		const until = Date.now() + ms;
-		while (this.closedWith === undefined && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+		while (this.closedWith === undefined && Date.now() < until)
+			await new Promise((resolve) => setTimeout(resolve, 20));
 		if (this.closedWith === undefined) throw new Error("socket still open");
 		return this.closedWith;
 	}

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
+import {
+	accept,
+	api,
+	createAgent,
+	createSite,
+	poll,
+	send,
+	startChat,
+} from "./helpers.ts";
 import type { ReturnResult } from "../src/protocol/chat.ts";
-import { accept, api, createAgent, createSite, poll, send, startChat } from "./helpers.ts";
 
 describe("offset protocol over HTTP", () => {
 	it("appends to the right stream and answers with what the caller lacks", async () => {
@@ -10,23 +18,55 @@ describe("offset protocol over HTTP", () => {
 
 		const first = await send(siteId, chat.chatId, chat.token, [0, 0], "hello");
 		expect(first.status).toBe(200);
-		expect(first.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 0 });
-		expect(first.body.messages.map((m) => [m.type, m.dataOffset, m.content])).toEqual([[1, 1, "hello"]]);
+		expect(first.body).toMatchObject({
+			code: 0,
+			visitorDataOffset: 1,
+			agentDataOffset: 0,
+		});
+		expect(
+			first.body.messages.map((m) => [m.type, m.dataOffset, m.content])
+		).toEqual([[1, 1, "hello"]]);
 
 		// An agent acts in the chat only once it has accepted it; the accept appends a system notice that it joined.
-		expect(await send(siteId, chat.chatId, agent.token, [1, 0], "not yet")).toMatchObject({ status: 403, body: { code: -1, error: { type: "not_in_chat" } } });
+		expect(
+			await send(siteId, chat.chatId, agent.token, [1, 0], "not yet")
+		).toMatchObject({
+			status: 403,
+			body: { code: -1, error: { type: "not_in_chat" } },
+		});
 		const accepted = await accept(siteId, chat.chatId, agent.token);
-		expect(accepted).toMatchObject({ status: 200, body: { chatId: chat.chatId, chatState: expect.any(String) } });
-		expect((await poll(siteId, chat.chatId, chat.token, [1, 0])).body).toMatchObject({ agentDataOffset: 1, status: "chatting" });
+		expect(accepted).toMatchObject({
+			status: 200,
+			body: { chatId: chat.chatId, chatState: expect.any(String) },
+		});
+		expect(
+			(await poll(siteId, chat.chatId, chat.token, [1, 0])).body
+		).toMatchObject({ agentDataOffset: 1, status: "chatting" });
 
-		const reply = await send(siteId, chat.chatId, agent.token, [1, 0], "hi, how can I help?");
+		const reply = await send(
+			siteId,
+			chat.chatId,
+			agent.token,
+			[1, 0],
+			"hi, how can I help?"
+		);
 		// The agent's first message into the chat comes after the system notice that it joined.
-		expect(reply.body).toMatchObject({ code: 0, visitorDataOffset: 1, agentDataOffset: 2 });
-		expect(reply.body.messages.map((m) => [m.type, m.dataOffset])).toEqual([[4, 1], [2, 2]]);
+		expect(reply.body).toMatchObject({
+			code: 0,
+			visitorDataOffset: 1,
+			agentDataOffset: 2,
+		});
+		expect(reply.body.messages.map((m) => [m.type, m.dataOffset])).toEqual([
+			[4, 1],
+			[2, 2],
+		]);
 		expect(reply.body.chatState).toBeTypeOf("string");
 
 		const polled = await poll(siteId, chat.chatId, chat.token, [1, 0]);
-		expect(polled.body.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "hi, how can I help?"]);
+		expect(polled.body.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"hi, how can I help?",
+		]);
 		expect(polled.body.status).toBe("chatting");
 	});
 
@@ -34,8 +74,19 @@ describe("offset protocol over HTTP", () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		await send(siteId, chat.chatId, chat.token, [0, 0], "one");
-		const ahead = await send(siteId, chat.chatId, chat.token, [5, 0], "never stored");
-		expect(ahead.body).toEqual({ code: 1, visitorDataOffset: 1, agentDataOffset: 0, messages: [] });
+		const ahead = await send(
+			siteId,
+			chat.chatId,
+			chat.token,
+			[5, 0],
+			"never stored"
+		);
+		expect(ahead.body).toEqual({
+			code: 1,
+			visitorDataOffset: 1,
+			agentDataOffset: 0,
+			messages: [],
+		});
 		const after = await poll(siteId, chat.chatId, chat.token);
 		expect(after.body.messages.map((m) => m.content)).toEqual(["one"]);
 	});
@@ -55,7 +106,6 @@ describe("offset protocol over HTTP", () => {
 		expect(all.body.messages).toHaveLength(1);
 	});
 
-
 	it("long-polls with ?wait= until a message arrives, and returns at once when it already has news", async () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
@@ -63,7 +113,10 @@ describe("offset protocol over HTTP", () => {
 		await accept(siteId, chat.chatId, agent.token);
 		let answeredAt = 0;
 		// The agent holds its join notice (agent offset 1): nothing newer yet.
-		const waiting = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 1] }).then(async (res) => {
+		const waiting = api(
+			`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`,
+			{ token: agent.token, offsets: [0, 1] }
+		).then(async (res) => {
 			answeredAt = Date.now();
 			return res.json<ReturnResult>();
 		});
@@ -76,7 +129,10 @@ describe("offset protocol over HTTP", () => {
 		expect(answered.messages.map((m) => m.content)).toEqual(["anyone there?"]);
 
 		const immediate = Date.now();
-		const news = await api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: agent.token, offsets: [0, 1] });
+		const news = await api(
+			`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`,
+			{ token: agent.token, offsets: [0, 1] }
+		);
 		expect((await news.json<ReturnResult>()).messages).toHaveLength(1);
 		expect(Date.now() - immediate).toBeLessThan(2000);
 	});

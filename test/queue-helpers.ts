@@ -1,10 +1,14 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
-import type { ReceivedRequest } from "./receiver-setup.ts";
 import { api, json } from "./helpers.ts";
+import type { ReceivedRequest } from "./receiver-setup.ts";
 
 /** Polls until `probe` gives something: the queues deliver on their own time. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+	what: string,
+	probe: () => Promise<T | undefined | null | false>,
+	timeoutMs = 15_000
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const value = await probe();
@@ -28,19 +32,39 @@ export function receiver(script = "ok") {
 }
 
 export async function endChat(siteId: string, chatId: string, token: string) {
-	const res = await api(`/sites/${siteId}/chats/${chatId}/end`, { method: "POST", token, offsets: [0, 0] });
+	const res = await api(`/sites/${siteId}/chats/${chatId}/end`, {
+		method: "POST",
+		token,
+		offsets: [0, 0],
+	});
 	return { status: res.status, body: await res.json<{ code: number }>() };
 }
 
 export async function deliveryState(key: string) {
-	return env.DB.prepare(`SELECT state, attempts, delivery_id AS deliveryId, last_error AS lastError FROM deliveries WHERE key = ?`)
+	return env.DB.prepare(
+		`SELECT state, attempts, delivery_id AS deliveryId, last_error AS lastError FROM deliveries WHERE key = ?`
+	)
 		.bind(key)
-		.first<{ state: string; attempts: number; deliveryId: string; lastError: string | null }>();
+		.first<{
+			state: string;
+			attempts: number;
+			deliveryId: string;
+			lastError: string | null;
+		}>();
 }
 
 export async function deadLetters(uniqueId: string) {
-	const { results } = await env.DB.prepare(`SELECT queue, name, reason FROM dead_letters WHERE unique_id = ? ORDER BY id`).bind(uniqueId).all<{ queue: string; name: string; reason: string }>();
+	const { results } = await env.DB.prepare(
+		`SELECT queue, name, reason FROM dead_letters WHERE unique_id = ? ORDER BY id`
+	)
+		.bind(uniqueId)
+		.all<{ queue: string; name: string; reason: string }>();
 	return results;
 }
 
-export const postJson = (path: string, body: unknown, token?: string) => api(path, { method: "POST", token, body: typeof body === "string" ? body : json(body) });
+export const postJson = (path: string, body: unknown, token?: string) =>
+	api(path, {
+		method: "POST",
+		token,
+		body: typeof body === "string" ? body : json(body),
+	});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { hit, type RateWindow } from "../durable-objects/rate-window.ts";
+import { hit } from "../durable-objects/rate-window.ts";
+import type { RateWindow } from "../durable-objects/rate-window.ts";
 
 function run(times: number[], limit: number, windowMs = 60_000) {
 	let state: RateWindow | undefined;
@@ -28,7 +29,12 @@ describe("sliding-window rate", () => {
 	});
 
 	it("forgets what is older than two windows, and a steady rate under the limit always passes", () => {
-		expect(run([0, 1, 2, 200_000], 3).map((r) => r.ok)).toEqual([true, true, true, true]);
+		expect(run([0, 1, 2, 200_000], 3).map((r) => r.ok)).toEqual([
+			true,
+			true,
+			true,
+			true,
+		]);
 		const steady = Array.from({ length: 200 }, (_, i) => i * 2_000); // 30 a minute, limit 40
 		expect(run(steady, 40).every((r) => r.ok)).toBe(true);
 	});

@@ -1,24 +1,41 @@
-import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:test";
 import { decode } from "hono/jwt";
+import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
+import {
+	converse,
+	expectSameChat,
+	recordingFetch,
+	serverMessages,
+	visitorAndAgent,
+} from "./clients.ts";
 import { BASE, createSite, poll } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
-import { converse, expectSameChat, recordingFetch, serverMessages, visitorAndAgent, type Recorded } from "./clients.ts";
+import type { Recorded } from "./clients.ts";
 
 describe("client-driven rebuild of a chat the server lost", () => {
 	it("visitor and agent rebuild it with every message once, in order, unchanged", async () => {
-		const { siteId, visitor, agent, agentToken, calls } = await visitorAndAgent();
+		const { siteId, visitor, agent, agentToken, calls } =
+			await visitorAndAgent();
 		await converse(visitor, agent, 5);
 		const before = visitor.messages;
 		expect(before).toHaveLength(11); // 5 + 5 + the agent's join notice
-		expectSameChat(before, agent.messages, await serverMessages(siteId, visitor.chatId, agentToken));
+		expectSameChat(
+			before,
+			agent.messages,
+			await serverMessages(siteId, visitor.chatId, agentToken)
+		);
 
 		await loseChat(siteId, visitor.chatId);
 
 		// The room has nothing: any call now is answered code 1 with -1/-1 and applies nothing.
 		const probe = await poll(siteId, visitor.chatId, agentToken, [5, 6]);
-		expect(probe.body).toEqual({ code: 1, visitorDataOffset: -1, agentDataOffset: -1, messages: [] });
+		expect(probe.body).toEqual({
+			code: 1,
+			visitorDataOffset: -1,
+			agentDataOffset: -1,
+			messages: [],
+		});
 
 		calls.length = 0;
 		await visitor.send("are you still there?");
@@ -53,14 +70,23 @@ describe("client-driven rebuild of a chat the server lost", () => {
 			const server = await serverMessages(siteId, visitor.chatId, agentToken);
 			expectSameChat(visitor.messages, agent.messages, server);
 			expect(server).toHaveLength(before.length + 2);
-			expect(server.filter((m) => before.some((b) => b.id === m.id))).toEqual(before);
+			expect(server.filter((m) => before.some((b) => b.id === m.id))).toEqual(
+				before
+			);
 		}
 	});
 
 	it("uploads only what the server lacks when it is behind by a few messages of each stream", async () => {
-		const { siteId, visitor, agent, agentToken, calls } = await visitorAndAgent();
+		const { siteId, visitor, agent, agentToken, calls } =
+			await visitorAndAgent();
 		// A second agent device that stops following after three turns: its copy will be older.
-		const staleDevice = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
+		const staleDevice = new LiveChatClient({
+			baseUrls: [BASE],
+			siteId,
+			chatId: visitor.chatId,
+			token: agentToken,
+			fetch: recordingFetch([]),
+		});
 		await converse(visitor, agent, 3);
 		await staleDevice.poll();
 		await converse(visitor, agent, 2);
@@ -68,7 +94,10 @@ describe("client-driven rebuild of a chat the server lost", () => {
 
 		await staleDevice.poll(); // rebuilds the server in full from its older copy
 		const behind = await poll(siteId, visitor.chatId, agentToken);
-		expect([behind.body.visitorDataOffset, behind.body.agentDataOffset]).toEqual([3, 4]);
+		expect([
+			behind.body.visitorDataOffset,
+			behind.body.agentDataOffset,
+		]).toEqual([3, 4]);
 
 		calls.length = 0;
 		await visitor.send("one more thing");
@@ -81,19 +110,41 @@ describe("client-driven rebuild of a chat the server lost", () => {
 
 		await Promise.all([agent.poll(), staleDevice.poll()]);
 		const server = await serverMessages(siteId, visitor.chatId, agentToken);
-		expectSameChat(visitor.messages, agent.messages, staleDevice.messages, server);
+		expectSameChat(
+			visitor.messages,
+			agent.messages,
+			staleDevice.messages,
+			server
+		);
 		expect(server).toHaveLength(12);
 	});
 
 	it("sends a large rebuild in chunks of at most 500 messages", async () => {
-		const siteId = await createSite({ limits: { messagesPerMinutePerVisitor: 10_000 } });
+		const siteId = await createSite({
+			limits: { messagesPerMinutePerVisitor: 10_000 },
+		});
 		const calls: Recorded[] = [];
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, fetch: recordingFetch(calls) });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			fetch: recordingFetch(calls),
+		});
 		// 520 messages straight into the room (many SELF.fetch calls slow the test pool down), then one poll.
-		const room = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${visitor.chatId}`));
-		const caller = { role: "visitor" as const, id: visitorIdOf(visitor), siteId, chatId: visitor.chatId };
+		const room = env.CHAT_ROOM.get(
+			env.CHAT_ROOM.idFromName(`${siteId}/${visitor.chatId}`)
+		);
+		const caller = {
+			role: "visitor" as const,
+			id: visitorIdOf(visitor),
+			siteId,
+			chatId: visitor.chatId,
+		};
 		for (let i = 0; i < 520; i++) {
-			await room.send(caller, { visitorDataOffset: i, agentDataOffset: 0 }, { id: crypto.randomUUID(), content: `message ${i}` });
+			await room.send(
+				caller,
+				{ visitorDataOffset: i, agentDataOffset: 0 },
+				{ id: crypto.randomUUID(), content: `message ${i}` }
+			);
 		}
 		await visitor.poll();
 		const before = visitor.messages;
@@ -102,7 +153,11 @@ describe("client-driven rebuild of a chat the server lost", () => {
 
 		calls.length = 0;
 		await visitor.send("after");
-		expect(calls.filter((c) => c.path === "/rebuild").map((c) => [c.uploaded, c.code])).toEqual([
+		expect(
+			calls
+				.filter((c) => c.path === "/rebuild")
+				.map((c) => [c.uploaded, c.code])
+		).toEqual([
 			[500, 0],
 			[20, 0],
 		]);
@@ -116,8 +171,17 @@ describe("client-driven rebuild of a chat the server lost", () => {
 		await visitor.send("hello");
 		await loseChat(siteId, visitor.chatId);
 		// This agent device never talked to the room, so it holds no chatState and cannot recreate the chat.
-		const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
-		await expect(agent.send("are you there?")).rejects.toMatchObject({ status: 400, path: "/rebuild" });
+		const agent = new LiveChatClient({
+			baseUrls: [BASE],
+			siteId,
+			chatId: visitor.chatId,
+			token: agentToken,
+			fetch: recordingFetch([]),
+		});
+		await expect(agent.send("are you there?")).rejects.toMatchObject({
+			status: 400,
+			path: "/rebuild",
+		});
 		expect(agent.pending.map((m) => m.content)).toEqual(["are you there?"]);
 
 		await visitor.poll(); // the visitor brings the chat back
@@ -125,18 +189,32 @@ describe("client-driven rebuild of a chat the server lost", () => {
 		expect(agent.pending).toEqual([]);
 		await visitor.poll();
 		// The agent joined (accepted) before the visitor's first message.
-		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "hello", "are you there?"]);
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"hello",
+			"are you there?",
+		]);
 	});
 
 	it("rebuilds a chat whose prechat form filled the largest start body", async () => {
 		const siteId = await createSite();
 		const prechat = { question: "问".repeat(5000) }; // 15 KB of UTF-8, 4/3 of that once sealed
-		const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, prechat, fetch: recordingFetch([]) });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			prechat,
+			fetch: recordingFetch([]),
+		});
 		await visitor.send("hello");
 		await loseChat(siteId, visitor.chatId);
 		await visitor.send("still there?");
-		expect((await serverMessages(siteId, visitor.chatId, visitor.token)).map((m) => m.content)).toEqual(["hello", "still there?"]);
+		expect(
+			(await serverMessages(siteId, visitor.chatId, visitor.token)).map(
+				(m) => m.content
+			)
+		).toEqual(["hello", "still there?"]);
 	});
 });
 
-const visitorIdOf = (client: LiveChatClient) => String(decode(client.token).payload.sub);
+const visitorIdOf = (client: LiveChatClient) =>
+	String(decode(client.token).payload.sub);

@@ -1,3 +1,8 @@
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+
 /**
  * A real HTTP receiver on loopback for the webhook, Salesforce and Zendesk tests, started in Node
  * before the Workers tests and handed to them with `inject("receiverUrl")`.
@@ -11,9 +16,6 @@
  * anything else answers 201.
  * `GET /_requests/<id>` lists what arrived under that id: method, path, headers, body.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -47,17 +49,27 @@ export default async function setup(project: TestProject) {
 			return res.end(JSON.stringify(received.get(second ?? "") ?? []));
 		}
 		const body = await read(req);
-		const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")]));
+		const headers = Object.fromEntries(
+			Object.entries(req.headers).map(([k, v]) => [
+				k,
+				Array.isArray(v) ? v.join(", ") : (v ?? ""),
+			])
+		);
 		const list = received.get(first ?? "") ?? [];
 		list.push({ method: req.method ?? "", path: url.pathname, headers, body });
 		received.set(first ?? "", list);
 		const failFirst = /^fail-(\d+)$/.exec(second ?? "");
 		const slow = /^slow-(\d+)$/.exec(second ?? "");
-		if (second === "always-fail") return res.writeHead(503).end("down for maintenance");
+		if (second === "always-fail")
+			return res.writeHead(503).end("down for maintenance");
 		const redirect = /^redirect-(3\d\d)$/.exec(second ?? "");
 		if (redirect) {
 			const rest = url.pathname.split("/").slice(3).join("/");
-			return res.writeHead(Number(redirect[1]), { Location: `${otherOrigin}/${first}/ok/redirected/${rest}` }).end();
+			return res
+				.writeHead(Number(redirect[1]), {
+					Location: `${otherOrigin}/${first}/ok/redirected/${rest}`,
+				})
+				.end();
 		}
 		const endless = /^endless-(\d{3})$/.exec(second ?? "");
 		if (endless) {
@@ -76,20 +88,32 @@ export default async function setup(project: TestProject) {
 			return;
 		}
 		const status = /^status-(\d{3})$/.exec(second ?? "");
-		if (status) return res.writeHead(Number(status[1]), { "Content-Type": "application/json" }).end('[{"errorCode":"INVALID_FIELD"}]');
-		if (failFirst && list.length <= Number(failFirst[1])) return res.writeHead(500).end("try later");
+		if (status)
+			return res
+				.writeHead(Number(status[1]), { "Content-Type": "application/json" })
+				.end('[{"errorCode":"INVALID_FIELD"}]');
+		if (failFirst && list.length <= Number(failFirst[1]))
+			return res.writeHead(500).end("try later");
 		if (slow) await new Promise((r) => setTimeout(r, Number(slow[1])));
-		res.writeHead(201, { "Content-Type": "application/json" }).end(JSON.stringify({ id: `rcv-${list.length}`, success: true }));
+		res
+			.writeHead(201, { "Content-Type": "application/json" })
+			.end(JSON.stringify({ id: `rcv-${list.length}`, success: true }));
 	};
 	const listen = async () => {
 		const server = createServer(handle);
-		await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-		return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+		await new Promise<void>((resolve) =>
+			server.listen(0, "127.0.0.1", resolve)
+		);
+		return {
+			server,
+			origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+		};
 	};
 	const [main, other] = [await listen(), await listen()];
 	otherOrigin = other.origin;
 	project.provide("receiverUrl", main.origin);
-	const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+	const close = (server: Server) =>
+		new Promise<void>((resolve) => server.close(() => resolve()));
 	return async () => {
 		// An endless answer still being written would hold close() open.
 		for (const { server } of [main, other]) server.closeAllConnections();

@@ -5,7 +5,11 @@ const PRIMARY = "http://primary.test";
 const SECONDARY = "http://secondary.test";
 
 /** A fetch where the named deployments answer 200 and the rest refuse the connection. */
-function network(up: Set<string>, seen: string[] = [], status = 200): typeof fetch {
+function network(
+	up: Set<string>,
+	seen: string[] = [],
+	status = 200
+): typeof fetch {
 	return async (input) => {
 		const origin = new URL(String(input)).origin;
 		seen.push(origin);
@@ -17,7 +21,12 @@ function network(up: Set<string>, seen: string[] = [], status = 200): typeof fet
 describe("Transport", () => {
 	it("moves to the secondary when the primary does not answer, and back after failBackAfterMs", async () => {
 		const up = new Set([SECONDARY]);
-		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(up), failBackAfterMs: 50, backoffMs: 1 });
+		const transport = new Transport({
+			baseUrls: [PRIMARY, SECONDARY],
+			fetch: network(up),
+			failBackAfterMs: 50,
+			backoffMs: 1,
+		});
 		await transport.request("/x");
 		expect(transport.baseUrl).toBe(SECONDARY);
 		up.add(PRIMARY);
@@ -30,8 +39,16 @@ describe("Transport", () => {
 
 	it("does not flip back to a dead deployment when several requests fail at once", async () => {
 		const seen: string[] = [];
-		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(new Set([SECONDARY]), seen), backoffMs: 1 });
-		await Promise.all([transport.request("/a"), transport.request("/b"), transport.request("/c")]);
+		const transport = new Transport({
+			baseUrls: [PRIMARY, SECONDARY],
+			fetch: network(new Set([SECONDARY]), seen),
+			backoffMs: 1,
+		});
+		await Promise.all([
+			transport.request("/a"),
+			transport.request("/b"),
+			transport.request("/c"),
+		]);
 		expect(transport.baseUrl).toBe(SECONDARY);
 		seen.length = 0;
 		await transport.request("/d");
@@ -45,24 +62,47 @@ describe("Transport", () => {
 			seen.push(new URL(String(input)).origin);
 			return new Response("{}", { status: failures-- > 0 ? 503 : 200 });
 		};
-		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: flaky, backoffMs: 1 });
+		const transport = new Transport({
+			baseUrls: [PRIMARY, SECONDARY],
+			fetch: flaky,
+			backoffMs: 1,
+		});
 		expect((await transport.request("/x")).status).toBe(200);
 		expect(seen).toEqual([PRIMARY, PRIMARY]);
 		expect(transport.baseUrl).toBe(PRIMARY);
 	});
 
 	it("gives up with Unreachable when nothing answers", async () => {
-		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: network(new Set()), backoffMs: 1, attempts: 2 });
-		await expect(transport.request("/x")).rejects.toThrow("no deployment answered");
+		const transport = new Transport({
+			baseUrls: [PRIMARY, SECONDARY],
+			fetch: network(new Set()),
+			backoffMs: 1,
+			attempts: 2,
+		});
+		await expect(transport.request("/x")).rejects.toThrow(
+			"no deployment answered"
+		);
 	});
 
 	it("bounds a request and its body by one deadline, even when the body stalls and ignores the abort", async () => {
 		// The primary sends its headers, then nothing: its body neither ends nor errors, whatever the signal says.
 		const stalling: typeof fetch = async (input) => {
-			if (new URL(String(input)).origin === SECONDARY) return new Response('{"code":0}', { status: 200 });
-			return new Response(new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"co')) }), { status: 200 });
+			if (new URL(String(input)).origin === SECONDARY)
+				return new Response('{"code":0}', { status: 200 });
+			return new Response(
+				new ReadableStream({
+					start: (controller) =>
+						controller.enqueue(new TextEncoder().encode('{"co')),
+				}),
+				{ status: 200 }
+			);
 		};
-		const transport = new Transport({ baseUrls: [PRIMARY, SECONDARY], fetch: stalling, timeoutMs: 50, backoffMs: 1 });
+		const transport = new Transport({
+			baseUrls: [PRIMARY, SECONDARY],
+			fetch: stalling,
+			timeoutMs: 50,
+			backoffMs: 1,
+		});
 		const started = Date.now();
 		const response = await transport.request("/x");
 		expect(await response.json()).toEqual({ code: 0 });
@@ -72,11 +112,23 @@ describe("Transport", () => {
 
 	it("hands back the whole body with its status and headers", async () => {
 		const answering: typeof fetch = async () =>
-			new Response(new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('{"a":')), c.enqueue(new TextEncoder().encode("1}")), c.close()) }), {
-				status: 409,
-				headers: { "X-Visitor-Data-Offset": "3" },
-			});
-		const response = await new Transport({ baseUrls: [PRIMARY], fetch: answering }).request("/x");
+			new Response(
+				new ReadableStream({
+					start: (c) => (
+						c.enqueue(new TextEncoder().encode('{"a":')),
+						c.enqueue(new TextEncoder().encode("1}")),
+						c.close()
+					),
+				}),
+				{
+					status: 409,
+					headers: { "X-Visitor-Data-Offset": "3" },
+				}
+			);
+		const response = await new Transport({
+			baseUrls: [PRIMARY],
+			fetch: answering,
+		}).request("/x");
 		expect(response.status).toBe(409);
 		expect(response.headers.get("X-Visitor-Data-Offset")).toBe("3");
 		expect(await response.json()).toEqual({ a: 1 });

@@ -5,8 +5,22 @@ import { api, createSite } from "./helpers.ts";
 describe("widget config", () => {
 	it("answers the widget part of the site config without a token, defaults filled in, no secrets", async () => {
 		const siteId = await createSite({
-			widget: { title: "Acme help", greeting: "Hi! Ask us anything.", color: "#aa3300", prechat: { fields: [{ name: "order", label: "Order number", required: true }] }, departments: ["Sales", "Support"] },
-			integrations: { webhook: { enabled: true, url: "https://example.com/hook", secret: "0123456789abcdef0123" } },
+			widget: {
+				title: "Acme help",
+				greeting: "Hi! Ask us anything.",
+				color: "#aa3300",
+				prechat: {
+					fields: [{ name: "order", label: "Order number", required: true }],
+				},
+				departments: ["Sales", "Support"],
+			},
+			integrations: {
+				webhook: {
+					enabled: true,
+					url: "https://example.com/hook",
+					secret: "0123456789abcdef0123",
+				},
+			},
 		});
 		const res = await api(`/sites/${siteId}/widget-config`);
 		expect(res.status).toBe(200);
@@ -15,7 +29,9 @@ describe("widget config", () => {
 			title: "Acme help",
 			greeting: "Hi! Ask us anything.",
 			color: "#aa3300",
-			prechat: { fields: [{ name: "order", label: "Order number", required: true }] },
+			prechat: {
+				fields: [{ name: "order", label: "Order number", required: true }],
+			},
 			departments: ["Sales", "Support"],
 			offlineForm: true,
 			rating: true,
@@ -25,7 +41,11 @@ describe("widget config", () => {
 
 	it("gives defaults to a site that configured no widget, and 404 for an unknown site", async () => {
 		const siteId = await createSite();
-		expect(await (await api(`/sites/${siteId}/widget-config`)).json()).toEqual({ prechat: { fields: [] }, offlineForm: true, rating: true });
+		expect(await (await api(`/sites/${siteId}/widget-config`)).json()).toEqual({
+			prechat: { fields: [] },
+			offlineForm: true,
+			rating: true,
+		});
 		expect((await api(`/sites/no-such-site/widget-config`)).status).toBe(404);
 	});
 

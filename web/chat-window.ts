@@ -10,16 +10,30 @@
  * The log is updated in place (one element per message id), and a separate polite live region
  * announces new replies, so screen readers hear each message once.
  */
-import { IndexedDbStore } from "./idb-store.ts";
-import { LiveChatClient, LiveChatError, type ChatEvent } from "../client/live-chat-client.ts";
-import { MemoryStore, type ChatStore } from "../client/store.ts";
+import { LiveChatClient, LiveChatError } from "../client/live-chat-client.ts";
+import { MemoryStore } from "../client/store.ts";
 import { Unreachable } from "../client/transport.ts";
+import { STYLE } from "./chat-window-style.ts";
+import { IndexedDbStore } from "./idb-store.ts";
+import {
+	chatKey,
+	CONTEXT_GLOBAL,
+	currentChatKey,
+	readKey,
+} from "./widget-shared.ts";
+import type { ChatEvent } from "../client/live-chat-client.ts";
+import type { ChatStore } from "../client/store.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import type { WidgetConfig } from "../src/protocol/site-config.ts";
-import { CONTEXT_GLOBAL, chatKey, currentChatKey, readKey, type ChatWindow, type LoaderContext, type VisitorIdentity } from "./widget-shared.ts";
-import { STYLE } from "./chat-window-style.ts";
+import type {
+	ChatWindow,
+	LoaderContext,
+	VisitorIdentity,
+} from "./widget-shared.ts";
 
-const ctx = (window as unknown as Record<string, LoaderContext | undefined>)[CONTEXT_GLOBAL];
+const ctx = (window as unknown as Record<string, LoaderContext | undefined>)[
+	CONTEXT_GLOBAL
+];
 if (!ctx) throw new Error("livechat-window.js is loaded by livechat.js");
 const { siteId, baseUrls, root, launcher } = ctx;
 ctx.releaseSocket();
@@ -67,7 +81,8 @@ if (ctx.fullPage) {
 	panel.querySelector<HTMLElement>(".close")!.hidden = true;
 }
 
-const $ = <T extends Element>(selector: string) => panel.querySelector(selector) as T;
+const $ = <T extends Element>(selector: string) =>
+	panel.querySelector(selector) as T;
 const notice = $<HTMLElement>(".notice");
 const errorBox = $<HTMLElement>(".error");
 const greeting = $<HTMLElement>(".greeting");
@@ -81,7 +96,11 @@ const typingView = $<HTMLElement>(".typing");
 const announcer = $<HTMLElement>(".announcer");
 const endButton = $<HTMLButtonElement>(".end");
 
-let config: WidgetConfig = { prechat: { fields: [] }, offlineForm: true, rating: true };
+let config: WidgetConfig = {
+	prechat: { fields: [] },
+	offlineForm: true,
+	rating: true,
+};
 let store: ChatStore = new MemoryStore();
 let client: LiveChatClient | undefined;
 let readOffset = 0;
@@ -138,11 +157,17 @@ ctx.window = controller;
 
 /** Focus goes into the panel, to what the visitor does next there. */
 function focusFirst(): void {
-	const target = [prechat, offline, compose].find((f) => !f.hidden)?.querySelector<HTMLElement>("input, textarea") ?? (!ended.hidden ? ended.querySelector<HTMLElement>("button") : null);
+	const target =
+		[prechat, offline, compose]
+			.find((f) => !f.hidden)
+			?.querySelector<HTMLElement>("input, textarea") ??
+		(!ended.hidden ? ended.querySelector<HTMLElement>("button") : null);
 	(target ?? $<HTMLElement>(".close")).focus();
 }
 
-$<HTMLButtonElement>(".close").addEventListener("click", () => controller.close());
+$<HTMLButtonElement>(".close").addEventListener("click", () =>
+	controller.close()
+);
 panel.addEventListener("keydown", (event) => {
 	if (event.key === "Escape") {
 		event.stopPropagation();
@@ -162,8 +187,18 @@ async function start(): Promise<void> {
 	if (config.title) $("#lc-title").textContent = config.title;
 	if (config.greeting) greeting.textContent = config.greeting;
 	buildPrechatFields();
-	const chatId = await store.loadValue?.(currentChatKey(siteId)).catch(() => undefined);
-	const resumed = chatId ? await LiveChatClient.resume({ baseUrls, siteId, chatId, store, onEvent }).catch(() => undefined) : undefined;
+	const chatId = await store
+		.loadValue?.(currentChatKey(siteId))
+		.catch(() => undefined);
+	const resumed = chatId
+		? await LiveChatClient.resume({
+				baseUrls,
+				siteId,
+				chatId,
+				store,
+				onEvent,
+			}).catch(() => undefined)
+		: undefined;
 	if (resumed) await attach(resumed, true);
 	else await offerNewChat();
 }
@@ -171,8 +206,12 @@ async function start(): Promise<void> {
 async function offerNewChat(): Promise<void> {
 	client = undefined;
 	notice.textContent = "";
-	const availability = await fetch(`${baseUrls[0]}/v1/sites/${siteId}/availability`)
-		.then((r) => (r.ok ? (r.json() as Promise<{ online: boolean }>) : { online: true }))
+	const availability = await fetch(
+		`${baseUrls[0]}/v1/sites/${siteId}/availability`
+	)
+		.then((r) =>
+			r.ok ? (r.json() as Promise<{ online: boolean }>) : { online: true }
+		)
 		.catch(() => ({ online: true }));
 	if (!availability.online && config.offlineForm) {
 		fillIdentity(offline);
@@ -185,7 +224,8 @@ async function offerNewChat(): Promise<void> {
 }
 
 function showInvitation(): void {
-	if (invitation) greeting.textContent = `${invitation.agentName ? `${invitation.agentName}: ` : ""}${invitation.message}`;
+	if (invitation)
+		greeting.textContent = `${invitation.agentName ? `${invitation.agentName}: ` : ""}${invitation.message}`;
 	greeting.hidden = prechat.hidden || !greeting.textContent;
 }
 
@@ -207,7 +247,8 @@ function buildPrechatFields(): void {
 		label.append("Department ");
 		const select = document.createElement("select");
 		select.name = "department";
-		for (const name of config.departments) select.append(new Option(name, name));
+		for (const name of config.departments)
+			select.append(new Option(name, name));
 		label.append(select);
 		box.append(label);
 	}
@@ -233,10 +274,19 @@ function fillIdentity(form: HTMLFormElement, fromPage = false): void {
 
 /** The form's own checks, said in words (and announced): the browser's bubbles are not read out everywhere. */
 function invalid(form: HTMLFormElement): boolean {
-	const bad = Array.from(form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")).find((i) => !i.checkValidity());
+	const bad = Array.from(
+		form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>(
+			"input, textarea"
+		)
+	).find((i) => !i.checkValidity());
 	if (!bad) return false;
-	const label = bad.closest("label")?.firstChild?.textContent?.trim() ?? "This field";
-	showError(bad.validity.valueMissing ? `${label.replace(/ \(optional\)$/, "")} is needed.` : `${label} does not look right.`);
+	const label =
+		bad.closest("label")?.firstChild?.textContent?.trim() ?? "This field";
+	showError(
+		bad.validity.valueMissing
+			? `${label.replace(/ \(optional\)$/, "")} is needed.`
+			: `${label} does not look right.`
+	);
 	bad.setAttribute("aria-invalid", "true");
 	bad.focus();
 	return true;
@@ -251,20 +301,44 @@ prechat.addEventListener("submit", async (event) => {
 	if (email) visitor.email = email;
 	const fields: Record<string, string> = {};
 	data.forEach((value, key) => {
-		if (key.startsWith("prechat:") && String(value).trim()) fields[key.slice(8)] = String(value).trim();
+		if (key.startsWith("prechat:") && String(value).trim())
+			fields[key.slice(8)] = String(value).trim();
 	});
-	const department = data.get("department") ? String(data.get("department")) : undefined;
-	await store.saveValue?.(identityKey, JSON.stringify(visitor)).catch(() => undefined);
-	await startChat(visitor, Object.keys(fields).length ? fields : undefined, department);
+	const department = data.get("department")
+		? String(data.get("department"))
+		: undefined;
+	await store
+		.saveValue?.(identityKey, JSON.stringify(visitor))
+		.catch(() => undefined);
+	await startChat(
+		visitor,
+		Object.keys(fields).length ? fields : undefined,
+		department
+	);
 });
 
-async function startChat(visitor: VisitorIdentity, prechatFields?: Record<string, string>, department?: string, carried: string[] = []): Promise<boolean> {
+async function startChat(
+	visitor: VisitorIdentity,
+	prechatFields?: Record<string, string>,
+	department?: string,
+	carried: string[] = []
+): Promise<boolean> {
 	clearError();
 	const button = prechat.querySelector("button")!;
 	button.disabled = true;
 	try {
-		const started = await LiveChatClient.startChat({ baseUrls, siteId, store, visitor, prechat: prechatFields, department, onEvent });
-		await store.saveValue?.(currentChatKey(siteId), started.chatId).catch(() => undefined);
+		const started = await LiveChatClient.startChat({
+			baseUrls,
+			siteId,
+			store,
+			visitor,
+			prechat: prechatFields,
+			department,
+			onEvent,
+		});
+		await store
+			.saveValue?.(currentChatKey(siteId), started.chatId)
+			.catch(() => undefined);
 		await attach(started, false);
 		for (const content of carried) send(content);
 		focusFirst();
@@ -283,9 +357,18 @@ offline.addEventListener("submit", async (event) => {
 	const data = new FormData(offline);
 	const text = (key: string) => String(data.get(key) ?? "").trim() || undefined;
 	try {
-		await LiveChatClient.submitOfflineMessage({ baseUrls, siteId }, { name: text("name"), email: text("email")!, message: text("message")! });
+		await LiveChatClient.submitOfflineMessage(
+			{ baseUrls, siteId },
+			{ name: text("name"), email: text("email")!, message: text("message")! }
+		);
 		clearError();
-		offline.replaceChildren(Object.assign(document.createElement("p"), { className: "thanks", textContent: "Thank you! Your message has been sent. We will answer by email." }));
+		offline.replaceChildren(
+			Object.assign(document.createElement("p"), {
+				className: "thanks",
+				textContent:
+					"Thank you! Your message has been sent. We will answer by email.",
+			})
+		);
 		notice.textContent = "Your message has been sent.";
 	} catch (error) {
 		showError(human(error, "offline"));
@@ -299,18 +382,46 @@ async function attach(next: LiveChatClient, resumed: boolean): Promise<void> {
 	client = next;
 	bubbles.clear();
 	logView.replaceChildren();
-	if (config.greeting) logView.append(bubble({ kind: "agent greeting", text: config.greeting, name: config.title }));
-	if (invitation && !resumed) logView.append(bubble({ kind: "agent greeting", text: invitation.message, name: invitation.agentName }));
+	if (config.greeting)
+		logView.append(
+			bubble({
+				kind: "agent greeting",
+				text: config.greeting,
+				name: config.title,
+			})
+		);
+	if (invitation && !resumed)
+		logView.append(
+			bubble({
+				kind: "agent greeting",
+				text: invitation.message,
+				name: invitation.agentName,
+			})
+		);
 	invitation = undefined;
-	readOffset = Number((await store.loadValue?.(readKey(siteId, next.chatId)).catch(() => undefined)) ?? 0);
+	readOffset = Number(
+		(await store
+			.loadValue?.(readKey(siteId, next.chatId))
+			.catch(() => undefined)) ?? 0
+	);
 	for (const message of next.messages) place(message);
 	for (const item of next.pending) pendingBubble(item.id, item.content);
 	noteStatus();
 	show("chat");
 	if (resumed && next.status !== "ended") {
 		// A token the server no longer takes would otherwise leave the chat polling 401s forever.
-		const refused = await next.poll().then(() => undefined, (error: unknown) => error);
-		if (refused instanceof LiveChatError && (refused.status === 401 || refused.type === "invalid_chat_state")) return void (await freshChat(next, "Your earlier chat could not be continued, so a new one has started."));
+		const refused = await next.poll().then(
+			() => undefined,
+			(error: unknown) => error
+		);
+		if (
+			refused instanceof LiveChatError &&
+			(refused.status === 401 || refused.type === "invalid_chat_state")
+		)
+			return void (await freshChat(
+				next,
+				"Your earlier chat could not be continued, so a new one has started."
+			));
 	}
 	if (next.status !== "ended") void next.connect();
 	if (next.pending.length > 0) flushSoon(0);
@@ -323,7 +434,8 @@ function onEvent(event: ChatEvent): void {
 		case "messages":
 			for (const message of event.messages) place(message, true);
 			if (event.messages.some((m) => m.type !== 1)) typingView.hidden = true;
-			if (client.pending.length === 0 && errorBox.dataset.kind === "send") clearError();
+			if (client.pending.length === 0 && errorBox.dataset.kind === "send")
+				clearError();
 			countUnread();
 			markSeen();
 			return;
@@ -334,15 +446,23 @@ function onEvent(event: ChatEvent): void {
 			return;
 		case "typing":
 			if (event.role !== "agent") return;
-			typingView.textContent = event.on ? `${nameOf(event.senderId) ?? "The agent"} is typing…` : "";
+			typingView.textContent = event.on
+				? `${nameOf(event.senderId) ?? "The agent"} is typing…`
+				: "";
 			typingView.hidden = !event.on;
 			return;
 		case "read":
 			if (event.role !== "agent") return;
-			for (const m of client.messages) if (m.type === 1 && m.dataOffset <= event.visitorDataOffset) setState(m.id, "Read");
+			for (const m of client.messages)
+				if (m.type === 1 && m.dataOffset <= event.visitorDataOffset)
+					setState(m.id, "Read");
 			return;
 		case "storage":
-			if (!event.saved) showError("This browser cannot save the chat right now: keep this page open until your messages are sent.", "storage");
+			if (!event.saved)
+				showError(
+					"This browser cannot save the chat right now: keep this page open until your messages are sent.",
+					"storage"
+				);
 			else if (errorBox.dataset.kind === "storage") clearError();
 			return;
 	}
@@ -352,7 +472,11 @@ function noteStatus(): void {
 	const status = client?.status;
 	const position = client?.queuePosition;
 	notice.textContent =
-		status === "waiting" ? `Waiting for an agent${position ? `: you are number ${position} in the queue` : "…"}` : status === "ended" ? "This chat has ended." : "";
+		status === "waiting"
+			? `Waiting for an agent${position ? `: you are number ${position} in the queue` : "…"}`
+			: status === "ended"
+				? "This chat has ended."
+				: "";
 	if (status === "ended") {
 		typingView.hidden = true;
 		client?.disconnect();
@@ -361,7 +485,9 @@ function noteStatus(): void {
 }
 
 function nameOf(senderId: string): string | undefined {
-	return client?.messages.filter((m) => m.senderId === senderId && m.senderName).pop()?.senderName;
+	return client?.messages
+		.filter((m) => m.senderId === senderId && m.senderName)
+		.pop()?.senderName;
 }
 
 // ——— messages ———
@@ -377,20 +503,44 @@ function place(message: ChatMessage, fresh = false): void {
 		meta?.prepend(timeOf(message.sendTime));
 		return;
 	}
-	const kind = message.type === 1 ? "visitor" : message.type === 4 ? "system" : "agent";
-	const element = bubble({ kind, text: message.content, name: message.type === 1 || message.type === 4 ? undefined : (message.senderName ?? "Agent"), time: message.sendTime, state: message.type === 1 ? "Sent" : undefined });
+	const kind =
+		message.type === 1 ? "visitor" : message.type === 4 ? "system" : "agent";
+	const element = bubble({
+		kind,
+		text: message.content,
+		name:
+			message.type === 1 || message.type === 4
+				? undefined
+				: (message.senderName ?? "Agent"),
+		time: message.sendTime,
+		state: message.type === 1 ? "Sent" : undefined,
+	});
 	bubbles.set(message.id, element);
 	const all = client!.messages;
-	const after = all.slice(all.findIndex((m) => m.id === message.id) + 1).find((m) => bubbles.has(m.id) && !bubbles.get(m.id)!.classList.contains("pending"));
+	const after = all
+		.slice(all.findIndex((m) => m.id === message.id) + 1)
+		.find(
+			(m) =>
+				bubbles.has(m.id) && !bubbles.get(m.id)!.classList.contains("pending")
+		);
 	const firstPending = logView.querySelector(".pending");
 	logView.insertBefore(element, after ? bubbles.get(after.id)! : firstPending);
-	if (fresh && message.type !== 1) announce(message.type === 4 ? message.content : `${message.senderName ?? "Agent"} says: ${message.content}`);
+	if (fresh && message.type !== 1)
+		announce(
+			message.type === 4
+				? message.content
+				: `${message.senderName ?? "Agent"} says: ${message.content}`
+		);
 	scrollDown();
 }
 
 function pendingBubble(id: string, content: string): void {
 	if (bubbles.has(id)) return;
-	const element = bubble({ kind: "visitor pending", text: content, state: "Sending…" });
+	const element = bubble({
+		kind: "visitor pending",
+		text: content,
+		state: "Sending…",
+	});
 	bubbles.set(id, element);
 	logView.append(element);
 	scrollDown();
@@ -401,17 +551,35 @@ function setState(id: string, state: string): void {
 	if (el) el.textContent = state;
 }
 
-function bubble(m: { kind: string; text: string; name?: string; time?: number; state?: string }): HTMLElement {
+function bubble(m: {
+	kind: string;
+	text: string;
+	name?: string;
+	time?: number;
+	state?: string;
+}): HTMLElement {
 	const div = document.createElement("div");
 	div.className = `msg ${m.kind}`;
-	if (m.name) div.append(Object.assign(document.createElement("span"), { className: "who", textContent: m.name }));
+	if (m.name)
+		div.append(
+			Object.assign(document.createElement("span"), {
+				className: "who",
+				textContent: m.name,
+			})
+		);
 	const text = document.createElement("p");
 	linkify(text, m.text);
 	div.append(text);
 	const meta = document.createElement("span");
 	meta.className = "meta";
 	if (m.time) meta.append(timeOf(m.time));
-	if (m.state !== undefined) meta.append(Object.assign(document.createElement("span"), { className: "state", textContent: m.state }));
+	if (m.state !== undefined)
+		meta.append(
+			Object.assign(document.createElement("span"), {
+				className: "state",
+				textContent: m.state,
+			})
+		);
 	if (meta.childNodes.length > 0) div.append(meta);
 	return div;
 }
@@ -419,7 +587,10 @@ function bubble(m: { kind: string; text: string; name?: string; time?: number; s
 const timeOf = (sendTime: number) => {
 	const time = document.createElement("time");
 	time.dateTime = new Date(sendTime).toISOString();
-	time.textContent = new Date(sendTime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+	time.textContent = new Date(sendTime).toLocaleTimeString([], {
+		hour: "2-digit",
+		minute: "2-digit",
+	});
 	return time;
 };
 
@@ -454,21 +625,32 @@ function scrollDown(): void {
 // ——— unread and read receipts ———
 
 function countUnread(): void {
-	const unread = client ? client.messages.filter((m) => (m.type === 2 || m.type === 3) && m.dataOffset > readOffset).length : 0;
-	ctx!.setUnread(controller.isOpen && document.visibilityState === "visible" ? 0 : unread);
+	const unread = client
+		? client.messages.filter(
+				(m) => (m.type === 2 || m.type === 3) && m.dataOffset > readOffset
+			).length
+		: 0;
+	ctx!.setUnread(
+		controller.isOpen && document.visibilityState === "visible" ? 0 : unread
+	);
 }
 
 /** The visitor sees the log: everything up to here is read, and the agent is told (a read receipt). */
 function markSeen(): void {
-	if (!client || !controller.isOpen || document.visibilityState !== "visible") return;
+	if (!client || !controller.isOpen || document.visibilityState !== "visible")
+		return;
 	const seen = client.offsets.agentDataOffset;
 	ctx!.setUnread(0);
 	if (seen <= readOffset) return;
 	readOffset = seen;
-	void store.saveValue?.(readKey(siteId, client.chatId), String(seen)).catch(() => undefined);
+	void store
+		.saveValue?.(readKey(siteId, client.chatId), String(seen))
+		.catch(() => undefined);
 	client.markRead();
 }
-document.addEventListener("visibilitychange", () => (document.visibilityState === "visible" ? markSeen() : countUnread()));
+document.addEventListener("visibilitychange", () =>
+	document.visibilityState === "visible" ? markSeen() : countUnread()
+);
 
 // ——— sending ———
 
@@ -481,7 +663,9 @@ function typing(on: boolean): void {
 	typingOn = on;
 	client?.typing(on);
 }
-textarea.addEventListener("input", () => typing(textarea.value.trim().length > 0));
+textarea.addEventListener("input", () =>
+	typing(textarea.value.trim().length > 0)
+);
 textarea.addEventListener("keydown", (event) => {
 	if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
 		event.preventDefault();
@@ -504,9 +688,10 @@ function send(content: string): void {
 	chat.send(content, id).then(
 		(message) => {
 			place(message);
-			if (chat.pending.length === 0 && errorBox.dataset.kind === "send") clearError();
+			if (chat.pending.length === 0 && errorBox.dataset.kind === "send")
+				clearError();
 		},
-		(error: unknown) => sendFailed(chat, error, id, content),
+		(error: unknown) => sendFailed(chat, error, id, content)
 	);
 }
 
@@ -524,20 +709,32 @@ function flushSoon(delay?: number): void {
 		chat.flush().then(
 			() => {
 				retryDelay = 1000;
-				for (const m of chat.messages) if (bubbles.get(m.id)?.classList.contains("pending")) place(m);
+				for (const m of chat.messages)
+					if (bubbles.get(m.id)?.classList.contains("pending")) place(m);
 				if (errorBox.dataset.kind === "send") clearError();
 			},
-			(error: unknown) => sendFailed(chat, error),
+			(error: unknown) => sendFailed(chat, error)
 		);
 	}, delay ?? retryDelay);
 	if (delay === undefined) retryDelay = Math.min(30_000, retryDelay * 2);
 }
 window.addEventListener("online", () => flushSoon(0));
 
-async function sendFailed(chat: LiveChatClient, error: unknown, id?: string, content?: string): Promise<void> {
+async function sendFailed(
+	chat: LiveChatClient,
+	error: unknown,
+	id?: string,
+	content?: string
+): Promise<void> {
 	if (chat !== client) return;
-	if (error instanceof LiveChatError && error.status === 401) return void (await freshChat(chat, "Your chat had expired, so a new one has started. Your messages were kept."));
-	const refused = error instanceof LiveChatError && [400, 403, 409, 413].includes(error.status);
+	if (error instanceof LiveChatError && error.status === 401)
+		return void (await freshChat(
+			chat,
+			"Your chat had expired, so a new one has started. Your messages were kept."
+		));
+	const refused =
+		error instanceof LiveChatError &&
+		[400, 403, 409, 413].includes(error.status);
 	if (refused && id) {
 		bubbles.get(id)?.remove();
 		bubbles.delete(id);
@@ -551,7 +748,12 @@ async function sendFailed(chat: LiveChatClient, error: unknown, id?: string, con
 	}
 	showError(human(error, "send"), "send");
 	// A rate limit says when the message can go: try then, not every few seconds before it.
-	if (!refused) flushSoon(error instanceof LiveChatError && error.retryAfter !== undefined ? error.retryAfter * 1000 + 250 : undefined);
+	if (!refused)
+		flushSoon(
+			error instanceof LiveChatError && error.retryAfter !== undefined
+				? error.retryAfter * 1000 + 250
+				: undefined
+		);
 }
 
 /**
@@ -563,8 +765,12 @@ async function freshChat(old: LiveChatClient, why: string): Promise<void> {
 	const carried = old.pending.map((m) => m.content);
 	const key = chatKey(siteId, old.chatId);
 	const snapshot = await store.load(key).catch(() => undefined);
-	if (snapshot) await store.save(key, { ...snapshot, outbox: [], displaced: [], status: "ended" }).catch(() => undefined);
-	if (await startChat(await knownIdentity(), undefined, undefined, carried)) logView.prepend(bubble({ kind: "system", text: why }));
+	if (snapshot)
+		await store
+			.save(key, { ...snapshot, outbox: [], displaced: [], status: "ended" })
+			.catch(() => undefined);
+	if (await startChat(await knownIdentity(), undefined, undefined, carried))
+		logView.prepend(bubble({ kind: "system", text: why }));
 }
 
 // ——— the end ———
@@ -598,7 +804,11 @@ function buildRating(): void {
 		button.addEventListener("click", async () => {
 			try {
 				await client!.rate(n);
-				box.replaceChildren(Object.assign(document.createElement("p"), { textContent: "Thank you for your feedback!" }));
+				box.replaceChildren(
+					Object.assign(document.createElement("p"), {
+						textContent: "Thank you for your feedback!",
+					})
+				);
 				notice.textContent = "Thank you for your feedback!";
 				ended.querySelector<HTMLElement>(".restart")!.focus();
 			} catch (error) {
@@ -621,17 +831,36 @@ $<HTMLButtonElement>(".restart").addEventListener("click", async () => {
 
 // ——— errors, in words a visitor understands ———
 
-function human(error: unknown, doing: "start" | "send" | "offline" | "end" | "rate"): string {
+function human(
+	error: unknown,
+	doing: "start" | "send" | "offline" | "end" | "rate"
+): string {
 	if (error instanceof LiveChatError) {
-		if (error.type === "rate_limited") return doing === "send" ? "You are sending messages quickly: yours will go out in a moment." : "Too many tries from your network: please wait a minute and try again.";
-		if (error.type === "banned") return "Sorry, you cannot chat with us right now.";
-		if (error.type === "payload_too_large") return "That message is too long to send.";
+		if (error.type === "rate_limited")
+			return doing === "send"
+				? "You are sending messages quickly: yours will go out in a moment."
+				: "Too many tries from your network: please wait a minute and try again.";
+		if (error.type === "banned")
+			return "Sorry, you cannot chat with us right now.";
+		if (error.type === "payload_too_large")
+			return "That message is too long to send.";
 		if (error.type === "chat_ended") return "This chat has ended.";
-		if (error.status === 400) return doing === "offline" ? "Please check your email address and message." : "Please check what you entered.";
-	} else if (!navigator.onLine || error instanceof Unreachable || error instanceof TypeError) {
-		return doing === "send" ? "You seem to be offline: your message will be sent when the connection is back." : "We cannot reach the chat service. Check your connection and try again.";
+		if (error.status === 400)
+			return doing === "offline"
+				? "Please check your email address and message."
+				: "Please check what you entered.";
+	} else if (
+		!navigator.onLine ||
+		error instanceof Unreachable ||
+		error instanceof TypeError
+	) {
+		return doing === "send"
+			? "You seem to be offline: your message will be sent when the connection is back."
+			: "We cannot reach the chat service. Check your connection and try again.";
 	}
-	return doing === "send" ? "Your message is not sent yet: we will keep trying." : "Something went wrong. Please try again.";
+	return doing === "send"
+		? "Your message is not sent yet: we will keep trying."
+		: "Something went wrong. Please try again.";
 }
 
 function showError(text: string, kind = "other"): void {

@@ -1,3 +1,6 @@
+import { hasUnsent } from "../client/store.ts";
+import type { ChatSnapshot, ChatStore } from "../client/store.ts";
+
 /**
  * A ChatStore on IndexedDB, for the widget (SPEC §9; in web/ because the Workers typecheck has no DOM): survives reloads, so the outbox does too. It is
  * bounded: beyond `maxChats` chats or `maxBytes` of JSON, the oldest chats go, ended ones first;
@@ -6,7 +9,6 @@
  * fails the save rejects, and LiveChatClient keeps the copy (its outbox included) in memory and
  * tells the app (a `storage` event).
  */
-import { hasUnsent, type ChatSnapshot, type ChatStore } from "../client/store.ts";
 
 export const DB_NAME = "livechat";
 const CHATS = "chats";
@@ -28,12 +30,18 @@ export function openChatDb(name = DB_NAME): Promise<IDBDatabase> {
 		};
 		open.onsuccess = () => resolve(open.result);
 		open.onerror = () => reject(open.error);
-		open.onblocked = () => reject(new Error("the chat storage is blocked by another tab"));
+		open.onblocked = () =>
+			reject(new Error("the chat storage is blocked by another tab"));
 	});
 }
 
 /** One request in its own transaction; resolves when the transaction has committed. */
-export function idb<T>(db: IDBDatabase, store: string, mode: IDBTransactionMode, run: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+export function idb<T>(
+	db: IDBDatabase,
+	store: string,
+	mode: IDBTransactionMode,
+	run: (s: IDBObjectStore) => IDBRequest<T>
+): Promise<T> {
 	return new Promise((resolve, reject) => {
 		const tx = db.transaction(store, mode);
 		const request = run(tx.objectStore(store));
@@ -42,8 +50,10 @@ export function idb<T>(db: IDBDatabase, store: string, mode: IDBTransactionMode,
 	});
 }
 
-export const readValue = (db: IDBDatabase, key: string) => idb<string | undefined>(db, VALUES, "readonly", (s) => s.get(key));
-export const readChat = (db: IDBDatabase, key: string) => idb<ChatRecord | undefined>(db, CHATS, "readonly", (s) => s.get(key));
+export const readValue = (db: IDBDatabase, key: string) =>
+	idb<string | undefined>(db, VALUES, "readonly", (s) => s.get(key));
+export const readChat = (db: IDBDatabase, key: string) =>
+	idb<ChatRecord | undefined>(db, CHATS, "readonly", (s) => s.get(key));
 
 export class IndexedDbStore implements ChatStore {
 	/** Keys saved by this page: pruning runs when a chat is first saved, not on every message. */
@@ -51,7 +61,7 @@ export class IndexedDbStore implements ChatStore {
 
 	constructor(
 		private readonly db: IDBDatabase,
-		private readonly limits = { maxChats: 20, maxBytes: 2_000_000 },
+		private readonly limits = { maxChats: 20, maxBytes: 2_000_000 }
 	) {}
 
 	async load(key: string): Promise<ChatSnapshot | undefined> {
@@ -59,12 +69,18 @@ export class IndexedDbStore implements ChatStore {
 	}
 
 	async save(key: string, snapshot: ChatSnapshot): Promise<void> {
-		const record: ChatRecord = { snapshot, savedAt: Date.now(), bytes: JSON.stringify(snapshot).length };
-		const put = () => idb(this.db, CHATS, "readwrite", (s) => s.put(record, key));
+		const record: ChatRecord = {
+			snapshot,
+			savedAt: Date.now(),
+			bytes: JSON.stringify(snapshot).length,
+		};
+		const put = () =>
+			idb(this.db, CHATS, "readwrite", (s) => s.put(record, key));
 		try {
 			await put();
 		} catch (error) {
-			if ((error as { name?: string } | null)?.name !== "QuotaExceededError") throw error;
+			if ((error as { name?: string } | null)?.name !== "QuotaExceededError")
+				throw error;
 			await this.prune(key, { maxChats: 1, maxBytes: 0 });
 			await put();
 		}
@@ -83,7 +99,10 @@ export class IndexedDbStore implements ChatStore {
 	}
 
 	/** Drops chats, ended and oldest first, until within the limits; never `current`, never one with unsent messages. */
-	async prune(current: string, limits: { maxChats: number; maxBytes: number }): Promise<string[]> {
+	async prune(
+		current: string,
+		limits: { maxChats: number; maxBytes: number }
+	): Promise<string[]> {
 		const [keys, records] = await Promise.all([
 			idb(this.db, CHATS, "readonly", (s) => s.getAllKeys()),
 			idb<ChatRecord[]>(this.db, CHATS, "readonly", (s) => s.getAll()),
@@ -93,7 +112,11 @@ export class IndexedDbStore implements ChatStore {
 		let bytes = chats.reduce((sum, c) => sum + c.bytes, 0);
 		const candidates = chats
 			.filter((c) => c.key !== current && !hasUnsent(c.snapshot))
-			.sort((a, b) => Number(b.snapshot.status === "ended") - Number(a.snapshot.status === "ended") || a.savedAt - b.savedAt);
+			.sort(
+				(a, b) =>
+					Number(b.snapshot.status === "ended") -
+						Number(a.snapshot.status === "ended") || a.savedAt - b.savedAt
+			);
 		const dropped: string[] = [];
 		for (const c of candidates) {
 			if (count <= limits.maxChats && bytes <= limits.maxBytes) break;

@@ -9,23 +9,48 @@
  * SPEC §4: direct links) the site comes from `?site=`, there is no launcher, and the chat window
  * fills the page, open from the start.
  */
-import type { WidgetConfig } from "../src/protocol/site-config.ts";
 import { openChatDb, readChat, readValue } from "./idb-store.ts";
-import { CONTEXT_GLOBAL, DEFAULT_COLOR, chatKey, currentChatKey, textOn, visitorStateKey, type LoaderContext, type VisitorIdentity } from "./widget-shared.ts";
+import {
+	chatKey,
+	CONTEXT_GLOBAL,
+	currentChatKey,
+	DEFAULT_COLOR,
+	textOn,
+	visitorStateKey,
+} from "./widget-shared.ts";
+import type { WidgetConfig } from "../src/protocol/site-config.ts";
+import type { LoaderContext, VisitorIdentity } from "./widget-shared.ts";
 
 const script = document.currentScript as HTMLScriptElement | null;
 const fullPage = script?.hasAttribute("data-full-page") ?? false;
-const siteId = script?.dataset.siteId ?? (fullPage ? (new URLSearchParams(location.search).get("site") ?? "") : "");
-if (!script || !/^[A-Za-z0-9_-]{1,64}$/.test(siteId)) throw new Error(fullPage ? "the chat page needs ?site=<siteId>" : "livechat.js needs data-site-id");
+const siteId =
+	script?.dataset.siteId ??
+	(fullPage ? (new URLSearchParams(location.search).get("site") ?? "") : "");
+if (!script || !/^[A-Za-z0-9_-]{1,64}$/.test(siteId))
+	throw new Error(
+		fullPage
+			? "the chat page needs ?site=<siteId>"
+			: "livechat.js needs data-site-id"
+	);
 const baseUrl = script.dataset.baseUrl ?? new URL(script.src).origin;
-const baseUrls = [baseUrl, ...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : [])];
+const baseUrls = [
+	baseUrl,
+	...(script.dataset.failoverUrl ? [script.dataset.failoverUrl] : []),
+];
 const siteUrl = `${baseUrl}/v1/sites/${siteId}`;
 const wsUrl = siteUrl.replace(/^http/, "ws");
 
-const defaults: WidgetConfig = { prechat: { fields: [] }, offlineForm: true, rating: true };
+const defaults: WidgetConfig = {
+	prechat: { fields: [] },
+	offlineForm: true,
+	rating: true,
+};
 const config: Promise<WidgetConfig> = fetch(`${siteUrl}/widget-config`)
 	.then((r) => (r.ok ? r.json() : defaults))
-	.then((c: WidgetConfig) => ({ ...defaults, ...c }), () => defaults);
+	.then(
+		(c: WidgetConfig) => ({ ...defaults, ...c }),
+		() => defaults
+	);
 const db = openChatDb().catch(() => undefined);
 
 const host = document.createElement("div");
@@ -47,7 +72,8 @@ root.innerHTML = `<style>
 <div class="invite" role="status" hidden><strong class="agent"></strong><p class="text"></p><button class="reply" type="button">Reply</button><button class="dismiss" type="button">Not now</button></div>`;
 document.body.append(host);
 
-const $ = <T extends Element>(selector: string) => root.querySelector(selector) as T;
+const $ = <T extends Element>(selector: string) =>
+	root.querySelector(selector) as T;
 const launcher = $<HTMLButtonElement>(".launcher");
 const badge = $<HTMLElement>(".badge");
 const invite = $<HTMLElement>(".invite");
@@ -85,17 +111,37 @@ function setUnread(count: number): void {
 	chimedAt = count;
 	badge.hidden = count === 0;
 	badge.textContent = String(count);
-	launcher.setAttribute("aria-label", count === 0 ? "Chat with us" : `Chat with us, ${count} unread ${count === 1 ? "message" : "messages"}`);
+	launcher.setAttribute(
+		"aria-label",
+		count === 0
+			? "Chat with us"
+			: `Chat with us, ${count} unread ${count === 1 ? "message" : "messages"}`
+	);
 	clearInterval(flash);
 	flash = undefined;
 	document.title = pageTitle;
 	if (count > 0) {
 		let on = false;
-		flash = setInterval(() => (document.title = (on = !on) ? `(${count}) New message` : pageTitle), 1200);
+		flash = setInterval(
+			() =>
+				(document.title = (on = !on) ? `(${count}) New message` : pageTitle),
+			1200
+		);
 	}
 }
 
-const context: LoaderContext = { siteId, baseUrls, root, launcher, config, identity, db, fullPage, setUnread, releaseSocket };
+const context: LoaderContext = {
+	siteId,
+	baseUrls,
+	root,
+	launcher,
+	config,
+	identity,
+	db,
+	fullPage,
+	setUnread,
+	releaseSocket,
+};
 (window as unknown as Record<string, unknown>)[CONTEXT_GLOBAL] = context;
 
 /** The chat window: its script is added once, on the first need. */
@@ -105,7 +151,10 @@ function loadWindow(): Promise<void> {
 		const tag = document.createElement("script");
 		tag.src = new URL("livechat-window.js", script!.src).href;
 		tag.async = true;
-		tag.onload = () => (context.window ? resolve() : reject(new Error("the chat window did not start")));
+		tag.onload = () =>
+			context.window
+				? resolve()
+				: reject(new Error("the chat window did not start"));
 		tag.onerror = () => {
 			windowLoading = undefined;
 			reject(new Error("the chat window could not be loaded"));
@@ -122,7 +171,8 @@ async function open(): Promise<void> {
 		await loadWindow();
 		context.window!.open();
 	} catch {
-		launcher.querySelector(".label")!.textContent = "Chat unavailable, try again";
+		launcher.querySelector(".label")!.textContent =
+			"Chat unavailable, try again";
 	} finally {
 		launcher.removeAttribute("aria-busy");
 	}
@@ -152,8 +202,12 @@ function releaseSocket(): void {
 async function watchChat(failures = 0): Promise<void> {
 	const database = await db;
 	if (!database) return;
-	const chatId = await readValue(database, currentChatKey(siteId)).catch(() => undefined);
-	const record = chatId ? await readChat(database, chatKey(siteId, chatId)).catch(() => undefined) : undefined;
+	const chatId = await readValue(database, currentChatKey(siteId)).catch(
+		() => undefined
+	);
+	const record = chatId
+		? await readChat(database, chatKey(siteId, chatId)).catch(() => undefined)
+		: undefined;
 	const snapshot = record?.snapshot;
 	if (!snapshot || snapshot.status === "ended" || socketReleased) return;
 	const top = (stream: number[]) => {
@@ -162,31 +216,63 @@ async function watchChat(failures = 0): Promise<void> {
 		while (have.has(n + 1)) n++;
 		return n;
 	};
-	const visitorDataOffset = top(snapshot.messages.filter((m) => m.type === 1).map((m) => m.dataOffset));
-	const agentDataOffset = top(snapshot.messages.filter((m) => m.type !== 1).map((m) => m.dataOffset));
+	const visitorDataOffset = top(
+		snapshot.messages.filter((m) => m.type === 1).map((m) => m.dataOffset)
+	);
+	const agentDataOffset = top(
+		snapshot.messages.filter((m) => m.type !== 1).map((m) => m.dataOffset)
+	);
 	const ws = new WebSocket(`${wsUrl}/chats/${snapshot.chatId}/ws`);
 	chatSocket = ws;
 	let unread = 0;
 	const news = () => void loadWindow().catch(() => undefined);
-	ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token: snapshot.token, visitorDataOffset, agentDataOffset }));
+	ws.onopen = () =>
+		ws.send(
+			JSON.stringify({
+				type: "hello",
+				token: snapshot.token,
+				visitorDataOffset,
+				agentDataOffset,
+			})
+		);
 	ws.onmessage = (event) => {
 		if (event.data === "pong") return;
-		let frame: { type?: string; code?: number; messages?: { type?: number }[]; message?: { type?: number } };
+		let frame: {
+			type?: string;
+			code?: number;
+			messages?: { type?: number }[];
+			message?: { type?: number };
+		};
 		try {
 			frame = JSON.parse(String(event.data));
 		} catch {
 			return;
 		}
 		failures = 0;
-		const fromAgents = [...(frame.messages ?? []), ...(frame.message ? [frame.message] : [])].filter((m) => m.type === 2 || m.type === 3).length;
+		const fromAgents = [
+			...(frame.messages ?? []),
+			...(frame.message ? [frame.message] : []),
+		].filter((m) => m.type === 2 || m.type === 3).length;
 		if (fromAgents > 0) setUnread((unread += fromAgents));
-		const quiet = (frame.type === "sync" && frame.code === 0 && !frame.messages?.length) || frame.type === "typing" || frame.type === "read";
+		const quiet =
+			(frame.type === "sync" && frame.code === 0 && !frame.messages?.length) ||
+			frame.type === "typing" ||
+			frame.type === "read";
 		if (!quiet) news();
 	};
 	ws.onclose = (event) => {
-		if (chatSocket !== ws || socketReleased || event.code === 4401 || event.code === 4403) return;
+		if (
+			chatSocket !== ws ||
+			socketReleased ||
+			event.code === 4401 ||
+			event.code === 4403
+		)
+			return;
 		chatSocket = undefined;
-		setTimeout(() => void watchChat(failures + 1), Math.min(30_000, 1000 * 2 ** failures));
+		setTimeout(
+			() => void watchChat(failures + 1),
+			Math.min(30_000, 1000 * 2 ** failures)
+		);
 	};
 }
 void watchChat();
@@ -194,10 +280,25 @@ void watchChat();
 /** The visit (SPEC §4, §7) and, for a tracked visitor, the page socket that brings invitations. */
 async function visit(): Promise<string | undefined> {
 	const database = await db;
-	const known = database && (await readValue(database, visitorStateKey(siteId)).catch(() => undefined));
-	const body = { visitorState: known, page: location.href.slice(0, 2000), title: document.title.slice(0, 300), referrer: document.referrer.slice(0, 2000) || undefined };
-	const answer = await fetch(`${siteUrl}/visits`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-		.then((r) => (r.ok ? (r.json() as Promise<{ visitorState: string; tracked: boolean }>) : undefined))
+	const known =
+		database &&
+		(await readValue(database, visitorStateKey(siteId)).catch(() => undefined));
+	const body = {
+		visitorState: known,
+		page: location.href.slice(0, 2000),
+		title: document.title.slice(0, 300),
+		referrer: document.referrer.slice(0, 2000) || undefined,
+	};
+	const answer = await fetch(`${siteUrl}/visits`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify(body),
+	})
+		.then((r) =>
+			r.ok
+				? (r.json() as Promise<{ visitorState: string; tracked: boolean }>)
+				: undefined
+		)
 		.catch(() => undefined);
 	if (!answer) return known;
 	if (database) {
@@ -209,9 +310,14 @@ async function visit(): Promise<string | undefined> {
 }
 const visitorState = visit();
 
-function pageSocket(state: string, page: Record<string, unknown>, failures = 0): void {
+function pageSocket(
+	state: string,
+	page: Record<string, unknown>,
+	failures = 0
+): void {
 	const ws = new WebSocket(`${wsUrl}/visitors/me/ws`);
-	ws.onopen = () => ws.send(JSON.stringify({ type: "hello", ...page, visitorState: state }));
+	ws.onopen = () =>
+		ws.send(JSON.stringify({ type: "hello", ...page, visitorState: state }));
 	ws.onmessage = (event) => {
 		failures = 0;
 		let frame: { type?: string; agentName?: string; message?: string };
@@ -226,12 +332,16 @@ function pageSocket(state: string, page: Record<string, unknown>, failures = 0):
 		$(".agent").textContent = agentName ? `${agentName}:` : "";
 		$(".text").textContent = frame.message;
 		invite.hidden = false;
-		$<HTMLElement>(".reply").onclick = () => void open().then(() => context.window?.invite(agentName, frame.message!));
+		$<HTMLElement>(".reply").onclick = () =>
+			void open().then(() => context.window?.invite(agentName, frame.message!));
 	};
 	// 1000: pushed off the tracked list, not to be retried before the next page view; auth and bans neither.
 	ws.onclose = (event) => {
 		if (event.code === 1000 || event.code >= 4000) return;
-		setTimeout(() => pageSocket(state, page, failures + 1), Math.min(60_000, 2000 * 2 ** failures));
+		setTimeout(
+			() => pageSocket(state, page, failures + 1),
+			Math.min(60_000, 2000 * 2 ** failures)
+		);
 	};
 }
 $<HTMLElement>(".dismiss").onclick = () => {
@@ -245,8 +355,10 @@ $<HTMLElement>(".dismiss").onclick = () => {
 	close: () => context.window?.close(),
 	/** Who the visitor is, when the page knows (a signed-in customer): fills the prechat form and the chat start. */
 	identify(visitor: VisitorIdentity) {
-		if (typeof visitor?.name === "string") identity.name = visitor.name.slice(0, 200);
-		if (typeof visitor?.email === "string") identity.email = visitor.email.slice(0, 320);
+		if (typeof visitor?.name === "string")
+			identity.name = visitor.name.slice(0, 200);
+		if (typeof visitor?.email === "string")
+			identity.email = visitor.email.slice(0, 320);
 		context.window?.identified();
 	},
 	/** A goal reached on the page (a purchase, a sign-up): `conversion.log` (SPEC §4). */
@@ -256,7 +368,11 @@ $<HTMLElement>(".dismiss").onclick = () => {
 		const response = await fetch(`${siteUrl}/conversions`, {
 			method: "POST",
 			headers: { "Content-Type": "application/json" },
-			body: JSON.stringify({ visitorState: state, name, ...(typeof value === "number" ? { value } : {}) }),
+			body: JSON.stringify({
+				visitorState: state,
+				name,
+				...(typeof value === "number" ? { value } : {}),
+			}),
 		}).catch(() => undefined);
 		return response?.ok ?? false;
 	},

@@ -47,9 +47,11 @@ export interface ChatWindow {
 export const currentChatKey = (siteId: string) => `current:${siteId}`;
 export const visitorStateKey = (siteId: string) => `visitorState:${siteId}`;
 /** How the LiveChatClient keys a chat in its store. */
-export const chatKey = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
+export const chatKey = (siteId: string, chatId: string) =>
+	`${siteId}/${chatId}`;
 /** The highest agent-stream offset the visitor has seen, per chat. */
-export const readKey = (siteId: string, chatId: string) => `read:${siteId}/${chatId}`;
+export const readKey = (siteId: string, chatId: string) =>
+	`read:${siteId}/${chatId}`;
 
 /** The global the window script reads its context from (set by the loader before it loads the window). */
 export const CONTEXT_GLOBAL = "__liveChatContext";
@@ -63,5 +65,7 @@ export function textOn(hex: string): string {
 		return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
 	});
 	const luminance = 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
-	return (1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05) ? "#fff" : "#111";
+	return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05
+		? "#fff"
+		: "#111";
 }

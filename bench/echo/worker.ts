@@ -11,7 +11,10 @@ export class Echo extends DurableObject<EchoEnv> {
 	}
 
 	async fetch(): Promise<Response> {
-		const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+		const [client, server] = Object.values(new WebSocketPair()) as [
+			WebSocket,
+			WebSocket,
+		];
 		this.ctx.acceptWebSocket(server); // hibernating, as the chat rooms' sockets are
 		return new Response(null, { status: 101, webSocket: client });
 	}
@@ -27,6 +30,8 @@ export default {
 		const name = new URL(request.url).pathname;
 		const stub = env.ECHO.get(env.ECHO.idFromName(name.replace(/^\/ws/, "")));
 		if (name.startsWith("/ws/")) return stub.fetch(request);
-		return new Response(await stub.echo(await request.text()), { headers: { "Content-Type": "application/json" } });
+		return new Response(await stub.echo(await request.text()), {
+			headers: { "Content-Type": "application/json" },
+		});
 	},
 } satisfies ExportedHandler<EchoEnv>;

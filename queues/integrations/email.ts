@@ -3,9 +3,16 @@ import { EmailMessage } from "cloudflare:email";
 import { base64Utf8 as base64 } from "../../src/security/encoding.ts";
 import { once, timeoutOf, withTimeout } from "./once.ts";
 import { summarize } from "./summary.ts";
-import { PermanentFailure, type Delivery } from "./types.ts";
+import { PermanentFailure } from "./types.ts";
+import type { Delivery } from "./types.ts";
 
-export async function sendEmails({ env, event, envelope, key, config }: Delivery): Promise<void> {
+export async function sendEmails({
+	env,
+	event,
+	envelope,
+	key,
+	config,
+}: Delivery): Promise<void> {
 	const { to, from } = config.integrations.email;
 	const sender = from ?? env.EMAIL_FROM;
 	const summary = summarize("email", event, envelope.payload);
@@ -15,17 +22,32 @@ export async function sendEmails({ env, event, envelope, key, config }: Delivery
 	for (const recipient of to) {
 		try {
 			await once(env.DB, `${key}:${recipient}`, async (deliveryId) => {
-				const raw = mime({ from: sender, to: recipient, subject: summary.subject, body: summary.body, messageId: `<${deliveryId}@edge-live-chat>`, replyTo: summary.requester.email });
-				await withTimeout(env.EMAIL.send(new EmailMessage(sender, recipient, raw)), timeoutOf(env), `sending to ${recipient}`);
+				const raw = mime({
+					from: sender,
+					to: recipient,
+					subject: summary.subject,
+					body: summary.body,
+					messageId: `<${deliveryId}@edge-live-chat>`,
+					replyTo: summary.requester.email,
+				});
+				await withTimeout(
+					env.EMAIL.send(new EmailMessage(sender, recipient, raw)),
+					timeoutOf(env),
+					`sending to ${recipient}`
+				);
 			});
 		} catch (error) {
 			failures.push(error);
 		}
 	}
 	if (failures.length === 0) return;
-	const reasons = failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ");
+	const reasons = failures
+		.map((f) => (f instanceof Error ? f.message : String(f)))
+		.join("; ");
 	// Dead-letter at once only when no retry can help any of them; otherwise the retry tries the failed ones again.
-	throw failures.every((f) => f instanceof PermanentFailure) ? new PermanentFailure(reasons) : new Error(reasons);
+	throw failures.every((f) => f instanceof PermanentFailure)
+		? new PermanentFailure(reasons)
+		: new Error(reasons);
 }
 
 interface Mail {
@@ -46,7 +68,10 @@ const PLAIN_ADDRESS = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
  */
 export function mime(mail: Mail): string {
 	for (const address of [mail.from, mail.to]) {
-		if (!PLAIN_ADDRESS.test(address)) throw new PermanentFailure(`not a plain email address: ${JSON.stringify(address.slice(0, 100))}`);
+		if (!PLAIN_ADDRESS.test(address))
+			throw new PermanentFailure(
+				`not a plain email address: ${JSON.stringify(address.slice(0, 100))}`
+			);
 	}
 	const headers = [
 		`From: ${mail.from}`,
@@ -58,7 +83,8 @@ export function mime(mail: Mail): string {
 		'Content-Type: text/plain; charset="UTF-8"',
 		"Content-Transfer-Encoding: base64",
 	];
-	if (mail.replyTo && PLAIN_ADDRESS.test(mail.replyTo)) headers.push(`Reply-To: ${mail.replyTo}`);
+	if (mail.replyTo && PLAIN_ADDRESS.test(mail.replyTo))
+		headers.push(`Reply-To: ${mail.replyTo}`);
 	const body = base64(mail.body).replace(/.{1,76}/g, "$&\r\n");
 	return `${headers.join("\r\n")}\r\n\r\n${body}`;
 }

@@ -1,17 +1,19 @@
+import { INTEGRATIONS } from "../../src/protocol/events.ts";
+import { sendEmails } from "./email.ts";
+import { persist } from "./persistence.ts";
+import { createCase } from "./salesforce.ts";
+import { openTicket } from "./ticket.ts";
+import { callWebhook } from "./webhook.ts";
+import { createTicket } from "./zendesk.ts";
+import type { EventName, IntegrationName } from "../../src/protocol/events.ts";
+import type { SiteConfig } from "../../src/protocol/site-config.ts";
+import type { Delivery } from "./types.ts";
+
 /**
  * The integrations and the events each one acts on (SPEC §8). Adding an integration is one entry
  * here (its queue binding, the events it takes, what it does), beside its switch in the site config
  * and its queue in wrangler.toml.
  */
-import { INTEGRATIONS, type EventName, type IntegrationName } from "../../src/protocol/events.ts";
-import type { SiteConfig } from "../../src/protocol/site-config.ts";
-import { sendEmails } from "./email.ts";
-import { persist } from "./persistence.ts";
-import { createCase } from "./salesforce.ts";
-import { openTicket } from "./ticket.ts";
-import type { Delivery } from "./types.ts";
-import { callWebhook } from "./webhook.ts";
-import { createTicket } from "./zendesk.ts";
 
 export interface Integration {
 	/** Second-level queue: one per integration, the dotted `<event>.<integration>` name stays in the envelope. */
@@ -25,17 +27,42 @@ const CUSTOMER_FACING = ["chat.end", "offlineMessage.submit"] as const;
 
 /** Each integration is switched on by `integrations.<name>.enabled` in the site config; its queue is `deliver-<name>`. */
 export const INTEGRATION_TABLE: Record<IntegrationName, Integration> = {
-	persistence: { queue: (env) => env.Q_PERSISTENCE, events: "all", deliver: persist },
-	email: { queue: (env) => env.Q_EMAIL, events: CUSTOMER_FACING, deliver: sendEmails },
-	ticket: { queue: (env) => env.Q_TICKET, events: CUSTOMER_FACING, deliver: openTicket },
-	webhook: { queue: (env) => env.Q_WEBHOOK, events: [...CUSTOMER_FACING, "agent.wrapup"], deliver: callWebhook },
-	salesforce: { queue: (env) => env.Q_SALESFORCE, events: CUSTOMER_FACING, deliver: createCase },
-	zendesk: { queue: (env) => env.Q_ZENDESK, events: CUSTOMER_FACING, deliver: createTicket },
+	persistence: {
+		queue: (env) => env.Q_PERSISTENCE,
+		events: "all",
+		deliver: persist,
+	},
+	email: {
+		queue: (env) => env.Q_EMAIL,
+		events: CUSTOMER_FACING,
+		deliver: sendEmails,
+	},
+	ticket: {
+		queue: (env) => env.Q_TICKET,
+		events: CUSTOMER_FACING,
+		deliver: openTicket,
+	},
+	webhook: {
+		queue: (env) => env.Q_WEBHOOK,
+		events: [...CUSTOMER_FACING, "agent.wrapup"],
+		deliver: callWebhook,
+	},
+	salesforce: {
+		queue: (env) => env.Q_SALESFORCE,
+		events: CUSTOMER_FACING,
+		deliver: createCase,
+	},
+	zendesk: {
+		queue: (env) => env.Q_ZENDESK,
+		events: CUSTOMER_FACING,
+		deliver: createTicket,
+	},
 };
 
 export const queueNameOf = (name: IntegrationName) => `deliver-${name}`;
 
-export const enabled = (name: IntegrationName, config: SiteConfig) => config.integrations[name].enabled;
+export const enabled = (name: IntegrationName, config: SiteConfig) =>
+	config.integrations[name].enabled;
 
 export const takes = (name: IntegrationName, event: EventName) => {
 	const { events } = INTEGRATION_TABLE[name];
@@ -43,6 +70,11 @@ export const takes = (name: IntegrationName, event: EventName) => {
 };
 
 /** The second-level names an event fans out to on a site: only the enabled integrations that take it. */
-export function targetsOf(event: EventName, config: SiteConfig): IntegrationName[] {
-	return INTEGRATIONS.filter((name) => takes(name, event) && enabled(name, config));
+export function targetsOf(
+	event: EventName,
+	config: SiteConfig
+): IntegrationName[] {
+	return INTEGRATIONS.filter(
+		(name) => takes(name, event) && enabled(name, config)
+	);
 }

@@ -1,5 +1,5 @@
-import { CLAIM_MS, claim, markDoneStatement, release } from "../deliveries.ts";
 import { integrationUrlProblem } from "../../src/protocol/site-config.ts";
+import { claim, CLAIM_MS, markDoneStatement, release } from "../deliveries.ts";
 import { PermanentFailure } from "./types.ts";
 
 /** Another copy of this delivery is being worked on right now: try again after it has finished or given up. */
@@ -9,7 +9,7 @@ export class InFlightElsewhere extends Error {}
 export class RetryLater extends Error {
 	constructor(
 		message: string,
-		readonly afterSeconds: number,
+		readonly afterSeconds: number
 	) {
 		super(message);
 	}
@@ -18,16 +18,27 @@ export class RetryLater extends Error {
 const MARK_DONE_TRIES = 6;
 
 /** Runs an outside effect at most once per key (SPEC §8); a failure gives the key back and is rethrown for a retry. */
-export async function once(db: D1Database, key: string, effect: (deliveryId: string) => Promise<void>): Promise<void> {
+export async function once(
+	db: D1Database,
+	key: string,
+	effect: (deliveryId: string) => Promise<void>
+): Promise<void> {
 	const claimed = await claim(db, key);
 	if (!claimed.owned) {
 		if (claimed.done) return;
-		throw new InFlightElsewhere(`${key} is being delivered by another consumer`);
+		throw new InFlightElsewhere(
+			`${key} is being delivered by another consumer`
+		);
 	}
 	try {
 		await effect(claimed.deliveryId);
 	} catch (error) {
-		await release(db, key, claimed.until, error instanceof Error ? error.message : String(error));
+		await release(
+			db,
+			key,
+			claimed.until,
+			error instanceof Error ? error.message : String(error)
+		);
 		throw error;
 	}
 	// The effect happened: failing to record it now would let it happen again once the claim runs out.
@@ -37,7 +48,10 @@ export async function once(db: D1Database, key: string, effect: (deliveryId: str
 			return;
 		} catch (error) {
 			if (attempt >= MARK_DONE_TRIES) {
-				console.error(`${key}: done, but not recorded; it may happen again once its claim runs out`, error);
+				console.error(
+					`${key}: done, but not recorded; it may happen again once its claim runs out`,
+					error
+				);
 				throw error;
 			}
 			// 0.2, 0.4, … 3.2 s: about 6 s in all, well inside the claim.
@@ -66,7 +80,10 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  */
 export async function postJson(url: string, init: Post): Promise<void> {
 	const problem = integrationUrlProblem(url);
-	if (problem) throw new PermanentFailure(`the integration URL (${originOf(url)}) ${problem}`);
+	if (problem)
+		throw new PermanentFailure(
+			`the integration URL (${originOf(url)}) ${problem}`
+		);
 	const origin = new URL(url).origin;
 	const response = await fetch(url, {
 		method: "POST",
@@ -86,11 +103,18 @@ export async function postJson(url: string, init: Post): Promise<void> {
 		await discard();
 		const location = response.headers.get("Location");
 		const target = location === null ? "" : ` to ${originOf(location, url)}`;
-		throw new Error(`POST ${origin} answered ${response.status}, a redirect${target}; redirects are not followed`);
+		throw new Error(
+			`POST ${origin} answered ${response.status}, a redirect${target}; redirects are not followed`
+		);
 	}
-	const detail = (await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "")).slice(0, 200).replace(/\s+/g, " ");
+	const detail = (
+		await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "")
+	)
+		.slice(0, 200)
+		.replace(/\s+/g, " ");
 	const message = `POST ${origin} answered ${response.status}${detail ? `: ${detail}` : ""}`;
-	if (init.permanent?.includes(response.status)) throw new PermanentFailure(message);
+	if (init.permanent?.includes(response.status))
+		throw new PermanentFailure(message);
 	const retryAfter = retryAfterSeconds(response.headers.get("Retry-After"));
 	if (retryAfter !== undefined) throw new RetryLater(message, retryAfter);
 	throw new Error(message);
@@ -107,7 +131,10 @@ function originOf(url: string, base?: string): string {
 }
 
 /** At most `maxBytes` of the body as text; the rest is left unread and the stream cancelled. */
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
+async function readCapped(
+	response: Response,
+	maxBytes: number
+): Promise<string> {
 	if (!response.body) return "";
 	const reader = response.body.getReader();
 	const chunks: Uint8Array[] = [];
@@ -134,7 +161,9 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
 /** Retry-After is seconds or an HTTP date. */
 function retryAfterSeconds(header: string | null): number | undefined {
 	if (!header) return undefined;
-	const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+	const seconds = /^\d+$/.test(header.trim())
+		? Number(header)
+		: (Date.parse(header) - Date.now()) / 1000;
 	return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : undefined;
 }
 
@@ -146,13 +175,21 @@ function retryAfterSeconds(header: string | null): number | undefined {
 export const REJECTED_REQUEST = [400, 413, 422] as const;
 
 /** At most half the claim, so a call that hangs never outlives the claim it runs under. */
-export const timeoutOf = (env: Env) => Math.min(Number(env.DELIVERY_TIMEOUT_MS) || 10_000, CLAIM_MS / 2);
+export const timeoutOf = (env: Env) =>
+	Math.min(Number(env.DELIVERY_TIMEOUT_MS) || 10_000, CLAIM_MS / 2);
 
 /** Gives up on a promise after `ms` (the send_email binding takes no AbortSignal). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(
+	promise: Promise<T>,
+	ms: number,
+	what: string
+): Promise<T> {
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const timeout = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+		timer = setTimeout(
+			() => reject(new Error(`${what} took longer than ${ms} ms`)),
+			ms
+		);
 	});
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,8 +1,17 @@
 /** Persistence into D1: transcripts, offline messages, wrap-ups, ratings, log events (SPEC §8). */
-import type { ChatEndPayload, ChatTranscriptPayload, EventName, OfflineMessagePayload, RatingPayload, TranscriptMessage, WrapupPayload } from "../../src/protocol/events.ts";
-import { skipRepeat, markDoneStatement, deliveryIdOf } from "../deliveries.ts";
+import { deliveryIdOf, markDoneStatement, skipRepeat } from "../deliveries.ts";
 import { RetryLater } from "./once.ts";
-import { PermanentFailure, type Delivery } from "./types.ts";
+import { PermanentFailure } from "./types.ts";
+import type {
+	ChatEndPayload,
+	ChatTranscriptPayload,
+	EventName,
+	OfflineMessagePayload,
+	RatingPayload,
+	TranscriptMessage,
+	WrapupPayload,
+} from "../../src/protocol/events.ts";
+import type { Delivery } from "./types.ts";
 
 /**
  * Messages go in as JSON arrays, one statement per chunk: D1 binds at most 100 values a statement
@@ -28,24 +37,45 @@ export async function persist(delivery: Delivery): Promise<void> {
 	if (repeat && !MERGED.has(event)) return;
 	const writes = await statementsFor(delivery);
 	// The rows and the mark in one transaction: either the effect happened once, or not at all.
-	await env.DB.batch(repeat ? writes : [...writes, markDoneStatement(env.DB, key, await deliveryIdOf(key))]);
+	await env.DB.batch(
+		repeat
+			? writes
+			: [...writes, markDoneStatement(env.DB, key, await deliveryIdOf(key))]
+	);
 }
 
-async function statementsFor({ env, event, envelope }: Delivery): Promise<D1PreparedStatement[]> {
+async function statementsFor({
+	env,
+	event,
+	envelope,
+}: Delivery): Promise<D1PreparedStatement[]> {
 	const db = env.DB;
 	switch (event) {
 		case "chat.end":
 			return chatEndStatements(db, envelope.payload as ChatEndPayload);
 		case "chat.transcript":
-			return chatTranscriptStatements(db, envelope.siteId, envelope.payload as ChatTranscriptPayload);
+			return chatTranscriptStatements(
+				db,
+				envelope.siteId,
+				envelope.payload as ChatTranscriptPayload
+			);
 		case "offlineMessage.submit": {
 			const m = envelope.payload as OfflineMessagePayload;
 			return [
 				db
 					.prepare(
-						`INSERT OR IGNORE INTO offline_messages (id, site_id, name, email, phone, department, message, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+						`INSERT OR IGNORE INTO offline_messages (id, site_id, name, email, phone, department, message, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 					)
-					.bind(m.id, envelope.siteId, m.name, m.email, m.phone, m.department, m.message, m.submittedAt),
+					.bind(
+						m.id,
+						envelope.siteId,
+						m.name,
+						m.email,
+						m.phone,
+						m.department,
+						m.message,
+						m.submittedAt
+					),
 			];
 		}
 		case "agent.wrapup": {
@@ -56,9 +86,16 @@ async function statementsFor({ env, event, envelope }: Delivery): Promise<D1Prep
 					.prepare(
 						`INSERT INTO wrapups (chat_id, agent_id, site_id, category, comment, wrapped_up_at) VALUES (?, ?, ?, ?, ?, ?)
 						 ON CONFLICT (chat_id, agent_id) DO UPDATE SET category = excluded.category, comment = excluded.comment, wrapped_up_at = excluded.wrapped_up_at
-						 WHERE excluded.wrapped_up_at >= wrapups.wrapped_up_at`,
+						 WHERE excluded.wrapped_up_at >= wrapups.wrapped_up_at`
 					)
-					.bind(w.chatId, w.agentId, envelope.siteId, w.category, w.comment, w.wrappedUpAt),
+					.bind(
+						w.chatId,
+						w.agentId,
+						envelope.siteId,
+						w.category,
+						w.comment,
+						w.wrappedUpAt
+					),
 			];
 		}
 		case "visitor.rating": {
@@ -68,27 +105,45 @@ async function statementsFor({ env, event, envelope }: Delivery): Promise<D1Prep
 					.prepare(
 						`INSERT INTO ratings (chat_id, site_id, visitor_id, rating, comment, rated_at) VALUES (?, ?, ?, ?, ?, ?)
 						 ON CONFLICT (chat_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment, rated_at = excluded.rated_at
-						 WHERE excluded.rated_at >= ratings.rated_at`,
+						 WHERE excluded.rated_at >= ratings.rated_at`
 					)
-					.bind(r.chatId, envelope.siteId, r.visitorId, r.rating, r.comment, r.ratedAt),
+					.bind(
+						r.chatId,
+						envelope.siteId,
+						r.visitorId,
+						r.rating,
+						r.comment,
+						r.ratedAt
+					),
 			];
 		}
 		default:
 			return [
 				db
-					.prepare(`INSERT OR IGNORE INTO event_log (unique_id, site_id, name, payload, published_at) VALUES (?, ?, ?, ?, ?)`)
-					.bind(envelope.uniqueId, envelope.siteId, event, JSON.stringify(envelope.payload), envelope.publishedAt),
+					.prepare(
+						`INSERT OR IGNORE INTO event_log (unique_id, site_id, name, payload, published_at) VALUES (?, ?, ?, ?, ?)`
+					)
+					.bind(
+						envelope.uniqueId,
+						envelope.siteId,
+						event,
+						JSON.stringify(envelope.payload),
+						envelope.publishedAt
+					),
 			];
 	}
 }
 
-function chatEndStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStatement[] {
+function chatEndStatements(
+	db: D1Database,
+	chat: ChatEndPayload
+): D1PreparedStatement[] {
 	const { transcript, ...summary } = chat;
 	// The first chat.end stored names the chat (visitor, prechat, ticket, end time); later ones only add to it.
 	const row = db
 		.prepare(
 			`INSERT OR IGNORE INTO chats (id, site_id, visitor_id, visitor_name, visitor_email, agent_ids, request_time, start_time, end_time, message_count, payload)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		)
 		.bind(
 			chat.id,
@@ -101,9 +156,12 @@ function chatEndStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStat
 			chat.startTime,
 			chat.endTime,
 			transcript.length,
-			JSON.stringify(summary),
+			JSON.stringify(summary)
 		);
-	return [row, ...mergeStatements(db, chat.siteId, chat.id, chat.agentIds, transcript)];
+	return [
+		row,
+		...mergeStatements(db, chat.siteId, chat.id, chat.agentIds, transcript),
+	];
 }
 
 /**
@@ -112,10 +170,22 @@ function chatEndStatements(db: D1Database, chat: ChatEndPayload): D1PreparedStat
  * history index is keyed by. One that never comes (persistence off then, a dead-lettered end) ends
  * this one in the dead-letter queue too, after the queue's retries, with nothing lost.
  */
-async function chatTranscriptStatements(db: D1Database, siteId: string, chat: ChatTranscriptPayload): Promise<D1PreparedStatement[]> {
-	const stored = await db.prepare(`SELECT site_id FROM chats WHERE id = ?`).bind(chat.id).first<{ site_id: string }>();
-	if (!stored) throw new RetryLater(`chat ${chat.id} is not persisted yet: its chat.end comes first`, CHAT_END_WAIT_SECONDS);
-	if (stored.site_id !== siteId) throw new PermanentFailure(`chat ${chat.id} is not a chat of ${siteId}`);
+async function chatTranscriptStatements(
+	db: D1Database,
+	siteId: string,
+	chat: ChatTranscriptPayload
+): Promise<D1PreparedStatement[]> {
+	const stored = await db
+		.prepare(`SELECT site_id FROM chats WHERE id = ?`)
+		.bind(chat.id)
+		.first<{ site_id: string }>();
+	if (!stored)
+		throw new RetryLater(
+			`chat ${chat.id} is not persisted yet: its chat.end comes first`,
+			CHAT_END_WAIT_SECONDS
+		);
+	if (stored.site_id !== siteId)
+		throw new PermanentFailure(`chat ${chat.id} is not a chat of ${siteId}`);
 	return mergeStatements(db, siteId, chat.id, chat.agentIds, chat.transcript);
 }
 
@@ -124,13 +194,19 @@ async function chatTranscriptStatements(db: D1Database, siteId: string, chat: Ch
  * `agent_ids`, first seen first, and to their history index under the stored end time), and the
  * message count recounted from the rows.
  */
-function mergeStatements(db: D1Database, siteId: string, chatId: string, agentIds: readonly string[], transcript: readonly TranscriptMessage[]): D1PreparedStatement[] {
+function mergeStatements(
+	db: D1Database,
+	siteId: string,
+	chatId: string,
+	agentIds: readonly string[],
+	transcript: readonly TranscriptMessage[]
+): D1PreparedStatement[] {
 	const agents = JSON.stringify(agentIds);
 	const statements = [
 		db
 			.prepare(
 				`INSERT OR IGNORE INTO chat_agents (site_id, agent_id, end_time, chat_id)
-				 SELECT chats.site_id, agent.value, chats.end_time, chats.id FROM chats, json_each(?3) AS agent WHERE chats.id = ?1 AND chats.site_id = ?2`,
+				 SELECT chats.site_id, agent.value, chats.end_time, chats.id FROM chats, json_each(?3) AS agent WHERE chats.id = ?1 AND chats.site_id = ?2`
 			)
 			.bind(chatId, siteId, agents),
 	];
@@ -138,9 +214,10 @@ function mergeStatements(db: D1Database, siteId: string, chatId: string, agentId
 		`INSERT OR IGNORE INTO chat_messages (chat_id, id, type, data_offset, content, send_time, sender_id, sender_name)
 		 SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type'), json_extract(value, '$.dataOffset'), json_extract(value, '$.content'),
 		        json_extract(value, '$.sendTime'), json_extract(value, '$.senderId'), json_extract(value, '$.senderName')
-		 FROM json_each(?2) WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND site_id = ?3)`,
+		 FROM json_each(?2) WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND site_id = ?3)`
 	);
-	for (const chunk of jsonChunks(transcript)) statements.push(insert.bind(chatId, chunk, siteId));
+	for (const chunk of jsonChunks(transcript))
+		statements.push(insert.bind(chatId, chunk, siteId));
 	statements.push(
 		db
 			.prepare(
@@ -154,15 +231,17 @@ function mergeStatements(db: D1Database, siteId: string, chatId: string, agentId
 				     )
 				   ),
 				   message_count = (SELECT COUNT(*) FROM chat_messages WHERE chat_id = chats.id)
-				 WHERE id = ?1 AND site_id = ?2`,
+				 WHERE id = ?1 AND site_id = ?2`
 			)
-			.bind(chatId, siteId, agents),
+			.bind(chatId, siteId, agents)
 	);
 	return statements;
 }
 
 /** JSON arrays of consecutive messages, each under CHUNK_CHARS (a single larger message gets its own). */
-function* jsonChunks(messages: readonly TranscriptMessage[]): Generator<string> {
+function* jsonChunks(
+	messages: readonly TranscriptMessage[]
+): Generator<string> {
 	let chunk: string[] = [];
 	let size = 0;
 	for (const message of messages) {

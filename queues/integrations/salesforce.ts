@@ -5,24 +5,33 @@ import type { Delivery } from "./types.ts";
 
 export const SALESFORCE_API_VERSION = "v60.0";
 
-export async function createCase({ env, event, envelope, key, config }: Delivery): Promise<void> {
+export async function createCase({
+	env,
+	event,
+	envelope,
+	key,
+	config,
+}: Delivery): Promise<void> {
 	const { baseUrl, accessToken } = config.integrations.salesforce;
 	const summary = summarize("salesforce", event, envelope.payload);
 	await once(env.DB, key, async () => {
-		await postJson(`${baseUrl!.replace(/\/+$/, "")}/services/data/${SALESFORCE_API_VERSION}/sobjects/Case`, {
-			headers: { Authorization: `Bearer ${accessToken}` },
-			body: JSON.stringify({
-				Subject: summary.subject.slice(0, 255),
-				// Case.Description holds 32,000 characters.
-				Description: cut(summary.body, 32_000),
-				Origin: event === "chat.end" ? "Chat" : "Web",
-				Status: "New",
-				SuppliedName: summary.requester.name ?? undefined,
-				SuppliedEmail: summary.requester.email ?? undefined,
-				SuppliedPhone: summary.requester.phone ?? undefined,
-			}),
-			timeoutMs: timeoutOf(env),
-			permanent: REJECTED_REQUEST,
-		});
+		await postJson(
+			`${baseUrl!.replace(/\/+$/, "")}/services/data/${SALESFORCE_API_VERSION}/sobjects/Case`,
+			{
+				headers: { Authorization: `Bearer ${accessToken}` },
+				body: JSON.stringify({
+					Subject: summary.subject.slice(0, 255),
+					// Case.Description holds 32,000 characters.
+					Description: cut(summary.body, 32_000),
+					Origin: event === "chat.end" ? "Chat" : "Web",
+					Status: "New",
+					SuppliedName: summary.requester.name ?? undefined,
+					SuppliedEmail: summary.requester.email ?? undefined,
+					SuppliedPhone: summary.requester.phone ?? undefined,
+				}),
+				timeoutMs: timeoutOf(env),
+				permanent: REJECTED_REQUEST,
+			}
+		);
 	});
 }

@@ -1,29 +1,57 @@
 /** The words every human-facing integration (email, ticket, Salesforce, Zendesk) shows for an event. */
-import type { ChatEndPayload, EventName, OfflineMessagePayload, TranscriptMessage } from "../../src/protocol/events.ts";
 import { unsupported } from "./types.ts";
+import type {
+	ChatEndPayload,
+	EventName,
+	OfflineMessagePayload,
+	TranscriptMessage,
+} from "../../src/protocol/events.ts";
 
 export interface Summary {
 	subject: string;
 	body: string;
-	requester: { name: string | null; email: string | null; phone: string | null };
+	requester: {
+		name: string | null;
+		email: string | null;
+		phone: string | null;
+	};
 	chatId: string | null;
 }
 
 const who = (m: TranscriptMessage, visitorName: string) =>
-	m.type === 1 ? visitorName : m.type === 4 ? "System" : (m.senderName ?? "Agent");
+	m.type === 1
+		? visitorName
+		: m.type === 4
+			? "System"
+			: (m.senderName ?? "Agent");
 
-export function summarize(integration: string, event: EventName, payload: unknown): Summary {
+export function summarize(
+	integration: string,
+	event: EventName,
+	payload: unknown
+): Summary {
 	if (event === "chat.end") {
 		const chat = payload as ChatEndPayload;
 		const name = chat.visitor.name ?? chat.prechat.name;
 		const visitorName = name ?? "Visitor";
-		const lines = chat.transcript.map((m) => `[${new Date(m.sendTime).toISOString()}] ${who(m, visitorName)}: ${m.content}`);
-		const wrapupText = [chat.wrapup?.category, chat.wrapup?.comment].filter(Boolean).join(" — ");
+		const lines = chat.transcript.map(
+			(m) =>
+				`[${new Date(m.sendTime).toISOString()}] ${who(m, visitorName)}: ${m.content}`
+		);
+		const wrapupText = [chat.wrapup?.category, chat.wrapup?.comment]
+			.filter(Boolean)
+			.join(" — ");
 		const wrapup = wrapupText ? [`Wrap-up: ${wrapupText}`] : [];
 		return {
 			subject: chat.ticket.title,
-			body: [`Chat ${chat.id} on ${chat.siteId}`, ...wrapup, "", ...lines].join("\n"),
-			requester: { name, email: chat.visitor.email ?? chat.prechat.email, phone: chat.prechat.phone },
+			body: [`Chat ${chat.id} on ${chat.siteId}`, ...wrapup, "", ...lines].join(
+				"\n"
+			),
+			requester: {
+				name,
+				email: chat.visitor.email ?? chat.prechat.email,
+				phone: chat.prechat.phone,
+			},
 			chatId: chat.id,
 		};
 	}
@@ -31,7 +59,13 @@ export function summarize(integration: string, event: EventName, payload: unknow
 		const m = payload as OfflineMessagePayload;
 		return {
 			subject: `Offline message from ${m.name ?? m.email}`,
-			body: [m.message, "", `From: ${m.name ?? ""} <${m.email}>`, m.phone ? `Phone: ${m.phone}` : "", m.department ? `Department: ${m.department}` : ""]
+			body: [
+				m.message,
+				"",
+				`From: ${m.name ?? ""} <${m.email}>`,
+				m.phone ? `Phone: ${m.phone}` : "",
+				m.department ? `Department: ${m.department}` : "",
+			]
 				.filter((line, i) => i < 2 || line)
 				.join("\n"),
 			requester: { name: m.name, email: m.email, phone: m.phone },
@@ -44,6 +78,7 @@ export function summarize(integration: string, event: EventName, payload: unknow
 /** A body cut to what a receiver takes, saying so: the whole transcript stays in the chat's history (D1). */
 export function cut(text: string, maxChars: number): string {
 	if (text.length <= maxChars) return text;
-	const note = "\n… (cut here: the whole conversation is in the chat's history)";
+	const note =
+		"\n… (cut here: the whole conversation is in the chat's history)";
 	return text.slice(0, maxChars - note.length) + note;
 }

@@ -1,22 +1,41 @@
 /** Tickets are rows in D1 (SPEC §8), opened from ended chats and offline messages. */
-import type { ChatEndPayload } from "../../src/protocol/events.ts";
-import { deliveryIdOf, skipRepeat, markDoneStatement } from "../deliveries.ts";
+import { deliveryIdOf, markDoneStatement, skipRepeat } from "../deliveries.ts";
 import { cut, summarize } from "./summary.ts";
+import type { ChatEndPayload } from "../../src/protocol/events.ts";
+import type { Delivery } from "./types.ts";
 
 /** Well inside D1's 2 MB row at 3 bytes a character. */
 const MAX_BODY_CHARS = 500_000;
-import type { Delivery } from "./types.ts";
 
-export async function openTicket({ env, event, envelope, key }: Delivery): Promise<void> {
+export async function openTicket({
+	env,
+	event,
+	envelope,
+	key,
+}: Delivery): Promise<void> {
 	if (await skipRepeat(env.DB, key)) return;
 	const summary = summarize("ticket", event, envelope.payload);
 	// A chat names its ticket in its chat.end payload; an offline message's ticket is named after its event.
-	const id = event === "chat.end" ? (envelope.payload as ChatEndPayload).ticket.id : `tkt_${(await deliveryIdOf(envelope.uniqueId)).replaceAll("-", "")}`;
+	const id =
+		event === "chat.end"
+			? (envelope.payload as ChatEndPayload).ticket.id
+			: `tkt_${(await deliveryIdOf(envelope.uniqueId)).replaceAll("-", "")}`;
 	await env.DB.batch([
 		env.DB.prepare(
 			`INSERT OR IGNORE INTO tickets (id, site_id, source_event, source_id, chat_id, subject, body, requester_name, requester_email, status, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
-		).bind(id, envelope.siteId, event, envelope.uniqueId, summary.chatId, summary.subject, cut(summary.body, MAX_BODY_CHARS), summary.requester.name, summary.requester.email, envelope.publishedAt),
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`
+		).bind(
+			id,
+			envelope.siteId,
+			event,
+			envelope.uniqueId,
+			summary.chatId,
+			summary.subject,
+			cut(summary.body, MAX_BODY_CHARS),
+			summary.requester.name,
+			summary.requester.email,
+			envelope.publishedAt
+		),
 		markDoneStatement(env.DB, key, await deliveryIdOf(key)),
 	]);
 }

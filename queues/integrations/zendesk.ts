@@ -2,23 +2,31 @@
 import { base64Utf8 } from "../../src/security/encoding.ts";
 import { once, postJson, REJECTED_REQUEST, timeoutOf } from "./once.ts";
 import { cut, summarize } from "./summary.ts";
+import type { Delivery } from "./types.ts";
 
 /** Zendesk refuses comments much over 64 KB. */
 const MAX_COMMENT_CHARS = 60_000;
-import type { Delivery } from "./types.ts";
 
 /** `{email}/token:{apiToken}`, base64 of its UTF-8 bytes. */
 export function zendeskAuthorization(email: string, apiToken: string): string {
 	return `Basic ${base64Utf8(`${email}/token:${apiToken}`)}`;
 }
 
-export async function createTicket({ env, event, envelope, key, config }: Delivery): Promise<void> {
+export async function createTicket({
+	env,
+	event,
+	envelope,
+	key,
+	config,
+}: Delivery): Promise<void> {
 	const { baseUrl, email, apiToken } = config.integrations.zendesk;
 	const summary = summarize("zendesk", event, envelope.payload);
 	await once(env.DB, key, async () => {
 		// Zendesk needs an email to find or create the requester; without one the API user is the requester.
 		const { name, email: requesterEmail } = summary.requester;
-		const requester = requesterEmail ? { name: name ?? requesterEmail, email: requesterEmail } : undefined;
+		const requester = requesterEmail
+			? { name: name ?? requesterEmail, email: requesterEmail }
+			: undefined;
 		await postJson(`${baseUrl!.replace(/\/+$/, "")}/api/v2/tickets.json`, {
 			headers: { Authorization: zendeskAuthorization(email!, apiToken!) },
 			body: JSON.stringify({

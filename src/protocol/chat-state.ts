@@ -23,7 +23,13 @@ export const ChatMetaSchema = z.object({
 	/** When the first agent joined. */
 	startTime: z.number().int().optional(),
 	/** The latest wrap-up, carried into chat.end when it comes before the end. */
-	wrapup: z.object({ agentId: z.string(), category: z.string().optional(), comment: z.string().optional() }).optional(),
+	wrapup: z
+		.object({
+			agentId: z.string(),
+			category: z.string().optional(),
+			comment: z.string().optional(),
+		})
+		.optional(),
 	endTime: z.number().int().optional(),
 	limits: z.object({
 		maxMessageLength: z.number().int().positive(),

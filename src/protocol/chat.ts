@@ -97,14 +97,16 @@ export const AgentLoginSchema = z.strictObject({
 
 export type AgentRole = z.infer<typeof AgentRoleSchema>;
 
-
 const agentName = z.string().min(1).max(200);
 const agentPassword = z.string().min(8).max(200);
 const agentMaxChats = z.number().int().min(1).max(100);
 
 export const CreateAgentSchema = z.strictObject({
 	/** A fixed id (SPEC §12: seeded agents have the same id on every deployment, so their tokens work on each); random when left out. */
-	id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64").optional(),
+	id: z
+		.string()
+		.regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64")
+		.optional(),
 	email: z.email().max(320),
 	name: agentName,
 	password: agentPassword,
@@ -114,14 +116,22 @@ export const CreateAgentSchema = z.strictObject({
 
 /** A new password or `disabled: true` revokes the agent's tokens (SPEC §6). */
 export const UpdateAgentSchema = z
-	.strictObject({ name: agentName, password: agentPassword, role: AgentRoleSchema, maxChats: agentMaxChats, disabled: z.boolean() })
+	.strictObject({
+		name: agentName,
+		password: agentPassword,
+		role: AgentRoleSchema,
+		maxChats: agentMaxChats,
+		disabled: z.boolean(),
+	})
 	.partial()
 	.refine((update) => Object.keys(update).length > 0, "nothing to change");
 
 /** What the admin API answers about an agent: the login answer's fields and whether it is disabled. */
-export const AdminAgentSchema = z.object({ ...AgentSchema.shape, disabled: z.boolean() });
+export const AdminAgentSchema = z.object({
+	...AgentSchema.shape,
+	disabled: z.boolean(),
+});
 export type AdminAgent = z.infer<typeof AdminAgentSchema>;
-
 
 /** Header values: a missing header is 0; anything else must be a plain non-negative integer. */
 export const OffsetHeaderSchema = z

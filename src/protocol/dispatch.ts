@@ -6,9 +6,13 @@ export const AgentStatusSchema = z.enum(["online", "away", "offline"]);
 
 export const SetStatusSchema = z.strictObject({ status: AgentStatusSchema });
 
-export const TransferSchema = z.strictObject({ toAgentId: z.string().min(1).max(64) });
+export const TransferSchema = z.strictObject({
+	toAgentId: z.string().min(1).max(64),
+});
 
-export const InviteAgentSchema = z.strictObject({ agentId: z.string().min(1).max(64) });
+export const InviteAgentSchema = z.strictObject({
+	agentId: z.string().min(1).max(64),
+});
 
 /** Chat ids are lower-case UUIDs, like message ids. */
 const chatId = MessageIdSchema;
@@ -55,4 +59,8 @@ export type AgentServerFrame =
 	| { type: "invited"; chatId: string; by: string }
 	| { type: "private"; from: string; message: string }
 	| { type: "accepted"; chatId: string; chatState: string }
-	| { type: "error"; chatId?: string; error: { type: string; message: string } };
+	| {
+			type: "error";
+			chatId?: string;
+			error: { type: string; message: string };
+	  };

@@ -20,7 +20,14 @@ export const FIRST_LEVEL_EVENTS = [
 ] as const;
 export type EventName = (typeof FIRST_LEVEL_EVENTS)[number];
 
-export const INTEGRATIONS = ["persistence", "email", "ticket", "webhook", "salesforce", "zendesk"] as const;
+export const INTEGRATIONS = [
+	"persistence",
+	"email",
+	"ticket",
+	"webhook",
+	"salesforce",
+	"zendesk",
+] as const;
 export type IntegrationName = (typeof INTEGRATIONS)[number];
 
 /** `name` is dotted: a first-level event, or `<event>.<integration>` on the second level. */
@@ -31,7 +38,10 @@ export const EnvelopeSchema = z.object({
 	payload: z.unknown(),
 	publishedAt: z.number().int().nonnegative(),
 });
-export type Envelope<P = unknown> = Omit<z.infer<typeof EnvelopeSchema>, "payload"> & { payload: P };
+export type Envelope<P = unknown> = Omit<
+	z.infer<typeof EnvelopeSchema>,
+	"payload"
+> & { payload: P };
 
 export const TranscriptMessageSchema = z.object({
 	id: z.string(),
@@ -61,7 +71,9 @@ export const ChatEndPayloadSchema = z.object({
 		productService: nullableText,
 		department: nullableText,
 	}),
-	wrapup: z.object({ comment: nullableText, category: nullableText }).nullable(),
+	wrapup: z
+		.object({ comment: nullableText, category: nullableText })
+		.nullable(),
 	agentIds: z.array(z.string()),
 	ifEnterQueue: z.boolean(),
 	requestTime: z.number().int(),

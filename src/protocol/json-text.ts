@@ -8,17 +8,30 @@
 /** Deep enough for every wire shape (site config is the deepest, at five); a few levels of free-form prechat. */
 export const MAX_JSON_DEPTH = 8;
 
-export type JsonText = { ok: true; value: unknown } | { ok: false; message: string };
+export type JsonText =
+	{ ok: true; value: unknown } | { ok: false; message: string };
 
-export function parseJsonText(raw: string, maxDepth = MAX_JSON_DEPTH): JsonText {
-	if (nestingOf(raw) > maxDepth) return { ok: false, message: `JSON is nested deeper than ${maxDepth} levels` };
+export function parseJsonText(
+	raw: string,
+	maxDepth = MAX_JSON_DEPTH
+): JsonText {
+	if (nestingOf(raw) > maxDepth)
+		return {
+			ok: false,
+			message: `JSON is nested deeper than ${maxDepth} levels`,
+		};
 	let value: unknown;
 	try {
 		value = JSON.parse(raw);
 	} catch {
 		return { ok: false, message: "body is not valid JSON" };
 	}
-	return wellFormed(value) ? { ok: true, value } : { ok: false, message: "text must be well-formed Unicode (no lone surrogates)" };
+	return wellFormed(value)
+		? { ok: true, value }
+		: {
+				ok: false,
+				message: "text must be well-formed Unicode (no lone surrogates)",
+			};
 }
 
 /** Deepest bracket nesting outside strings; stops counting once it is too deep to matter. */
@@ -29,7 +42,8 @@ function nestingOf(raw: string): number {
 	for (let i = 0; i < raw.length; i++) {
 		const c = raw.charCodeAt(i);
 		if (inString) {
-			if (c === 0x5c) i++; // backslash: skip the escaped character
+			if (c === 0x5c)
+				i++; // backslash: skip the escaped character
 			else if (c === 0x22) inString = false;
 		} else if (c === 0x22) inString = true;
 		else if (c === 0x7b || c === 0x5b) {
@@ -44,7 +58,8 @@ function wellFormed(value: unknown): boolean {
 	if (typeof value === "string") return value.isWellFormed();
 	if (Array.isArray(value)) return value.every(wellFormed);
 	if (value !== null && typeof value === "object") {
-		for (const [key, v] of Object.entries(value)) if (!key.isWellFormed() || !wellFormed(v)) return false;
+		for (const [key, v] of Object.entries(value))
+			if (!key.isWellFormed() || !wellFormed(v)) return false;
 	}
 	return true;
 }

@@ -14,7 +14,12 @@ const title = z.string().max(300);
 const referrer = z.string().max(2000);
 
 /** `POST …/visits`, on each page view (no token). */
-export const VisitSchema = z.strictObject({ visitorState: visitorState.optional(), page, title: title.optional(), referrer: referrer.optional() });
+export const VisitSchema = z.strictObject({
+	visitorState: visitorState.optional(),
+	page,
+	title: title.optional(),
+	referrer: referrer.optional(),
+});
 
 export interface VisitResult {
 	visitorId: string;
@@ -39,7 +44,9 @@ export interface VisitorSummary {
 	banned: boolean;
 }
 
-export const InviteVisitorSchema = z.strictObject({ message: z.string().trim().min(1).max(1000) });
+export const InviteVisitorSchema = z.strictObject({
+	message: z.string().trim().min(1).max(1000),
+});
 
 /** Up to a year; without `minutes` the ban lasts until it is lifted. */
 export const MAX_BAN_MINUTES = 525_600;
@@ -58,14 +65,26 @@ export const ConversionSchema = z.strictObject({
 /** A console's own settings: `sound` and `notifications` are known; others are small flat values under plain names. */
 const MAX_PREFERENCES = 30;
 export const PreferencesSchema = z
-	.object({ sound: z.boolean().optional(), notifications: z.boolean().optional() })
+	.object({
+		sound: z.boolean().optional(),
+		notifications: z.boolean().optional(),
+	})
 	.catchall(z.union([z.boolean(), z.number(), z.string().max(200), z.null()]))
 	.refine((p) => Object.keys(p).length > 0, "nothing to save")
-	.refine((p) => Object.keys(p).length <= MAX_PREFERENCES, `at most ${MAX_PREFERENCES} preferences`)
-	.refine((p) => Object.keys(p).every((key) => /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key)), "preference names are letters, digits and _ (at most 40)");
+	.refine(
+		(p) => Object.keys(p).length <= MAX_PREFERENCES,
+		`at most ${MAX_PREFERENCES} preferences`
+	)
+	.refine(
+		(p) =>
+			Object.keys(p).every((key) => /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key)),
+		"preference names are letters, digits and _ (at most 40)"
+	);
 
 /** A private message to another agent of the site; longer content is 413, as in a chat. */
-export const PrivateMessageSchema = z.strictObject({ content: z.string().min(1) });
+export const PrivateMessageSchema = z.strictObject({
+	content: z.string().min(1),
+});
 
 /** The page socket's first frame (SPEC §5): the visitor's sealed state, and the page so the visit is re-announced. */
 export const VisitorHelloFrameSchema = z.strictObject({

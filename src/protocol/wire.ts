@@ -20,13 +20,29 @@ export const AGENT_OFFSET_HEADER = "X-Agent-Data-Offset";
 export const VISITOR_CHAIN_HEADER = "X-Visitor-Chain";
 export const AGENT_CHAIN_HEADER = "X-Agent-Chain";
 
-export const MessageTypeSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
+export const MessageTypeSchema = z.union([
+	z.literal(1),
+	z.literal(2),
+	z.literal(3),
+	z.literal(4),
+]);
 
 /** Message ids are canonical lower-case UUIDs (SPEC §2): one spelling per id, nothing SQLite could rewrite. */
-export const MessageIdSchema = z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a lower-case UUID"));
+export const MessageIdSchema = z
+	.string()
+	.check(
+		z.regex(
+			/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+			"must be a lower-case UUID"
+		)
+	);
 /** A stream's chain at the caller's offset (SPEC §3): 22 characters of base64url. */
-export const ChainSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/, "must be 22 characters of base64url"));
-export const DivergedSchema = z.array(z.enum(["visitor", "agent"])).check(z.maxLength(2));
+export const ChainSchema = z
+	.string()
+	.check(z.regex(/^[A-Za-z0-9_-]{22}$/, "must be 22 characters of base64url"));
+export const DivergedSchema = z
+	.array(z.enum(["visitor", "agent"]))
+	.check(z.maxLength(2));
 
 const int = () => z.number().check(z.int());
 const optionalString = () => z.optional(z.string());
@@ -44,7 +60,11 @@ export const ChatMessageSchema = z.object({
 
 export const ChatStatusSchema = z.enum(["waiting", "chatting", "ended"]);
 
-export const ErrorBodySchema = z.object({ type: z.string(), message: z.string(), issues: z.optional(z.unknown()) });
+export const ErrorBodySchema = z.object({
+	type: z.string(),
+	message: z.string(),
+	issues: z.optional(z.unknown()),
+});
 
 const queuePosition = () => z.optional(z.number().check(z.int(), z.positive()));
 
@@ -78,8 +98,17 @@ export const StartChatResultSchema = z.object({
 
 /** SPEC §4: supervisors may join or monitor any chat of their site and see its whole history. */
 export const AgentRoleSchema = z.enum(["agent", "supervisor"]);
-export const AgentSchema = z.object({ id: z.string(), email: z.string(), name: z.string(), role: AgentRoleSchema, maxChats: z.number() });
-export const AgentLoginResultSchema = z.object({ token: z.string(), agent: AgentSchema });
+export const AgentSchema = z.object({
+	id: z.string(),
+	email: z.string(),
+	name: z.string(),
+	role: AgentRoleSchema,
+	maxChats: z.number(),
+});
+export const AgentLoginResultSchema = z.object({
+	token: z.string(),
+	agent: AgentSchema,
+});
 
 const role = z.enum(["visitor", "agent"]);
 
@@ -97,11 +126,33 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
 		queuePosition: queuePosition(),
 		visitorState: optionalString(),
 	}),
-	z.object({ type: z.literal("rebuild"), visitorDataOffset: int(), agentDataOffset: int(), diverged: z.optional(DivergedSchema) }),
-	z.object({ type: z.literal("ack"), id: z.string(), dataOffset: int(), sendTime: z.number(), mac: z.string() }),
+	z.object({
+		type: z.literal("rebuild"),
+		visitorDataOffset: int(),
+		agentDataOffset: int(),
+		diverged: z.optional(DivergedSchema),
+	}),
+	z.object({
+		type: z.literal("ack"),
+		id: z.string(),
+		dataOffset: int(),
+		sendTime: z.number(),
+		mac: z.string(),
+	}),
 	z.object({ type: z.literal("message"), message: ChatMessageSchema }),
-	z.object({ type: z.literal("typing"), on: z.boolean(), role, senderId: z.string() }),
-	z.object({ type: z.literal("read"), visitorDataOffset: int(), agentDataOffset: int(), role, senderId: z.string() }),
+	z.object({
+		type: z.literal("typing"),
+		on: z.boolean(),
+		role,
+		senderId: z.string(),
+	}),
+	z.object({
+		type: z.literal("read"),
+		visitorDataOffset: int(),
+		agentDataOffset: int(),
+		role,
+		senderId: z.string(),
+	}),
 	z.object({
 		type: z.literal("state"),
 		chatState: z.string(),
@@ -111,11 +162,25 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
 	}),
 	z.object({ type: z.literal("ended") }),
 	/** `retryAfter`: with `rate_limited`, the seconds after which the same frame may succeed (HTTP's Retry-After). */
-	z.object({ type: z.literal("error"), error: z.object({ type: z.string(), message: z.string(), retryAfter: z.optional(z.number()) }) }),
+	z.object({
+		type: z.literal("error"),
+		error: z.object({
+			type: z.string(),
+			message: z.string(),
+			retryAfter: z.optional(z.number()),
+		}),
+	}),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 
 /** What the event endpoints (rating, wrap-up, offline messages) answer when they took the event. */
-export const EventAnswerSchema = z.object({ code: z.literal(0), id: z.string() });
+export const EventAnswerSchema = z.object({
+	code: z.literal(0),
+	id: z.string(),
+});
 /** What accept answers: the chat and its state, which now lists the agent. */
-export const AcceptAnswerSchema = z.object({ chatId: z.string(), chatState: z.string(), status: z.optional(ChatStatusSchema) });
+export const AcceptAnswerSchema = z.object({
+	chatId: z.string(),
+	chatState: z.string(),
+	status: z.optional(ChatStatusSchema),
+});

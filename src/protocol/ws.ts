@@ -1,9 +1,19 @@
 /** WebSocket frames (SPEC §5). Every frame from a client is parsed with ClientFrameSchema before anything else. */
 import { z } from "zod";
-import { ChainSchema, MAX_CHAT_STATE_LENGTH, RebuildChatSchema, SendMessageSchema } from "./chat.ts";
+import {
+	ChainSchema,
+	MAX_CHAT_STATE_LENGTH,
+	RebuildChatSchema,
+	SendMessageSchema,
+} from "./chat.ts";
 
 // What the room sends (ServerFrameSchema) is parsed by the clients: it lives in wire.ts, in zod/mini.
-export { HELLO_TIMEOUT_MS, MAX_FRAME_CHARS, ServerFrameSchema, type ServerFrame } from "./wire.ts";
+export {
+	HELLO_TIMEOUT_MS,
+	MAX_FRAME_CHARS,
+	ServerFrameSchema,
+	type ServerFrame,
+} from "./wire.ts";
 export const CLOSE_UNAUTHORIZED = 4401;
 /** No hello within HELLO_TIMEOUT_MS (SPEC §6). */
 export const CLOSE_NO_HELLO = 4408;
@@ -37,12 +47,26 @@ export const SendFrameSchema = z.strictObject({
 	agentChain: z.optional(ChainSchema),
 });
 
-export const RebuildFrameSchema = RebuildChatSchema.extend({ type: z.literal("rebuild") });
+export const RebuildFrameSchema = RebuildChatSchema.extend({
+	type: z.literal("rebuild"),
+});
 
-export const TypingFrameSchema = z.strictObject({ type: z.literal("typing"), on: z.boolean() });
+export const TypingFrameSchema = z.strictObject({
+	type: z.literal("typing"),
+	on: z.boolean(),
+});
 
-export const ReadFrameSchema = z.strictObject({ type: z.literal("read"), visitorDataOffset: offset, agentDataOffset: offset });
+export const ReadFrameSchema = z.strictObject({
+	type: z.literal("read"),
+	visitorDataOffset: offset,
+	agentDataOffset: offset,
+});
 
-export const ClientFrameSchema = z.discriminatedUnion("type", [HelloFrameSchema, SendFrameSchema, RebuildFrameSchema, TypingFrameSchema, ReadFrameSchema]);
+export const ClientFrameSchema = z.discriminatedUnion("type", [
+	HelloFrameSchema,
+	SendFrameSchema,
+	RebuildFrameSchema,
+	TypingFrameSchema,
+	ReadFrameSchema,
+]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
-

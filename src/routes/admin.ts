@@ -1,14 +1,16 @@
 import { Hono } from "hono";
-import { requireAdmin, type AppEnv } from "../auth.ts";
+import { requireAdmin } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
-import { CreateAgentSchema, UpdateAgentSchema, type AdminAgent, type AgentRole } from "../protocol/chat.ts";
+import { CreateAgentSchema, UpdateAgentSchema } from "../protocol/chat.ts";
 import { SiteConfigSchema } from "../protocol/site-config.ts";
 import { hashPassword } from "../security/passwords.ts";
 import { putMinimumTokenVersions } from "../security/revocation.ts";
 import { getSiteConfig, putSiteConfig } from "../site-config-cache.ts";
 import { SITE } from "./chats.ts";
 import { siteDispatcher } from "./room.ts";
+import type { AppEnv } from "../auth.ts";
+import type { AdminAgent, AgentRole } from "../protocol/chat.ts";
 
 interface AgentRow {
 	id: string;
@@ -20,7 +22,8 @@ interface AgentRow {
 	token_version: number;
 }
 
-const AGENT_COLUMNS = "id, email, name, role, max_chats, disabled, token_version";
+const AGENT_COLUMNS =
+	"id, email, name, role, max_chats, disabled, token_version";
 
 const adminAgent = (row: AgentRow): AdminAgent => ({
 	id: row.id,
@@ -39,54 +42,82 @@ export const admin = new Hono<AppEnv>()
 		return c.json(config);
 	})
 	.get(SITE, async (c) => {
-		const config = await getSiteConfig(c.env.SITE_CONFIG, c.req.param("siteId"));
+		const config = await getSiteConfig(
+			c.env.SITE_CONFIG,
+			c.req.param("siteId")
+		);
 		if (!config) throw new ApiError(404, "not_found", "no such site");
 		return c.json(config);
 	})
 	.post(`${SITE}/agents`, limitBody(4096), async (c) => {
 		const siteId = c.req.param("siteId");
 		const input = await parseJson(c, CreateAgentSchema);
-		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
+		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId)))
+			throw new ApiError(404, "not_found", "no such site");
 		const row = await c.env.DB.prepare(
 			`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT DO NOTHING RETURNING ${AGENT_COLUMNS}`,
+			 ON CONFLICT DO NOTHING RETURNING ${AGENT_COLUMNS}`
 		)
-			.bind(input.id ?? crypto.randomUUID(), siteId, input.email.toLowerCase(), input.name, await hashPassword(input.password), input.maxChats, input.role, Date.now())
+			.bind(
+				input.id ?? crypto.randomUUID(),
+				siteId,
+				input.email.toLowerCase(),
+				input.name,
+				await hashPassword(input.password),
+				input.maxChats,
+				input.role,
+				Date.now()
+			)
 			.first<AgentRow>();
-		if (!row) throw new ApiError(409, "conflict", "an agent with this email or id already exists");
+		if (!row)
+			throw new ApiError(
+				409,
+				"conflict",
+				"an agent with this email or id already exists"
+			);
 		return c.json({ agent: adminAgent(row) }, 201);
 	})
-	.patch(`${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`, limitBody(4096), async (c) => {
-		const { siteId, agentId } = c.req.param();
-		const input = await parseJson(c, UpdateAgentSchema);
-		// A new password or a disabling revokes every token issued so far (SPEC §6).
-		const revokes = input.password !== undefined || input.disabled === true;
-		const row = await c.env.DB.prepare(
-			`UPDATE agents SET
+	.patch(
+		`${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`,
+		limitBody(4096),
+		async (c) => {
+			const { siteId, agentId } = c.req.param();
+			const input = await parseJson(c, UpdateAgentSchema);
+			// A new password or a disabling revokes every token issued so far (SPEC §6).
+			const revokes = input.password !== undefined || input.disabled === true;
+			const row = await c.env.DB.prepare(
+				`UPDATE agents SET
 				name = coalesce(?, name), role = coalesce(?, role), max_chats = coalesce(?, max_chats),
 				password_hash = coalesce(?, password_hash), disabled = coalesce(?, disabled),
 				token_version = token_version + ?
-			 WHERE site_id = ? AND id = ? RETURNING ${AGENT_COLUMNS}`,
-		)
-			.bind(
-				input.name ?? null,
-				input.role ?? null,
-				input.maxChats ?? null,
-				input.password === undefined ? null : await hashPassword(input.password),
-				input.disabled === undefined ? null : Number(input.disabled),
-				revokes ? 1 : 0,
-				siteId,
-				agentId,
+			 WHERE site_id = ? AND id = ? RETURNING ${AGENT_COLUMNS}`
 			)
-			.first<AgentRow>();
-		if (!row) throw new ApiError(404, "not_found", "no such agent");
-		if (revokes) {
-			await publishMinimumTokenVersions(c.env, siteId);
-			// Open sockets are closed now, not at their next frame: the dispatcher knows the agent's consoles and chats.
-			await siteDispatcher(c.env, siteId).agentRevoked(siteId, agentId, row.token_version);
+				.bind(
+					input.name ?? null,
+					input.role ?? null,
+					input.maxChats ?? null,
+					input.password === undefined
+						? null
+						: await hashPassword(input.password),
+					input.disabled === undefined ? null : Number(input.disabled),
+					revokes ? 1 : 0,
+					siteId,
+					agentId
+				)
+				.first<AgentRow>();
+			if (!row) throw new ApiError(404, "not_found", "no such agent");
+			if (revokes) {
+				await publishMinimumTokenVersions(c.env, siteId);
+				// Open sockets are closed now, not at their next frame: the dispatcher knows the agent's consoles and chats.
+				await siteDispatcher(c.env, siteId).agentRevoked(
+					siteId,
+					agentId,
+					row.token_version
+				);
+			}
+			return c.json({ agent: adminAgent(row) });
 		}
-		return c.json({ agent: adminAgent(row) });
-	});
+	);
 
 /**
  * Writes the site's whole map from D1, the system of record, rather than adding this agent to what
@@ -94,7 +125,10 @@ export const admin = new Hono<AppEnv>()
  * read before the other's update, so the map is read again after writing, and written again if it
  * changed: whichever writes last then read D1 after both updates.
  */
-async function publishMinimumTokenVersions(env: Env, siteId: string): Promise<void> {
+async function publishMinimumTokenVersions(
+	env: Env,
+	siteId: string
+): Promise<void> {
 	let minimums = await minimumTokenVersions(env.DB, siteId);
 	for (let attempt = 0; attempt < 3; attempt++) {
 		await putMinimumTokenVersions(env.SITE_CONFIG, siteId, minimums);
@@ -105,9 +139,14 @@ async function publishMinimumTokenVersions(env: Env, siteId: string): Promise<vo
 }
 
 /** Agents start at version 1, so only those ever revoked are listed. */
-async function minimumTokenVersions(db: D1Database, siteId: string): Promise<Record<string, number>> {
+async function minimumTokenVersions(
+	db: D1Database,
+	siteId: string
+): Promise<Record<string, number>> {
 	const { results } = await db
-		.prepare(`SELECT id, token_version FROM agents WHERE site_id = ? AND token_version > 1 ORDER BY id`)
+		.prepare(
+			`SELECT id, token_version FROM agents WHERE site_id = ? AND token_version > 1 ORDER BY id`
+		)
 		.bind(siteId)
 		.all<{ id: string; token_version: number }>();
 	return Object.fromEntries(results.map((r) => [r.id, r.token_version]));

@@ -4,13 +4,14 @@
  * integration secrets), and for supervisors the site's live chats, to join or monitor them.
  */
 import { Hono } from "hono";
-import { requireToken, type AppEnv } from "../auth.ts";
+import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import type { ConsoleConfig, LiveChatSummary } from "../protocol/console.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { SITE } from "./chats.ts";
 import { agentOf } from "./dispatch.ts";
 import { siteDispatcher } from "./room.ts";
+import type { AppEnv } from "../auth.ts";
+import type { ConsoleConfig, LiveChatSummary } from "../protocol/console.ts";
 
 export const consoleConfig = new Hono<AppEnv>()
 	.get(`${SITE}/console-config`, requireToken, async (c) => {
@@ -27,7 +28,12 @@ export const consoleConfig = new Hono<AppEnv>()
 	})
 	.get(`${SITE}/live-chats`, requireToken, async (c) => {
 		const siteId = c.req.param("siteId");
-		if (agentOf(c).role !== "supervisor") throw new ApiError(403, "forbidden", "only supervisors see the site's chats");
+		if (agentOf(c).role !== "supervisor")
+			throw new ApiError(
+				403,
+				"forbidden",
+				"only supervisors see the site's chats"
+			);
 		// The dispatcher keeps each agent's chats: their union is the site's assigned chats (waiting ones are the queue).
 		const dispatcher = siteDispatcher(c.env, siteId);
 		const agents = await dispatcher.presence();
@@ -39,5 +45,9 @@ export const consoleConfig = new Hono<AppEnv>()
 				byChat.set(chat.chatId, known);
 			}
 		}
-		return c.json({ chats: [...byChat.values()].sort((a, b) => (a.requestTime ?? 0) - (b.requestTime ?? 0)) });
+		return c.json({
+			chats: [...byChat.values()].sort(
+				(a, b) => (a.requestTime ?? 0) - (b.requestTime ?? 0)
+			),
+		});
 	});

@@ -4,10 +4,11 @@
  * Otherwise every path here is a 404, as if it did not exist; when on, it takes the admin token.
  */
 import { Hono } from "hono";
-import { requireAdmin, type AppEnv } from "../auth.ts";
+import { requireAdmin } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { CHAT } from "./chats.ts";
 import { chatRoom } from "./room.ts";
+import type { AppEnv } from "../auth.ts";
 
 declare global {
 	namespace Cloudflare {
@@ -20,7 +21,8 @@ declare global {
 
 export const debug = new Hono<AppEnv>()
 	.use(async (c, next) => {
-		if (c.env.DEBUG_ROUTES !== "true") throw new ApiError(404, "not_found", "no such endpoint");
+		if (c.env.DEBUG_ROUTES !== "true")
+			throw new ApiError(404, "not_found", "no such endpoint");
 		await next();
 	})
 	.use(requireAdmin)

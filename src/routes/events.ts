@@ -1,21 +1,34 @@
 /** Endpoints whose only effect is an event on the queues (SPEC §4, §8): rating, offline message, wrap-up. */
 import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { requireToken, type AppEnv } from "../auth.ts";
 import { callerOf } from "../../durable-objects/room-contract.ts";
+import { eventId, publisher } from "../../queues/publisher.ts";
+import { requireToken } from "../auth.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError, rateLimited } from "../errors.ts";
 import { limitBody, parseJson } from "../http.ts";
-import { OfflineMessageSchema, RatingSchema, WrapupSchema, type OfflineMessagePayload, type RatingPayload } from "../protocol/events.ts";
+import {
+	OfflineMessageSchema,
+	RatingSchema,
+	WrapupSchema,
+} from "../protocol/events.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { eventId, publisher } from "../../queues/publisher.ts";
 import { CHAT, SITE } from "./chats.ts";
 import { chatRoom, replyFromRoom } from "./room.ts";
+import type { AppEnv } from "../auth.ts";
+import type {
+	OfflineMessagePayload,
+	RatingPayload,
+} from "../protocol/events.ts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 const ACCEPTED: ContentfulStatusCode = 202;
 
 /** After the body is checked, so a malformed request never uses up the sender's allowance. */
-async function within(limiter: RateLimit, key: string, message: string): Promise<void> {
+async function within(
+	limiter: RateLimit,
+	key: string,
+	message: string
+): Promise<void> {
 	const { success } = await limiter.limit({ key });
 	// The binding does not say when its minute ends: a whole period is the honest upper bound.
 	if (!success) throw rateLimited(message, 60);
@@ -25,10 +38,22 @@ export const events = new Hono<AppEnv>()
 	.post(`${CHAT}/rating`, limitBody(8 * 1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const claims = c.get("claims");
-		if (claims.role !== "visitor") throw new ApiError(403, "forbidden", "only the chat's visitor rates it");
+		if (claims.role !== "visitor")
+			throw new ApiError(403, "forbidden", "only the chat's visitor rates it");
 		const body = await parseJson(c, RatingSchema);
-		await within(c.env.RATING_LIMIT, chatId, "too many ratings for this chat, try again in a minute");
-		const payload: RatingPayload = { chatId, siteId, visitorId: claims.sub, rating: body.rating, comment: body.comment ?? null, ratedAt: Date.now() };
+		await within(
+			c.env.RATING_LIMIT,
+			chatId,
+			"too many ratings for this chat, try again in a minute"
+		);
+		const payload: RatingPayload = {
+			chatId,
+			siteId,
+			visitorId: claims.sub,
+			rating: body.rating,
+			comment: body.comment ?? null,
+			ratedAt: Date.now(),
+		};
 		const uniqueId = eventId("visitor.rating", [siteId, chatId], body.id);
 		await publisher(c.env, siteId).publish("visitor.rating", uniqueId, payload);
 		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
@@ -36,8 +61,13 @@ export const events = new Hono<AppEnv>()
 	.post(`${SITE}/offline-messages`, limitBody(16 * 1024), async (c) => {
 		const siteId = c.req.param("siteId");
 		const body = await parseJson(c, OfflineMessageSchema);
-		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId))) throw new ApiError(404, "not_found", "no such site");
-		await within(c.env.OFFLINE_MESSAGE_LIMIT, `${siteId}:${clientAddressKey(c.req.raw)}`, "too many offline messages, try again in a minute");
+		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId)))
+			throw new ApiError(404, "not_found", "no such site");
+		await within(
+			c.env.OFFLINE_MESSAGE_LIMIT,
+			`${siteId}:${clientAddressKey(c.req.raw)}`,
+			"too many offline messages, try again in a minute"
+		);
 		const id = body.id ?? crypto.randomUUID();
 		const payload: OfflineMessagePayload = {
 			id,
@@ -49,16 +79,22 @@ export const events = new Hono<AppEnv>()
 			message: body.message,
 			submittedAt: Date.now(),
 		};
-		await publisher(c.env, siteId).publish("offlineMessage.submit", eventId("offlineMessage.submit", [siteId], id), payload);
+		await publisher(c.env, siteId).publish(
+			"offlineMessage.submit",
+			eventId("offlineMessage.submit", [siteId], id),
+			payload
+		);
 		return c.json({ code: 0, id }, ACCEPTED);
 	})
 	.post(`${CHAT}/wrapup`, limitBody(8 * 1024), requireToken, async (c) => {
 		const { siteId, chatId } = c.req.param();
 		const body = await parseJson(c, WrapupSchema);
 		const caller = callerOf(c.get("claims"), siteId, chatId);
-		if (caller.role !== "agent") throw new ApiError(403, "forbidden", "only an agent wraps a chat up");
+		if (caller.role !== "agent")
+			throw new ApiError(403, "forbidden", "only an agent wraps a chat up");
 		const answer = await chatRoom(c.env, siteId, chatId).wrapup(caller, body);
 		// The room may have lost the chat (code 1): the agent's client rebuilds it and sends the wrap-up again.
-		if ("uniqueId" in answer) return c.json({ code: 0, id: answer.uniqueId }, ACCEPTED);
+		if ("uniqueId" in answer)
+			return c.json({ code: 0, id: answer.uniqueId }, ACCEPTED);
 		return replyFromRoom(c, answer);
 	});

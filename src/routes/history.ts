@@ -4,12 +4,13 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { requireToken, type AppEnv } from "../auth.ts";
-import { ApiError } from "../errors.ts";
 import { inDisplayOrder } from "../../durable-objects/chat-model.ts";
 import { agentRefOf } from "../../durable-objects/room-contract.ts";
-import type { TranscriptMessage } from "../protocol/events.ts";
+import { requireToken } from "../auth.ts";
+import { ApiError } from "../errors.ts";
 import { SITE } from "./chats.ts";
+import type { AppEnv } from "../auth.ts";
+import type { TranscriptMessage } from "../protocol/events.ts";
 
 const ListQuerySchema = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -23,7 +24,8 @@ const ListQuerySchema = z.object({
 });
 
 /** A LIKE pattern that matches `text` literally anywhere (`\\` escapes % and _). */
-const containing = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+const containing = (text: string) =>
+	`%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 interface ChatRow {
 	id: string;
@@ -53,7 +55,10 @@ function summary(row: ChatRow) {
 		startTime: row.start_time,
 		endTime: row.end_time,
 		messageCount: row.message_count,
-		rating: row.rating === null ? null : { rating: row.rating, comment: row.rating_comment },
+		rating:
+			row.rating === null
+				? null
+				: { rating: row.rating, comment: row.rating_comment },
 	};
 }
 
@@ -62,10 +67,21 @@ export const history = new Hono<AppEnv>()
 		const siteId = c.req.param("siteId");
 		const reader = readerOf(c.get("claims"));
 		const query = ListQuerySchema.safeParse(c.req.query());
-		if (!query.success) throw new ApiError(400, "invalid_request", "limit is 1 to 100; before is the next cursor of a previous page", query.error.issues);
+		if (!query.success)
+			throw new ApiError(
+				400,
+				"invalid_request",
+				"limit is 1 to 100; before is the next cursor of a previous page",
+				query.error.issues
+			);
 		const { limit, before, q } = query.data;
 		const like = q === undefined ? null : containing(q);
-		const [endTime, chatId] = before ? [Number(before.slice(0, before.indexOf("_"))), before.slice(before.indexOf("_") + 1)] : [Number.MAX_SAFE_INTEGER, ""];
+		const [endTime, chatId] = before
+			? [
+					Number(before.slice(0, before.indexOf("_"))),
+					before.slice(before.indexOf("_") + 1),
+				]
+			: [Number.MAX_SAFE_INTEGER, ""];
 		const matches = `(? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
 			 OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))`;
 		// Newest first, on an index: the site's chats (chats_by_site_end) for a supervisor, the agent's own (chat_agents) otherwise.
@@ -73,47 +89,99 @@ export const history = new Hono<AppEnv>()
 			? c.env.DB.prepare(
 					`SELECT ${COLUMNS} FROM chats ${WITH_RATING}
 					 WHERE chats.site_id = ? AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?)) AND ${matches}
-					 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`,
-				).bind(siteId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1)
+					 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`
+				).bind(
+					siteId,
+					endTime,
+					endTime,
+					before ? chatId : "~",
+					like,
+					like,
+					like,
+					like,
+					limit + 1
+				)
 			: c.env.DB.prepare(
 					`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
 					 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?)) AND ${matches}
-					 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`,
-				).bind(siteId, reader.agentId, endTime, endTime, before ? chatId : "~", like, like, like, like, limit + 1);
+					 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`
+				).bind(
+					siteId,
+					reader.agentId,
+					endTime,
+					endTime,
+					before ? chatId : "~",
+					like,
+					like,
+					like,
+					like,
+					limit + 1
+				);
 		const { results } = await statement.all<ChatRow>();
 		const page = results.slice(0, limit);
 		const last = page.at(-1);
-		return c.json({ chats: page.map(summary), next: results.length > limit && last ? `${last.end_time}_${last.id}` : null });
-	})
-	.get(`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`, requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const reader = readerOf(c.get("claims"));
-		const row = await c.env.DB.prepare(
-			`SELECT ${COLUMNS} FROM chats ${WITH_RATING} WHERE chats.id = ? AND chats.site_id = ?
-			 AND (? OR EXISTS (SELECT 1 FROM chat_agents ca WHERE ca.site_id = chats.site_id AND ca.agent_id = ? AND ca.end_time = chats.end_time AND ca.chat_id = chats.id))`,
-		)
-			.bind(chatId, siteId, reader.supervisor ? 1 : 0, reader.agentId)
-			.first<ChatRow>();
-		if (!row) throw new ApiError(404, "not_found", reader.supervisor ? "no persisted chat with this id on this site" : "no persisted chat with this id that you took part in");
-		// Messages in display order, as on the clients (inDisplayOrder).
-		const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>([
-			c.env.DB.prepare(
-				`SELECT id, type, data_offset AS dataOffset, content, send_time AS sendTime, sender_id AS senderId, sender_name AS senderName
-				 FROM chat_messages WHERE chat_id = ?`,
-			).bind(chatId),
-			c.env.DB.prepare(`SELECT agent_id AS agentId, category, comment, wrapped_up_at AS wrappedUpAt FROM wrapups WHERE chat_id = ? ORDER BY wrapped_up_at`).bind(chatId),
-		]);
-		const payload = JSON.parse(row.payload) as Record<string, unknown>;
 		return c.json({
-			chat: { ...summary(row), prechat: payload.prechat, ticket: payload.ticket, wrapup: payload.wrapup, wrapups: wrapups!.results },
-			messages: inDisplayOrder(messages!.results.map(withoutNulls) as TranscriptMessage[]),
+			chats: page.map(summary),
+			next:
+				results.length > limit && last ? `${last.end_time}_${last.id}` : null,
 		});
-	});
+	})
+	.get(
+		`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`,
+		requireToken,
+		async (c) => {
+			const { siteId, chatId } = c.req.param();
+			const reader = readerOf(c.get("claims"));
+			const row = await c.env.DB.prepare(
+				`SELECT ${COLUMNS} FROM chats ${WITH_RATING} WHERE chats.id = ? AND chats.site_id = ?
+			 AND (? OR EXISTS (SELECT 1 FROM chat_agents ca WHERE ca.site_id = chats.site_id AND ca.agent_id = ? AND ca.end_time = chats.end_time AND ca.chat_id = chats.id))`
+			)
+				.bind(chatId, siteId, reader.supervisor ? 1 : 0, reader.agentId)
+				.first<ChatRow>();
+			if (!row)
+				throw new ApiError(
+					404,
+					"not_found",
+					reader.supervisor
+						? "no persisted chat with this id on this site"
+						: "no persisted chat with this id that you took part in"
+				);
+			// Messages in display order, as on the clients (inDisplayOrder).
+			const [messages, wrapups] = await c.env.DB.batch<Record<string, unknown>>(
+				[
+					c.env.DB.prepare(
+						`SELECT id, type, data_offset AS dataOffset, content, send_time AS sendTime, sender_id AS senderId, sender_name AS senderName
+				 FROM chat_messages WHERE chat_id = ?`
+					).bind(chatId),
+					c.env.DB.prepare(
+						`SELECT agent_id AS agentId, category, comment, wrapped_up_at AS wrappedUpAt FROM wrapups WHERE chat_id = ? ORDER BY wrapped_up_at`
+					).bind(chatId),
+				]
+			);
+			const payload = JSON.parse(row.payload) as Record<string, unknown>;
+			return c.json({
+				chat: {
+					...summary(row),
+					prechat: payload.prechat,
+					ticket: payload.ticket,
+					wrapup: payload.wrapup,
+					wrapups: wrapups!.results,
+				},
+				messages: inDisplayOrder(
+					messages!.results.map(withoutNulls) as TranscriptMessage[]
+				),
+			});
+		}
+	);
 
-function readerOf(claims: AppEnv["Variables"]["claims"]): { agentId: string; supervisor: boolean } {
+function readerOf(claims: AppEnv["Variables"]["claims"]): {
+	agentId: string;
+	supervisor: boolean;
+} {
 	const agent = agentRefOf(claims);
 	if (!agent) throw new ApiError(403, "forbidden", "history is for agents");
 	return { agentId: agent.id, supervisor: agent.role === "supervisor" };
 }
 
-const withoutNulls = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null));
+const withoutNulls = (row: Record<string, unknown>) =>
+	Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null));

@@ -1,13 +1,27 @@
-import type { Context } from "hono";
+import { ApiError } from "../errors.ts";
+import {
+	AGENT_OFFSET_HEADER,
+	VISITOR_OFFSET_HEADER,
+} from "../protocol/chat.ts";
 import type { RoomAnswer } from "../../durable-objects/chat-room.ts";
-import { ApiError, type RoomFailure } from "../errors.ts";
-import { AGENT_OFFSET_HEADER, VISITOR_OFFSET_HEADER } from "../protocol/chat.ts";
+import type { RoomFailure } from "../errors.ts";
+import type { Context } from "hono";
 
-export { chatRoom, siteDispatcher } from "../../durable-objects/room-contract.ts";
+export {
+	chatRoom,
+	siteDispatcher,
+} from "../../durable-objects/room-contract.ts";
 
 /** A room's answer, or the HTTP error its failure stands for. */
 export function unwrap<T extends object>(answer: T | RoomFailure): T {
-	if ("failure" in answer) throw new ApiError(answer.failure.status, answer.failure.type, answer.failure.message, undefined, answer.failure.retryAfter);
+	if ("failure" in answer)
+		throw new ApiError(
+			answer.failure.status,
+			answer.failure.type,
+			answer.failure.message,
+			undefined,
+			answer.failure.retryAfter
+		);
 	return answer;
 }
 

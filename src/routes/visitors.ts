@@ -1,20 +1,12 @@
-/**
- * Visitor tracking and the agents' side tools (SPEC §4, §7): visits and the page socket, the tracked
- * list, invitations, bans, conversions, preferences and private messages. Each publishes its log event.
- */
-import { Hono, type Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Hono } from "hono";
 import { DISPATCHER_SITE_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
 import { DISPATCHER_SOCKET_HEADER } from "../../durable-objects/dispatcher-visitors.ts";
-import type { Ban } from "../../durable-objects/visitor-model.ts";
 import { eventId, publisher } from "../../queues/publisher.ts";
-import { requireToken, type AppEnv } from "../auth.ts";
+import { requireToken } from "../auth.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { assertContentLength, limitBody, parseJson } from "../http.ts";
 import { admitUpgrade, withinRate } from "../limits.ts";
-import type { EventName } from "../protocol/events.ts";
-import type { SiteConfig } from "../protocol/site-config.ts";
 import {
 	BanVisitorSchema,
 	ConversionSchema,
@@ -22,27 +14,54 @@ import {
 	PreferencesSchema,
 	PrivateMessageSchema,
 	VisitSchema,
-	type VisitResult,
 } from "../protocol/visitors.ts";
-import { openVisitorState, sealVisitorState, type VisitorState } from "../security/visitor-state.ts";
+import {
+	openVisitorState,
+	sealVisitorState,
+} from "../security/visitor-state.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { SITE } from "./chats.ts";
 import { agentOf } from "./dispatch.ts";
 import { siteDispatcher, unwrap } from "./room.ts";
+import type { Ban } from "../../durable-objects/visitor-model.ts";
+import type { AppEnv } from "../auth.ts";
+import type { EventName } from "../protocol/events.ts";
+import type { SiteConfig } from "../protocol/site-config.ts";
+import type { VisitResult } from "../protocol/visitors.ts";
+import type { VisitorState } from "../security/visitor-state.ts";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/**
+ * Visitor tracking and the agents' side tools (SPEC §4, §7): visits and the page socket, the tracked
+ * list, invitations, bans, conversions, preferences and private messages. Each publishes its log event.
+ */
 
 const VISITOR = `${SITE}/visitors/:visitorId{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}}`;
 const AGENT = `${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`;
 const ACCEPTED: ContentfulStatusCode = 202;
 
-async function siteConfigOf(c: Context<AppEnv>, siteId: string): Promise<SiteConfig> {
+async function siteConfigOf(
+	c: Context<AppEnv>,
+	siteId: string
+): Promise<SiteConfig> {
 	const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
 	if (!config) throw new ApiError(404, "not_found", "no such site");
 	return config;
 }
 
-async function openState(c: Context<AppEnv>, siteId: string, sealed: string): Promise<VisitorState> {
+async function openState(
+	c: Context<AppEnv>,
+	siteId: string,
+	sealed: string
+): Promise<VisitorState> {
 	const state = await openVisitorState(c.env, siteId, sealed);
-	if (!state) throw new ApiError(403, "invalid_visitor_state", "visitorState does not open");
+	if (!state)
+		throw new ApiError(
+			403,
+			"invalid_visitor_state",
+			"visitorState does not open"
+		);
 	return state;
 }
 
@@ -50,33 +69,79 @@ async function openState(c: Context<AppEnv>, siteId: string, sealed: string): Pr
  * Token-less calls a page makes on every view (visits, conversions) are counted per client address
  * like socket upgrades, which come at the same pace (each page view opens a page socket).
  */
-const withinPageRate = (c: Context<AppEnv>, what: string, siteId: string, config: SiteConfig) =>
-	withinRate(c.env, `${what}:${siteId}:${clientAddressKey(c.req.raw)}`, config.limits.socketUpgradesPerMinutePerAddress, "too many requests from this address, try again shortly");
+const withinPageRate = (
+	c: Context<AppEnv>,
+	what: string,
+	siteId: string,
+	config: SiteConfig
+) =>
+	withinRate(
+		c.env,
+		`${what}:${siteId}:${clientAddressKey(c.req.raw)}`,
+		config.limits.socketUpgradesPerMinutePerAddress,
+		"too many requests from this address, try again shortly"
+	);
 
 /** `<name>:<site>:<who>:<random>`: each request is its own event. */
-const publish = (c: Context<AppEnv>, siteId: string, name: EventName, who: string, payload: Record<string, unknown>) =>
-	publisher(c.env, siteId).publish(name, eventId(name, [siteId, who]), { siteId, ...payload, at: Date.now() });
+const publish = (
+	c: Context<AppEnv>,
+	siteId: string,
+	name: EventName,
+	who: string,
+	payload: Record<string, unknown>
+) =>
+	publisher(c.env, siteId).publish(name, eventId(name, [siteId, who]), {
+		siteId,
+		...payload,
+		at: Date.now(),
+	});
 
 export const visitors = new Hono<AppEnv>()
 	.post(`${SITE}/visits`, limitBody(8 * 1024), async (c) => {
 		const siteId = c.req.param("siteId");
 		const body = await parseJson(c, VisitSchema);
 		const config = await siteConfigOf(c, siteId);
-		const known = body.visitorState === undefined ? undefined : await openState(c, siteId, body.visitorState);
+		const known =
+			body.visitorState === undefined
+				? undefined
+				: await openState(c, siteId, body.visitorState);
 		await withinPageRate(c, "visit", siteId, config);
 		const visitorId = known?.visitorId ?? crypto.randomUUID();
-		const visit = { visitorId, page: body.page, title: body.title, referrer: body.referrer };
-		const { tracked } = await siteDispatcher(c.env, siteId).visit(siteId, visit, config.limits.maxTrackedVisitors);
-		await publish(c, siteId, "visit.log", visitorId, { ...visit, title: body.title ?? null, referrer: body.referrer ?? null, tracked });
+		const visit = {
+			visitorId,
+			page: body.page,
+			title: body.title,
+			referrer: body.referrer,
+		};
+		const { tracked } = await siteDispatcher(c.env, siteId).visit(
+			siteId,
+			visit,
+			config.limits.maxTrackedVisitors
+		);
+		await publish(c, siteId, "visit.log", visitorId, {
+			...visit,
+			title: body.title ?? null,
+			referrer: body.referrer ?? null,
+			tracked,
+		});
 		// A fresh state for a new visitor; a returning one keeps its last agent (sticky routing).
-		const visitorState = await sealVisitorState(c.env, siteId, known ?? { visitorId });
+		const visitorState = await sealVisitorState(
+			c.env,
+			siteId,
+			known ?? { visitorId }
+		);
 		return c.json({ visitorId, visitorState, tracked } satisfies VisitResult);
 	})
 	.get(`${SITE}/visitors/me/ws`, async (c) => {
 		const siteId = c.req.param("siteId");
 		const { forward } = await admitUpgrade(c, siteId);
 		// The visitorState comes in the hello frame; the dispatcher checks it.
-		return siteDispatcher(c.env, siteId).fetch(forward({ [DISPATCHER_SITE_HEADER]: siteId, [DISPATCHER_SOCKET_HEADER]: "visitor" }));
+		return siteDispatcher(c.env, siteId).fetch(
+			forward({
+				[DISPATCHER_SITE_HEADER]: siteId,
+				[DISPATCHER_SOCKET_HEADER]: "visitor",
+			})
+		);
 	})
 	.post(`${SITE}/conversions`, limitBody(8 * 1024), async (c) => {
 		const siteId = c.req.param("siteId");
@@ -84,20 +149,39 @@ export const visitors = new Hono<AppEnv>()
 		const config = await siteConfigOf(c, siteId);
 		const { visitorId } = await openState(c, siteId, body.visitorState);
 		await withinPageRate(c, "conversion", siteId, config);
-		const { uniqueId } = await publish(c, siteId, "conversion.log", visitorId, { visitorId, name: body.name, value: body.value ?? null });
+		const { uniqueId } = await publish(c, siteId, "conversion.log", visitorId, {
+			visitorId,
+			name: body.name,
+			value: body.value ?? null,
+		});
 		return c.json({ code: 0, id: uniqueId }, ACCEPTED);
 	})
 	.get(`${SITE}/visitors`, requireToken, async (c) => {
 		const siteId = c.req.param("siteId");
 		agentOf(c);
-		return c.json({ visitors: await siteDispatcher(c.env, siteId).trackedVisitors() });
+		return c.json({
+			visitors: await siteDispatcher(c.env, siteId).trackedVisitors(),
+		});
 	})
 	.post(`${VISITOR}/invite`, limitBody(8 * 1024), requireToken, async (c) => {
 		const { siteId, visitorId } = c.req.param();
 		const agent = agentOf(c);
 		const { message } = await parseJson(c, InviteVisitorSchema);
-		const { delivered } = unwrap<{ delivered: number }>(await siteDispatcher(c.env, siteId).inviteVisitor(siteId, agent, visitorId, message));
-		await publish(c, siteId, "invitation.log", agent.id, { agentId: agent.id, agentName: agent.name, visitorId, message, delivered });
+		const { delivered } = unwrap<{ delivered: number }>(
+			await siteDispatcher(c.env, siteId).inviteVisitor(
+				siteId,
+				agent,
+				visitorId,
+				message
+			)
+		);
+		await publish(c, siteId, "invitation.log", agent.id, {
+			agentId: agent.id,
+			agentName: agent.name,
+			visitorId,
+			message,
+			delivered,
+		});
 		return c.json({ code: 0, delivered });
 	})
 	.post(`${VISITOR}/ban`, limitBody(4 * 1024), requireToken, async (c) => {
@@ -105,35 +189,77 @@ export const visitors = new Hono<AppEnv>()
 		const agent = agentOf(c);
 		const body = await parseJson(c, BanVisitorSchema);
 		const at = Date.now();
-		const ban: Ban = { visitorId, until: body.minutes === undefined ? null : at + body.minutes * 60_000, reason: body.reason ?? null, agentId: agent.id, at };
+		const ban: Ban = {
+			visitorId,
+			until: body.minutes === undefined ? null : at + body.minutes * 60_000,
+			reason: body.reason ?? null,
+			agentId: agent.id,
+			at,
+		};
 		// D1 first: a dispatcher that starts without its bans reads them from there (SPEC §7).
 		await c.env.DB.prepare(
 			`INSERT INTO bans (site_id, visitor_id, until, reason, agent_id, banned_at) VALUES (?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (site_id, visitor_id) DO UPDATE SET until = excluded.until, reason = excluded.reason, agent_id = excluded.agent_id, banned_at = excluded.banned_at`,
+			 ON CONFLICT (site_id, visitor_id) DO UPDATE SET until = excluded.until, reason = excluded.reason, agent_id = excluded.agent_id, banned_at = excluded.banned_at`
 		)
 			.bind(siteId, visitorId, ban.until, ban.reason, ban.agentId, ban.at)
 			.run();
 		await siteDispatcher(c.env, siteId).banVisitor(siteId, ban);
-		await publish(c, siteId, "agent.ban", agent.id, { agentId: agent.id, visitorId, reason: ban.reason, until: ban.until });
+		await publish(c, siteId, "agent.ban", agent.id, {
+			agentId: agent.id,
+			visitorId,
+			reason: ban.reason,
+			until: ban.until,
+		});
 		return c.json({ code: 0, visitorId, until: ban.until });
 	})
-	.put(`${SITE}/agents/me/preferences`, limitBody(8 * 1024), requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		const agent = agentOf(c);
-		const preferences = await parseJson(c, PreferencesSchema);
-		const { uniqueId } = await publish(c, siteId, "agent.savePreference", agent.id, { agentId: agent.id, preferences });
-		return c.json({ code: 0, id: uniqueId, preferences }, ACCEPTED);
-	})
+	.put(
+		`${SITE}/agents/me/preferences`,
+		limitBody(8 * 1024),
+		requireToken,
+		async (c) => {
+			const siteId = c.req.param("siteId");
+			const agent = agentOf(c);
+			const preferences = await parseJson(c, PreferencesSchema);
+			const { uniqueId } = await publish(
+				c,
+				siteId,
+				"agent.savePreference",
+				agent.id,
+				{ agentId: agent.id, preferences }
+			);
+			return c.json({ code: 0, id: uniqueId, preferences }, ACCEPTED);
+		}
+	)
 	.post(`${AGENT}/messages`, limitBody(32 * 1024), requireToken, async (c) => {
 		const { siteId, agentId } = c.req.param();
 		const from = agentOf(c);
 		const { content } = await parseJson(c, PrivateMessageSchema);
 		assertContentLength([content]);
-		if (agentId === from.id) throw new ApiError(400, "invalid_request", "a private message goes to another agent");
-		const to = await c.env.DB.prepare(`SELECT id FROM agents WHERE site_id = ? AND id = ? AND disabled = 0`).bind(siteId, agentId).first<{ id: string }>();
+		if (agentId === from.id)
+			throw new ApiError(
+				400,
+				"invalid_request",
+				"a private message goes to another agent"
+			);
+		const to = await c.env.DB.prepare(
+			`SELECT id FROM agents WHERE site_id = ? AND id = ? AND disabled = 0`
+		)
+			.bind(siteId, agentId)
+			.first<{ id: string }>();
 		if (!to) throw new ApiError(404, "not_found", "no such agent on this site");
-		const { delivered } = await siteDispatcher(c.env, siteId).privateMessage(siteId, from, agentId, content);
-		const payload = { fromAgentId: from.id, fromName: from.name, toAgentId: agentId, message: content, delivered };
+		const { delivered } = await siteDispatcher(c.env, siteId).privateMessage(
+			siteId,
+			from,
+			agentId,
+			content
+		);
+		const payload = {
+			fromAgentId: from.id,
+			fromName: from.name,
+			toAgentId: agentId,
+			message: content,
+			delivered,
+		};
 		await publish(c, siteId, "privateMessage.log", from.id, payload);
 		return c.json({ code: 0, delivered });
 	});

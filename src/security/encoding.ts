@@ -2,7 +2,10 @@ export function base64url(bytes: ArrayBuffer | Uint8Array): string {
 	const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
 	let binary = "";
 	for (const byte of view) binary += String.fromCharCode(byte);
-	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+	return btoa(binary)
+		.replaceAll("+", "-")
+		.replaceAll("/", "_")
+		.replace(/=+$/, "");
 }
 
 export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {

@@ -6,7 +6,13 @@ const keys = new Map<string, Promise<CryptoKey>>();
 export function hmacKey(secret: string): Promise<CryptoKey> {
 	let key = keys.get(secret);
 	if (!key) {
-		key = crypto.subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+		key = crypto.subtle.importKey(
+			"raw",
+			utf8.encode(secret),
+			{ name: "HMAC", hash: "SHA-256" },
+			false,
+			["sign", "verify"]
+		);
 		keys.set(secret, key);
 	}
 	return key;

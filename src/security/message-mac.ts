@@ -1,15 +1,23 @@
-import type { ChatMessage } from "../protocol/chat.ts";
 import { base64url, fromBase64url, utf8 } from "./encoding.ts";
 import { hmacKey } from "./hmac.ts";
-import { keysOf, type KeyRing } from "./keys.ts";
+import { keysOf } from "./keys.ts";
+import type { ChatMessage } from "../protocol/chat.ts";
+import type { KeyRing } from "./keys.ts";
 
-export type MacFields = Pick<ChatMessage, "id" | "type" | "dataOffset" | "sendTime" | "senderId" | "content">;
+export type MacFields = Pick<
+	ChatMessage,
+	"id" | "type" | "dataOffset" | "sendTime" | "senderId" | "content"
+>;
 
 /**
  * Canonical JSON (RFC 8785 style: keys sorted, no whitespace) of the fields SPEC §6 seals.
  * An absent senderId is omitted, as JSON.stringify omits undefined.
  */
-export function canonicalMacInput(siteId: string, chatId: string, m: MacFields): string {
+export function canonicalMacInput(
+	siteId: string,
+	chatId: string,
+	m: MacFields
+): string {
 	return JSON.stringify({
 		chatId,
 		content: m.content,
@@ -23,14 +31,28 @@ export function canonicalMacInput(siteId: string, chatId: string, m: MacFields):
 }
 
 /** `"<kid>." + base64url(HMAC-SHA256)` under the current signing key (SPEC §6). */
-export async function signMessage(keys: KeyRing, siteId: string, chatId: string, m: MacFields): Promise<string> {
+export async function signMessage(
+	keys: KeyRing,
+	siteId: string,
+	chatId: string,
+	m: MacFields
+): Promise<string> {
 	const { kid, signingKey } = keys.current;
-	const mac = await crypto.subtle.sign("HMAC", await hmacKey(signingKey), utf8.encode(canonicalMacInput(siteId, chatId, m)));
+	const mac = await crypto.subtle.sign(
+		"HMAC",
+		await hmacKey(signingKey),
+		utf8.encode(canonicalMacInput(siteId, chatId, m))
+	);
 	return `${kid}.${base64url(mac)}`;
 }
 
 /** Under the key its prefix names, current or retired; a mac without a prefix was made under KEY_ID. */
-export async function verifyMessage(keys: KeyRing, siteId: string, chatId: string, m: MacFields & { mac: string }): Promise<boolean> {
+export async function verifyMessage(
+	keys: KeyRing,
+	siteId: string,
+	chatId: string,
+	m: MacFields & { mac: string }
+): Promise<boolean> {
 	const { kid, digest } = splitMac(m.mac);
 	const signingKey = keysOf(keys, kid)?.signingKey;
 	if (!signingKey) return false;
@@ -40,7 +62,12 @@ export async function verifyMessage(keys: KeyRing, siteId: string, chatId: strin
 	} catch {
 		return false;
 	}
-	return crypto.subtle.verify("HMAC", await hmacKey(signingKey), mac, utf8.encode(canonicalMacInput(siteId, chatId, m)));
+	return crypto.subtle.verify(
+		"HMAC",
+		await hmacKey(signingKey),
+		mac,
+		utf8.encode(canonicalMacInput(siteId, chatId, m))
+	);
 }
 
 /**
@@ -54,5 +81,7 @@ export function macIsCurrent(keys: KeyRing, mac: string): boolean {
 
 function splitMac(mac: string): { kid: string | undefined; digest: string } {
 	const dot = mac.indexOf(".");
-	return dot === -1 ? { kid: undefined, digest: mac } : { kid: mac.slice(0, dot), digest: mac.slice(dot + 1) };
+	return dot === -1
+		? { kid: undefined, digest: mac }
+		: { kid: mac.slice(0, dot), digest: mac.slice(dot + 1) };
 }

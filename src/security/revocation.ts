@@ -18,20 +18,29 @@ const cache = new Map<string, { minimums: TokenMinimums; until: number }>();
 const key = (siteId: string) => `agent-tv:${siteId}`;
 
 /** Whether these claims were revoked: an agent token below its agent's lowest valid version. Visitor tokens are never. */
-export async function isRevoked(env: Pick<Env, "SITE_CONFIG">, claims: Pick<Claims, "role" | "sid" | "sub"> & { tv?: number }): Promise<boolean> {
+export async function isRevoked(
+	env: Pick<Env, "SITE_CONFIG">,
+	claims: Pick<Claims, "role" | "sid" | "sub"> & { tv?: number }
+): Promise<boolean> {
 	if (claims.role !== "agent" || claims.tv === undefined) return false;
-	const minimum = (await minimumTokenVersions(env.SITE_CONFIG, claims.sid))[claims.sub];
+	const minimum = (await minimumTokenVersions(env.SITE_CONFIG, claims.sid))[
+		claims.sub
+	];
 	return minimum !== undefined && claims.tv < minimum;
 }
 
-async function minimumTokenVersions(kv: KVNamespace, siteId: string): Promise<TokenMinimums> {
+async function minimumTokenVersions(
+	kv: KVNamespace,
+	siteId: string
+): Promise<TokenMinimums> {
 	const hit = cache.get(siteId);
 	if (hit && hit.until > Date.now()) return hit.minimums;
 	const stored = await kv.get(key(siteId), "json");
 	// Absent means nothing was ever revoked. Only putMinimumTokenVersions writes it, so a value that
 	// does not parse is a bug: logged, and read as absent rather than locking every agent out.
 	const parsed = MinimumsSchema.safeParse(stored ?? {});
-	if (!parsed.success) console.error(`KV ${key(siteId)} is malformed:`, parsed.error.message);
+	if (!parsed.success)
+		console.error(`KV ${key(siteId)} is malformed:`, parsed.error.message);
 	const minimums = parsed.success ? parsed.data : {};
 	remember(siteId, minimums);
 	return minimums;
@@ -48,7 +57,11 @@ function remember(siteId: string, minimums: TokenMinimums): void {
  * isolate's copy, so the revocation is immediate here and reaches other isolates within 30 s plus
  * KV's own propagation.
  */
-export async function putMinimumTokenVersions(kv: KVNamespace, siteId: string, minimums: TokenMinimums): Promise<void> {
+export async function putMinimumTokenVersions(
+	kv: KVNamespace,
+	siteId: string,
+	minimums: TokenMinimums
+): Promise<void> {
 	await kv.put(key(siteId), JSON.stringify(minimums));
 	remember(siteId, minimums);
 }

@@ -13,11 +13,26 @@ export interface VisitorState {
 /** Sealed blobs are bound to a chat id; a visitor's state is bound to this instead. */
 const VISITOR_STATE_AAD = "visitor-state";
 
-export const sealVisitorState = (env: Env, siteId: string, state: VisitorState) => seal(keyRing(env), siteId, VISITOR_STATE_AAD, state);
+export const sealVisitorState = (
+	env: Env,
+	siteId: string,
+	state: VisitorState
+) => seal(keyRing(env), siteId, VISITOR_STATE_AAD, state);
 
 /** The state, or undefined when the blob does not open (another site, other keys, tampered). */
-export async function openVisitorState(env: Env, siteId: string, sealed: string): Promise<VisitorState | undefined> {
-	const value = (await open(keyRing(env), siteId, VISITOR_STATE_AAD, sealed)) as Partial<VisitorState> | undefined;
+export async function openVisitorState(
+	env: Env,
+	siteId: string,
+	sealed: string
+): Promise<VisitorState | undefined> {
+	const value = (await open(
+		keyRing(env),
+		siteId,
+		VISITOR_STATE_AAD,
+		sealed
+	)) as Partial<VisitorState> | undefined;
 	if (typeof value?.visitorId !== "string") return undefined;
-	return typeof value.lastAgentId === "string" ? { visitorId: value.visitorId, lastAgentId: value.lastAgentId } : { visitorId: value.visitorId };
+	return typeof value.lastAgentId === "string"
+		? { visitorId: value.visitorId, lastAgentId: value.lastAgentId }
+		: { visitorId: value.visitorId };
 }

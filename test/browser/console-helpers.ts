@@ -2,10 +2,10 @@
  * For the console's browser tests: an agent signing in at /console, and a visitor played over the
  * HTTP API and raw sockets in Node (never the widget, which is tested on its own).
  */
-import type { BrowserContext, Page } from "playwright-core";
 import { expect } from "vitest";
 import WebSocket from "ws";
 import type { BrowserSuite } from "./harness.ts";
+import type { BrowserContext, Page } from "playwright-core";
 
 export const PASSWORD = "console-test-password";
 
@@ -36,31 +36,66 @@ export async function recordAlerts(context: BrowserContext): Promise<void> {
 				return { gain: { value: 0 }, connect: (to: unknown) => to };
 			}
 			createOscillator() {
-				return { frequency: { value: 0 }, connect: (to: unknown) => to, start: () => w.__alerts.push("sound"), stop: () => undefined };
+				return {
+					frequency: { value: 0 },
+					connect: (to: unknown) => to,
+					start: () => w.__alerts.push("sound"),
+					stop: () => undefined,
+				};
 			}
 		}
-		Object.assign(window, { Notification: FakeNotification, AudioContext: FakeAudioContext });
+		Object.assign(window, {
+			Notification: FakeNotification,
+			AudioContext: FakeAudioContext,
+		});
 	});
 }
 
-export const alertsOf = (page: Page) => page.evaluate(() => (window as unknown as { __alerts: string[] }).__alerts);
+export const alertsOf = (page: Page) =>
+	page.evaluate(() => (window as unknown as { __alerts: string[] }).__alerts);
 
-export async function signIn(suite: BrowserSuite, page: Page, siteId: string, email: string, password = PASSWORD): Promise<void> {
+export async function signIn(
+	suite: BrowserSuite,
+	page: Page,
+	siteId: string,
+	email: string,
+	password = PASSWORD
+): Promise<void> {
 	await page.goto(`${suite.url}/console?site=${siteId}`);
 	await page.getByLabel("Email").fill(email);
 	await page.getByLabel("Password").fill(password);
 	await page.getByRole("button", { name: "Sign in" }).click();
-	await page.getByText("Connected", { exact: true }).waitFor({ timeout: 15_000 });
+	await page
+		.getByText("Connected", { exact: true })
+		.waitFor({ timeout: 15_000 });
 }
 
 /** A fresh site and its agents (manual routing unless said otherwise). */
-export async function siteWithAgents(suite: BrowserSuite, agents: { name: string; role?: "agent" | "supervisor" }[], config: Record<string, unknown> = {}) {
+export async function siteWithAgents(
+	suite: BrowserSuite,
+	agents: { name: string; role?: "agent" | "supervisor" }[],
+	config: Record<string, unknown> = {}
+) {
 	const siteId = `console-${crypto.randomUUID().slice(0, 8)}`;
-	await suite.admin("PUT", `/sites/${siteId}`, { name: "Console test", routing: { mode: "manual", sticky: true }, ...config });
+	await suite.admin("PUT", `/sites/${siteId}`, {
+		name: "Console test",
+		routing: { mode: "manual", sticky: true },
+		...config,
+	});
 	const created: Record<string, { id: string; email: string }> = {};
 	for (const { name, role } of agents) {
 		const email = `${name.toLowerCase()}@${siteId}.test`;
-		const { agent } = await suite.admin<{ agent: { id: string } }>("POST", `/sites/${siteId}/agents`, { email, name, password: PASSWORD, maxChats: 3, ...(role ? { role } : {}) });
+		const { agent } = await suite.admin<{ agent: { id: string } }>(
+			"POST",
+			`/sites/${siteId}/agents`,
+			{
+				email,
+				name,
+				password: PASSWORD,
+				maxChats: 3,
+				...(role ? { role } : {}),
+			}
+		);
 		created[name] = { id: agent.id, email };
 	}
 	return { siteId, agents: created };
@@ -72,42 +107,84 @@ export class ApiVisitor {
 		readonly url: string,
 		readonly siteId: string,
 		readonly chatId: string,
-		readonly token: string,
+		readonly token: string
 	) {}
 
-	static async start(url: string, siteId: string, name: string, extra: Record<string, unknown> = {}): Promise<ApiVisitor> {
-		const response = await fetch(`${url}/v1/sites/${siteId}/chats`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ visitor: { name }, ...extra }) });
+	static async start(
+		url: string,
+		siteId: string,
+		name: string,
+		extra: Record<string, unknown> = {}
+	): Promise<ApiVisitor> {
+		const response = await fetch(`${url}/v1/sites/${siteId}/chats`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ visitor: { name }, ...extra }),
+		});
 		expect(response.status, await response.clone().text()).toBe(201);
-		const started = (await response.json()) as { chatId: string; token: string };
+		const started = (await response.json()) as {
+			chatId: string;
+			token: string;
+		};
 		return new ApiVisitor(url, siteId, started.chatId, started.token);
 	}
 
 	private request(path: string, init: RequestInit = {}) {
-		return fetch(`${this.url}/v1/sites/${this.siteId}/chats/${this.chatId}${path}`, {
-			...init,
-			headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json", "X-Visitor-Data-Offset": "0", "X-Agent-Data-Offset": "0" },
-		});
+		return fetch(
+			`${this.url}/v1/sites/${this.siteId}/chats/${this.chatId}${path}`,
+			{
+				...init,
+				headers: {
+					Authorization: `Bearer ${this.token}`,
+					"Content-Type": "application/json",
+					"X-Visitor-Data-Offset": "0",
+					"X-Agent-Data-Offset": "0",
+				},
+			}
+		);
 	}
 
 	async send(content: string): Promise<void> {
-		const response = await this.request("/messages", { method: "POST", body: JSON.stringify({ id: crypto.randomUUID(), content }) });
+		const response = await this.request("/messages", {
+			method: "POST",
+			body: JSON.stringify({ id: crypto.randomUUID(), content }),
+		});
 		expect(response.status, await response.clone().text()).toBe(200);
 	}
 
 	async messages(): Promise<Message[]> {
-		return ((await (await this.request("/messages")).json()) as { messages: Message[] }).messages;
+		return (
+			(await (await this.request("/messages")).json()) as {
+				messages: Message[];
+			}
+		).messages;
 	}
 
 	/** Waits until the chat holds a message from the service side with this content. */
 	async heard(content: string): Promise<Message> {
-		await expect.poll(async () => (await this.messages()).some((m) => m.type === 2 && m.content === content), { timeout: 15_000 }).toBe(true);
+		await expect
+			.poll(
+				async () =>
+					(await this.messages()).some(
+						(m) => m.type === 2 && m.content === content
+					),
+				{ timeout: 15_000 }
+			)
+			.toBe(true);
 		return (await this.messages()).find((m) => m.content === content)!;
 	}
 
 	/** The visitor's chat socket, for typing and read frames both ways. */
 	async socket(): Promise<FrameSocket> {
-		const socket = await FrameSocket.open(`${this.url.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`);
-		socket.send({ type: "hello", token: this.token, visitorDataOffset: 0, agentDataOffset: 0 });
+		const socket = await FrameSocket.open(
+			`${this.url.replace(/^http/, "ws")}/v1/sites/${this.siteId}/chats/${this.chatId}/ws`
+		);
+		socket.send({
+			type: "hello",
+			token: this.token,
+			visitorDataOffset: 0,
+			agentDataOffset: 0,
+		});
 		await socket.next((f) => f.type === "sync");
 		return socket;
 	}
@@ -137,7 +214,10 @@ export class FrameSocket {
 		this.ws.send(JSON.stringify(frame));
 	}
 
-	async next(match: (frame: Frame) => boolean, timeout = 15_000): Promise<Frame> {
+	async next(
+		match: (frame: Frame) => boolean,
+		timeout = 15_000
+	): Promise<Frame> {
 		await expect.poll(() => this.frames.some(match), { timeout }).toBe(true);
 		return this.frames.find(match)!;
 	}

@@ -4,40 +4,65 @@
  * used on the page (roles and labels); the agent side is played over the API.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Locator, Page } from "playwright-core";
 
 const suite = browserSuite({ port: 18950 });
-const DEMO_PAGE = fileURLToPath(new URL("../../public/index.html", import.meta.url));
+const DEMO_PAGE = fileURLToPath(
+	new URL("../../public/index.html", import.meta.url)
+);
 
 /** The demo page's embed tag, pointed at the deployment: whatever attributes the widget takes, the customer copies them. */
 function embedTag(deploymentUrl: string): string {
-	const tag = /<script\b[^>]*\bsrc="\/livechat\.js"[^>]*><\/script>/.exec(readFileSync(DEMO_PAGE, "utf8"))?.[0];
-	if (!tag) throw new Error("public/index.html has no <script src=\"/livechat.js\"> tag");
-	return tag.replace('src="/livechat.js"', `src="${deploymentUrl}/livechat.js"`);
+	const tag = /<script\b[^>]*\bsrc="\/livechat\.js"[^>]*><\/script>/.exec(
+		readFileSync(DEMO_PAGE, "utf8")
+	)?.[0];
+	if (!tag)
+		throw new Error('public/index.html has no <script src="/livechat.js"> tag');
+	return tag.replace(
+		'src="/livechat.js"',
+		`src="${deploymentUrl}/livechat.js"`
+	);
 }
 
 /** A customer's shop on its own origin (another port of 127.0.0.1), serving one page with the widget. */
-async function customerSite(deploymentUrl: string): Promise<{ url: string; server: Server }> {
+async function customerSite(
+	deploymentUrl: string
+): Promise<{ url: string; server: Server }> {
 	const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cross-origin shop</title></head>
 <body><h1>A customer's shop</h1>${embedTag(deploymentUrl)}</body></html>`;
-	const server = createServer((_req, res) => res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html));
+	const server = createServer((_req, res) =>
+		res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html)
+	);
 	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-	return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+	return {
+		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+		server,
+	};
 }
 
 let allowedShop: { url: string; server: Server };
 let otherShop: { url: string; server: Server };
 let agentToken: string;
 
-async function agentApi<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+async function agentApi<T>(
+	method: string,
+	path: string,
+	body?: unknown,
+	headers: Record<string, string> = {}
+): Promise<T> {
 	const res = await fetch(`${suite.url}/v1/sites/demo${path}`, {
 		method,
-		headers: { Authorization: `Bearer ${agentToken}`, "Content-Type": "application/json", ...headers },
+		headers: {
+			Authorization: `Bearer ${agentToken}`,
+			"Content-Type": "application/json",
+			...headers,
+		},
 		body: body === undefined ? undefined : JSON.stringify(body),
 	});
 	const text = await res.text();
@@ -59,7 +84,12 @@ async function startChat(page: Page): Promise<void> {
 	await page.getByRole("button", { name: /chat/i }).first().click();
 	const message = page.getByRole("textbox", { name: /message/i });
 	const start = page.getByRole("button", { name: /start/i });
-	await expect.poll(async () => (await message.isVisible()) || (await start.isVisible()), { timeout: 15_000 }).toBe(true);
+	await expect
+		.poll(
+			async () => (await message.isVisible()) || (await start.isVisible()),
+			{ timeout: 15_000 }
+		)
+		.toBe(true);
 	if (await start.isVisible()) {
 		const name = page.getByRole("textbox", { name: /name/i });
 		if (await name.isVisible()) await name.fill("Cora Cross");
@@ -68,7 +98,11 @@ async function startChat(page: Page): Promise<void> {
 	await message.waitFor({ timeout: 15_000 });
 }
 
-const shown = (locator: Locator, timeout: number) => locator.waitFor({ timeout }).then(() => true, () => false);
+const shown = (locator: Locator, timeout: number) =>
+	locator.waitFor({ timeout }).then(
+		() => true,
+		() => false
+	);
 
 async function sendMessage(page: Page, text: string): Promise<void> {
 	await page.getByRole("textbox", { name: /message/i }).fill(text);
@@ -76,14 +110,23 @@ async function sendMessage(page: Page, text: string): Promise<void> {
 }
 
 beforeAll(async () => {
-	[allowedShop, otherShop] = await Promise.all([customerSite(suite.url), customerSite(suite.url)]);
+	[allowedShop, otherShop] = await Promise.all([
+		customerSite(suite.url),
+		customerSite(suite.url),
+	]);
 	// The demo site takes calls from the first shop only.
 	const demo = await suite.admin<Record<string, unknown>>("GET", "/sites/demo");
-	await suite.admin("PUT", "/sites/demo", { ...demo, allowedOrigins: [allowedShop.url] });
+	await suite.admin("PUT", "/sites/demo", {
+		...demo,
+		allowedOrigins: [allowedShop.url],
+	});
 	const login = await fetch(`${suite.url}/v1/sites/demo/agent-sessions`, {
 		method: "POST",
 		headers: { "Content-Type": "application/json" },
-		body: JSON.stringify({ email: "agent@demo.local", password: "demo-password" }),
+		body: JSON.stringify({
+			email: "agent@demo.local",
+			password: "demo-password",
+		}),
 	});
 	expect(login.ok, `agent login: ${login.status}`).toBe(true);
 	agentToken = ((await login.json()) as { token: string }).token;
@@ -92,7 +135,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-	await Promise.all([allowedShop, otherShop].map(({ server }) => new Promise((resolve) => server.close(resolve))));
+	await Promise.all(
+		[allowedShop, otherShop].map(
+			({ server }) => new Promise((resolve) => server.close(resolve))
+		)
+	);
 });
 
 describe("the widget embedded on another origin", () => {
@@ -104,15 +151,24 @@ describe("the widget embedded on another origin", () => {
 		await sendMessage(page, text);
 
 		let chatId: string | undefined;
-		await expect.poll(async () => (chatId = (await agentChatIds())[0]), { timeout: 15_000 }).toBeDefined();
+		await expect
+			.poll(async () => (chatId = (await agentChatIds())[0]), {
+				timeout: 15_000,
+			})
+			.toBeDefined();
 		await agentApi("POST", `/chats/${chatId}/accept`);
 		await expect
 			.poll(
 				async () => {
-					const result = await agentApi<{ messages: { content: string }[] }>("GET", `/chats/${chatId}/messages`, undefined, { "X-Visitor-Data-Offset": "0", "X-Agent-Data-Offset": "0" });
+					const result = await agentApi<{ messages: { content: string }[] }>(
+						"GET",
+						`/chats/${chatId}/messages`,
+						undefined,
+						{ "X-Visitor-Data-Offset": "0", "X-Agent-Data-Offset": "0" }
+					);
 					return result.messages.map((m) => m.content);
 				},
-				{ timeout: 15_000 },
+				{ timeout: 15_000 }
 			)
 			.toContain(text);
 	});
@@ -124,7 +180,10 @@ describe("the widget embedded on another origin", () => {
 		let refusals = 0;
 		const isApi = (url: string) => url.startsWith(`${suite.url}/v1/sites/`);
 		page.on("requestfailed", (req) => void (isApi(req.url()) && refusals++));
-		page.on("response", (res) => void (isApi(res.url()) && res.status() === 403 && refusals++));
+		page.on(
+			"response",
+			(res) => void (isApi(res.url()) && res.status() === 403 && refusals++)
+		);
 		await page.goto(otherShop.url);
 		await page.getByRole("button", { name: /chat/i }).first().click();
 		// Whatever the widget offers without the API's answers: a prechat form, a message box, or neither.
@@ -135,7 +194,8 @@ describe("the widget embedded on another origin", () => {
 			await start.click();
 		}
 		// A widget that starts the chat with its first message: try that too.
-		if (await shown(page.getByRole("textbox", { name: /message/i }), 2_000)) await sendMessage(page, "Can anyone hear me?");
+		if (await shown(page.getByRole("textbox", { name: /message/i }), 2_000))
+			await sendMessage(page, "Can anyone hear me?");
 		await expect.poll(() => refusals, { timeout: 15_000 }).toBeGreaterThan(0);
 		expect(await agentChatIds()).toEqual(before);
 	});

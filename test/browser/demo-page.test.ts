@@ -7,7 +7,13 @@ describe("the demo page in a real browser", () => {
 	it("serves the demo page with the widget's launcher", async () => {
 		const page = await suite.page(await suite.context(), "visitor");
 		await page.goto(suite.url);
-		await expect.poll(async () => page.evaluate(() => document.querySelectorAll("script[src*='livechat.js']").length)).toBeGreaterThan(0);
+		await expect
+			.poll(async () =>
+				page.evaluate(
+					() => document.querySelectorAll("script[src*='livechat.js']").length
+				)
+			)
+			.toBeGreaterThan(0);
 		const launcher = page.getByRole("button", { name: /chat/i }).first();
 		await launcher.waitFor({ timeout: 15_000 });
 		expect(await launcher.isVisible()).toBe(true);

@@ -4,56 +4,105 @@
  * error text goes once it is sent (issue 10, problem 3). The room's window is 60 s, so this test
  * waits about a minute.
  */
-import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
-import { agentRead, assigned, inLog, online, send, shopPage, startChat, widgetSite } from "./widget-helpers.ts";
+import {
+	agentRead,
+	assigned,
+	inLog,
+	online,
+	send,
+	shopPage,
+	startChat,
+	widgetSite,
+} from "./widget-helpers.ts";
+import type { Page } from "playwright-core";
 
 const suite = browserSuite({ port: 18960 });
 
 /** Every time the page tries to send `content`: a socket `send` frame or an HTTP POST …/messages. */
 function countTries(page: Page, content: string): () => number {
 	let tries = 0;
-	const carries = (payload: string) => payload.includes(`"content":${JSON.stringify(content)}`);
+	const carries = (payload: string) =>
+		payload.includes(`"content":${JSON.stringify(content)}`);
 	page.on("websocket", (ws) =>
 		ws.on("framesent", ({ payload }) => {
-			if (carries(String(payload)) && String(payload).includes('"type":"send"')) tries++;
-		}),
+			if (carries(String(payload)) && String(payload).includes('"type":"send"'))
+				tries++;
+		})
 	);
 	page.on("request", (request) => {
-		if (request.method() === "POST" && request.url().endsWith("/messages") && carries(request.postData() ?? "")) tries++;
+		if (
+			request.method() === "POST" &&
+			request.url().endsWith("/messages") &&
+			carries(request.postData() ?? "")
+		)
+			tries++;
 	});
 	return () => tries;
 }
 
 describe("a rate-limited message in the widget", () => {
-	it("goes out by itself when the limit allows, and the error text goes", { timeout: 115_000 }, async () => {
-		const { siteId, agent } = await widgetSite(suite, {}, { limits: { messagesPerMinutePerVisitor: 2 } });
-		await online(suite, siteId, agent);
-		const page = await shopPage(suite, await suite.context(), siteId, "visitor");
-		const tries = countTries(page, "Third, too fast");
-		const chatId = await startChat(page);
-		await send(page, "First");
-		await inLog(page, "First").locator("..").getByText("Sent", { exact: true }).waitFor();
-		await send(page, "Second");
-		await inLog(page, "Second").locator("..").getByText("Sent", { exact: true }).waitFor();
-		await send(page, "Third, too fast");
-		const alert = page.getByRole("alert");
-		await expect.poll(() => alert.textContent(), { timeout: 10_000 }).toMatch(/sending messages quickly/);
-		const refusedAt = Date.now();
-		await assigned(suite, siteId, chatId, agent);
-		expect((await agentRead(suite, siteId, chatId, agent)).messages.map((m) => m.content)).not.toContain("Third, too fast");
+	it(
+		"goes out by itself when the limit allows, and the error text goes",
+		{ timeout: 115_000 },
+		async () => {
+			const { siteId, agent } = await widgetSite(
+				suite,
+				{},
+				{ limits: { messagesPerMinutePerVisitor: 2 } }
+			);
+			await online(suite, siteId, agent);
+			const page = await shopPage(
+				suite,
+				await suite.context(),
+				siteId,
+				"visitor"
+			);
+			const tries = countTries(page, "Third, too fast");
+			const chatId = await startChat(page);
+			await send(page, "First");
+			await inLog(page, "First")
+				.locator("..")
+				.getByText("Sent", { exact: true })
+				.waitFor();
+			await send(page, "Second");
+			await inLog(page, "Second")
+				.locator("..")
+				.getByText("Sent", { exact: true })
+				.waitFor();
+			await send(page, "Third, too fast");
+			const alert = page.getByRole("alert");
+			await expect
+				.poll(() => alert.textContent(), { timeout: 10_000 })
+				.toMatch(/sending messages quickly/);
+			const refusedAt = Date.now();
+			await assigned(suite, siteId, chatId, agent);
+			expect(
+				(await agentRead(suite, siteId, chatId, agent)).messages.map(
+					(m) => m.content
+				)
+			).not.toContain("Third, too fast");
 
-		// No click, no new send: the room's window (60 s from the first message) lets it through.
-		const third = async () => (await agentRead(suite, siteId, chatId, agent)).messages.filter((m) => m.content === "Third, too fast").length;
-		await expect.poll(third, { timeout: 75_000, interval: 1000 }).toBe(1);
-		expect(Date.now() - refusedAt).toBeLessThan(70_000);
-		await expect.poll(() => alert.textContent(), { timeout: 10_000 }).toBe("");
-		await inLog(page, "Third, too fast").locator("..").getByText("Sent", { exact: true }).waitFor();
-		expect(await page.getByText("Sending…").count()).toBe(0);
-		// Tried when the room said it could go (once, twice with a reconnect's flush), not on a backoff's
-		// 1, 3, 7, 15, 31 s in between, each refused again (7 tries in all).
-		expect(tries()).toBeLessThan(5);
-		expect(await third()).toBe(1);
-	});
+			// No click, no new send: the room's window (60 s from the first message) lets it through.
+			const third = async () =>
+				(await agentRead(suite, siteId, chatId, agent)).messages.filter(
+					(m) => m.content === "Third, too fast"
+				).length;
+			await expect.poll(third, { timeout: 75_000, interval: 1000 }).toBe(1);
+			expect(Date.now() - refusedAt).toBeLessThan(70_000);
+			await expect
+				.poll(() => alert.textContent(), { timeout: 10_000 })
+				.toBe("");
+			await inLog(page, "Third, too fast")
+				.locator("..")
+				.getByText("Sent", { exact: true })
+				.waitFor();
+			expect(await page.getByText("Sending…").count()).toBe(0);
+			// Tried when the room said it could go (once, twice with a reconnect's flush), not on a backoff's
+			// 1, 3, 7, 15, 31 s in between, each refused again (7 tries in all).
+			expect(tries()).toBeLessThan(5);
+			expect(await third()).toBe(1);
+		}
+	);
 });

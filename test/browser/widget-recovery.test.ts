@@ -5,43 +5,90 @@
  */
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
-import { agentRead, assigned, call, currentChatId, inLog, launcher, messageBox, online, send, shopPage, startChat, widgetSite } from "./widget-helpers.ts";
+import {
+	agentRead,
+	assigned,
+	call,
+	currentChatId,
+	inLog,
+	launcher,
+	messageBox,
+	online,
+	send,
+	shopPage,
+	startChat,
+	widgetSite,
+} from "./widget-helpers.ts";
 
 const suite = browserSuite({ port: 18912 });
 
 describe("the widget never leaves the visitor stuck", () => {
 	it("offers the offline form when no agent is online, and sends it", async () => {
 		const { siteId } = await widgetSite(suite);
-		const page = await shopPage(suite, await suite.context(), siteId, "visitor");
+		const page = await shopPage(
+			suite,
+			await suite.context(),
+			siteId,
+			"visitor"
+		);
 		await launcher(page).click();
 		await page.getByRole("textbox", { name: "Email" }).fill("not-an-email");
-		await page.getByRole("textbox", { name: "Message", exact: true }).fill("Do you ship to Norway?");
+		await page
+			.getByRole("textbox", { name: "Message", exact: true })
+			.fill("Do you ship to Norway?");
 		await page.getByRole("button", { name: "Send message" }).click();
-		await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/email/i);
+		await expect
+			.poll(() => page.getByRole("alert").textContent())
+			.toMatch(/email/i);
 		await page.getByRole("textbox", { name: "Email" }).fill("olga@example.com");
 		await page.getByRole("button", { name: "Send message" }).click();
-		await page.getByText(/Your message has been sent/).first().waitFor({ timeout: 10_000 });
+		await page
+			.getByText(/Your message has been sent/)
+			.first()
+			.waitFor({ timeout: 10_000 });
 	});
 
 	it("after an ended chat, also after a reload, offers a rating and a new chat that works", async () => {
 		const { siteId, agent } = await widgetSite(suite);
 		await online(suite, siteId, agent);
-		const page = await shopPage(suite, await suite.context(), siteId, "visitor");
+		const page = await shopPage(
+			suite,
+			await suite.context(),
+			siteId,
+			"visitor"
+		);
 		const first = await startChat(page);
 		await send(page, "Question one");
 		await assigned(suite, siteId, first, agent);
-		await call(suite, "POST", `/sites/${siteId}/chats/${first}/end`, agent.token);
-		await page.getByText("This chat has ended.").first().waitFor({ timeout: 10_000 });
+		await call(
+			suite,
+			"POST",
+			`/sites/${siteId}/chats/${first}/end`,
+			agent.token
+		);
+		await page
+			.getByText("This chat has ended.")
+			.first()
+			.waitFor({ timeout: 10_000 });
 		await page.reload();
 		await launcher(page).click();
-		await page.getByRole("button", { name: "Start a new chat" }).waitFor({ timeout: 10_000 });
+		await page
+			.getByRole("button", { name: "Start a new chat" })
+			.waitFor({ timeout: 10_000 });
 		expect(await messageBox(page).isVisible()).toBe(false);
 		await online(suite, siteId, agent);
 		await page.getByRole("button", { name: "Start a new chat" }).click();
 		await page.getByRole("button", { name: "Start chatting" }).click();
 		await messageBox(page).waitFor();
 		await send(page, "Question two");
-		await expect.poll(async () => (await inLog(page, "Question two").isVisible()) && (await page.getByText("Sending…").count()) === 0, { timeout: 15_000 }).toBe(true);
+		await expect
+			.poll(
+				async () =>
+					(await inLog(page, "Question two").isVisible()) &&
+					(await page.getByText("Sending…").count()) === 0,
+				{ timeout: 15_000 }
+			)
+			.toBe(true);
 		expect(await currentChatId(page)).not.toBe(first);
 		expect(await inLog(page, "Question one").count()).toBe(0);
 	});
@@ -63,17 +110,21 @@ describe("the widget never leaves the visitor stuck", () => {
 				new Promise<void>((resolve, reject) => {
 					const open = indexedDB.open("livechat", 1);
 					open.onsuccess = () => {
-						const store = open.result.transaction("chats", "readwrite").objectStore("chats");
+						const store = open.result
+							.transaction("chats", "readwrite")
+							.objectStore("chats");
 						const get = store.get(`${siteId}/${chatId}`);
 						get.onsuccess = () => {
 							const record = get.result;
-							record.snapshot.token = record.snapshot.token.slice(0, -4) + "AAAA";
-							store.put(record, `${siteId}/${chatId}`).onsuccess = () => resolve();
+							record.snapshot.token =
+								record.snapshot.token.slice(0, -4) + "AAAA";
+							store.put(record, `${siteId}/${chatId}`).onsuccess = () =>
+								resolve();
 						};
 					};
 					open.onerror = () => reject(open.error);
 				}),
-			{ siteId, chatId: first },
+			{ siteId, chatId: first }
 		);
 		await page.goto(shop);
 		await launcher(page).click();
@@ -82,6 +133,14 @@ describe("the widget never leaves the visitor stuck", () => {
 		const second = await currentChatId(page);
 		expect(second).not.toBe(first);
 		await assigned(suite, siteId, second, agent);
-		await expect.poll(async () => (await agentRead(suite, siteId, second, agent)).messages.map((m) => m.content), { timeout: 15_000 }).toContain("After the token broke");
+		await expect
+			.poll(
+				async () =>
+					(await agentRead(suite, siteId, second, agent)).messages.map(
+						(m) => m.content
+					),
+				{ timeout: 15_000 }
+			)
+			.toContain("After the token broke");
 	});
 });

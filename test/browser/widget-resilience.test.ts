@@ -6,12 +6,24 @@
 import { describe, expect, it } from "vitest";
 import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { browserSuite } from "./harness.ts";
-import { agentRead, agentSend, assigned, inLog, launcher, online, send, shopPage, startChat, widgetSite } from "./widget-helpers.ts";
+import {
+	agentRead,
+	agentSend,
+	assigned,
+	inLog,
+	launcher,
+	online,
+	send,
+	shopPage,
+	startChat,
+	widgetSite,
+} from "./widget-helpers.ts";
 
 const PORT = 18911;
 const suite = browserSuite({ port: PORT, chatState: "memory" });
 
-const contents = async (read: ReturnType<typeof agentRead>) => (await read).messages.map((m) => m.content);
+const contents = async (read: ReturnType<typeof agentRead>) =>
+	(await read).messages.map((m) => m.content);
 
 describe("the widget through reloads, tabs, offline spells and restarts", () => {
 	it("notices a reply after a reload without a click, and keeps two tabs in step", async () => {
@@ -25,7 +37,11 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await page.reload();
 		await launcher(page).waitFor();
 		await agentSend(suite, siteId, chatId, agent, "Reply after the reload");
-		await expect.poll(() => launcher(page).getAttribute("aria-label"), { timeout: 15_000 }).toMatch(/1 unread message/);
+		await expect
+			.poll(() => launcher(page).getAttribute("aria-label"), {
+				timeout: 15_000,
+			})
+			.toMatch(/1 unread message/);
 		await launcher(page).click();
 		await inLog(page, "Reply after the reload").waitFor();
 		await inLog(page, "First question").waitFor();
@@ -51,13 +67,31 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await context.setOffline(true);
 		await send(page, "Written on the train");
 		await page.waitForTimeout(3000);
-		expect(await contents(agentRead(suite, siteId, chatId, agent))).not.toContain("Written on the train");
+		expect(
+			await contents(agentRead(suite, siteId, chatId, agent))
+		).not.toContain("Written on the train");
 		expect(await page.getByText("Sending…").count()).toBe(1);
 		// Nothing raw on screen (issue 10, problem 7: the old widget read "no deployment answered: TypeError: Failed to fetch").
-		expect(await page.getByText(/TypeError|Failed to fetch|no deployment answered|Unreachable/).count()).toBe(0);
+		expect(
+			await page
+				.getByText(
+					/TypeError|Failed to fetch|no deployment answered|Unreachable/
+				)
+				.count()
+		).toBe(0);
 		await context.setOffline(false);
-		await expect.poll(async () => (await contents(agentRead(suite, siteId, chatId, agent))).filter((c) => c === "Written on the train").length, { timeout: 40_000 }).toBe(1);
-		await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 15_000 }).toBe("");
+		await expect
+			.poll(
+				async () =>
+					(await contents(agentRead(suite, siteId, chatId, agent))).filter(
+						(c) => c === "Written on the train"
+					).length,
+				{ timeout: 40_000 }
+			)
+			.toBe(1);
+		await expect
+			.poll(() => page.getByRole("alert").textContent(), { timeout: 15_000 })
+			.toBe("");
 		await page.reload();
 		await launcher(page).click();
 		await inLog(page, "Written on the train").waitFor();
@@ -77,12 +111,28 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 
 		// Same port and state (sites, agents), memory mode: every room comes back empty.
 		await suite.deployment.stop();
-		suite.deployment = await startLocalDeployment({ port: PORT, stateDir: suite.stateDir, chatState: "memory" });
+		suite.deployment = await startLocalDeployment({
+			port: PORT,
+			stateDir: suite.stateDir,
+			chatState: "memory",
+		});
 		// The widget reconnects, is told the room has nothing, and uploads its copy; then a send goes through.
 		await send(page, "After the restart");
 		await expect
-			.poll(async () => (await contents(agentRead(suite, siteId, chatId, agent)).catch(() => [])), { timeout: 60_000 })
-			.toEqual(expect.arrayContaining(["Before the restart", "Agent before the restart", "After the restart"]));
+			.poll(
+				async () =>
+					await contents(agentRead(suite, siteId, chatId, agent)).catch(
+						() => []
+					),
+				{ timeout: 60_000 }
+			)
+			.toEqual(
+				expect.arrayContaining([
+					"Before the restart",
+					"Agent before the restart",
+					"After the restart",
+				])
+			);
 		await agentSend(suite, siteId, chatId, agent, "Agent after the restart");
 		await inLog(page, "Agent after the restart").waitFor({ timeout: 15_000 });
 		expect(await inLog(page, "Before the restart").count()).toBe(1);

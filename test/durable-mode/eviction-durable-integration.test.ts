@@ -17,18 +17,27 @@ describe("eviction in durable mode", () => {
 		const siteId = await createSite();
 		const chat = await startChat(siteId);
 		await send(siteId, chat.chatId, chat.token, [0, 0], "before");
-		const held = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, { token: chat.token, offsets: [1, 0] });
+		const held = api(`/sites/${siteId}/chats/${chat.chatId}/messages?wait=10`, {
+			token: chat.token,
+			offsets: [1, 0],
+		});
 		await new Promise((resolve) => setTimeout(resolve, 200)); // the poll is held in the room
 		// The room resets under the held call, as the chaos run's eviction does it.
-		await env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`))
+		await env.CHAT_ROOM.get(
+			env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`)
+		)
 			.abortForChaos()
 			.catch(() => undefined);
 		const cut = await held;
 		expect(cut.status).toBe(503);
 		expect(cut.headers.get("Retry-After")).toBe("1");
-		expect(((await cut.json()) as { error: { type: string } }).error.type).toBe("unavailable");
+		expect(((await cut.json()) as { error: { type: string } }).error.type).toBe(
+			"unavailable"
+		);
 		// The retry the client makes finds the chat as it was.
 		const after = await poll(siteId, chat.chatId, chat.token);
-		expect(after.body.messages.map((m: { content: string }) => m.content)).toEqual(["before"]);
+		expect(
+			after.body.messages.map((m: { content: string }) => m.content)
+		).toEqual(["before"]);
 	});
 });

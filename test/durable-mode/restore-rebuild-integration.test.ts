@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { converse, expectSameChat, serverMessages, visitorAndAgent } from "../clients.ts";
+import {
+	converse,
+	expectSameChat,
+	serverMessages,
+	visitorAndAgent,
+} from "../clients.ts";
 import { rollBack } from "../lose-chat.ts";
 
 describe("storage restored to an earlier point", () => {
 	it("is brought forward by an incremental rebuild of exactly the missing messages", async () => {
-		const { siteId, visitor, agent, agentToken, calls } = await visitorAndAgent();
+		const { siteId, visitor, agent, agentToken, calls } =
+			await visitorAndAgent();
 		await converse(visitor, agent, 5);
 		await rollBack(siteId, visitor.chatId, 2);
 
@@ -18,6 +24,10 @@ describe("storage restored to an earlier point", () => {
 		expect(calls[1]!.uploaded).toBe(4);
 
 		await visitor.poll();
-		expectSameChat(visitor.messages, agent.messages, await serverMessages(siteId, visitor.chatId, agentToken));
+		expectSameChat(
+			visitor.messages,
+			agent.messages,
+			await serverMessages(siteId, visitor.chatId, agentToken)
+		);
 	});
 });

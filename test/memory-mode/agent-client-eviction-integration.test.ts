@@ -9,7 +9,9 @@ afterEach(disconnectAll);
 
 async function listedChats(siteId: string, token: string): Promise<string[]> {
 	const res = await api(`/sites/${siteId}/agents/me/chats`, { token });
-	return (await res.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId);
+	return (await res.json<{ chats: { chatId: string }[] }>()).chats.map(
+		(c) => c.chatId
+	);
 }
 
 describe("an AgentClient whose dispatcher lost its state (memory mode)", () => {
@@ -24,21 +26,45 @@ describe("an AgentClient whose dispatcher lost its state (memory mode)", () => {
 
 		await abortAllDurableObjects();
 		// Its socket closed with the dispatcher; the client opens another by itself and says hello again.
-		await until(() => alice.of("connection").slice(connectionsBefore).some((e) => e.via === "websocket"), "the presence socket back");
+		await until(
+			() =>
+				alice
+					.of("connection")
+					.slice(connectionsBefore)
+					.some((e) => e.via === "websocket"),
+			"the presence socket back"
+		);
 		expect(alice.client.connectionState).toBe("websocket");
 		const token = alice.client.token;
-		for (const deadline = Date.now() + 3000; (await listedChats(siteId, token)).length === 0 && Date.now() < deadline; ) {
+		for (
+			const deadline = Date.now() + 3000;
+			(await listedChats(siteId, token)).length === 0 && Date.now() < deadline;
+		) {
 			await new Promise((resolve) => setTimeout(resolve, 25));
 		}
 		expect(await listedChats(siteId, token)).toEqual([visitor.chatId]);
-		expect((await alice.client.agents()).find((a) => a.name === "Alice")).toMatchObject({ status: "online", free: 2 });
+		expect(
+			(await alice.client.agents()).find((a) => a.name === "Alice")
+		).toMatchObject({ status: "online", free: 2 });
 
 		// The room lost the chat too: the visitor's and the agent's copies bring it back, and it goes on.
 		await visitor.send("it was order 1234");
-		await until(() => chat.messages.some((m) => m.content === "it was order 1234"), "the visitor's message on the agent's side");
+		await until(
+			() => chat.messages.some((m) => m.content === "it was order 1234"),
+			"the visitor's message on the agent's side"
+		);
 		await chat.send("found it, it ships today");
 		await visitor.poll();
-		expectSameChat(visitor.messages, chat.messages, await serverMessages(siteId, visitor.chatId, visitor.token));
-		expect(visitor.messages.map((m) => m.content)).toEqual(["Alice joined the chat", "Hello, how can I help?", "it was order 1234", "found it, it ships today"]);
+		expectSameChat(
+			visitor.messages,
+			chat.messages,
+			await serverMessages(siteId, visitor.chatId, visitor.token)
+		);
+		expect(visitor.messages.map((m) => m.content)).toEqual([
+			"Alice joined the chat",
+			"Hello, how can I help?",
+			"it was order 1234",
+			"found it, it ships today",
+		]);
 	});
 });

@@ -1,26 +1,52 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ReturnResult, StartChatResult } from "../../src/protocol/chat.ts";
-import type { AgentServerFrame, AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
 import { AgentConsole as Console } from "../consoles.ts";
-import { accept, api, createAgent, createSite, eventually, poll, rebuild, startChat } from "../helpers.ts";
+import {
+	accept,
+	api,
+	createAgent,
+	createSite,
+	eventually,
+	poll,
+	rebuild,
+	startChat,
+} from "../helpers.ts";
+import type { ReturnResult, StartChatResult } from "../../src/protocol/chat.ts";
+import type {
+	AgentServerFrame,
+	AgentSummary,
+	QueueEntry,
+} from "../../src/protocol/dispatch.ts";
 
 /** What a visitor's client does after the room lost its chat: its next call answers code 1, it uploads its copy. */
-async function visitorCarriesOn(siteId: string, chat: StartChatResult, copy: ReturnResult) {
+async function visitorCarriesOn(
+	siteId: string,
+	chat: StartChatResult,
+	copy: ReturnResult
+) {
 	const lost = await poll(siteId, chat.chatId, chat.token);
 	expect(lost.body.code).toBe(1);
-	const back = await rebuild(siteId, chat.chatId, chat.token, { chatState: copy.chatState, visitorDataOffset: copy.visitorDataOffset, agentDataOffset: copy.agentDataOffset, messages: copy.messages });
+	const back = await rebuild(siteId, chat.chatId, chat.token, {
+		chatState: copy.chatState,
+		visitorDataOffset: copy.visitorDataOffset,
+		agentDataOffset: copy.agentDataOffset,
+		messages: copy.messages,
+	});
 	expect(back.status).toBe(200);
 }
 
 describe("a SiteDispatcher that lost everything (memory mode) comes back from its clients", () => {
 	it("has presence, queue order and assignments back from consoles' hellos and waiting rooms, with no chat assigned twice and none dropped", async () => {
-		const siteId = await createSite({ routing: { mode: "auto", sticky: false } });
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: false },
+		});
 		const alice = await createAgent(siteId, "Alice", { maxChats: 1 });
 		const bob = await createAgent(siteId, "Bob", { maxChats: 1 });
 		const aliceConsole = await Console.open(siteId, alice.token);
 		const first = await startChat(siteId, { name: "First" });
-		const assigned = (await aliceConsole.next((f) => f.type === "assigned")) as Extract<AgentServerFrame, { type: "assigned" }>;
+		const assigned = (await aliceConsole.next(
+			(f) => f.type === "assigned"
+		)) as Extract<AgentServerFrame, { type: "assigned" }>;
 		expect(assigned.chatId).toBe(first.chatId);
 		const firstCopy = (await poll(siteId, first.chatId, first.token)).body;
 		const second = await startChat(siteId, { name: "Second" });
@@ -28,10 +54,19 @@ describe("a SiteDispatcher that lost everything (memory mode) comes back from it
 		expect([second.queuePosition, third.queuePosition]).toEqual([1, 2]);
 
 		await abortAllDurableObjects();
-		await eventually(async () => aliceConsole.closed, (closed) => closed);
+		await eventually(
+			async () => aliceConsole.closed,
+			(closed) => closed
+		);
 
 		// The waiting visitors carry on (the later one first); the chatting one too. Their rooms come back and re-register.
-		const fresh = (c: StartChatResult): ReturnResult => ({ code: 0, chatState: c.chatState, visitorDataOffset: 0, agentDataOffset: 0, messages: [] });
+		const fresh = (c: StartChatResult): ReturnResult => ({
+			code: 0,
+			chatState: c.chatState,
+			visitorDataOffset: 0,
+			agentDataOffset: 0,
+			messages: [],
+		});
 		await visitorCarriesOn(siteId, third, fresh(third));
 		await visitorCarriesOn(siteId, second, fresh(second));
 		await visitorCarriesOn(siteId, first, firstCopy);
@@ -39,27 +74,61 @@ describe("a SiteDispatcher that lost everything (memory mode) comes back from it
 		const again = await Console.open(siteId, alice.token, [first.chatId]);
 
 		const waiting = await eventually(
-			async () => (await (await api(`/sites/${siteId}/queue`, { token: alice.token })).json<{ waiting: QueueEntry[] }>()).waiting,
-			(w) => w.length === 2,
+			async () =>
+				(
+					await (
+						await api(`/sites/${siteId}/queue`, { token: alice.token })
+					).json<{ waiting: QueueEntry[] }>()
+				).waiting,
+			(w) => w.length === 2
 		);
 		expect(waiting.map((w) => [w.chatId, w.position])).toEqual([
 			[second.chatId, 1],
 			[third.chatId, 2],
 		]);
-		const { agents } = await (await api(`/sites/${siteId}/agents`, { token: alice.token })).json<{ agents: AgentSummary[] }>();
-		expect(agents.find((a) => a.id === alice.agentId)).toMatchObject({ status: "online", free: 0 });
-		const mine = await (await api(`/sites/${siteId}/agents/me/chats`, { token: alice.token })).json<{ chats: { chatId: string }[] }>();
+		const { agents } = await (
+			await api(`/sites/${siteId}/agents`, { token: alice.token })
+		).json<{ agents: AgentSummary[] }>();
+		expect(agents.find((a) => a.id === alice.agentId)).toMatchObject({
+			status: "online",
+			free: 0,
+		});
+		const mine = await (
+			await api(`/sites/${siteId}/agents/me/chats`, { token: alice.token })
+		).json<{ chats: { chatId: string }[] }>();
 		expect(mine.chats.map((c) => c.chatId)).toEqual([first.chatId]);
 
 		// No chat is assigned twice: Bob cannot take Alice's, and comes online to the oldest waiting one.
 		expect((await accept(siteId, first.chatId, bob.token)).status).toBe(409);
 		const bobConsole = await Console.open(siteId, bob.token);
-		expect(((await bobConsole.next((f) => f.type === "assigned")) as { chatId: string }).chatId).toBe(second.chatId);
+		expect(
+			(
+				(await bobConsole.next((f) => f.type === "assigned")) as {
+					chatId: string;
+				}
+			).chatId
+		).toBe(second.chatId);
 		// No waiting chat is dropped: Alice's chat ends, and the last one goes to her.
-		const end = await api(`/sites/${siteId}/chats/${first.chatId}/end`, { method: "POST", token: first.token, offsets: [0, 1] });
+		const end = await api(`/sites/${siteId}/chats/${first.chatId}/end`, {
+			method: "POST",
+			token: first.token,
+			offsets: [0, 1],
+		});
 		expect(end.status).toBe(200);
-		expect(((await again.next((f) => f.type === "assigned")) as { chatId: string }).chatId).toBe(third.chatId);
-		const visitors = await Promise.all([second, third].map(async (c) => (await poll(siteId, c.chatId, c.token)).body.messages.map((m) => m.content)));
-		expect(visitors).toEqual([["Bob joined the chat"], ["Alice joined the chat"]]);
+		expect(
+			((await again.next((f) => f.type === "assigned")) as { chatId: string })
+				.chatId
+		).toBe(third.chatId);
+		const visitors = await Promise.all(
+			[second, third].map(async (c) =>
+				(await poll(siteId, c.chatId, c.token)).body.messages.map(
+					(m) => m.content
+				)
+			)
+		);
+		expect(visitors).toEqual([
+			["Bob joined the chat"],
+			["Alice joined the chat"],
+		]);
 	});
 });

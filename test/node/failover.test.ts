@@ -7,14 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
-import { startLocalDeployment, type LocalDeployment } from "../../scripts/local-deployment.ts";
+import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { expectIdentical, serverCopy } from "./copies.ts";
+import type { LocalDeployment } from "../../scripts/local-deployment.ts";
+import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const PRIMARY_PORT = 18787;
 const SECONDARY_PORT = 18788;
 const stateRoot = mkdtempSync(join(tmpdir(), "elc-failover-"));
-const primaryOptions = { port: PRIMARY_PORT, stateDir: join(stateRoot, "primary") };
+const primaryOptions = {
+	port: PRIMARY_PORT,
+	stateDir: join(stateRoot, "primary"),
+};
 let primary: LocalDeployment;
 let secondary: LocalDeployment;
 
@@ -29,14 +33,30 @@ function recordingFetch(calls: Call[]): typeof fetch {
 	return async (input, init) => {
 		const url = new URL(String(input));
 		const response = await fetch(input, init);
-		const body = (await response.clone().json().catch(() => undefined)) as { code?: number } | undefined;
-		const uploaded = url.pathname.endsWith("/rebuild") ? (JSON.parse(String(init?.body)) as { messages: unknown[] }).messages.length : undefined;
-		calls.push({ port: url.port, path: url.pathname.replace(/^.*\/chats\/[^/]+/, ""), code: body?.code, uploaded });
+		const body = (await response
+			.clone()
+			.json()
+			.catch(() => undefined)) as { code?: number } | undefined;
+		const uploaded = url.pathname.endsWith("/rebuild")
+			? (JSON.parse(String(init?.body)) as { messages: unknown[] }).messages
+					.length
+			: undefined;
+		calls.push({
+			port: url.port,
+			path: url.pathname.replace(/^.*\/chats\/[^/]+/, ""),
+			code: body?.code,
+			uploaded,
+		});
 		return response;
 	};
 }
 
-async function converse(visitor: LiveChatClient, agent: LiveChatClient, label: string, turns = 2) {
+async function converse(
+	visitor: LiveChatClient,
+	agent: LiveChatClient,
+	label: string,
+	turns = 2
+) {
 	for (let i = 1; i <= turns; i++) {
 		await visitor.send(`${label}: visitor ${i}`);
 		await agent.poll();
@@ -45,12 +65,13 @@ async function converse(visitor: LiveChatClient, agent: LiveChatClient, label: s
 	}
 }
 
-
-
 beforeAll(async () => {
 	[primary, secondary] = await Promise.all([
 		startLocalDeployment(primaryOptions),
-		startLocalDeployment({ port: SECONDARY_PORT, stateDir: join(stateRoot, "secondary") }),
+		startLocalDeployment({
+			port: SECONDARY_PORT,
+			stateDir: join(stateRoot, "secondary"),
+		}),
 	]);
 });
 
@@ -62,10 +83,29 @@ afterAll(async () => {
 describe("failover between two deployments", () => {
 	it("continues a chat on the secondary when the primary stops, and on the primary again when it returns", async () => {
 		const calls: Call[] = [];
-		const transport = { baseUrls: [primary.url, secondary.url], fetch: recordingFetch(calls), failBackAfterMs: 1000, backoffMs: 50 };
-		const visitor = await LiveChatClient.startChat({ ...transport, siteId: "demo", visitor: { name: "Failover Fred" } });
-		const login = await LiveChatClient.agentLogin({ ...transport, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
-		const agent = new LiveChatClient({ ...transport, siteId: "demo", chatId: visitor.chatId, token: login.token });
+		const transport = {
+			baseUrls: [primary.url, secondary.url],
+			fetch: recordingFetch(calls),
+			failBackAfterMs: 1000,
+			backoffMs: 50,
+		};
+		const visitor = await LiveChatClient.startChat({
+			...transport,
+			siteId: "demo",
+			visitor: { name: "Failover Fred" },
+		});
+		const login = await LiveChatClient.agentLogin({
+			...transport,
+			siteId: "demo",
+			email: "agent@demo.local",
+			password: "demo-password",
+		});
+		const agent = new LiveChatClient({
+			...transport,
+			siteId: "demo",
+			chatId: visitor.chatId,
+			token: login.token,
+		});
 		// An agent acts in a chat only once it has accepted it (SPEC §4).
 		await agent.accept();
 
@@ -82,11 +122,18 @@ describe("failover between two deployments", () => {
 		// The secondary had nothing: both clients rebuilt it, the visitor in full, the agent with what only it held.
 		expect(onSecondary[0]).toMatchObject({ path: "/messages", code: 1 });
 		const rebuilds = onSecondary.filter((c) => c.path === "/rebuild");
-		expect(rebuilds.map((c) => c.uploaded)).toEqual([beforeOutage.length - 1, 1]);
+		expect(rebuilds.map((c) => c.uploaded)).toEqual([
+			beforeOutage.length - 1,
+			1,
+		]);
 		expect(visitor.baseUrl).toBe(secondary.url);
 
 		await converse(visitor, agent, "on the secondary");
-		expectIdentical([visitor.messages, agent.messages, await serverCopy(secondary.url, visitor)]);
+		expectIdentical([
+			visitor.messages,
+			agent.messages,
+			await serverCopy(secondary.url, visitor),
+		]);
 		const lastOnSecondary = visitor.messages;
 
 		primary = await startLocalDeployment(primaryOptions);
@@ -102,11 +149,15 @@ describe("failover between two deployments", () => {
 		// Durable storage kept what the primary had; only what happened on the secondary went back.
 		const primaryRebuilds = onPrimary.filter((c) => c.path === "/rebuild");
 		const newOnSecondary = lastOnSecondary.length - beforeOutage.length;
-		expect(primaryRebuilds.reduce((n, c) => n + (c.uploaded ?? 0), 0)).toBe(newOnSecondary);
+		expect(primaryRebuilds.reduce((n, c) => n + (c.uploaded ?? 0), 0)).toBe(
+			newOnSecondary
+		);
 
 		const server = await serverCopy(primary.url, visitor);
 		expectIdentical([visitor.messages, agent.messages, server]);
 		expect(server.slice(0, lastOnSecondary.length)).toEqual(lastOnSecondary);
-		expect(server.map((m) => m.content).filter((c) => !c.includes("joined"))).toHaveLength(4 + 1 + 1 + 4 + 2);
+		expect(
+			server.map((m) => m.content).filter((c) => !c.includes("joined"))
+		).toHaveLength(4 + 1 + 1 + 4 + 2);
 	});
 });

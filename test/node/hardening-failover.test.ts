@@ -7,50 +7,85 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../../client/index.ts";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
-import { startLocalDeployment, type LocalDeployment } from "../../scripts/local-deployment.ts";
+import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { expectIdentical, serverCopy } from "./copies.ts";
+import type { LocalDeployment } from "../../scripts/local-deployment.ts";
+import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const stateRoot = mkdtempSync(join(tmpdir(), "elc-hardening-"));
 const primaryOptions = { port: 18797, stateDir: join(stateRoot, "primary") };
-const secondaryOptions = { port: 18798, stateDir: join(stateRoot, "secondary") };
+const secondaryOptions = {
+	port: 18798,
+	stateDir: join(stateRoot, "secondary"),
+};
 let primary: LocalDeployment;
 let secondary: LocalDeployment;
 
-const fast = { failBackAfterMs: 60_000, backoffMs: 50, timeoutMs: 5_000, attempts: 2 };
+const fast = {
+	failBackAfterMs: 60_000,
+	backoffMs: 50,
+	timeoutMs: 5_000,
+	attempts: 2,
+};
 
 async function agentFor(baseUrls: string[], chatId: string) {
-	const login = await LiveChatClient.agentLogin({ baseUrls, ...fast, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
-	return new LiveChatClient({ baseUrls, ...fast, siteId: "demo", chatId, token: login.token });
+	const login = await LiveChatClient.agentLogin({
+		baseUrls,
+		...fast,
+		siteId: "demo",
+		email: "agent@demo.local",
+		password: "demo-password",
+	});
+	return new LiveChatClient({
+		baseUrls,
+		...fast,
+		siteId: "demo",
+		chatId,
+		token: login.token,
+	});
 }
-
 
 /** Each stream numbered 1…n, no gap and no double. */
 function expectNumbered(copy: ChatMessage[]) {
 	for (const visitorStream of [true, false]) {
-		const offsets = copy.filter((m) => (m.type === 1) === visitorStream).map((m) => m.dataOffset);
-		expect([...offsets].sort((a, b) => a - b)).toEqual(offsets.map((_, i) => i + 1));
+		const offsets = copy
+			.filter((m) => (m.type === 1) === visitorStream)
+			.map((m) => m.dataOffset);
+		expect([...offsets].sort((a, b) => a - b)).toEqual(
+			offsets.map((_, i) => i + 1)
+		);
 	}
 }
 
 /** A send by a client that knows nothing of chains (an old SDK): the offsets alone are checked. */
-async function sendWithoutChain(baseUrl: string, client: LiveChatClient, id: string, content: string) {
+async function sendWithoutChain(
+	baseUrl: string,
+	client: LiveChatClient,
+	id: string,
+	content: string
+) {
 	const { visitorDataOffset, agentDataOffset } = client.offsets;
-	const response = await fetch(`${baseUrl}/v1/sites/demo/chats/${client.chatId}/messages`, {
-		method: "POST",
-		headers: {
-			Authorization: `Bearer ${client.token}`,
-			"Content-Type": "application/json",
-			"X-Visitor-Data-Offset": String(visitorDataOffset),
-			"X-Agent-Data-Offset": String(agentDataOffset),
-		},
-		body: JSON.stringify({ id, content }),
-	});
+	const response = await fetch(
+		`${baseUrl}/v1/sites/demo/chats/${client.chatId}/messages`,
+		{
+			method: "POST",
+			headers: {
+				Authorization: `Bearer ${client.token}`,
+				"Content-Type": "application/json",
+				"X-Visitor-Data-Offset": String(visitorDataOffset),
+				"X-Agent-Data-Offset": String(agentDataOffset),
+			},
+			body: JSON.stringify({ id, content }),
+		}
+	);
 	expect(((await response.json()) as { code: number }).code).toBe(0);
 }
 
 beforeAll(async () => {
-	[primary, secondary] = await Promise.all([startLocalDeployment(primaryOptions), startLocalDeployment(secondaryOptions)]);
+	[primary, secondary] = await Promise.all([
+		startLocalDeployment(primaryOptions),
+		startLocalDeployment(secondaryOptions),
+	]);
 });
 
 afterAll(async () => {
@@ -62,16 +97,32 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 	it("refuses ids and text SQLite would rewrite on both, and keeps astral text exact across the switch", async () => {
 		const baseUrls = [primary.url, secondary.url];
 		const store = new MemoryStore();
-		const visitor = await LiveChatClient.startChat({ baseUrls, ...fast, siteId: "demo", visitor: { name: "Ünï 😀" }, store });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls,
+			...fast,
+			siteId: "demo",
+			visitor: { name: "Ünï 😀" },
+			store,
+		});
 		const agent = await agentFor(baseUrls, visitor.chatId);
 		await agent.accept();
 		for (const url of baseUrls) {
-			for (const id of ["a\ud800", "a\ud801", "A1B2C3D4-0000-4000-8000-000000000000"]) {
-				const response = await fetch(`${url}/v1/sites/demo/chats/${visitor.chatId}/messages`, {
-					method: "POST",
-					headers: { Authorization: `Bearer ${visitor.token}`, "Content-Type": "application/json" },
-					body: JSON.stringify({ id, content: "x" }),
-				});
+			for (const id of [
+				"a\ud800",
+				"a\ud801",
+				"A1B2C3D4-0000-4000-8000-000000000000",
+			]) {
+				const response = await fetch(
+					`${url}/v1/sites/demo/chats/${visitor.chatId}/messages`,
+					{
+						method: "POST",
+						headers: {
+							Authorization: `Bearer ${visitor.token}`,
+							"Content-Type": "application/json",
+						},
+						body: JSON.stringify({ id, content: "x" }),
+					}
+				);
 				expect(response.status).toBe(400);
 			}
 		}
@@ -80,21 +131,41 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		await agent.send("réponse ✓");
 		await visitor.poll();
 		// The visitor's page comes back on the secondary (its copy from the store): a full rebuild that must verify every mac.
-		const moved = (await LiveChatClient.resume({ baseUrls: [secondary.url, primary.url], ...fast, siteId: "demo", chatId: visitor.chatId, store }))!;
+		const moved = (await LiveChatClient.resume({
+			baseUrls: [secondary.url, primary.url],
+			...fast,
+			siteId: "demo",
+			chatId: visitor.chatId,
+			store,
+		}))!;
 		await moved.poll();
-		expect(moved.messages.map((m) => m.content)).toEqual(agent.messages.map((m) => m.content));
+		expect(moved.messages.map((m) => m.content)).toEqual(
+			agent.messages.map((m) => m.content)
+		);
 		expectIdentical([moved.messages, await serverCopy(secondary.url, visitor)]);
 	});
 
 	it("finds two tabs' histories that differ below equal offsets, and after the fail-back every copy holds every message once, in order", async () => {
 		const store = new MemoryStore();
-		const tabA = await LiveChatClient.startChat({ baseUrls: [primary.url, secondary.url], ...fast, siteId: "demo", visitor: { name: "Two Tabs" }, store });
+		const tabA = await LiveChatClient.startChat({
+			baseUrls: [primary.url, secondary.url],
+			...fast,
+			siteId: "demo",
+			visitor: { name: "Two Tabs" },
+			store,
+		});
 		const agent = await agentFor([primary.url, secondary.url], tabA.chatId);
 		await agent.accept();
 		for (let i = 1; i <= 5; i++) await tabA.send(`visitor ${i}`);
 		await agent.poll();
 		// Tab B holds what tab A holds, and talks to the secondary (it lost the primary): the secondary is rebuilt from it.
-		const tabB = (await LiveChatClient.resume({ baseUrls: [secondary.url, primary.url], ...fast, siteId: "demo", chatId: tabA.chatId, store }))!;
+		const tabB = (await LiveChatClient.resume({
+			baseUrls: [secondary.url, primary.url],
+			...fast,
+			siteId: "demo",
+			chatId: tabA.chatId,
+			store,
+		}))!;
 		await tabB.poll();
 
 		// Split brain: each tab's sixth message goes to its own deployment, at offset 6 on each.
@@ -109,7 +180,11 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		await tabA.poll();
 		await tabB.poll();
 		expect(tabA.offsets).toEqual(tabB.offsets); // equal offsets, different histories
-		expect(tabA.messages.find((m) => m.dataOffset === 6 && m.type === 1)!.id).not.toBe(tabB.messages.find((m) => m.dataOffset === 6 && m.type === 1)!.id);
+		expect(
+			tabA.messages.find((m) => m.dataOffset === 6 && m.type === 1)!.id
+		).not.toBe(
+			tabB.messages.find((m) => m.dataOffset === 6 && m.type === 1)!.id
+		);
 
 		// The secondary goes away: tab B fails back to the primary, whose chain at 7 is not tab B's.
 		await secondary.stop();
@@ -122,17 +197,41 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		expectIdentical([tabA.messages, tabB.messages, agent.messages, server]);
 		expectNumbered(server);
 		const contents = server.map((m) => m.content);
-		for (const text of ["six from tab A (primary)", "six from tab B (secondary)", "seven, on both", "after the fail-back"]) expect(contents.filter((c) => c === text)).toHaveLength(1);
+		for (const text of [
+			"six from tab A (primary)",
+			"six from tab B (secondary)",
+			"seven, on both",
+			"after the fail-back",
+		])
+			expect(contents.filter((c) => c === text)).toHaveLength(1);
 		secondary = await startLocalDeployment(secondaryOptions);
 	});
 
 	it("cannot erase the transcript through the failover deployment: chat.end waits for the agent's copy, then has all of it", async () => {
 		const baseUrls = [primary.url, secondary.url];
-		const visitor = await LiveChatClient.startChat({ baseUrls, ...fast, siteId: "demo", visitor: { name: "Eraser" } });
+		const visitor = await LiveChatClient.startChat({
+			baseUrls,
+			...fast,
+			siteId: "demo",
+			visitor: { name: "Eraser" },
+		});
 		const oldestState = (visitor as unknown as { chatState: string }).chatState;
 		const agentStore = new MemoryStore();
-		const login = await LiveChatClient.agentLogin({ baseUrls, ...fast, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
-		const agent = new LiveChatClient({ baseUrls, ...fast, siteId: "demo", chatId: visitor.chatId, token: login.token, store: agentStore });
+		const login = await LiveChatClient.agentLogin({
+			baseUrls,
+			...fast,
+			siteId: "demo",
+			email: "agent@demo.local",
+			password: "demo-password",
+		});
+		const agent = new LiveChatClient({
+			baseUrls,
+			...fast,
+			siteId: "demo",
+			chatId: visitor.chatId,
+			token: login.token,
+			store: agentStore,
+		});
 		await agent.accept();
 		for (let i = 1; i <= 3; i++) {
 			await visitor.send(`visitor ${i}`);
@@ -143,22 +242,46 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		const everything = agent.messages.map((m) => m.id);
 
 		// The visitor, on the secondary, rebuilds the chat from nothing with its oldest state and ends it.
-		const headers = { Authorization: `Bearer ${visitor.token}`, "Content-Type": "application/json" };
+		const headers = {
+			Authorization: `Bearer ${visitor.token}`,
+			"Content-Type": "application/json",
+		};
 		const chatPath = `${secondary.url}/v1/sites/demo/chats/${visitor.chatId}`;
-		const emptied = await fetch(`${chatPath}/rebuild`, { method: "POST", headers, body: JSON.stringify({ chatState: oldestState, visitorDataOffset: 0, agentDataOffset: 0, messages: [] }) });
+		const emptied = await fetch(`${chatPath}/rebuild`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({
+				chatState: oldestState,
+				visitorDataOffset: 0,
+				agentDataOffset: 0,
+				messages: [],
+			}),
+		});
 		expect(emptied.status).toBe(200);
-		expect((await fetch(`${chatPath}/end`, { method: "POST", headers })).status).toBe(200);
-		const history = () => fetch(`${secondary.url}/v1/sites/demo/history/chats/${visitor.chatId}`, { headers: { Authorization: `Bearer ${login.token}` } });
+		expect(
+			(await fetch(`${chatPath}/end`, { method: "POST", headers })).status
+		).toBe(200);
+		const history = () =>
+			fetch(`${secondary.url}/v1/sites/demo/history/chats/${visitor.chatId}`, {
+				headers: { Authorization: `Bearer ${login.token}` },
+			});
 		await new Promise((r) => setTimeout(r, 3000));
 		expect((await history()).status).toBe(404); // nothing left the service with the visitor's copy alone
 
 		// The agent's console, now on the secondary, carries its copy there: chat.end goes out, whole.
-		const console2 = (await LiveChatClient.resume({ baseUrls: [secondary.url], ...fast, siteId: "demo", chatId: visitor.chatId, store: agentStore }))!;
+		const console2 = (await LiveChatClient.resume({
+			baseUrls: [secondary.url],
+			...fast,
+			siteId: "demo",
+			chatId: visitor.chatId,
+			store: agentStore,
+		}))!;
 		await console2.poll();
 		let persisted: { messages: { id: string }[] } | undefined;
 		for (let i = 0; i < 60 && !persisted; i++) {
 			const response = await history();
-			if (response.status === 200) persisted = (await response.json()) as { messages: { id: string }[] };
+			if (response.status === 200)
+				persisted = (await response.json()) as { messages: { id: string }[] };
 			else await new Promise((r) => setTimeout(r, 500));
 		}
 		expect(persisted).toBeDefined();

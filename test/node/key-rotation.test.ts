@@ -9,38 +9,65 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
+import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { expectIdentical, serverCopy } from "./copies.ts";
-import { startLocalDeployment, type LocalDeployment } from "../../scripts/local-deployment.ts";
+import type { LocalDeployment } from "../../scripts/local-deployment.ts";
+import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const PRIMARY_PORT = 18797;
 const SECONDARY_PORT = 18798;
-const k1 = { TOKEN_SECRET: "rotation-k1-token-secret-0123456789", CHAT_SIGNING_KEY: "rotation-k1-chat-signing-key-012345", STATE_SEALING_KEY: "rotation-k1-state-sealing-key-01234" };
-const k2 = { TOKEN_SECRET: "rotation-k2-token-secret-0123456789", CHAT_SIGNING_KEY: "rotation-k2-chat-signing-key-012345", STATE_SEALING_KEY: "rotation-k2-state-sealing-key-01234" };
+const k1 = {
+	TOKEN_SECRET: "rotation-k1-token-secret-0123456789",
+	CHAT_SIGNING_KEY: "rotation-k1-chat-signing-key-012345",
+	STATE_SEALING_KEY: "rotation-k1-state-sealing-key-01234",
+};
+const k2 = {
+	TOKEN_SECRET: "rotation-k2-token-secret-0123456789",
+	CHAT_SIGNING_KEY: "rotation-k2-chat-signing-key-012345",
+	STATE_SEALING_KEY: "rotation-k2-state-sealing-key-01234",
+};
 const beforeRotation = { KEY_ID: "k1", ...k1, PREVIOUS_KEYS: "{}" };
-const afterRotation = { KEY_ID: "k2", ...k2, PREVIOUS_KEYS: JSON.stringify({ k1 }) };
+const afterRotation = {
+	KEY_ID: "k2",
+	...k2,
+	PREVIOUS_KEYS: JSON.stringify({ k1 }),
+};
 
 const stateRoot = mkdtempSync(join(tmpdir(), "elc-rotation-"));
-const primaryOptions = { port: PRIMARY_PORT, stateDir: join(stateRoot, "primary") };
+const primaryOptions = {
+	port: PRIMARY_PORT,
+	stateDir: join(stateRoot, "primary"),
+};
 let primary: LocalDeployment;
 let secondary: LocalDeployment;
 
-const kidOfToken = (token: string) => (JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as { kid?: string }).kid;
+const kidOfToken = (token: string) =>
+	(
+		JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as {
+			kid?: string;
+		}
+	).kid;
 const kidOfMac = (mac: string) => mac.slice(0, mac.indexOf("."));
 
-async function converse(visitor: LiveChatClient, agent: LiveChatClient, label: string) {
+async function converse(
+	visitor: LiveChatClient,
+	agent: LiveChatClient,
+	label: string
+) {
 	await visitor.send(`${label}: visitor`);
 	await agent.poll();
 	await agent.send(`${label}: agent`);
 	await visitor.poll();
 }
 
-
-
 beforeAll(async () => {
 	[primary, secondary] = await Promise.all([
 		startLocalDeployment({ ...primaryOptions, keys: beforeRotation }),
-		startLocalDeployment({ port: SECONDARY_PORT, stateDir: join(stateRoot, "secondary"), keys: afterRotation }),
+		startLocalDeployment({
+			port: SECONDARY_PORT,
+			stateDir: join(stateRoot, "secondary"),
+			keys: afterRotation,
+		}),
 	]);
 });
 
@@ -51,35 +78,72 @@ afterAll(async () => {
 
 describe("key rotation", () => {
 	it("rotates the keys mid-chat, then rebuilds and fails over with no client locked out", async () => {
-		const transport = { baseUrls: [primary.url, secondary.url], failBackAfterMs: 1000, backoffMs: 50 };
-		const visitor = await LiveChatClient.startChat({ ...transport, siteId: "demo", visitor: { name: "Rotating Rosa" } });
-		const login = await LiveChatClient.agentLogin({ ...transport, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
-		const agent = new LiveChatClient({ ...transport, siteId: "demo", chatId: visitor.chatId, token: login.token });
+		const transport = {
+			baseUrls: [primary.url, secondary.url],
+			failBackAfterMs: 1000,
+			backoffMs: 50,
+		};
+		const visitor = await LiveChatClient.startChat({
+			...transport,
+			siteId: "demo",
+			visitor: { name: "Rotating Rosa" },
+		});
+		const login = await LiveChatClient.agentLogin({
+			...transport,
+			siteId: "demo",
+			email: "agent@demo.local",
+			password: "demo-password",
+		});
+		const agent = new LiveChatClient({
+			...transport,
+			siteId: "demo",
+			chatId: visitor.chatId,
+			token: login.token,
+		});
 		await agent.accept();
-		expect([kidOfToken(visitor.token), kidOfToken(agent.token)]).toEqual(["k1", "k1"]);
+		expect([kidOfToken(visitor.token), kidOfToken(agent.token)]).toEqual([
+			"k1",
+			"k1",
+		]);
 
 		await converse(visitor, agent, "before the rotation");
-		expect(new Set(visitor.messages.map((m) => kidOfMac(m.mac)))).toEqual(new Set(["k1"]));
+		expect(new Set(visitor.messages.map((m) => kidOfMac(m.mac)))).toEqual(
+			new Set(["k1"])
+		);
 		await primary.stop();
 
 		// The secondary, on k2, has never seen the chat: the clients rebuild it with what k1 gave them.
 		await converse(visitor, agent, "on the rotated secondary");
 		expect(visitor.baseUrl).toBe(secondary.url);
 		const onSecondary = await serverCopy(secondary.url, visitor);
-		expectIdentical([visitor.messages, agent.messages, onSecondary], { ignoreMacs: true });
+		expectIdentical([visitor.messages, agent.messages, onSecondary], {
+			ignoreMacs: true,
+		});
 		// Re-signed as it was rebuilt: the chat outlives k1.
-		expect(new Set(onSecondary.map((m) => kidOfMac(m.mac)))).toEqual(new Set(["k2"]));
+		expect(new Set(onSecondary.map((m) => kidOfMac(m.mac)))).toEqual(
+			new Set(["k2"])
+		);
 
 		// The primary comes back rotated as well; its storage still holds the chat as k1 left it.
-		primary = await startLocalDeployment({ ...primaryOptions, keys: afterRotation });
+		primary = await startLocalDeployment({
+			...primaryOptions,
+			keys: afterRotation,
+		});
 		await new Promise((resolve) => setTimeout(resolve, 1100)); // past failBackAfterMs
 		await converse(visitor, agent, "back on the rotated primary");
 		expect(visitor.baseUrl).toBe(primary.url);
 		const onPrimary = await serverCopy(primary.url, visitor);
-		expectIdentical([visitor.messages, agent.messages, onPrimary], { ignoreMacs: true });
+		expectIdentical([visitor.messages, agent.messages, onPrimary], {
+			ignoreMacs: true,
+		});
 		// What the primary gained while it was away came under k2.
-		expect(onPrimary.slice(-2).map((m) => kidOfMac(m.mac))).toEqual(["k2", "k2"]);
-		expect(onPrimary.map((m) => m.content).filter((c) => !c.includes("joined"))).toEqual([
+		expect(onPrimary.slice(-2).map((m) => kidOfMac(m.mac))).toEqual([
+			"k2",
+			"k2",
+		]);
+		expect(
+			onPrimary.map((m) => m.content).filter((c) => !c.includes("joined"))
+		).toEqual([
 			"before the rotation: visitor",
 			"before the rotation: agent",
 			"on the rotated secondary: visitor",
@@ -88,8 +152,16 @@ describe("key rotation", () => {
 			"back on the rotated primary: agent",
 		]);
 		// The k1 tokens were never replaced; a new login is under k2.
-		expect([kidOfToken(visitor.token), kidOfToken(agent.token)]).toEqual(["k1", "k1"]);
-		const again = await LiveChatClient.agentLogin({ ...transport, siteId: "demo", email: "agent@demo.local", password: "demo-password" });
+		expect([kidOfToken(visitor.token), kidOfToken(agent.token)]).toEqual([
+			"k1",
+			"k1",
+		]);
+		const again = await LiveChatClient.agentLogin({
+			...transport,
+			siteId: "demo",
+			email: "agent@demo.local",
+			password: "demo-password",
+		});
 		expect(kidOfToken(again.token)).toBe("k2");
 	});
 });

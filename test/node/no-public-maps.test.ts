@@ -11,13 +11,22 @@ const publicDir = fileURLToPath(new URL("../../public", import.meta.url));
 describe("the web build", () => {
 	it("writes no source map into public/, and no served file names one", async () => {
 		await (buildWeb as () => Promise<void>)();
-		const files = readdirSync(publicDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+		const files = readdirSync(publicDir, {
+			recursive: true,
+			withFileTypes: true,
+		}).filter((entry) => entry.isFile());
 		expect(files.some((entry) => entry.name === "livechat.js")).toBe(true);
-		const maps = files.filter((entry) => entry.name.endsWith(".map")).map((entry) => entry.name);
+		const maps = files
+			.filter((entry) => entry.name.endsWith(".map"))
+			.map((entry) => entry.name);
 		expect(maps).toEqual([]);
 		const naming = files
 			.filter((entry) => /\.(js|mjs|css|html)$/.test(entry.name))
-			.filter((entry) => /sourceMappingURL=/.test(readFileSync(join(entry.parentPath, entry.name), "utf8")))
+			.filter((entry) =>
+				/sourceMappingURL=/.test(
+					readFileSync(join(entry.parentPath, entry.name), "utf8")
+				)
+			)
 			.map((entry) => entry.name);
 		expect(naming).toEqual([]);
 	});

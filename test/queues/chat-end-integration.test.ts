@@ -2,8 +2,8 @@
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
-import { BASE, accept, api, createAgent, createSite } from "../helpers.ts";
 import { converse, recordingFetch, serverMessages } from "../clients.ts";
+import { accept, api, BASE, createAgent, createSite } from "../helpers.ts";
 import { deliveryState, endChat, receiver, waitFor } from "../queue-helpers.ts";
 
 it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Salesforce (off) gets nothing, history has every message", async () => {
@@ -14,16 +14,40 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 		integrations: {
 			email: { enabled: true, to: ["support@example.com"] },
 			ticket: { enabled: true },
-			webhook: { enabled: true, url: `${hook.base}/hook`, secret: "webhook-secret-0123456789" },
+			webhook: {
+				enabled: true,
+				url: `${hook.base}/hook`,
+				secret: "webhook-secret-0123456789",
+			},
 			// Configured but off: it must receive nothing.
-			salesforce: { enabled: false, baseUrl: salesforce.base, accessToken: "sf-token" },
-			zendesk: { enabled: true, baseUrl: zendesk.base, email: "ops@example.com", apiToken: "zd-token" },
+			salesforce: {
+				enabled: false,
+				baseUrl: salesforce.base,
+				accessToken: "sf-token",
+			},
+			zendesk: {
+				enabled: true,
+				baseUrl: zendesk.base,
+				email: "ops@example.com",
+				apiToken: "zd-token",
+			},
 		},
 	});
-	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Vera", email: "vera@example.com" }, fetch: recordingFetch([]) });
+	const visitor = await LiveChatClient.startChat({
+		baseUrls: [BASE],
+		siteId,
+		visitor: { name: "Vera", email: "vera@example.com" },
+		fetch: recordingFetch([]),
+	});
 	const { token: agentToken, agentId } = await createAgent(siteId, "Alice");
 	await accept(siteId, visitor.chatId, agentToken);
-	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token: agentToken, fetch: recordingFetch([]) });
+	const agent = new LiveChatClient({
+		baseUrls: [BASE],
+		siteId,
+		chatId: visitor.chatId,
+		token: agentToken,
+		fetch: recordingFetch([]),
+	});
 	await converse(visitor, agent, 3);
 	const chatId = visitor.chatId;
 	const everything = await serverMessages(siteId, chatId, agentToken);
@@ -34,9 +58,19 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 
 	const uniqueId = `chat.end:${chatId}`;
 	for (const target of ["persistence", "ticket", "webhook", "zendesk"]) {
-		await waitFor(`chat.end.${target}`, async () => (await deliveryState(`chat.end.${target}:${uniqueId}`))?.state === "done");
+		await waitFor(
+			`chat.end.${target}`,
+			async () =>
+				(await deliveryState(`chat.end.${target}:${uniqueId}`))?.state ===
+				"done"
+		);
 	}
-	await waitFor("the email", async () => (await deliveryState(`chat.end.email:${uniqueId}:support@example.com`))?.state === "done");
+	await waitFor(
+		"the email",
+		async () =>
+			(await deliveryState(`chat.end.email:${uniqueId}:support@example.com`))
+				?.state === "done"
+	);
 	// Salesforce's message would have left the distributor with the others; give it a second more to show up.
 	await new Promise((r) => setTimeout(r, 1500));
 	expect(await deliveryState(`chat.end.salesforce:${uniqueId}`)).toBeNull();
@@ -44,19 +78,53 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	expect(await hook.requests()).toHaveLength(1);
 	expect(await zendesk.requests()).toHaveLength(1);
 
-	const row = await env.DB.prepare(`SELECT site_id, visitor_name, message_count, agent_ids FROM chats WHERE id = ?`).bind(chatId).first();
-	expect(row).toEqual({ site_id: siteId, visitor_name: "Vera", message_count: transcript.length, agent_ids: JSON.stringify([agentId]) });
-	const ticket = await env.DB.prepare(`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`).bind(uniqueId).first();
-	expect(ticket).toEqual({ subject: "Chat with Vera", requester_email: "vera@example.com", chat_id: chatId });
+	const row = await env.DB.prepare(
+		`SELECT site_id, visitor_name, message_count, agent_ids FROM chats WHERE id = ?`
+	)
+		.bind(chatId)
+		.first();
+	expect(row).toEqual({
+		site_id: siteId,
+		visitor_name: "Vera",
+		message_count: transcript.length,
+		agent_ids: JSON.stringify([agentId]),
+	});
+	const ticket = await env.DB.prepare(
+		`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`
+	)
+		.bind(uniqueId)
+		.first();
+	expect(ticket).toEqual({
+		subject: "Chat with Vera",
+		requester_email: "vera@example.com",
+		chat_id: chatId,
+	});
 
-	const history = await api(`/sites/${siteId}/history/chats/${chatId}`, { token: agentToken });
+	const history = await api(`/sites/${siteId}/history/chats/${chatId}`, {
+		token: agentToken,
+	});
 	expect(history.status).toBe(200);
-	const body = await history.json<{ chat: { chatId: string; messageCount: number }; messages: Record<string, unknown>[] }>();
+	const body = await history.json<{
+		chat: { chatId: string; messageCount: number };
+		messages: Record<string, unknown>[];
+	}>();
 	expect(body.chat).toMatchObject({ chatId, messageCount: transcript.length });
 	expect(body.messages).toEqual(transcript.map(({ mac: _mac, ...m }) => m));
 
-	const list = await api(`/sites/${siteId}/history/chats`, { token: agentToken });
-	expect((await list.json<{ chats: { chatId: string }[] }>()).chats.map((c) => c.chatId)).toEqual([chatId]);
+	const list = await api(`/sites/${siteId}/history/chats`, {
+		token: agentToken,
+	});
+	expect(
+		(await list.json<{ chats: { chatId: string }[] }>()).chats.map(
+			(c) => c.chatId
+		)
+	).toEqual([chatId]);
 	// Visitors do not read history.
-	expect((await api(`/sites/${siteId}/history/chats/${chatId}`, { token: visitor.token })).status).toBe(403);
+	expect(
+		(
+			await api(`/sites/${siteId}/history/chats/${chatId}`, {
+				token: visitor.token,
+			})
+		).status
+	).toBe(403);
 });

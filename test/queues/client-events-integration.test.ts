@@ -3,34 +3,86 @@ import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { chatEndId } from "../../queues/publisher.ts";
-import { BASE, accept, createAgent, createSite } from "../helpers.ts";
 import { recordingFetch } from "../clients.ts";
+import { accept, BASE, createAgent, createSite } from "../helpers.ts";
 import { loseChat } from "../lose-chat.ts";
 import { deliveryState, waitFor } from "../queue-helpers.ts";
 
-it("rates, wraps up after the room lost the chat, and leaves an offline message, each reaching D1", { timeout: 30_000 }, async () => {
-	const siteId = await createSite();
-	const visitor = await LiveChatClient.startChat({ baseUrls: [BASE], siteId, visitor: { name: "Rae" }, fetch: recordingFetch([]) });
-	const { token } = await createAgent(siteId);
-	await accept(siteId, visitor.chatId, token);
-	const agent = new LiveChatClient({ baseUrls: [BASE], siteId, chatId: visitor.chatId, token, fetch: recordingFetch([]) });
-	await visitor.send("Is the shop open on Sunday?");
-	await agent.poll();
-	await agent.send("Yes, 10 to 4.");
+it(
+	"rates, wraps up after the room lost the chat, and leaves an offline message, each reaching D1",
+	{ timeout: 30_000 },
+	async () => {
+		const siteId = await createSite();
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [BASE],
+			siteId,
+			visitor: { name: "Rae" },
+			fetch: recordingFetch([]),
+		});
+		const { token } = await createAgent(siteId);
+		await accept(siteId, visitor.chatId, token);
+		const agent = new LiveChatClient({
+			baseUrls: [BASE],
+			siteId,
+			chatId: visitor.chatId,
+			token,
+			fetch: recordingFetch([]),
+		});
+		await visitor.send("Is the shop open on Sunday?");
+		await agent.poll();
+		await agent.send("Yes, 10 to 4.");
 
-	await loseChat(siteId, visitor.chatId);
-	// The room answers code 1; the agent's client rebuilds the chat and sends the wrap-up again.
-	const wrapupId = await agent.wrapup({ category: "opening hours" });
-	await visitor.end();
-	const ratingId = await visitor.rate(5, "Quick!");
-	const offlineId = await LiveChatClient.submitOfflineMessage({ baseUrls: [BASE], siteId, fetch: recordingFetch([]) }, { email: "rae@example.com", message: "Call me" });
+		await loseChat(siteId, visitor.chatId);
+		// The room answers code 1; the agent's client rebuilds the chat and sends the wrap-up again.
+		const wrapupId = await agent.wrapup({ category: "opening hours" });
+		await visitor.end();
+		const ratingId = await visitor.rate(5, "Quick!");
+		const offlineId = await LiveChatClient.submitOfflineMessage(
+			{ baseUrls: [BASE], siteId, fetch: recordingFetch([]) },
+			{ email: "rae@example.com", message: "Call me" }
+		);
 
-	await waitFor("the chat", async () => (await deliveryState(`chat.end.persistence:${chatEndId(visitor.chatId)}`))?.state === "done");
-	for (const key of [`agent.wrapup.persistence:${wrapupId}`, `visitor.rating.persistence:${ratingId}`, `offlineMessage.submit.persistence:offlineMessage.submit:${siteId}:${offlineId}`]) {
-		await waitFor(key, async () => (await deliveryState(key))?.state === "done");
+		await waitFor(
+			"the chat",
+			async () =>
+				(
+					await deliveryState(
+						`chat.end.persistence:${chatEndId(visitor.chatId)}`
+					)
+				)?.state === "done"
+		);
+		for (const key of [
+			`agent.wrapup.persistence:${wrapupId}`,
+			`visitor.rating.persistence:${ratingId}`,
+			`offlineMessage.submit.persistence:offlineMessage.submit:${siteId}:${offlineId}`,
+		]) {
+			await waitFor(
+				key,
+				async () => (await deliveryState(key))?.state === "done"
+			);
+		}
+		const payload = JSON.parse(
+			(await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`)
+				.bind(visitor.chatId)
+				.first<string>("payload"))!
+		);
+		expect(payload.wrapup).toEqual({
+			category: "opening hours",
+			comment: null,
+		});
+		expect(
+			await env.DB.prepare(
+				`SELECT rating, comment FROM ratings WHERE chat_id = ?`
+			)
+				.bind(visitor.chatId)
+				.first()
+		).toEqual({ rating: 5, comment: "Quick!" });
+		expect(
+			await env.DB.prepare(
+				`SELECT message FROM offline_messages WHERE site_id = ? AND id = ?`
+			)
+				.bind(siteId, offlineId)
+				.first<string>("message")
+		).toBe("Call me");
 	}
-	const payload = JSON.parse((await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`).bind(visitor.chatId).first<string>("payload"))!);
-	expect(payload.wrapup).toEqual({ category: "opening hours", comment: null });
-	expect(await env.DB.prepare(`SELECT rating, comment FROM ratings WHERE chat_id = ?`).bind(visitor.chatId).first()).toEqual({ rating: 5, comment: "Quick!" });
-	expect(await env.DB.prepare(`SELECT message FROM offline_messages WHERE site_id = ? AND id = ?`).bind(siteId, offlineId).first<string>("message")).toBe("Call me");
-});
+);

@@ -11,13 +11,22 @@ const key = (agentId: string) => `livechat-console:preferences:${agentId}`;
 
 export function loadPreferences(agentId: string): Preferences {
 	try {
-		return { sound: true, notifications: true, ...(JSON.parse(localStorage.getItem(key(agentId)) ?? "{}") as Partial<Preferences>) };
+		return {
+			sound: true,
+			notifications: true,
+			...(JSON.parse(
+				localStorage.getItem(key(agentId)) ?? "{}"
+			) as Partial<Preferences>),
+		};
 	} catch {
 		return { sound: true, notifications: true };
 	}
 }
 
-export function keepPreferences(agentId: string, preferences: Preferences): void {
+export function keepPreferences(
+	agentId: string,
+	preferences: Preferences
+): void {
 	try {
 		localStorage.setItem(key(agentId), JSON.stringify(preferences));
 	} catch {
@@ -47,16 +56,29 @@ function chime(level: "loud" | "quiet"): void {
 	}
 }
 
-export function alert(preferences: Preferences, title: string, body: string, level: "loud" | "quiet" = "loud"): void {
+export function alert(
+	preferences: Preferences,
+	title: string,
+	body: string,
+	level: "loud" | "quiet" = "loud"
+): void {
 	if (preferences.sound) chime(level);
 	// Only when the agent looks elsewhere: in view, the console itself shows it.
 	if (level === "loud" || document.hidden) notify(preferences, title, body);
 }
 
 function notify(preferences: Preferences, title: string, body: string): void {
-	if (!preferences.notifications || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+	if (
+		!preferences.notifications ||
+		typeof Notification === "undefined" ||
+		Notification.permission !== "granted"
+	)
+		return;
 	try {
-		const notification = new Notification(title, { body, tag: "livechat-console" });
+		const notification = new Notification(title, {
+			body,
+			tag: "livechat-console",
+		});
 		notification.onclick = () => window.focus();
 	} catch {
 		// Some browsers allow notifications only from a service worker.
@@ -64,5 +86,7 @@ function notify(preferences: Preferences, title: string, body: string): void {
 }
 
 export function notificationsState(): NotificationPermission | "unsupported" {
-	return typeof Notification === "undefined" ? "unsupported" : Notification.permission;
+	return typeof Notification === "undefined"
+		? "unsupported"
+		: Notification.permission;
 }

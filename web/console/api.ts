@@ -5,8 +5,11 @@
  */
 import type { LiveChatClient } from "../../client/index.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
+import type {
+	ConsoleConfig,
+	LiveChatSummary,
+} from "../../src/protocol/console.ts";
 import type { VisitorSummary } from "../../src/protocol/visitors.ts";
-import type { ConsoleConfig, LiveChatSummary } from "../../src/protocol/console.ts";
 
 export type { ConsoleConfig, LiveChatSummary, VisitorSummary };
 
@@ -20,7 +23,13 @@ export interface HistoryChat {
 }
 
 export interface HistoryTranscript {
-	chat: HistoryChat & { wrapups: { agentId: string; category: string | null; comment: string | null }[] };
+	chat: HistoryChat & {
+		wrapups: {
+			agentId: string;
+			category: string | null;
+			comment: string | null;
+		}[];
+	};
 	messages: Omit<ChatMessage, "mac">[];
 }
 
@@ -36,7 +45,7 @@ export class ConsoleError extends Error {
 	constructor(
 		readonly status: number,
 		readonly type: string,
-		message: string,
+		message: string
 	) {
 		super(FRIENDLY[type] ?? message);
 	}
@@ -45,7 +54,12 @@ export class ConsoleError extends Error {
 /** The text to show for any failure: ours, the SDK's (which carry a server message), or the network's. */
 export function describeError(error: unknown): string {
 	if (error instanceof ConsoleError) return error.message;
-	if (error instanceof Error && "type" in error && typeof error.type === "string") return FRIENDLY[error.type] ?? error.message;
+	if (
+		error instanceof Error &&
+		"type" in error &&
+		typeof error.type === "string"
+	)
+		return FRIENDLY[error.type] ?? error.message;
 	return "The server could not be reached. Check the connection and try again.";
 }
 
@@ -53,11 +67,21 @@ export class ConsoleApi {
 	constructor(
 		readonly baseUrl: string,
 		readonly siteId: string,
-		readonly token: string,
+		readonly token: string
 	) {}
 
-	async call<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
-		const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, ...init.headers };
+	async call<T>(
+		path: string,
+		init: {
+			method?: string;
+			body?: unknown;
+			headers?: Record<string, string>;
+		} = {}
+	): Promise<T> {
+		const headers: Record<string, string> = {
+			Authorization: `Bearer ${this.token}`,
+			...init.headers,
+		};
 		if (init.body !== undefined) headers["Content-Type"] = "application/json";
 		let response: Response;
 		try {
@@ -67,26 +91,62 @@ export class ConsoleApi {
 				body: init.body === undefined ? undefined : JSON.stringify(init.body),
 			});
 		} catch {
-			throw new ConsoleError(0, "unreachable", "The server could not be reached. Check the connection and try again.");
+			throw new ConsoleError(
+				0,
+				"unreachable",
+				"The server could not be reached. Check the connection and try again."
+			);
 		}
-		const body = (await response.json().catch(() => undefined)) as { error?: { type?: string; message?: string } } | undefined;
-		if (!response.ok) throw new ConsoleError(response.status, body?.error?.type ?? "http_error", body?.error?.message ?? `The server answered ${response.status}.`);
+		const body = (await response.json().catch(() => undefined)) as
+			{ error?: { type?: string; message?: string } } | undefined;
+		if (!response.ok)
+			throw new ConsoleError(
+				response.status,
+				body?.error?.type ?? "http_error",
+				body?.error?.message ?? `The server answered ${response.status}.`
+			);
 		return body as T;
 	}
 
 	config = () => this.call<ConsoleConfig>("/console-config");
-	liveChats = async () => (await this.call<{ chats: LiveChatSummary[] }>("/live-chats")).chats;
-	myChats = async () => (await this.call<{ chats: { chatId: string; visitorName?: string }[] }>("/agents/me/chats")).chats;
-	history = (q: string) => this.call<{ chats: HistoryChat[]; next: string | null }>(`/history/chats?limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`);
-	transcript = (chatId: string) => this.call<HistoryTranscript>(`/history/chats/${chatId}`);
-	visitors = async () => (await this.call<{ visitors: VisitorSummary[] }>("/visitors")).visitors;
-	invite = (visitorId: string, message: string) => this.call<{ delivered: number }>(`/visitors/${visitorId}/invite`, { method: "POST", body: { message } });
-	ban = (visitorId: string, body: { reason?: string; minutes?: number }) => this.call(`/visitors/${visitorId}/ban`, { method: "POST", body });
-	savePreferences = (preferences: Record<string, boolean | string>) => this.call("/agents/me/preferences", { method: "PUT", body: preferences });
-	privateMessage = (agentId: string, content: string) => this.call<{ delivered: number }>(`/agents/${agentId}/messages`, { method: "POST", body: { content } });
-	join = (chatId: string) => this.call<{ chatId: string; chatState: string }>(`/chats/${chatId}/join`, { method: "POST" });
-	monitor = (chatId: string) => this.call(`/chats/${chatId}/monitor`, { method: "POST" });
-	inviteAgent = (chatId: string, agentId: string) => this.call(`/chats/${chatId}/invite`, { method: "POST", body: { agentId } });
+	liveChats = async () =>
+		(await this.call<{ chats: LiveChatSummary[] }>("/live-chats")).chats;
+	myChats = async () =>
+		(
+			await this.call<{ chats: { chatId: string; visitorName?: string }[] }>(
+				"/agents/me/chats"
+			)
+		).chats;
+	history = (q: string) =>
+		this.call<{ chats: HistoryChat[]; next: string | null }>(
+			`/history/chats?limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`
+		);
+	transcript = (chatId: string) =>
+		this.call<HistoryTranscript>(`/history/chats/${chatId}`);
+	visitors = async () =>
+		(await this.call<{ visitors: VisitorSummary[] }>("/visitors")).visitors;
+	invite = (visitorId: string, message: string) =>
+		this.call<{ delivered: number }>(`/visitors/${visitorId}/invite`, {
+			method: "POST",
+			body: { message },
+		});
+	ban = (visitorId: string, body: { reason?: string; minutes?: number }) =>
+		this.call(`/visitors/${visitorId}/ban`, { method: "POST", body });
+	savePreferences = (preferences: Record<string, boolean | string>) =>
+		this.call("/agents/me/preferences", { method: "PUT", body: preferences });
+	privateMessage = (agentId: string, content: string) =>
+		this.call<{ delivered: number }>(`/agents/${agentId}/messages`, {
+			method: "POST",
+			body: { content },
+		});
+	join = (chatId: string) =>
+		this.call<{ chatId: string; chatState: string }>(`/chats/${chatId}/join`, {
+			method: "POST",
+		});
+	monitor = (chatId: string) =>
+		this.call(`/chats/${chatId}/monitor`, { method: "POST" });
+	inviteAgent = (chatId: string, agentId: string) =>
+		this.call(`/chats/${chatId}/invite`, { method: "POST", body: { agentId } });
 
 	/**
 	 * A canned message goes out with `canned: "<shortcut>"` (SPEC §4, logged as cannedMessage.useLog).
@@ -94,7 +154,11 @@ export class ConsoleApi {
 	 * reads it back; a room that is behind (code 1) gets it through the client instead, unlogged.
 	 */
 	/** Through the chat's outbox like any message (retried, rebuilt, once), with its shortcut for cannedMessage.useLog. */
-	async sendCanned(chat: LiveChatClient, shortcut: string, text: string): Promise<void> {
+	async sendCanned(
+		chat: LiveChatClient,
+		shortcut: string,
+		text: string
+	): Promise<void> {
 		await chat.send(text, undefined, shortcut);
 	}
 }

@@ -1,52 +1,116 @@
 /** One chat: its messages with read receipts, the visitor's typing, the composer, transfer, end and wrap-up. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
 import { describeError } from "./api.ts";
 import { Composer } from "./composer.tsx";
-import type { ChatTab, ConsoleState } from "./state.ts";
 import { clock } from "./use-console.ts";
+import type { ChatMessage } from "../../src/protocol/chat.ts";
+import type { ChatTab, ConsoleState } from "./state.ts";
 
-export function ChatView({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
+export function ChatView({
+	state,
+	tab,
+}: {
+	state: ConsoleState;
+	tab: ChatTab;
+}) {
 	const messages = tab.chat.messages;
 	const log = useRef<HTMLOListElement>(null);
 	useEffect(() => {
 		log.current?.lastElementChild?.scrollIntoView({ block: "end" });
 	}, [messages.length]);
-	const mine = messages.filter((m) => m.type === 2 && m.senderId === state.me.id);
+	const mine = messages.filter(
+		(m) => m.type === 2 && m.senderId === state.me.id
+	);
 	const lastMine = mine.at(-1);
 	return (
 		<section class="chat" aria-labelledby="chat-title">
 			<header class="chat-header">
 				<h2 id="chat-title">{tab.visitorName}</h2>
-				<span class="chat-state">{tab.monitoring ? "Monitoring: the visitor does not see you" : tab.state === "ended" ? "Ended" : "Chatting"}</span>
-				{tab.state === "live" && !tab.monitoring && <ChatActions state={state} tab={tab} />}
+				<span class="chat-state">
+					{tab.monitoring
+						? "Monitoring: the visitor does not see you"
+						: tab.state === "ended"
+							? "Ended"
+							: "Chatting"}
+				</span>
+				{tab.state === "live" && !tab.monitoring && (
+					<ChatActions state={state} tab={tab} />
+				)}
 				{tab.monitoring && <MonitorActions state={state} tab={tab} />}
 			</header>
-			<ol class="messages" ref={log} aria-label={`Messages with ${tab.visitorName}`}>
+			<ol
+				class="messages"
+				ref={log}
+				aria-label={`Messages with ${tab.visitorName}`}
+			>
 				{messages.map((m) => (
-					<Message key={m.id} message={m} me={state.me.id} visitorName={tab.visitorName} receipt={m === lastMine ? (m.dataOffset <= tab.visitorReadUpTo ? "Read" : "Sent") : undefined} />
+					<Message
+						key={m.id}
+						message={m}
+						me={state.me.id}
+						visitorName={tab.visitorName}
+						receipt={
+							m === lastMine
+								? m.dataOffset <= tab.visitorReadUpTo
+									? "Read"
+									: "Sent"
+								: undefined
+						}
+					/>
 				))}
 			</ol>
 			<p class="typing" aria-live="polite">
 				{tab.visitorTyping ? `${tab.visitorName} is typing…` : ""}
 			</p>
-			{tab.state === "live" && !tab.monitoring && <Composer state={state} tab={tab} />}
-			{tab.state === "ended" && !tab.monitoring && <WrapUp state={state} tab={tab} />}
-			{tab.monitoring && <p class="hint">You are watching this chat. Join it to write.</p>}
+			{tab.state === "live" && !tab.monitoring && (
+				<Composer state={state} tab={tab} />
+			)}
+			{tab.state === "ended" && !tab.monitoring && (
+				<WrapUp state={state} tab={tab} />
+			)}
+			{tab.monitoring && (
+				<p class="hint">You are watching this chat. Join it to write.</p>
+			)}
 		</section>
 	);
 }
 
-function Message({ message, me, visitorName, receipt }: { message: ChatMessage; me: string; visitorName: string; receipt?: "Read" | "Sent" }) {
-	const who = message.type === 1 ? "visitor" : message.type === 4 ? "system" : message.senderId === me ? "me" : "agent";
-	const name = who === "me" ? "You" : who === "system" ? "" : (message.senderName ?? (who === "visitor" ? visitorName : "Agent"));
+function Message({
+	message,
+	me,
+	visitorName,
+	receipt,
+}: {
+	message: ChatMessage;
+	me: string;
+	visitorName: string;
+	receipt?: "Read" | "Sent";
+}) {
+	const who =
+		message.type === 1
+			? "visitor"
+			: message.type === 4
+				? "system"
+				: message.senderId === me
+					? "me"
+					: "agent";
+	const name =
+		who === "me"
+			? "You"
+			: who === "system"
+				? ""
+				: (message.senderName ?? (who === "visitor" ? visitorName : "Agent"));
 	return (
 		<li class={`message ${who}`}>
 			{name && <span class="sender">{name}</span>}
 			<span class="content">{message.content}</span>
 			<span class="meta">
-				<time dateTime={new Date(message.sendTime).toISOString()}>{clock(message.sendTime)}</time>
-				{receipt && <span class={`receipt ${receipt.toLowerCase()}`}> · {receipt}</span>}
+				<time dateTime={new Date(message.sendTime).toISOString()}>
+					{clock(message.sendTime)}
+				</time>
+				{receipt && (
+					<span class={`receipt ${receipt.toLowerCase()}`}> · {receipt}</span>
+				)}
 			</span>
 		</li>
 	);
@@ -55,7 +119,9 @@ function Message({ message, me, visitorName, receipt }: { message: ChatMessage; 
 function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 	const [target, setTarget] = useState("");
 	const [error, setError] = useState("");
-	const candidates = state.agents.filter((a) => a.id !== state.me.id && a.status === "online" && a.free > 0);
+	const candidates = state.agents.filter(
+		(a) => a.id !== state.me.id && a.status === "online" && a.free > 0
+	);
 	const others = state.agents.filter((a) => a.id !== state.me.id);
 	const act = async (what: () => Promise<unknown>, done: string) => {
 		setError("");
@@ -68,13 +134,25 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 	};
 	const transfer = () => {
 		const to = candidates.find((a) => a.id === target);
-		if (to) void act(() => state.client.transfer(tab.chatId, to.id).then(() => state.closeTab(tab.chatId)), `Chat transferred to ${to.name}.`);
+		if (to)
+			void act(
+				() =>
+					state.client
+						.transfer(tab.chatId, to.id)
+						.then(() => state.closeTab(tab.chatId)),
+				`Chat transferred to ${to.name}.`
+			);
 	};
 	return (
 		<div class="chat-actions">
 			<label>
 				Transfer to
-				<select value={target} onChange={(e) => setTarget((e.currentTarget as HTMLSelectElement).value)}>
+				<select
+					value={target}
+					onChange={(e) =>
+						setTarget((e.currentTarget as HTMLSelectElement).value)
+					}
+				>
 					<option value="">Choose an agent…</option>
 					{candidates.map((a) => (
 						<option key={a.id} value={a.id}>
@@ -88,11 +166,18 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 			</button>
 			<label>
 				Invite
-				<select value="" onChange={(e) => {
-					const id = (e.currentTarget as HTMLSelectElement).value;
-					const name = others.find((a) => a.id === id)?.name;
-					if (id) void act(() => state.api.inviteAgent(tab.chatId, id), `${name} is invited to this chat.`);
-				}}>
+				<select
+					value=""
+					onChange={(e) => {
+						const id = (e.currentTarget as HTMLSelectElement).value;
+						const name = others.find((a) => a.id === id)?.name;
+						if (id)
+							void act(
+								() => state.api.inviteAgent(tab.chatId, id),
+								`${name} is invited to this chat.`
+							);
+					}}
+				>
 					<option value="">Invite an agent…</option>
 					{others.map((a) => (
 						<option key={a.id} value={a.id}>
@@ -101,7 +186,15 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 					))}
 				</select>
 			</label>
-			<button type="button" class="danger" onClick={() => void act(() => tab.chat.end(), "Chat ended.").then(() => state.update(() => (tab.state = "ended")))}>
+			<button
+				type="button"
+				class="danger"
+				onClick={() =>
+					void act(() => tab.chat.end(), "Chat ended.").then(() =>
+						state.update(() => (tab.state = "ended"))
+					)
+				}
+			>
 				End chat
 			</button>
 			{error && (
@@ -130,7 +223,11 @@ function MonitorActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 			<button type="button" onClick={() => state.closeTab(tab.chatId)}>
 				Stop monitoring
 			</button>
-			{error && <p role="alert" class="error">{error}</p>}
+			{error && (
+				<p role="alert" class="error">
+					{error}
+				</p>
+			)}
 		</div>
 	);
 }
@@ -145,7 +242,10 @@ function WrapUp({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 		const category = String(form.get("category") ?? "");
 		const comment = String(form.get("comment") ?? "").trim();
 		try {
-			await tab.chat.wrapup({ ...(category ? { category } : {}), ...(comment ? { comment } : {}) });
+			await tab.chat.wrapup({
+				...(category ? { category } : {}),
+				...(comment ? { comment } : {}),
+			});
 			state.update(() => (tab.wrappedUp = true));
 			state.announce("Wrap-up saved.");
 		} catch (failure) {
@@ -180,7 +280,11 @@ function WrapUp({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 				Comment
 				<textarea name="comment" rows={3} maxLength={2000} />
 			</label>
-			{error && <p role="alert" class="error">{error}</p>}
+			{error && (
+				<p role="alert" class="error">
+					{error}
+				</p>
+			)}
 			<button type="submit">Save wrap-up</button>{" "}
 			<button type="button" onClick={() => state.closeTab(tab.chatId)}>
 				Close without wrap-up

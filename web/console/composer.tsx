@@ -9,18 +9,35 @@ import type { ChatTab, ConsoleState } from "./state.ts";
 
 const TYPING_IDLE_MS = 3000;
 
-export function Composer({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
+export function Composer({
+	state,
+	tab,
+}: {
+	state: ConsoleState;
+	tab: ChatTab;
+}) {
 	const [text, setText] = useState("");
-	const [picked, setPicked] = useState<{ shortcut: string; text: string } | undefined>();
+	const [picked, setPicked] = useState<
+		{ shortcut: string; text: string } | undefined
+	>();
 	const [highlight, setHighlight] = useState(0);
 	const [error, setError] = useState("");
 	const box = useRef<HTMLTextAreaElement>(null);
-	const typing = useRef<{ on: boolean; timer?: ReturnType<typeof setTimeout> }>({ on: false });
+	const typing = useRef<{ on: boolean; timer?: ReturnType<typeof setTimeout> }>(
+		{ on: false }
+	);
 	useEffect(() => box.current?.focus(), [tab.chatId]);
 	useEffect(() => () => stopTyping(), [tab.chatId]);
 
 	const query = /^\/([A-Za-z0-9_-]*)$/.exec(text)?.[1];
-	const suggestions = query === undefined ? [] : state.config.cannedMessages.filter((c) => c.shortcut.toLowerCase().startsWith(query.toLowerCase())).slice(0, 8);
+	const suggestions =
+		query === undefined
+			? []
+			: state.config.cannedMessages
+					.filter((c) =>
+						c.shortcut.toLowerCase().startsWith(query.toLowerCase())
+					)
+					.slice(0, 8);
 	const open = suggestions.length > 0;
 
 	function stopTyping() {
@@ -49,13 +66,15 @@ export function Composer({ state, tab }: { state: ConsoleState; tab: ChatTab }) 
 	const send = async () => {
 		const content = text.trim();
 		if (!content) return;
-		const canned = picked && picked.text.trim() === content ? picked : undefined;
+		const canned =
+			picked && picked.text.trim() === content ? picked : undefined;
 		setText("");
 		setPicked(undefined);
 		setError("");
 		stopTyping();
 		try {
-			if (canned) await state.api.sendCanned(tab.chat, canned.shortcut, content);
+			if (canned)
+				await state.api.sendCanned(tab.chat, canned.shortcut, content);
 			else await tab.chat.send(content);
 		} catch (failure) {
 			setText(content);
@@ -66,8 +85,16 @@ export function Composer({ state, tab }: { state: ConsoleState; tab: ChatTab }) 
 	const keyDown = (event: KeyboardEvent) => {
 		if (open && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
 			event.preventDefault();
-			setHighlight((h) => (h + (event.key === "ArrowDown" ? 1 : -1) + suggestions.length) % suggestions.length);
-		} else if (open && (event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
+			setHighlight(
+				(h) =>
+					(h + (event.key === "ArrowDown" ? 1 : -1) + suggestions.length) %
+					suggestions.length
+			);
+		} else if (
+			open &&
+			(event.key === "Enter" || event.key === "Tab") &&
+			!event.shiftKey
+		) {
 			event.preventDefault();
 			choose(suggestions[Math.min(highlight, suggestions.length - 1)]!);
 		} else if (open && event.key === "Escape") {
@@ -91,7 +118,12 @@ export function Composer({ state, tab }: { state: ConsoleState; tab: ChatTab }) 
 				Reply to {tab.visitorName}
 			</label>
 			{open && (
-				<ul id={`canned-${tab.chatId}`} role="listbox" class="canned" aria-label="Canned messages">
+				<ul
+					id={`canned-${tab.chatId}`}
+					role="listbox"
+					class="canned"
+					aria-label="Canned messages"
+				>
 					{suggestions.map((c, i) => (
 						<li
 							key={c.shortcut}
@@ -118,8 +150,12 @@ export function Composer({ state, tab }: { state: ConsoleState; tab: ChatTab }) 
 				aria-autocomplete="list"
 				aria-expanded={open}
 				aria-controls={open ? `canned-${tab.chatId}` : undefined}
-				aria-activedescendant={open ? `canned-${tab.chatId}-${highlight}` : undefined}
-				onInput={(event) => typed((event.currentTarget as HTMLTextAreaElement).value)}
+				aria-activedescendant={
+					open ? `canned-${tab.chatId}-${highlight}` : undefined
+				}
+				onInput={(event) =>
+					typed((event.currentTarget as HTMLTextAreaElement).value)
+				}
 				onKeyDown={keyDown}
 			/>
 			<button type="submit" disabled={!text.trim()}>

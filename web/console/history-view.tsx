@@ -1,8 +1,9 @@
 /** Persisted chats (SPEC §4): the agent's own, newest first, searchable by visitor or words said; one opens as a transcript. */
 import { useEffect, useState } from "preact/hooks";
-import { describeError, type HistoryChat, type HistoryTranscript } from "./api.ts";
-import type { ConsoleState } from "./state.ts";
+import { describeError } from "./api.ts";
 import { clock } from "./use-console.ts";
+import type { HistoryChat, HistoryTranscript } from "./api.ts";
+import type { ConsoleState } from "./state.ts";
 
 export function HistoryView({ state }: { state: ConsoleState }) {
 	const [query, setQuery] = useState("");
@@ -38,7 +39,14 @@ export function HistoryView({ state }: { state: ConsoleState }) {
 			>
 				<label>
 					Search history
-					<input type="search" value={query} onInput={(e) => setQuery((e.currentTarget as HTMLInputElement).value)} placeholder="Visitor name, email or words" />
+					<input
+						type="search"
+						value={query}
+						onInput={(e) =>
+							setQuery((e.currentTarget as HTMLInputElement).value)
+						}
+						placeholder="Visitor name, email or words"
+					/>
 				</label>
 				<button type="submit">Search</button>
 			</form>
@@ -52,8 +60,16 @@ export function HistoryView({ state }: { state: ConsoleState }) {
 				<ul class="history" aria-label="Past chats">
 					{chats.map((c) => (
 						<li key={c.chatId}>
-							<button type="button" onClick={() => void show(c.chatId)} aria-pressed={open?.chat.chatId === c.chatId}>
-								<strong>{c.visitor.name ?? c.visitor.email ?? "Visitor"}</strong> · {new Date(c.endTime).toLocaleString()} · {c.messageCount} messages
+							<button
+								type="button"
+								onClick={() => void show(c.chatId)}
+								aria-pressed={open?.chat.chatId === c.chatId}
+							>
+								<strong>
+									{c.visitor.name ?? c.visitor.email ?? "Visitor"}
+								</strong>{" "}
+								· {new Date(c.endTime).toLocaleString()} · {c.messageCount}{" "}
+								messages
 								{c.rating ? ` · rated ${c.rating.rating}/5` : ""}
 							</button>
 						</li>
@@ -68,8 +84,13 @@ export function HistoryView({ state }: { state: ConsoleState }) {
 function Transcript({ transcript }: { transcript: HistoryTranscript }) {
 	const { chat, messages } = transcript;
 	return (
-		<article class="transcript" aria-label={`Transcript with ${chat.visitor.name ?? "visitor"}`}>
-			<h3>Chat with {chat.visitor.name ?? chat.visitor.email ?? "a visitor"}</h3>
+		<article
+			class="transcript"
+			aria-label={`Transcript with ${chat.visitor.name ?? "visitor"}`}
+		>
+			<h3>
+				Chat with {chat.visitor.name ?? chat.visitor.email ?? "a visitor"}
+			</h3>
 			{chat.wrapups.map((w, i) => (
 				<p key={i} class="hint">
 					Wrap-up: {w.category ?? "no category"}
@@ -78,8 +99,15 @@ function Transcript({ transcript }: { transcript: HistoryTranscript }) {
 			))}
 			<ol class="messages">
 				{messages.map((m) => (
-					<li key={m.id} class={`message ${m.type === 1 ? "visitor" : m.type === 4 ? "system" : "agent"}`}>
-						{m.type !== 4 && <span class="sender">{m.senderName ?? (m.type === 1 ? "Visitor" : "Agent")}</span>}
+					<li
+						key={m.id}
+						class={`message ${m.type === 1 ? "visitor" : m.type === 4 ? "system" : "agent"}`}
+					>
+						{m.type !== 4 && (
+							<span class="sender">
+								{m.senderName ?? (m.type === 1 ? "Visitor" : "Agent")}
+							</span>
+						)}
 						<span class="content">{m.content}</span>
 						<span class="meta">{clock(m.sendTime)}</span>
 					</li>

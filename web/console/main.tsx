@@ -2,11 +2,18 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
-import { loadSession, saveSession, signIn, type Session } from "./session.ts";
+import { loadSession, saveSession, signIn } from "./session.ts";
 import { Shell } from "./shell.tsx";
 import { ConsoleState } from "./state.ts";
+import type { Session } from "./session.ts";
 
-function Login({ onSignedIn, notice }: { onSignedIn: (session: Session) => void; notice?: string }) {
+function Login({
+	onSignedIn,
+	notice,
+}: {
+	onSignedIn: (session: Session) => void;
+	notice?: string;
+}) {
 	const [error, setError] = useState(notice ?? "");
 	const [busy, setBusy] = useState(false);
 	const email = useRef<HTMLInputElement>(null);
@@ -18,10 +25,19 @@ function Login({ onSignedIn, notice }: { onSignedIn: (session: Session) => void;
 		setBusy(true);
 		setError("");
 		try {
-			onSignedIn(await signIn(String(form.get("site")), String(form.get("email")), String(form.get("password"))));
+			onSignedIn(
+				await signIn(
+					String(form.get("site")),
+					String(form.get("email")),
+					String(form.get("password"))
+				)
+			);
 		} catch (failure) {
 			// At sign-in, "unauthorized" is the password, not an expired session.
-			const refused = failure instanceof Error && "type" in failure && failure.type === "unauthorized";
+			const refused =
+				failure instanceof Error &&
+				"type" in failure &&
+				failure.type === "unauthorized";
 			setError(refused ? "Wrong email or password." : describeError(failure));
 			setBusy(false);
 		}
@@ -32,15 +48,31 @@ function Login({ onSignedIn, notice }: { onSignedIn: (session: Session) => void;
 				<h1 id="login-title">Agent console</h1>
 				<label>
 					Site
-					<input name="site" required defaultValue={siteId} autoComplete="organization" />
+					<input
+						name="site"
+						required
+						defaultValue={siteId}
+						autoComplete="organization"
+					/>
 				</label>
 				<label>
 					Email
-					<input ref={email} name="email" type="email" required autoComplete="username" />
+					<input
+						ref={email}
+						name="email"
+						type="email"
+						required
+						autoComplete="username"
+					/>
 				</label>
 				<label>
 					Password
-					<input name="password" type="password" required autoComplete="current-password" />
+					<input
+						name="password"
+						type="password"
+						required
+						autoComplete="current-password"
+					/>
 				</label>
 				{error && (
 					<p role="alert" class="error">

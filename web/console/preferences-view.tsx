@@ -1,7 +1,8 @@
 /** The agent's preferences: sound and browser notifications (kept in this browser and saved to the server, agent.savePreference). */
 import { useState } from "preact/hooks";
+import { keepPreferences, notificationsState } from "./alerts.ts";
 import { describeError } from "./api.ts";
-import { keepPreferences, notificationsState, type Preferences } from "./alerts.ts";
+import type { Preferences } from "./alerts.ts";
 import type { ConsoleState } from "./state.ts";
 
 export function PreferencesView({ state }: { state: ConsoleState }) {
@@ -11,7 +12,10 @@ export function PreferencesView({ state }: { state: ConsoleState }) {
 	const save = async (event: Event) => {
 		event.preventDefault();
 		const form = new FormData(event.currentTarget as HTMLFormElement);
-		const preferences: Preferences = { sound: form.get("sound") === "on", notifications: form.get("notifications") === "on" };
+		const preferences: Preferences = {
+			sound: form.get("sound") === "on",
+			notifications: form.get("notifications") === "on",
+		};
 		setError("");
 		setMessage("");
 		state.update(() => (state.preferences = preferences));
@@ -20,7 +24,9 @@ export function PreferencesView({ state }: { state: ConsoleState }) {
 			await state.api.savePreferences({ ...preferences });
 			setMessage("Preferences saved.");
 		} catch (failure) {
-			setError(`Kept in this browser, but not saved on the server: ${describeError(failure)}`);
+			setError(
+				`Kept in this browser, but not saved on the server: ${describeError(failure)}`
+			);
 		}
 	};
 	const ask = async () => setPermission(await Notification.requestPermission());
@@ -29,10 +35,20 @@ export function PreferencesView({ state }: { state: ConsoleState }) {
 			<h2 id="preferences-title">Preferences</h2>
 			<form onSubmit={save} class="preferences">
 				<label>
-					<input type="checkbox" name="sound" defaultChecked={state.preferences.sound} /> Play a sound for new chats and messages
+					<input
+						type="checkbox"
+						name="sound"
+						defaultChecked={state.preferences.sound}
+					/>{" "}
+					Play a sound for new chats and messages
 				</label>
 				<label>
-					<input type="checkbox" name="notifications" defaultChecked={state.preferences.notifications} /> Show browser notifications
+					<input
+						type="checkbox"
+						name="notifications"
+						defaultChecked={state.preferences.notifications}
+					/>{" "}
+					Show browser notifications
 				</label>
 				<p class="hint">
 					{permission === "granted"

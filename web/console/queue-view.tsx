@@ -2,8 +2,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
 import { ErrorNote, ListHead } from "./list.tsx";
-import type { ConsoleState } from "./state.ts";
 import { elapsed, useConsole } from "./use-console.ts";
+import type { ConsoleState } from "./state.ts";
 
 export function QueueView({ state }: { state: ConsoleState }) {
 	useConsole(state);
@@ -26,7 +26,9 @@ export function QueueView({ state }: { state: ConsoleState }) {
 		<section aria-labelledby="queue-title">
 			<h2 id="queue-title">Waiting visitors</h2>
 			<p class="hint">
-				{state.config.routing.mode === "auto" ? "Chats are routed to agents automatically; you may also take one here." : "Take a chat from the queue to answer it."}
+				{state.config.routing.mode === "auto"
+					? "Chats are routed to agents automatically; you may also take one here."
+					: "Take a chat from the queue to answer it."}
 			</p>
 			<ErrorNote error={error} />
 			{state.queue.length === 0 ? (
@@ -42,7 +44,11 @@ export function QueueView({ state }: { state: ConsoleState }) {
 								<td>{entry.department ?? "—"}</td>
 								<td class="waiting">{elapsed(entry.requestTime, now)}</td>
 								<td>
-									<button type="button" onClick={() => void accept(entry.chatId)} aria-label={`Accept chat with ${entry.visitorName ?? "visitor"}`}>
+									<button
+										type="button"
+										onClick={() => void accept(entry.chatId)}
+										aria-label={`Accept chat with ${entry.visitorName ?? "visitor"}`}
+									>
 										Accept
 									</button>
 								</td>

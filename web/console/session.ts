@@ -1,6 +1,8 @@
-/** The signed-in agent, kept for the tab's life (sessionStorage): a reload does not sign it out. */
-import { AgentClient, type Agent } from "../../client/index.ts";
+import { AgentClient } from "../../client/index.ts";
+import type { Agent } from "../../client/index.ts";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
+
+/** The signed-in agent, kept for the tab's life (sessionStorage): a reload does not sign it out. */
 
 export interface Session {
 	baseUrl: string;
@@ -14,10 +16,22 @@ const KEY = "livechat-console:session";
 
 export function loadSession(): Session | undefined {
 	try {
-		const session = JSON.parse(sessionStorage.getItem(KEY) ?? "null") as Session | null;
+		const session = JSON.parse(
+			sessionStorage.getItem(KEY) ?? "null"
+		) as Session | null;
 		// An expired token would only be refused: ask for the password again instead.
-		const exp = session && (JSON.parse(atob(session.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: number }).exp;
-		return session && (!exp || exp * 1000 > Date.now() + 60_000) ? session : undefined;
+		const exp =
+			session &&
+			(
+				JSON.parse(
+					atob(
+						session.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")
+					)
+				) as { exp?: number }
+			).exp;
+		return session && (!exp || exp * 1000 > Date.now() + 60_000)
+			? session
+			: undefined;
 	} catch {
 		return undefined;
 	}
@@ -32,10 +46,26 @@ export function saveSession(session: Session | undefined): void {
 	}
 }
 
-export async function signIn(siteId: string, email: string, password: string): Promise<Session> {
+export async function signIn(
+	siteId: string,
+	email: string,
+	password: string
+): Promise<Session> {
 	const baseUrl = location.origin;
-	const client = await AgentClient.login({ siteId, email, password, baseUrls: [baseUrl], attempts: 1 });
-	const session: Session = { baseUrl, siteId, token: client.token, agent: client.agent, status: "online" };
+	const client = await AgentClient.login({
+		siteId,
+		email,
+		password,
+		baseUrls: [baseUrl],
+		attempts: 1,
+	});
+	const session: Session = {
+		baseUrl,
+		siteId,
+		token: client.token,
+		agent: client.agent,
+		status: "online",
+	};
 	saveSession(session);
 	return session;
 }

@@ -1,15 +1,15 @@
 /** The console's frame: who is signed in and their status, the navigation (queue, chat tabs, tools), the view, and a live region. */
 import { useEffect, useState } from "preact/hooks";
-import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
 import { ChatView } from "./chat-view.tsx";
 import { HistoryView } from "./history-view.tsx";
 import { PreferencesView } from "./preferences-view.tsx";
 import { QueueView } from "./queue-view.tsx";
-import type { ConsoleState, View } from "./state.ts";
 import { SuperviseView } from "./supervise-view.tsx";
 import { TeamView } from "./team-view.tsx";
 import { useConsole } from "./use-console.ts";
 import { VisitorsView } from "./visitors-view.tsx";
+import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
+import type { ConsoleState, View } from "./state.ts";
 
 interface NavItem {
 	id: string;
@@ -19,41 +19,86 @@ interface NavItem {
 	note?: string;
 }
 
-export function Shell({ state, onSignOut }: { state: ConsoleState; onSignOut: (why?: string) => void }) {
+export function Shell({
+	state,
+	onSignOut,
+}: {
+	state: ConsoleState;
+	onSignOut: (why?: string) => void;
+}) {
 	useConsole(state);
 	useEffect(() => {
-		if (state.signedOut) onSignOut("Your session has ended. Please sign in again.");
+		if (state.signedOut)
+			onSignOut("Your session has ended. Please sign in again.");
 	}, [state.signedOut]);
 	useEffect(() => {
 		// Read receipts wait until the agent actually looks at the chat.
-		const seen = () => state.view.kind === "chat" && state.markRead(state.view.chatId);
+		const seen = () =>
+			state.view.kind === "chat" && state.markRead(state.view.chatId);
 		document.addEventListener("visibilitychange", seen);
 		return () => document.removeEventListener("visibilitychange", seen);
 	}, [state]);
-	const unreadTotal = [...state.tabs.values()].reduce((n, t) => n + t.unread, 0);
+	const unreadTotal = [...state.tabs.values()].reduce(
+		(n, t) => n + t.unread,
+		0
+	);
 	useEffect(() => {
-		document.title = unreadTotal > 0 ? `(${unreadTotal}) Agent console` : "Agent console";
+		document.title =
+			unreadTotal > 0 ? `(${unreadTotal}) Agent console` : "Agent console";
 	}, [unreadTotal]);
 
 	const items: NavItem[] = [
-		{ id: "queue", view: { kind: "queue" }, label: "Queue", count: state.queue.length },
+		{
+			id: "queue",
+			view: { kind: "queue" },
+			label: "Queue",
+			count: state.queue.length,
+		},
 		...[...state.tabs.values()].map((tab) => ({
 			id: `chat-${tab.chatId}`,
 			view: { kind: "chat", chatId: tab.chatId } as View,
 			label: tab.visitorName,
 			count: tab.unread,
-			note: tab.monitoring ? "monitoring" : tab.state === "ended" ? "ended" : tab.visitorTyping ? "typing…" : undefined,
+			note: tab.monitoring
+				? "monitoring"
+				: tab.state === "ended"
+					? "ended"
+					: tab.visitorTyping
+						? "typing…"
+						: undefined,
 		})),
 		{ id: "history", view: { kind: "history" }, label: "History" },
 		{ id: "visitors", view: { kind: "visitors" }, label: "Visitors" },
-		{ id: "team", view: { kind: "team" }, label: "Team", count: [...state.privateUnread.values()].reduce((a, b) => a + b, 0) },
-		...(state.me.role === "supervisor" ? [{ id: "supervise", view: { kind: "supervise" } as View, label: "Supervise" }] : []),
+		{
+			id: "team",
+			view: { kind: "team" },
+			label: "Team",
+			count: [...state.privateUnread.values()].reduce((a, b) => a + b, 0),
+		},
+		...(state.me.role === "supervisor"
+			? [
+					{
+						id: "supervise",
+						view: { kind: "supervise" } as View,
+						label: "Supervise",
+					},
+				]
+			: []),
 		{ id: "preferences", view: { kind: "preferences" }, label: "Preferences" },
 	];
-	const current = state.view.kind === "chat" ? `chat-${state.view.chatId}` : state.view.kind;
+	const current =
+		state.view.kind === "chat" ? `chat-${state.view.chatId}` : state.view.kind;
 	const move = (event: KeyboardEvent, index: number) => {
-		const step = event.key === "ArrowDown" ? 1 : event.key === "ArrowUp" ? -1 : 0;
-		const to = event.key === "Home" ? 0 : event.key === "End" ? items.length - 1 : step ? (index + step + items.length) % items.length : -1;
+		const step =
+			event.key === "ArrowDown" ? 1 : event.key === "ArrowUp" ? -1 : 0;
+		const to =
+			event.key === "Home"
+				? 0
+				: event.key === "End"
+					? items.length - 1
+					: step
+						? (index + step + items.length) % items.length
+						: -1;
 		if (to < 0) return;
 		event.preventDefault();
 		state.show(items[to]!.view);
@@ -68,8 +113,15 @@ export function Shell({ state, onSignOut }: { state: ConsoleState; onSignOut: (w
 					{state.me.name} <small>({state.me.role})</small>
 				</span>
 				<StatusSwitch state={state} />
-				<span class={`connection ${state.connection}`} title="Connection to the server">
-					{state.connection === "websocket" ? "Connected" : state.connection === "heartbeat" ? "Reconnecting…" : "Offline"}
+				<span
+					class={`connection ${state.connection}`}
+					title="Connection to the server"
+				>
+					{state.connection === "websocket"
+						? "Connected"
+						: state.connection === "heartbeat"
+							? "Reconnecting…"
+							: "Offline"}
 				</span>
 				<button type="button" onClick={() => onSignOut()}>
 					Sign out
@@ -79,7 +131,11 @@ export function Shell({ state, onSignOut }: { state: ConsoleState; onSignOut: (w
 				<Invitation key={invitation.chatId} state={state} {...invitation} />
 			))}
 			<nav class="sidebar" aria-label="Console">
-				<div role="tablist" aria-orientation="vertical" aria-label="Queue, chats and tools">
+				<div
+					role="tablist"
+					aria-orientation="vertical"
+					aria-label="Queue, chats and tools"
+				>
 					{items.map((item, index) => (
 						<button
 							key={item.id}
@@ -96,7 +152,10 @@ export function Shell({ state, onSignOut }: { state: ConsoleState; onSignOut: (w
 							<span class="label">{item.label}</span>
 							{item.note && <span class="note">{item.note}</span>}
 							{item.count ? (
-								<span class="badge" aria-label={`${item.count} ${item.id === "queue" ? "waiting" : "unread"}`}>
+								<span
+									class="badge"
+									aria-label={`${item.count} ${item.id === "queue" ? "waiting" : "unread"}`}
+								>
 									{item.count}
 								</span>
 							) : null}
@@ -104,7 +163,12 @@ export function Shell({ state, onSignOut }: { state: ConsoleState; onSignOut: (w
 					))}
 				</div>
 			</nav>
-			<main id="view" role="tabpanel" aria-labelledby={`tab-${current}`} class="view">
+			<main
+				id="view"
+				role="tabpanel"
+				aria-labelledby={`tab-${current}`}
+				class="view"
+			>
 				<CurrentView state={state} />
 			</main>
 			<div class="visually-hidden" role="status" aria-live="polite">
@@ -119,7 +183,11 @@ function CurrentView({ state }: { state: ConsoleState }) {
 	switch (view.kind) {
 		case "chat": {
 			const tab = state.tabs.get(view.chatId);
-			return tab ? <ChatView key={tab.chatId} state={state} tab={tab} /> : <QueueView state={state} />;
+			return tab ? (
+				<ChatView key={tab.chatId} state={state} tab={tab} />
+			) : (
+				<QueueView state={state} />
+			);
 		}
 		case "queue":
 			return <QueueView state={state} />;
@@ -138,13 +206,18 @@ function CurrentView({ state }: { state: ConsoleState }) {
 
 function StatusSwitch({ state }: { state: ConsoleState }) {
 	const change = (event: Event) => {
-		const status = (event.currentTarget as HTMLSelectElement).value as AgentStatus;
+		const status = (event.currentTarget as HTMLSelectElement)
+			.value as AgentStatus;
 		void state.setStatus(status).catch((error: unknown) => state.fail(error));
 	};
 	return (
 		<label class="status">
 			Status
-			<select value={state.client.status} onChange={change} class={`status-${state.client.status}`}>
+			<select
+				value={state.client.status}
+				onChange={change}
+				class={`status-${state.client.status}`}
+			>
 				<option value="online">Online</option>
 				<option value="away">Away</option>
 				<option value="offline">Offline</option>
@@ -153,9 +226,23 @@ function StatusSwitch({ state }: { state: ConsoleState }) {
 	);
 }
 
-function Invitation({ state, chatId, by }: { state: ConsoleState; chatId: string; by: string }) {
+function Invitation({
+	state,
+	chatId,
+	by,
+}: {
+	state: ConsoleState;
+	chatId: string;
+	by: string;
+}) {
 	const [error, setError] = useState("");
-	const dismiss = () => state.update(() => (state.invitations = state.invitations.filter((i) => i.chatId !== chatId)));
+	const dismiss = () =>
+		state.update(
+			() =>
+				(state.invitations = state.invitations.filter(
+					(i) => i.chatId !== chatId
+				))
+		);
 	const join = async () => {
 		try {
 			await state.api.join(chatId);

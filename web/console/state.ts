@@ -1,14 +1,22 @@
+import {
+	AgentClient,
+	LiveChatClient,
+	LocalStorageStore,
+} from "../../client/index.ts";
+import { alert, loadPreferences } from "./alerts.ts";
+import { ConsoleApi, describeError } from "./api.ts";
+import type { AgentEvent, ChatEvent } from "../../client/index.ts";
+import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
+import type { AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
+import type { Preferences } from "./alerts.ts";
+import type { ConsoleConfig } from "./api.ts";
+import type { Session } from "./session.ts";
+
 /**
  * The console's state, fed by AgentClient's events (presence, queue, assignments, private messages)
  * and by each chat's LiveChatClient (messages, typing, read receipts, the end). Views read it and
  * re-render on `changed`.
  */
-import { AgentClient, LiveChatClient, LocalStorageStore, type AgentEvent, type ChatEvent } from "../../client/index.ts";
-import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
-import type { AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
-import { ConsoleApi, describeError, type ConsoleConfig } from "./api.ts";
-import { alert, loadPreferences, type Preferences } from "./alerts.ts";
-import type { Session } from "./session.ts";
 
 export interface ChatTab {
 	chatId: string;
@@ -32,7 +40,12 @@ export interface PrivateMessage {
 	at: number;
 }
 
-export type View = { kind: "chat"; chatId: string } | { kind: "queue" | "history" | "visitors" | "team" | "supervise" | "preferences" };
+export type View =
+	| { kind: "chat"; chatId: string }
+	| {
+			kind:
+				"queue" | "history" | "visitors" | "team" | "supervise" | "preferences";
+	  };
 
 export class ConsoleState {
 	readonly api: ConsoleApi;
@@ -41,7 +54,11 @@ export class ConsoleState {
 	queue: QueueEntry[] = [];
 	readonly tabs = new Map<string, ChatTab>();
 	view: View = { kind: "queue" };
-	config: ConsoleConfig = { routing: { mode: "auto" }, cannedMessages: [], wrapupCategories: [] };
+	config: ConsoleConfig = {
+		routing: { mode: "auto" },
+		cannedMessages: [],
+		wrapupCategories: [],
+	};
 	privates: PrivateMessage[] = [];
 	privateUnread = new Map<string, number>();
 	invitations: { chatId: string; by: string }[] = [];
@@ -52,7 +69,10 @@ export class ConsoleState {
 	signedOut = false;
 	private ready = false;
 	private readonly names = new Map<string, string>();
-	private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+	private readonly typingTimers = new Map<
+		string,
+		ReturnType<typeof setTimeout>
+	>();
 	private readonly listeners = new Set<() => void>();
 
 	constructor(readonly session: Session) {
@@ -64,7 +84,10 @@ export class ConsoleState {
 			agent: session.agent,
 			baseUrls: [session.baseUrl],
 			status: session.status,
-			store: new LocalStorageStore(window.localStorage, `console:${session.agent.id}:`),
+			store: new LocalStorageStore(
+				window.localStorage,
+				`console:${session.agent.id}:`
+			),
 			onEvent: (event) => this.received(event),
 		});
 	}
@@ -74,8 +97,14 @@ export class ConsoleState {
 	}
 
 	async start(): Promise<void> {
-		void this.api.config().then((config) => this.update(() => (this.config = config))).catch(() => undefined);
-		void this.client.agents().then((agents) => this.update(() => (this.agents = agents))).catch(() => undefined);
+		void this.api
+			.config()
+			.then((config) => this.update(() => (this.config = config)))
+			.catch(() => undefined);
+		void this.client
+			.agents()
+			.then((agents) => this.update(() => (this.agents = agents)))
+			.catch(() => undefined);
 		await this.client.connect();
 		await this.learnNames();
 		this.ready = true;
@@ -126,7 +155,8 @@ export class ConsoleState {
 	/** Tells the visitor this agent has read the chat so far (a read receipt), while the tab is in view. */
 	markRead(chatId: string): void {
 		const tab = this.tabs.get(chatId);
-		if (!tab || tab.monitoring || tab.state !== "live" || document.hidden) return;
+		if (!tab || tab.monitoring || tab.state !== "live" || document.hidden)
+			return;
 		if (this.view.kind !== "chat" || this.view.chatId !== chatId) return;
 		tab.chat.markRead();
 	}
@@ -134,7 +164,13 @@ export class ConsoleState {
 	/** A supervisor's read-only view of a chat: its messages, live, and the visitor is not told. */
 	async monitor(chatId: string, visitorName?: string): Promise<void> {
 		await this.api.monitor(chatId);
-		const chat = new LiveChatClient({ siteId: this.session.siteId, chatId, token: this.session.token, baseUrls: [this.session.baseUrl], onEvent: (e) => this.chatEvent(chatId, e) });
+		const chat = new LiveChatClient({
+			siteId: this.session.siteId,
+			chatId,
+			token: this.session.token,
+			baseUrls: [this.session.baseUrl],
+			onEvent: (e) => this.chatEvent(chatId, e),
+		});
 		if (visitorName) this.names.set(chatId, visitorName);
 		this.addTab(chat, true);
 		await chat.poll();
@@ -147,16 +183,21 @@ export class ConsoleState {
 		tab?.chat.disconnect();
 		this.update(() => {
 			this.tabs.delete(chatId);
-			if (this.view.kind === "chat" && this.view.chatId === chatId) this.view = { kind: "queue" };
+			if (this.view.kind === "chat" && this.view.chatId === chatId)
+				this.view = { kind: "queue" };
 		});
 	}
 
 	private received(event: AgentEvent): void {
 		switch (event.type) {
 			case "presence":
-				return this.update(() => (this.agents = mergePresence(this.agents, event.agents)));
+				return this.update(
+					() => (this.agents = mergePresence(this.agents, event.agents))
+				);
 			case "queue":
-				for (const entry of event.waiting) if (entry.visitorName) this.names.set(entry.chatId, entry.visitorName);
+				for (const entry of event.waiting)
+					if (entry.visitorName)
+						this.names.set(entry.chatId, entry.visitorName);
 				return this.update(() => (this.queue = event.waiting));
 			case "assigned":
 				return this.assigned(event.chat);
@@ -168,17 +209,32 @@ export class ConsoleState {
 			}
 			case "invited":
 				this.invitations.push({ chatId: event.chatId, by: event.by });
-				alert(this.preferences, "Invitation to a chat", `${event.by} invites you to join a chat`);
+				alert(
+					this.preferences,
+					"Invitation to a chat",
+					`${event.by} invites you to join a chat`
+				);
 				return this.announce(`${event.by} invites you to join a chat.`);
 			case "private": {
-				this.privates.push({ agentId: event.from, fromMe: false, text: event.message, at: Date.now() });
-				if (this.view.kind !== "team") this.privateUnread.set(event.from, (this.privateUnread.get(event.from) ?? 0) + 1);
-				const name = this.agents.find((a) => a.id === event.from)?.name ?? "An agent";
+				this.privates.push({
+					agentId: event.from,
+					fromMe: false,
+					text: event.message,
+					at: Date.now(),
+				});
+				if (this.view.kind !== "team")
+					this.privateUnread.set(
+						event.from,
+						(this.privateUnread.get(event.from) ?? 0) + 1
+					);
+				const name =
+					this.agents.find((a) => a.id === event.from)?.name ?? "An agent";
 				alert(this.preferences, `Message from ${name}`, event.message);
 				return this.announce(`Private message from ${name}: ${event.message}`);
 			}
 			case "error":
-				if (event.error.type === "unauthorized") return this.update(() => (this.signedOut = true));
+				if (event.error.type === "unauthorized")
+					return this.update(() => (this.signedOut = true));
 				return this.announce(event.error.message);
 			case "connection":
 				return this.update(() => (this.connection = event.via));
@@ -192,7 +248,8 @@ export class ConsoleState {
 		if (existing?.monitoring) existing.chat.disconnect(); // a supervisor who joins what it watched
 		this.addTab(chat, false);
 		if (!this.ready) return;
-		if (this.view.kind !== "chat") this.show({ kind: "chat", chatId: chat.chatId });
+		if (this.view.kind !== "chat")
+			this.show({ kind: "chat", chatId: chat.chatId });
 		// The dispatcher knows the visitor's name: the alert says who it is.
 		void this.learnNames().then(() => {
 			const name = this.tabs.get(chat.chatId)?.visitorName ?? "A visitor";
@@ -202,9 +259,20 @@ export class ConsoleState {
 	}
 
 	private addTab(chat: LiveChatClient, monitoring: boolean): void {
-		const visitorName = this.names.get(chat.chatId) ?? nameIn(chat) ?? "Visitor";
+		const visitorName =
+			this.names.get(chat.chatId) ?? nameIn(chat) ?? "Visitor";
 		this.update(() =>
-			this.tabs.set(chat.chatId, { chatId: chat.chatId, chat, visitorName, unread: 0, visitorTyping: false, visitorReadUpTo: 0, state: "live", monitoring, wrappedUp: false }),
+			this.tabs.set(chat.chatId, {
+				chatId: chat.chatId,
+				chat,
+				visitorName,
+				unread: 0,
+				visitorTyping: false,
+				visitorReadUpTo: 0,
+				state: "live",
+				monitoring,
+				wrappedUp: false,
+			})
 		);
 	}
 
@@ -223,27 +291,50 @@ export class ConsoleState {
 	private chatEvent(chatId: string, event: ChatEvent): void {
 		const tab = this.tabs.get(chatId);
 		if (!tab) return;
-		const inView = this.view.kind === "chat" && this.view.chatId === chatId && !document.hidden;
+		const inView =
+			this.view.kind === "chat" &&
+			this.view.chatId === chatId &&
+			!document.hidden;
 		switch (event.type) {
 			case "messages": {
 				const fromVisitor = event.messages.filter((m) => m.type === 1);
 				if (fromVisitor.length === 0) return this.changed();
-				if (tab.visitorName === "Visitor") tab.visitorName = nameIn(tab.chat) ?? tab.visitorName;
+				if (tab.visitorName === "Visitor")
+					tab.visitorName = nameIn(tab.chat) ?? tab.visitorName;
 				tab.visitorTyping = false;
 				if (!inView) tab.unread += fromVisitor.length;
 				else this.markRead(chatId);
-				if (!inView) alert(this.preferences, `${tab.visitorName} wrote`, fromVisitor.at(-1)!.content, "quiet");
+				if (!inView)
+					alert(
+						this.preferences,
+						`${tab.visitorName} wrote`,
+						fromVisitor.at(-1)!.content,
+						"quiet"
+					);
 				return this.changed();
 			}
 			case "typing":
 				if (event.role !== "visitor") return;
 				clearTimeout(this.typingTimers.get(chatId));
 				// A visitor who leaves mid-sentence sends no "off": the indicator goes by itself.
-				if (event.on) this.typingTimers.set(chatId, setTimeout(() => this.update(() => (tab.visitorTyping = false)), 8000));
+				if (event.on)
+					this.typingTimers.set(
+						chatId,
+						setTimeout(
+							() => this.update(() => (tab.visitorTyping = false)),
+							8000
+						)
+					);
 				return this.update(() => (tab.visitorTyping = event.on));
 			case "read":
 				if (event.role !== "visitor") return;
-				return this.update(() => (tab.visitorReadUpTo = Math.max(tab.visitorReadUpTo, event.agentDataOffset)));
+				return this.update(
+					() =>
+						(tab.visitorReadUpTo = Math.max(
+							tab.visitorReadUpTo,
+							event.agentDataOffset
+						))
+				);
 			case "ended":
 				return this.update(() => (tab.state = "ended"));
 			case "status":
@@ -260,10 +351,16 @@ export class ConsoleState {
 }
 
 /** The dispatcher's presence lists the agents it has heard of; the D1 list (GET …/agents) has the rest, offline. */
-function mergePresence(known: AgentSummary[], live: AgentSummary[]): AgentSummary[] {
-	const byId = new Map<string, AgentSummary>(known.map((a) => [a.id, { ...a, status: "offline", free: a.maxChats }]));
+function mergePresence(
+	known: AgentSummary[],
+	live: AgentSummary[]
+): AgentSummary[] {
+	const byId = new Map<string, AgentSummary>(
+		known.map((a) => [a.id, { ...a, status: "offline", free: a.maxChats }])
+	);
 	for (const agent of live) byId.set(agent.id, agent);
 	return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const nameIn = (chat: LiveChatClient) => chat.messages.find((m) => m.type === 1 && m.senderName)?.senderName;
+const nameIn = (chat: LiveChatClient) =>
+	chat.messages.find((m) => m.type === 1 && m.senderName)?.senderName;

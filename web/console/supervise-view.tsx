@@ -1,14 +1,18 @@
 /** A supervisor's view of the site's live chats (SPEC §7): monitor one without the visitor knowing, or join it. */
 import { useEffect, useState } from "preact/hooks";
-import { describeError, type LiveChatSummary } from "./api.ts";
+import { describeError } from "./api.ts";
 import { ErrorNote, ListHead } from "./list.tsx";
-import type { ConsoleState } from "./state.ts";
 import { elapsed } from "./use-console.ts";
+import type { LiveChatSummary } from "./api.ts";
+import type { ConsoleState } from "./state.ts";
 
 export function SuperviseView({ state }: { state: ConsoleState }) {
 	const [chats, setChats] = useState<LiveChatSummary[] | undefined>();
 	const [error, setError] = useState("");
-	const load = () => state.api.liveChats().then(setChats, (failure: unknown) => setError(describeError(failure)));
+	const load = () =>
+		state.api
+			.liveChats()
+			.then(setChats, (failure: unknown) => setError(describeError(failure)));
 	useEffect(() => {
 		void load();
 		const timer = setInterval(() => void load(), 5000);
@@ -22,7 +26,8 @@ export function SuperviseView({ state }: { state: ConsoleState }) {
 			setError(describeError(failure));
 		}
 	};
-	const agentName = (id: string) => state.agents.find((a) => a.id === id)?.name ?? id;
+	const agentName = (id: string) =>
+		state.agents.find((a) => a.id === id)?.name ?? id;
 	return (
 		<section aria-labelledby="supervise-title">
 			<h2 id="supervise-title">Live chats</h2>
@@ -44,10 +49,22 @@ export function SuperviseView({ state }: { state: ConsoleState }) {
 									<td>{c.agentIds.map(agentName).join(", ")}</td>
 									<td>{c.requestTime ? elapsed(c.requestTime) : "—"}</td>
 									<td>
-										<button type="button" disabled={mine || state.tabs.has(c.chatId)} onClick={() => void act(() => state.monitor(c.chatId, name))} aria-label={`Monitor chat with ${name}`}>
+										<button
+											type="button"
+											disabled={mine || state.tabs.has(c.chatId)}
+											onClick={() =>
+												void act(() => state.monitor(c.chatId, name))
+											}
+											aria-label={`Monitor chat with ${name}`}
+										>
 											Monitor
 										</button>{" "}
-										<button type="button" disabled={mine} onClick={() => void act(() => state.api.join(c.chatId))} aria-label={`Join chat with ${name}`}>
+										<button
+											type="button"
+											disabled={mine}
+											onClick={() => void act(() => state.api.join(c.chatId))}
+											aria-label={`Join chat with ${name}`}
+										>
 											Join
 										</button>
 									</td>

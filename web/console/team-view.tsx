@@ -2,14 +2,15 @@
 import { useState } from "preact/hooks";
 import { describeError } from "./api.ts";
 import { ErrorNote, ListHead } from "./list.tsx";
-import type { ConsoleState } from "./state.ts";
 import { clock } from "./use-console.ts";
+import type { ConsoleState } from "./state.ts";
 
 export function TeamView({ state }: { state: ConsoleState }) {
 	const others = state.agents.filter((a) => a.id !== state.me.id);
 	const [chosen, setWithId] = useState("");
 	// Until the agent picks someone: whoever wrote last, else the first colleague.
-	const withId = chosen || state.privates.at(-1)?.agentId || others[0]?.id || "";
+	const withId =
+		chosen || state.privates.at(-1)?.agentId || others[0]?.id || "";
 	const [text, setText] = useState("");
 	const [error, setError] = useState("");
 	const peer = others.find((a) => a.id === withId);
@@ -22,8 +23,18 @@ export function TeamView({ state }: { state: ConsoleState }) {
 		try {
 			const { delivered } = await state.api.privateMessage(peer.id, content);
 			setText("");
-			state.update(() => state.privates.push({ agentId: peer.id, fromMe: true, text: content, at: Date.now() }));
-			if (delivered === 0) state.announce(`${peer.name} has no console open; the message was not seen.`);
+			state.update(() =>
+				state.privates.push({
+					agentId: peer.id,
+					fromMe: true,
+					text: content,
+					at: Date.now(),
+				})
+			);
+			if (delivered === 0)
+				state.announce(
+					`${peer.name} has no console open; the message was not seen.`
+				);
 		} catch (failure) {
 			setError(describeError(failure));
 		}
@@ -42,14 +53,19 @@ export function TeamView({ state }: { state: ConsoleState }) {
 								{a.id === state.me.id ? " (you)" : ""}
 							</td>
 							<td>
-								<span class={`dot status-${a.status}`} aria-hidden="true" /> {a.status}
+								<span class={`dot status-${a.status}`} aria-hidden="true" />{" "}
+								{a.status}
 							</td>
 							<td>
 								{a.free} of {a.maxChats}
 							</td>
 							<td>
 								{a.id !== state.me.id && (
-									<button type="button" onClick={() => setWithId(a.id)} aria-pressed={a.id === withId}>
+									<button
+										type="button"
+										onClick={() => setWithId(a.id)}
+										aria-pressed={a.id === withId}
+									>
 										Message {a.name}
 									</button>
 								)}
@@ -61,7 +77,10 @@ export function TeamView({ state }: { state: ConsoleState }) {
 			{peer && (
 				<div class="private" aria-labelledby="private-title">
 					<h3 id="private-title">Private messages with {peer.name}</h3>
-					<ol class="messages" aria-label={`Private messages with ${peer.name}`}>
+					<ol
+						class="messages"
+						aria-label={`Private messages with ${peer.name}`}
+					>
 						{conversation.map((m, i) => (
 							<li key={i} class={`message ${m.fromMe ? "me" : "agent"}`}>
 								<span class="sender">{m.fromMe ? "You" : peer.name}</span>
@@ -73,7 +92,13 @@ export function TeamView({ state }: { state: ConsoleState }) {
 					<form onSubmit={send} class="composer">
 						<label>
 							Message to {peer.name}
-							<input value={text} onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)} maxLength={4000} />
+							<input
+								value={text}
+								onInput={(e) =>
+									setText((e.currentTarget as HTMLInputElement).value)
+								}
+								maxLength={4000}
+							/>
 						</label>
 						<button type="submit" disabled={!text.trim()}>
 							Send

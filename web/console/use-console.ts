@@ -12,7 +12,10 @@ export function useConsole(state: ConsoleState): ConsoleState {
 export function elapsed(since: number, now = Date.now()): string {
 	const minutes = Math.max(0, Math.floor((now - since) / 60_000));
 	if (minutes < 1) return `${Math.max(0, Math.floor((now - since) / 1000))} s`;
-	return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+	return minutes < 60
+		? `${minutes} min`
+		: `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-export const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+export const clock = (time: number) =>
+	new Date(time).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

@@ -1,5 +1,5 @@
 /**
- * The widget on a customer's own domain (issue 10, SPEC §4 and §6): a page on another origin embeds
+ * The widget on a customer's own domain (SPEC §4 and §6): a page on another origin embeds
  * livechat.js with the demo page's own tag, and a visitor chats from it. Only what a person sees is
  * used on the page (roles and labels); the agent side is played over the API.
  */

@@ -1,5 +1,5 @@
 /**
- * Browser tests (issue 10): a real headless Chromium driven by playwright-core, against a real local
+ * Browser tests: a real headless Chromium driven by playwright-core, against a real local
  * deployment (`npm start`'s script with its own state folder). The browser comes from `npm install`
  * (@sparticuz/chromium 138), or Debian's /usr/bin/chromium when the machine has it; it is never
  * downloaded at run time. A failed test leaves a screenshot and the page's console log per page

@@ -1,5 +1,5 @@
 /**
- * The widget on a phone and with the keyboard alone (issue 10, SPEC §9, §11): full screen with
+ * The widget on a phone and with the keyboard alone (SPEC §9, §11): full screen with
  * 16 px inputs; focus into the panel and back to the launcher, Escape, aria-expanded, errors
  * announced; and the sizes of what a page loads (loader ≤ 10 KB, window ≤ 35 KB gzipped).
  */

@@ -1,5 +1,5 @@
 /**
- * A whole conversation in the widget (issue 10, SPEC §9), the agent played over the API: the site's
+ * A whole conversation in the widget (SPEC §9), the agent played over the API: the site's
  * greeting and title, typing and read receipts both ways, agent names and times, a link made
  * clickable while HTML stays text, the unread badge and title flash, the end with a rating, and a
  * new chat after it. Takes the README's screenshot (docs/widget.png).

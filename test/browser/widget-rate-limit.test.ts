@@ -1,7 +1,7 @@
 /**
  * A message the room refuses for the visitor's rate (SPEC §6: messagesPerMinutePerVisitor) goes out
  * by itself once the limit allows, at the time the room's Retry-After gives, with no new send; the
- * error text goes once it is sent (issue 10, problem 3). The room's window is 60 s, so this test
+ * error text goes once it is sent. The room's window is 60 s, so this test
  * waits about a minute.
  */
 import { describe, expect, it } from "vitest";

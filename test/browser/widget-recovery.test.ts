@@ -1,5 +1,5 @@
 /**
- * No dead ends in the widget (issue 10, SPEC §9): the offline form when no agent is online, an
+ * No dead ends in the widget (SPEC §9): the offline form when no agent is online, an
  * ended chat (also after a reload) followed by a new one, and a stored token the server no longer
  * takes, which moves the visitor and its unsent message into a fresh chat.
  */

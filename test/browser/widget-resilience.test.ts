@@ -1,5 +1,5 @@
 /**
- * The widget keeps a chat through what a browser goes through (issue 10, SPEC §9): a reload (the
+ * The widget keeps a chat through what a browser goes through (SPEC §9): a reload (the
  * loader's socket notices a reply before anyone clicks), two tabs, an offline spell, and the
  * deployment restarting in memory mode, which loses every room (the widget's copy rebuilds it).
  */
@@ -71,7 +71,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 			await contents(agentRead(suite, siteId, chatId, agent))
 		).not.toContain("Written on the train");
 		expect(await page.getByText("Sending…").count()).toBe(1);
-		// Nothing raw on screen (issue 10, problem 7: the old widget read "no deployment answered: TypeError: Failed to fetch").
+		// Nothing raw on screen (an older widget read "no deployment answered: TypeError: Failed to fetch").
 		expect(
 			await page
 				.getByText(

@@ -1,4 +1,4 @@
-/** SPEC §9 / issue 10 (problem 5): an agent's reply to a closed widget chimes, once per new unread message. */
+/** SPEC §9: an agent's reply to a closed widget chimes, once per new unread message. */
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
 import {

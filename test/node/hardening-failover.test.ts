@@ -1,5 +1,5 @@
 /**
- * Issue 8 end to end on two real deployments (SPEC §10): what is accepted is never lost, doubled or
+ * Hardening end to end on two real deployments (SPEC §10): what is accepted is never lost, doubled or
  * forged, whichever deployment a client talks to. Real clients (LiveChatClient), real Workers.
  */
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,4 +1,4 @@
-/** Issue 10: public/ is served to everyone, so after a build it holds no source map and nothing points at one. */
+/** public/ is served to everyone, so after a build it holds no source map and nothing points at one. */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,4 +1,4 @@
-/** Issue 4, done when 4: Salesforce and Zendesk against real local receivers; email through the send_email binding. */
+/** Salesforce and Zendesk against real local receivers; email through the send_email binding. */
 import {
 	createExecutionContext,
 	createMessageBatch,

@@ -1,4 +1,4 @@
-/** Issue 4, done when 1: ending a chat fans out to exactly the enabled integrations; persistence and history. */
+/** Ending a chat fans out to exactly the enabled integrations; persistence and history. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";

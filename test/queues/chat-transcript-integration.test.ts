@@ -1,4 +1,4 @@
-/** Issue 8 (SPEC §3, §8): a stored chat only grows. chat.transcript and a second chat.end merge by message id, to persistence only. */
+/** A stored chat only grows (SPEC §3, §8). chat.transcript and a second chat.end merge by message id, to persistence only. */
 import {
 	createExecutionContext,
 	createMessageBatch,

@@ -1,4 +1,4 @@
-/** Issue 4, done when 2: one chat.end, delivered twice and published twice, has each effect once. */
+/** One chat.end, delivered twice and published twice, has each effect once. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";

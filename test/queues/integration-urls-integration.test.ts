@@ -1,4 +1,4 @@
-/** Issue 8, item 2 (SPEC §6): integration URLs are https: (http: to loopback only); no redirects followed; answers read with a cap. */
+/** Integration URLs (SPEC §6) are https: (http: to loopback only); no redirects followed; answers read with a cap. */
 import {
 	createExecutionContext,
 	createMessageBatch,

@@ -1,4 +1,4 @@
-/** Issue 4, done when 5: malformed queue messages are dead-lettered with a reason at once; bad bodies publish nothing. */
+/** Malformed queue messages are dead-lettered with a reason at once; bad bodies publish nothing. */
 import {
 	createExecutionContext,
 	createMessageBatch,

@@ -1,4 +1,4 @@
-/** Issue 8, item 9d: the daily clean-up keeps every spilled payload a dead letter still carries. */
+/** The daily clean-up keeps every spilled payload a dead letter still carries. */
 import {
 	createExecutionContext,
 	createMessageBatch,

@@ -1,4 +1,4 @@
-/** Issue 4, done when 3: webhook retries keep their delivery id and signature; a dead receiver ends in the dead-letter queue. */
+/** Webhook retries keep their delivery id and signature; a dead receiver ends in the dead-letter queue. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { publisher } from "../../queues/publisher.ts";

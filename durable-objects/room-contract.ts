@@ -54,13 +54,58 @@ export function callerOf(
 			};
 }
 
+/**
+ * Whether a verified token may act in this chat: its site, and for a visitor its own chat (an agent's
+ * right to the chat is the room's to say). What does not fit is named, for the caller's error.
+ */
+export function tokenMisfit(
+	claims: Claims,
+	siteId: string | undefined,
+	chatId: string | undefined
+): "site" | "chat" | undefined {
+	if (claims.sid !== siteId) return "site";
+	if (
+		chatId !== undefined &&
+		claims.role === "visitor" &&
+		claims.cid !== chatId
+	)
+		return "chat";
+	return undefined;
+}
+
+/** An agent as the caller of a chat operation the dispatcher (or the Worker for it) runs. */
+export const agentCaller = (
+	agent: Pick<AgentRef, "id" | "name" | "role">,
+	siteId: string,
+	chatId: string
+): Caller => ({
+	role: "agent",
+	id: agent.id,
+	name: agent.name,
+	siteId,
+	chatId,
+	agentRole: agent.role,
+});
+
+/** A ChatRoom's name says its site and chat: the room reads them back from `ctx.id.name` (roomAddress). */
+const roomName = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
+
+/** The site and chat a room's name stands for; undefined for a room not reached by its name. Site ids hold no "/". */
+export function roomAddress(
+	name: string | undefined
+): { siteId: string; chatId: string } | undefined {
+	const at = name?.indexOf("/") ?? -1;
+	if (!name || at <= 0 || at === name.length - 1) return undefined;
+	return { siteId: name.slice(0, at), chatId: name.slice(at + 1) };
+}
+
 /** One ChatRoom per chat, named from site and chat so any Worker instance (or the dispatcher) finds the same one. */
 export const chatRoom = (env: Env, siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+	env.CHAT_ROOM.getByName(roomName(siteId, chatId));
 
-/** One SiteDispatcher per site (SPEC §7). */
+/** One SiteDispatcher per site (SPEC §7), named by the site's id: the dispatcher reads it back from `ctx.id.name`. */
 export const siteDispatcher = (env: Env, siteId: string) =>
-	env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+	env.SITE_DISPATCHER.getByName(siteId);
 
 /** An agent as a room or the dispatcher needs it, from its token's claims (never from D1). */
 export interface AgentRef {

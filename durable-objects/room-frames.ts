@@ -18,7 +18,7 @@ import {
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
-import { callerOf } from "./room-contract.ts";
+import { callerOf, tokenMisfit } from "./room-contract.ts";
 import { attachmentOf, sendFrame } from "./room-sockets.ts";
 import type { RoomFailure } from "../src/errors.ts";
 import type {
@@ -211,11 +211,8 @@ export class RoomFrames {
 		frame: HelloFrame
 	): Promise<void> {
 		const claims = await verifyToken(keyRing(this.env), frame.token);
-		const ok =
-			claims &&
-			claims.sid === attachment.siteId &&
-			(claims.role === "agent" || claims.cid === attachment.chatId);
-		if (!ok) return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
+		if (!claims || tokenMisfit(claims, attachment.siteId, attachment.chatId))
+			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "invalid token");
 		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
 		if (await this.revoked(caller))
 			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");

@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { tokenMisfit } from "../durable-objects/room-contract.ts";
 import { ApiError } from "./errors.ts";
 import { keyRing } from "./security/keys.ts";
 import { isRevoked } from "./security/revocation.ts";
@@ -26,17 +27,13 @@ export const requireToken = createMiddleware<AppEnv>(async (c, next) => {
 		siteId?: string;
 		chatId?: string;
 	};
-	if (claims.sid !== siteId)
+	const misfit = tokenMisfit(claims, siteId, chatId);
+	if (misfit === "site")
 		throw new ApiError(403, "forbidden", "token is for another site");
 	if (await isRevoked(c.env, claims))
 		throw new ApiError(401, "unauthorized", "token revoked");
-	if (
-		chatId !== undefined &&
-		claims.role === "visitor" &&
-		claims.cid !== chatId
-	) {
+	if (misfit === "chat")
 		throw new ApiError(403, "forbidden", "token is for another chat");
-	}
 	c.set("claims", claims);
 	await next();
 });

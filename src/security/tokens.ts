@@ -1,6 +1,7 @@
+import { decode, sign, verify } from "hono/jwt";
 import { z } from "zod";
 import { AgentRoleSchema } from "../protocol/chat.ts";
-import { base64url, fromBase64url, utf8 } from "./encoding.ts";
+import { base64url, utf8 } from "./encoding.ts";
 import { hmacKey } from "./hmac.ts";
 import { keysOf } from "./keys.ts";
 import type { AgentRole } from "../protocol/chat.ts";
@@ -37,20 +38,27 @@ const ClaimsSchema = z.discriminatedUnion("role", [
 ]);
 export type Claims = z.infer<typeof ClaimsSchema>;
 
+/** The kid picks the key; hono/jwt's verify checks the rest of the header. */
+const HeaderSchema = z.object({ kid: z.string().optional() });
+
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
  * An HS256 JWT under the current keys, with their kid in the header so that the keys can rotate.
- * Signed here rather than with hono/jwt's sign, which cannot put a kid beside a raw secret and
- * imports the key on every call.
+ * hono/jwt's sign writes a kid only beside a JWK, which it imports on each call: fine here, where
+ * a chat starts or an agent logs in, unlike verification (below), which runs on every chat request.
  */
-async function signToken(
+function signToken(
 	keys: KeyRing,
 	payload: Record<string, string | number>
 ): Promise<string> {
 	const { kid, tokenSecret } = keys.current;
-	const unsigned = `${encodeSegment({ alg: "HS256", typ: "JWT", kid })}.${encodeSegment(payload)}`;
-	return `${unsigned}.${base64url(await crypto.subtle.sign("HMAC", await hmacKey(tokenSecret), utf8.encode(unsigned)))}`;
+	return sign(payload, {
+		kty: "oct",
+		k: base64url(utf8.encode(tokenSecret)),
+		alg: "HS256",
+		kid,
+	});
 }
 
 export function signVisitorToken(
@@ -91,41 +99,24 @@ export function signAgentToken(
 
 /**
  * The token's claims, or undefined when it is malformed, forged, expired or under a kid that is not
- * in the key ring. A token without a kid was made under KEY_ID. Verified here rather than with
- * hono/jwt's verify, which imports the key on every call: this runs on every chat request.
+ * in the key ring. A token without a kid was made under KEY_ID. hono/jwt's verify takes the
+ * CryptoKey that hmacKey imported once per isolate: this runs on every chat request.
  * Revocation (agent token versions) is checked by the caller: see revocation.ts.
  */
 export async function verifyToken(
 	keys: KeyRing,
 	token: string
 ): Promise<Claims | undefined> {
-	const [header, payload, signature, extra] = token.split(".");
-	if (!header || !payload || !signature || extra !== undefined)
-		return undefined;
 	try {
-		const { alg, kid } = JSON.parse(decodeSegment(header)) as {
-			alg?: unknown;
-			kid?: unknown;
-		};
-		if (alg !== "HS256" || (kid !== undefined && typeof kid !== "string"))
-			return undefined;
-		const secret = keysOf(keys, kid)?.tokenSecret;
+		const header = HeaderSchema.safeParse(decode(token).header);
+		if (!header.success) return undefined;
+		const secret = keysOf(keys, header.data.kid)?.tokenSecret;
 		if (!secret) return undefined;
-		const valid = await crypto.subtle.verify(
-			"HMAC",
-			await hmacKey(secret),
-			fromBase64url(signature),
-			utf8.encode(`${header}.${payload}`)
-		);
-		if (!valid) return undefined;
-		const claims = ClaimsSchema.safeParse(JSON.parse(decodeSegment(payload)));
-		return claims.success && claims.data.exp > now() ? claims.data : undefined;
+		// Checks the header (HS256 only), the signature and exp.
+		const payload = await verify(token, await hmacKey(secret), "HS256");
+		const claims = ClaimsSchema.safeParse(payload);
+		return claims.success ? claims.data : undefined;
 	} catch {
 		return undefined;
 	}
 }
-
-const encodeSegment = (value: unknown) =>
-	base64url(utf8.encode(JSON.stringify(value)));
-const decodeSegment = (segment: string) =>
-	new TextDecoder().decode(fromBase64url(segment));

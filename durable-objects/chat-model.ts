@@ -1,19 +1,25 @@
 /**
  * The chat log: two streams numbered from 1, and the merge rules of SPEC §3.
  * Pure (no Cloudflare imports) so the ChatRoom and the client's local copy run the same code.
+ * The protocol's rules themselves (streams, the checks, the rebuild plan) are in src/protocol/offsets.ts.
  */
+import {
+	divergedStreams,
+	MessageType,
+	streamOf,
+} from "../src/protocol/offsets.ts";
 import { StreamChains } from "./chat-chain.ts";
 import type { ChatMessage, Offsets } from "../src/protocol/chat.ts";
+import type { Stream } from "../src/protocol/offsets.ts";
 import type { Chains } from "./chat-chain.ts";
 
-export type Stream = "visitor" | "agent";
-
-export const streamOf = (message: Pick<ChatMessage, "type">): Stream =>
-	message.type === 1 ? "visitor" : "agent";
-
-/** The visitor stream sorts before the agent stream wherever the two tie. */
-export const streamRank = (message: Pick<ChatMessage, "type">): number =>
-	message.type === 1 ? 0 : 1;
+export {
+	planRebuild,
+	streamOf,
+	streamRank,
+	type RebuildPlan,
+	type Stream,
+} from "../src/protocol/offsets.ts";
 
 /**
  * Display order (SPEC §2): by sendTime, the visitor first on a tie, then dataOffset; and each stream
@@ -24,7 +30,8 @@ export const streamRank = (message: Pick<ChatMessage, "type">): number =>
 export function inDisplayOrder<M extends Placed>(messages: Iterable<M>): M[] {
 	const visitor: M[] = [];
 	const agent: M[] = [];
-	for (const m of messages) (m.type === 1 ? visitor : agent).push(m);
+	for (const m of messages)
+		(m.type === MessageType.Visitor ? visitor : agent).push(m);
 	const byOffset = (a: M, b: M) =>
 		a.dataOffset - b.dataOffset || a.sendTime - b.sendTime;
 	return mergeStreams(visitor.sort(byOffset), agent.sort(byOffset));
@@ -164,36 +171,8 @@ export class ChatLog {
 	 * The streams on which a caller's history differs from this one's below its offsets (SPEC §3):
 	 * checked only where the caller sent a chain and is not ahead of this copy.
 	 */
-	async diverged(offsets: Offsets, chains: Chains): Promise<Stream[]> {
-		const own = this.offsets;
-		const diverged: Stream[] = [];
-		const check = async (
-			stream: Stream,
-			offset: number,
-			held: number,
-			chain: string | undefined
-		) => {
-			if (
-				chain !== undefined &&
-				offset > 0 &&
-				offset <= held &&
-				(await this.chainAt(stream, offset)) !== chain
-			)
-				diverged.push(stream);
-		};
-		await check(
-			"visitor",
-			offsets.visitorDataOffset,
-			own.visitorDataOffset,
-			chains.visitorChain
-		);
-		await check(
-			"agent",
-			offsets.agentDataOffset,
-			own.agentDataOffset,
-			chains.agentChain
-		);
-		return diverged;
+	diverged(offsets: Offsets, chains: Chains): Promise<Stream[]> {
+		return divergedStreams(this, { ...offsets, ...chains });
 	}
 
 	/** The message at an offset of a stream, if this copy holds it. */
@@ -241,51 +220,4 @@ export class ChatLog {
 	all(): ChatMessage[] {
 		return this.above({ visitorDataOffset: 0, agentDataOffset: 0 });
 	}
-}
-
-export interface RebuildPlan {
-	/** In the order to apply. `resealed` ones got a new offset and need a new mac before they are appended. */
-	appends: { message: ChatMessage; resealed: boolean }[];
-	/** Messages beyond a gap: not applied, the client must send what comes before them. */
-	heldBack: number;
-}
-
-/**
- * Decides what a rebuild upload does to the server's log (SPEC §3), without changing it:
- * known ids are skipped, the next offsets are appended as they are, an offset the log already
- * holds with another id (split brain) is re-appended after them, anything beyond a gap is held back.
- * Conflicts go last so that no message that could keep its offset and mac loses them.
- */
-export function planRebuild(
-	log: ChatLog,
-	incoming: readonly ChatMessage[]
-): RebuildPlan {
-	const appends: RebuildPlan["appends"] = [];
-	let heldBack = 0;
-	const byId = new Map<string, ChatMessage>();
-	for (const m of incoming)
-		if (!log.get(m.id) && !byId.has(m.id)) byId.set(m.id, m);
-	const fresh = [...byId.values()].sort((a, b) => a.dataOffset - b.dataOffset);
-	const { visitorDataOffset, agentDataOffset } = log.offsets;
-	for (const [stream, length] of [
-		["visitor", visitorDataOffset],
-		["agent", agentDataOffset],
-	] as const) {
-		let next = length + 1;
-		const conflicts: ChatMessage[] = [];
-		for (const message of fresh) {
-			if (streamOf(message) !== stream) continue;
-			if (message.dataOffset === next) {
-				appends.push({ message, resealed: false });
-				next++;
-			} else if (message.dataOffset < next) conflicts.push(message);
-			else heldBack++;
-		}
-		for (const message of conflicts)
-			appends.push({
-				message: { ...message, dataOffset: next++ },
-				resealed: true,
-			});
-	}
-	return { appends, heldBack };
 }

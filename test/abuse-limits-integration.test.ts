@@ -2,6 +2,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/live-chat-client.ts";
+import { chatRoom } from "../durable-objects/room-contract.ts";
 import {
 	accept,
 	api,
@@ -254,9 +255,7 @@ describe("long-polls", () => {
 				token: chat.token,
 			})
 		);
-		const room = env.CHAT_ROOM.get(
-			env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`)
-		);
+		const room = chatRoom(env, siteId, chat.chatId);
 		const waiting = () =>
 			runInDurableObject(
 				room,

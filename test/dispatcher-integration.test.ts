@@ -4,6 +4,7 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { siteDispatcher } from "../durable-objects/room-contract.ts";
 import {
 	accept,
 	api,
@@ -19,8 +20,7 @@ import type { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 import type { AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
 
-const dispatcherOf = (siteId: string) =>
-	env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+const dispatcherOf = (siteId: string) => siteDispatcher(env, siteId);
 
 async function online(
 	siteId: string,

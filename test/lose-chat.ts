@@ -4,6 +4,7 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { END_GRACE_MS } from "../durable-objects/chat-announcements.ts";
+import { chatRoom } from "../durable-objects/room-contract.ts";
 
 /**
  * Makes the server forget a chat the way each mode can: memory mode by eviction, durable mode by
@@ -11,9 +12,7 @@ import { END_GRACE_MS } from "../durable-objects/chat-announcements.ts";
  */
 export async function loseChat(siteId: string, chatId: string): Promise<void> {
 	if (env.CHAT_STATE === "durable") {
-		const room = env.CHAT_ROOM.get(
-			env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`)
-		);
+		const room = chatRoom(env, siteId, chatId);
 		await runInDurableObject(room, (_instance, state) =>
 			state.storage.deleteAll()
 		);
@@ -27,9 +26,7 @@ export async function rollBack(
 	chatId: string,
 	n: number
 ): Promise<void> {
-	const room = env.CHAT_ROOM.get(
-		env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`)
-	);
+	const room = chatRoom(env, siteId, chatId);
 	await runInDurableObject(room, (_instance, state) => {
 		for (const stream of [1, 2]) {
 			state.storage.sql.exec(
@@ -48,9 +45,7 @@ export async function endGraceOver(
 	siteId: string,
 	chatId: string
 ): Promise<void> {
-	const room = env.CHAT_ROOM.get(
-		env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`)
-	);
+	const room = chatRoom(env, siteId, chatId);
 	await runInDurableObject(room, (instance) => {
 		const { announcements } = instance as unknown as {
 			announcements: { restoredAt?: number };

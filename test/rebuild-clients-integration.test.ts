@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { decode } from "hono/jwt";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
+import { chatRoom } from "../durable-objects/room-contract.ts";
 import {
 	converse,
 	expectSameChat,
@@ -130,9 +131,7 @@ describe("client-driven rebuild of a chat the server lost", () => {
 			fetch: recordingFetch(calls),
 		});
 		// 520 messages straight into the room (many SELF.fetch calls slow the test pool down), then one poll.
-		const room = env.CHAT_ROOM.get(
-			env.CHAT_ROOM.idFromName(`${siteId}/${visitor.chatId}`)
-		);
+		const room = chatRoom(env, siteId, visitor.chatId);
 		const caller = {
 			role: "visitor" as const,
 			id: visitorIdOf(visitor),

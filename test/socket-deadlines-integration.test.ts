@@ -2,11 +2,11 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
+import { chatRoom } from "../durable-objects/room-contract.ts";
 import { createSite, startChat } from "./helpers.ts";
 import { TestSocket } from "./sockets.ts";
 
-const room = (siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+const room = (siteId: string, chatId: string) => chatRoom(env, siteId, chatId);
 
 describe("socket deadlines", () => {
 	it(

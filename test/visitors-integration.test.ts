@@ -6,6 +6,7 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { siteDispatcher } from "../durable-objects/room-contract.ts";
 import { FrameSocket } from "./frame-socket.ts";
 import {
 	accept,
@@ -25,8 +26,7 @@ import type {
 	VisitResult,
 } from "../src/protocol/visitors.ts";
 
-const dispatcherOf = (siteId: string) =>
-	env.SITE_DISPATCHER.get(env.SITE_DISPATCHER.idFromName(siteId));
+const dispatcherOf = (siteId: string) => siteDispatcher(env, siteId);
 
 async function visit(
 	siteId: string,

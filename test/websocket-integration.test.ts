@@ -4,6 +4,7 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { chatRoom } from "../durable-objects/room-contract.ts";
 import {
 	accept,
 	createAgent,
@@ -15,8 +16,7 @@ import {
 import { TestSocket } from "./sockets.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
-const room = (siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+const room = (siteId: string, chatId: string) => chatRoom(env, siteId, chatId);
 
 /** Two visitor tabs, then the agent accepts the chat (its join notice is pushed to the tabs) and opens its socket. */
 async function chatWithSockets() {

@@ -1,5 +1,6 @@
 import { abortAllDurableObjects, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { chatRoom } from "../../durable-objects/room-contract.ts";
 import { api, createSite, poll, send, startChat } from "../helpers.ts";
 
 describe("eviction in durable mode", () => {
@@ -23,9 +24,7 @@ describe("eviction in durable mode", () => {
 		});
 		await new Promise((resolve) => setTimeout(resolve, 200)); // the poll is held in the room
 		// The room resets under the held call, as the chaos run's eviction does it.
-		await env.CHAT_ROOM.get(
-			env.CHAT_ROOM.idFromName(`${siteId}/${chat.chatId}`)
-		)
+		await chatRoom(env, siteId, chat.chatId)
 			.abortForChaos()
 			.catch(() => undefined);
 		const cut = await held;

@@ -2,6 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ChatLog } from "../../durable-objects/chat-model.ts";
 import { ChatRoom } from "../../durable-objects/chat-room.ts";
+import { chatRoom } from "../../durable-objects/room-contract.ts";
 import {
 	accept,
 	createAgent,
@@ -20,9 +21,7 @@ import type { ServerFrame } from "../../src/protocol/ws.ts";
  * the live instance.
  */
 async function hibernateAndForget(siteId: string, chatId: string) {
-	const stub = env.CHAT_ROOM.get(
-		env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`)
-	);
+	const stub = chatRoom(env, siteId, chatId);
 	await runInDurableObject(stub, (instance, state) => {
 		Object.assign(instance, new ChatRoom(state, env));
 	});

@@ -4,6 +4,7 @@
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect, it } from "vitest";
+import { chatRoom } from "../../durable-objects/room-contract.ts";
 import { chatEndId } from "../../queues/publisher.ts";
 import { converse, visitorAndAgent } from "../clients.ts";
 import { api, json } from "../helpers.ts";
@@ -14,8 +15,7 @@ import { deliveryState, waitFor } from "../queue-helpers.ts";
 const chatStateOf = (client: object) =>
 	(client as { chatState: string }).chatState;
 
-const room = (siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+const room = (siteId: string, chatId: string) => chatRoom(env, siteId, chatId);
 
 async function persistedIds(chatId: string): Promise<string[]> {
 	const { results } = await env.DB.prepare(

@@ -47,24 +47,50 @@ export function recordingFetch(log: Recorded[]): typeof fetch {
 	};
 }
 
-export async function visitorAndAgent() {
-	const siteId = await createSite();
+/** A visitor's client starting a chat on `siteId`, its calls recorded in `calls`. */
+export function visitorClient(
+	siteId: string,
+	visitor: Record<string, unknown> = { name: "Vera" },
+	calls: Recorded[] = []
+) {
+	return LiveChatClient.startChat({
+		baseUrls: [BASE],
+		siteId,
+		visitor,
+		fetch: recordingFetch(calls),
+	});
+}
+
+/** An agent's client (or another device of it) on a chat it has accepted. */
+export function agentClient(
+	siteId: string,
+	chatId: string,
+	token: string,
+	calls: Recorded[] = []
+) {
+	return new LiveChatClient({
+		baseUrls: [BASE],
+		siteId,
+		chatId,
+		token,
+		fetch: recordingFetch(calls),
+	});
+}
+
+/** A visitor's client and an agent's client on one chat the agent has accepted, on a fresh site unless one is given. */
+export async function visitorAndAgent(
+	options: {
+		siteId?: string;
+		visitor?: Record<string, unknown>;
+		agentName?: string;
+	} = {}
+) {
+	const siteId = options.siteId ?? (await createSite());
 	const calls: Recorded[] = [];
-	const visitor = await LiveChatClient.startChat({
-		baseUrls: [BASE],
-		siteId,
-		visitor: { name: "Vera" },
-		fetch: recordingFetch(calls),
-	});
-	const agentLogin = await createAgent(siteId);
+	const visitor = await visitorClient(siteId, options.visitor, calls);
+	const agentLogin = await createAgent(siteId, options.agentName);
 	await accept(siteId, visitor.chatId, agentLogin.token);
-	const agent = new LiveChatClient({
-		baseUrls: [BASE],
-		siteId,
-		chatId: visitor.chatId,
-		token: agentLogin.token,
-		fetch: recordingFetch(calls),
-	});
+	const agent = agentClient(siteId, visitor.chatId, agentLogin.token, calls);
 	return {
 		siteId,
 		visitor,

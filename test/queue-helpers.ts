@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
+import { chatEndId } from "../queues/publisher.ts";
 import { api, json } from "./helpers.ts";
 import type { ReceivedRequest } from "./receiver-setup.ts";
 
@@ -68,3 +69,41 @@ export const postJson = (path: string, body: unknown, token?: string) =>
 		token,
 		body: typeof body === "string" ? body : json(body),
 	});
+
+/** Waits until the delivery stored under `key` is done. */
+export const delivered = (key: string) =>
+	waitFor(key, async () => (await deliveryState(key))?.state === "done");
+
+/** Waits until a chat's chat.end has reached D1 (persistence). */
+export const persisted = (chatId: string) =>
+	delivered(`chat.end.persistence:${chatEndId(chatId)}`);
+
+/** Email and ticket switched on, as most end-of-chat tests have them. */
+export const mailAndTicket = {
+	email: { enabled: true, to: ["support@example.com"] },
+	ticket: { enabled: true },
+};
+
+/** Integration settings pointed at a loopback receiver (see `receiver`). */
+export const webhookAt = (hook: { base: string }) => ({
+	enabled: true,
+	url: `${hook.base}/hook`,
+	secret: "webhook-secret-0123456789",
+});
+export const salesforceAt = (to: { base: string }) => ({
+	enabled: true,
+	baseUrl: to.base,
+	accessToken: "sf-token",
+});
+export const zendeskAt = (to: { base: string }) => ({
+	enabled: true,
+	baseUrl: to.base,
+	email: "ops@example.com",
+	apiToken: "zd-token",
+});
+
+/** How many repeats of a delivery its consumer has skipped. */
+export const repeatsOf = async (key: string) =>
+	(await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`)
+		.bind(key)
+		.first<number>("repeats")) ?? 0;

@@ -1,10 +1,18 @@
 /** Ending a chat fans out to exactly the enabled integrations; persistence and history. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { LiveChatClient } from "../../client/live-chat-client.ts";
-import { converse, recordingFetch, serverMessages } from "../clients.ts";
-import { accept, api, BASE, createAgent, createSite } from "../helpers.ts";
-import { deliveryState, endChat, receiver, waitFor } from "../queue-helpers.ts";
+import { converse, serverMessages, visitorAndAgent } from "../clients.ts";
+import { api, createSite } from "../helpers.ts";
+import {
+	delivered,
+	deliveryState,
+	endChat,
+	mailAndTicket,
+	receiver,
+	salesforceAt,
+	webhookAt,
+	zendeskAt,
+} from "../queue-helpers.ts";
 
 it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Salesforce (off) gets nothing, history has every message", async () => {
 	const hook = receiver();
@@ -12,41 +20,16 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	const salesforce = receiver();
 	const siteId = await createSite({
 		integrations: {
-			email: { enabled: true, to: ["support@example.com"] },
-			ticket: { enabled: true },
-			webhook: {
-				enabled: true,
-				url: `${hook.base}/hook`,
-				secret: "webhook-secret-0123456789",
-			},
+			...mailAndTicket,
+			webhook: webhookAt(hook),
 			// Configured but off: it must receive nothing.
-			salesforce: {
-				enabled: false,
-				baseUrl: salesforce.base,
-				accessToken: "sf-token",
-			},
-			zendesk: {
-				enabled: true,
-				baseUrl: zendesk.base,
-				email: "ops@example.com",
-				apiToken: "zd-token",
-			},
+			salesforce: { ...salesforceAt(salesforce), enabled: false },
+			zendesk: zendeskAt(zendesk),
 		},
 	});
-	const visitor = await LiveChatClient.startChat({
-		baseUrls: [BASE],
+	const { visitor, agent, agentToken, agentId } = await visitorAndAgent({
 		siteId,
 		visitor: { name: "Vera", email: "vera@example.com" },
-		fetch: recordingFetch([]),
-	});
-	const { token: agentToken, agentId } = await createAgent(siteId, "Alice");
-	await accept(siteId, visitor.chatId, agentToken);
-	const agent = new LiveChatClient({
-		baseUrls: [BASE],
-		siteId,
-		chatId: visitor.chatId,
-		token: agentToken,
-		fetch: recordingFetch([]),
 	});
 	await converse(visitor, agent, 3);
 	const chatId = visitor.chatId;
@@ -57,20 +40,9 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	expect(transcript.length).toBe(everything.length + 1);
 
 	const uniqueId = `chat.end:${chatId}`;
-	for (const target of ["persistence", "ticket", "webhook", "zendesk"]) {
-		await waitFor(
-			`chat.end.${target}`,
-			async () =>
-				(await deliveryState(`chat.end.${target}:${uniqueId}`))?.state ===
-				"done"
-		);
-	}
-	await waitFor(
-		"the email",
-		async () =>
-			(await deliveryState(`chat.end.email:${uniqueId}:support@example.com`))
-				?.state === "done"
-	);
+	for (const target of ["persistence", "ticket", "webhook", "zendesk"])
+		await delivered(`chat.end.${target}:${uniqueId}`);
+	await delivered(`chat.end.email:${uniqueId}:support@example.com`);
 	// Salesforce's message would have left the distributor with the others; give it a second more to show up.
 	await new Promise((r) => setTimeout(r, 1500));
 	expect(await deliveryState(`chat.end.salesforce:${uniqueId}`)).toBeNull();

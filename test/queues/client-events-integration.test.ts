@@ -2,31 +2,17 @@
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { LiveChatClient } from "../../client/live-chat-client.ts";
-import { chatEndId } from "../../queues/publisher.ts";
-import { recordingFetch } from "../clients.ts";
-import { accept, BASE, createAgent, createSite } from "../helpers.ts";
+import { recordingFetch, visitorAndAgent } from "../clients.ts";
+import { BASE } from "../helpers.ts";
 import { loseChat } from "../lose-chat.ts";
-import { deliveryState, waitFor } from "../queue-helpers.ts";
+import { delivered, persisted } from "../queue-helpers.ts";
 
 it(
 	"rates, wraps up after the room lost the chat, and leaves an offline message, each reaching D1",
 	{ timeout: 30_000 },
 	async () => {
-		const siteId = await createSite();
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			siteId,
+		const { siteId, visitor, agent } = await visitorAndAgent({
 			visitor: { name: "Rae" },
-			fetch: recordingFetch([]),
-		});
-		const { token } = await createAgent(siteId);
-		await accept(siteId, visitor.chatId, token);
-		const agent = new LiveChatClient({
-			baseUrls: [BASE],
-			siteId,
-			chatId: visitor.chatId,
-			token,
-			fetch: recordingFetch([]),
 		});
 		await visitor.send("Is the shop open on Sunday?");
 		await agent.poll();
@@ -42,25 +28,13 @@ it(
 			{ email: "rae@example.com", message: "Call me" }
 		);
 
-		await waitFor(
-			"the chat",
-			async () =>
-				(
-					await deliveryState(
-						`chat.end.persistence:${chatEndId(visitor.chatId)}`
-					)
-				)?.state === "done"
-		);
+		await persisted(visitor.chatId);
 		for (const key of [
 			`agent.wrapup.persistence:${wrapupId}`,
 			`visitor.rating.persistence:${ratingId}`,
 			`offlineMessage.submit.persistence:offlineMessage.submit:${siteId}:${offlineId}`,
-		]) {
-			await waitFor(
-				key,
-				async () => (await deliveryState(key))?.state === "done"
-			);
-		}
+		])
+			await delivered(key);
 		const payload = JSON.parse(
 			(await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`)
 				.bind(visitor.chatId)

@@ -1,12 +1,20 @@
 /** One chat.end, delivered twice and published twice, has each effect once. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { chatEndId, publisher } from "../../queues/publisher.ts";
-import { converse, recordingFetch } from "../clients.ts";
-import { accept, BASE, createAgent, createSite } from "../helpers.ts";
+import { converse, visitorAndAgent } from "../clients.ts";
+import { createSite } from "../helpers.ts";
 import { loseChat } from "../lose-chat.ts";
-import { deliveryState, endChat, receiver, waitFor } from "../queue-helpers.ts";
+import {
+	delivered,
+	deliveryState,
+	endChat,
+	mailAndTicket,
+	receiver,
+	repeatsOf,
+	waitFor,
+	webhookAt,
+} from "../queue-helpers.ts";
 import type { Envelope } from "../../src/protocol/events.ts";
 
 const TARGETS = ["persistence", "ticket", "webhook", "email"] as const;
@@ -19,31 +27,9 @@ it(
 	async () => {
 		const hook = receiver();
 		const siteId = await createSite({
-			integrations: {
-				email: { enabled: true, to: ["support@example.com"] },
-				ticket: { enabled: true },
-				webhook: {
-					enabled: true,
-					url: `${hook.base}/hook`,
-					secret: "webhook-secret-0123456789",
-				},
-			},
+			integrations: { ...mailAndTicket, webhook: webhookAt(hook) },
 		});
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			siteId,
-			visitor: { name: "Vera" },
-			fetch: recordingFetch([]),
-		});
-		const { token: agentToken } = await createAgent(siteId);
-		await accept(siteId, visitor.chatId, agentToken);
-		const agent = new LiveChatClient({
-			baseUrls: [BASE],
-			siteId,
-			chatId: visitor.chatId,
-			token: agentToken,
-			fetch: recordingFetch([]),
-		});
+		const { visitor, agent, agentToken } = await visitorAndAgent({ siteId });
 		await converse(visitor, agent, 2);
 		const uniqueId = chatEndId(visitor.chatId);
 
@@ -54,12 +40,7 @@ it(
 		expect((await endChat(siteId, visitor.chatId, agentToken)).status).toBe(
 			200
 		);
-		for (const target of TARGETS)
-			await waitFor(
-				target,
-				async () =>
-					(await deliveryState(keyOf(target, uniqueId)))?.state === "done"
-			);
+		for (const target of TARGETS) await delivered(keyOf(target, uniqueId));
 		const storedIds = async () =>
 			(
 				await env.DB.prepare(`SELECT id FROM chat_messages WHERE chat_id = ?`)
@@ -92,10 +73,7 @@ it(
 		for (const target of TARGETS) {
 			await waitFor(
 				`${target} to skip both repeats`,
-				async () =>
-					((await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`)
-						.bind(keyOf(target, uniqueId))
-						.first<number>("repeats")) ?? 0) >= 2
+				async () => (await repeatsOf(keyOf(target, uniqueId))) >= 2
 			);
 			expect(
 				await deliveryState(keyOf(target, uniqueId)),

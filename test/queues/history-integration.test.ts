@@ -1,7 +1,6 @@
 /** History reads back what persistence wrote: an agent's own chats (a supervisor's whole site), newest end first, a page at a time. */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { chatEndId } from "../../queues/publisher.ts";
 import {
 	accept,
 	api,
@@ -10,7 +9,28 @@ import {
 	send,
 	startChat,
 } from "../helpers.ts";
-import { deliveryState, endChat, waitFor } from "../queue-helpers.ts";
+import { endChat, persisted } from "../queue-helpers.ts";
+
+/** Chats, each accepted by its agent, answered, ended by the visitor and persisted: their ids in that order. */
+async function endedChats(
+	siteId: string,
+	chats: {
+		visitor: Record<string, unknown>;
+		agent: { token: string };
+		said: string;
+	}[]
+) {
+	const ended: string[] = [];
+	for (const { visitor, agent, said } of chats) {
+		const chat = await startChat(siteId, visitor);
+		await accept(siteId, chat.chatId, agent.token);
+		await send(siteId, chat.chatId, agent.token, [0, 0], said);
+		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
+		ended.push(chat.chatId);
+	}
+	for (const chatId of ended) await persisted(chatId);
+	return ended;
+}
 
 it(
 	"pages through an agent's persisted chats and shows none of another agent's",
@@ -22,21 +42,14 @@ it(
 		});
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob");
-		const ended: string[] = [];
-		for (const [i, agent] of [alice, alice, bob, alice].entries()) {
-			const chat = await startChat(siteId, { name: `Visitor ${i}` });
-			await accept(siteId, chat.chatId, agent.token);
-			await send(siteId, chat.chatId, agent.token, [0, 0], `hello ${i}`);
-			expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
-			ended.push(chat.chatId);
-		}
-		for (const chatId of ended)
-			await waitFor(
-				chatId,
-				async () =>
-					(await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))
-						?.state === "done"
-			);
+		const ended = await endedChats(
+			siteId,
+			[alice, alice, bob, alice].map((agent, i) => ({
+				visitor: { name: `Visitor ${i}` },
+				agent,
+				said: `hello ${i}`,
+			}))
+		);
 
 		const page = async (token: string, query: string) => {
 			const res = await api(`/sites/${siteId}/history/chats${query}`, {
@@ -107,28 +120,20 @@ it(
 	async () => {
 		const siteId = await createSite();
 		const alice = await createAgent(siteId, "Alice");
-		const ended: string[] = [];
-		for (const [name, said] of [
-			["Olga", "my parcel is late"],
-			["Pavel", "refund 100% please"],
-			["Quinn", "hello"],
-		] as const) {
-			const chat = await startChat(siteId, {
-				name,
-				email: `${name.toLowerCase()}@example.com`,
-			});
-			await accept(siteId, chat.chatId, alice.token);
-			await send(siteId, chat.chatId, alice.token, [0, 0], said);
-			expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
-			ended.push(chat.chatId);
-		}
-		for (const chatId of ended)
-			await waitFor(
-				chatId,
-				async () =>
-					(await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))
-						?.state === "done"
-			);
+		const ended = await endedChats(
+			siteId,
+			(
+				[
+					["Olga", "my parcel is late"],
+					["Pavel", "refund 100% please"],
+					["Quinn", "hello"],
+				] as const
+			).map(([name, said]) => ({
+				visitor: { name, email: `${name.toLowerCase()}@example.com` },
+				agent: alice,
+				said,
+			}))
+		);
 		const found = async (q: string) => {
 			const res = await api(
 				`/sites/${siteId}/history/chats?q=${encodeURIComponent(q)}`,
@@ -165,21 +170,14 @@ it(
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob");
 		const sue = await createAgent(siteId, "Sue", { role: "supervisor" });
-		const ended: string[] = [];
-		for (const [i, agent] of [alice, bob].entries()) {
-			const chat = await startChat(siteId, { name: `Visitor ${i}` });
-			await accept(siteId, chat.chatId, agent.token);
-			await send(siteId, chat.chatId, agent.token, [0, 0], `answer ${i}`);
-			expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
-			ended.push(chat.chatId);
-		}
-		for (const chatId of ended)
-			await waitFor(
-				chatId,
-				async () =>
-					(await deliveryState(`chat.end.persistence:${chatEndId(chatId)}`))
-						?.state === "done"
-			);
+		const ended = await endedChats(
+			siteId,
+			[alice, bob].map((agent, i) => ({
+				visitor: { name: `Visitor ${i}` },
+				agent,
+				said: `answer ${i}`,
+			}))
+		);
 
 		const list = async (token: string, query = "") =>
 			await (

@@ -5,13 +5,12 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { LiveChatClient } from "../../client/live-chat-client.ts";
+import { chatRoom } from "../../durable-objects/room-contract.ts";
 import { chatEndId } from "../../queues/publisher.ts";
-import { recordingFetch } from "../clients.ts";
+import { visitorClient } from "../clients.ts";
 import {
 	accept,
 	api,
-	BASE,
 	createAgent,
 	createSite,
 	poll,
@@ -22,14 +21,29 @@ import { endGraceOver, loseChat } from "../lose-chat.ts";
 import {
 	deliveryState,
 	endChat,
+	persisted,
 	postJson,
 	receiver,
+	repeatsOf,
 	waitFor,
+	webhookAt,
 } from "../queue-helpers.ts";
 import type { ChatRoom } from "../../durable-objects/chat-room.ts";
 
 const roomOf = (siteId: string, chatId: string) =>
-	env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`${siteId}/${chatId}`));
+	chatRoom(env, siteId, chatId);
+
+/** The room's chat.end queue fails every send from now on, as when its deployment is going down. */
+const breakChatEndQueue = (room: DurableObjectStub<ChatRoom>, error: string) =>
+	runInDurableObject(room, (instance: ChatRoom) => {
+		const self = instance as unknown as { env: Env };
+		self.env = {
+			...self.env,
+			Q_CHAT_END: {
+				send: async () => Promise.reject(new Error(error)),
+			} as unknown as Queue,
+		};
+	});
 
 it(
 	"takes wrap-ups from the chat's agents only, carries one into chat.end and keeps the latest",
@@ -37,13 +51,7 @@ it(
 	async () => {
 		const hook = receiver();
 		const siteId = await createSite({
-			integrations: {
-				webhook: {
-					enabled: true,
-					url: `${hook.base}/hook`,
-					secret: "webhook-secret-0123456789",
-				},
-			},
+			integrations: { webhook: webhookAt(hook) },
 		});
 		const chat = await startChat(siteId);
 		const alice = await createAgent(siteId, "Alice");
@@ -144,13 +152,7 @@ it(
 		const chat = await startChat(siteId);
 		await send(siteId, chat.chatId, chat.token, [0, 0], "Anyone there?");
 		const room = roomOf(siteId, chat.chatId);
-		const brokenQueue = {
-			send: async () => Promise.reject(new Error("queue unavailable")),
-		};
-		await runInDurableObject(room, (instance: ChatRoom) => {
-			const self = instance as unknown as { env: Env };
-			self.env = { ...self.env, Q_CHAT_END: brokenQueue as unknown as Queue };
-		});
+		await breakChatEndQueue(room, "queue unavailable");
 		const failed = await endChat(siteId, chat.chatId, chat.token);
 		expect(failed).toMatchObject({
 			status: 503,
@@ -165,21 +167,14 @@ it(
 			(instance as unknown as { env: Env }).env = env;
 		});
 		expect(await runDurableObjectAlarm(room)).toBe(true);
-		await waitFor(
-			"the persisted chat",
-			async () =>
-				(await deliveryState(`chat.end.persistence:${chatEndId(chat.chatId)}`))
-					?.state === "done"
-		);
+		await persisted(chat.chatId);
 		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
 		await new Promise((r) => setTimeout(r, 1500));
 		expect(
 			await deliveryState(`chat.end.persistence:${chatEndId(chat.chatId)}`)
 		).toMatchObject({ attempts: 1 });
 		expect(
-			await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`)
-				.bind(`chat.end.persistence:${chatEndId(chat.chatId)}`)
-				.first<number>("repeats")
+			await repeatsOf(`chat.end.persistence:${chatEndId(chat.chatId)}`)
 		).toBe(0);
 	}
 );
@@ -204,13 +199,7 @@ it(
 			offsets = [body.visitorDataOffset, body.agentDataOffset];
 		}
 		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
-		const uniqueId = chatEndId(chat.chatId);
-		await waitFor(
-			"the persisted chat",
-			async () =>
-				(await deliveryState(`chat.end.persistence:${uniqueId}`))?.state ===
-				"done"
-		);
+		await persisted(chat.chatId);
 		// 40 messages, the agent's join notice and the end notice.
 		const stored = await env.DB.prepare(
 			`SELECT COUNT(*) AS n, SUM(LENGTH(content)) AS chars FROM chat_messages WHERE chat_id = ?`
@@ -238,24 +227,11 @@ it(
 	{ timeout: 30_000 },
 	async () => {
 		const siteId = await createSite();
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			siteId,
-			visitor: { name: "Fay" },
-			fetch: recordingFetch([]),
-		});
+		const visitor = await visitorClient(siteId, { name: "Fay" });
 		await visitor.send("Goodbye");
 		// The first deployment stores the end and goes away before chat.end leaves it.
 		const room = roomOf(siteId, visitor.chatId);
-		await runInDurableObject(room, (instance: ChatRoom) => {
-			const self = instance as unknown as { env: Env };
-			self.env = {
-				...self.env,
-				Q_CHAT_END: {
-					send: async () => Promise.reject(new Error("deployment going down")),
-				} as unknown as Queue,
-			};
-		});
+		await breakChatEndQueue(room, "deployment going down");
 		await expect(visitor.end()).rejects.toThrow();
 		// The visitor's copy learns the chat ended (the end notice and the sealed state) before the deployment goes.
 		await visitor.poll();
@@ -267,11 +243,7 @@ it(
 		// Rebuilt from the visitor's copy alone, the room would wait for an agent's copy: the wait is over.
 		await endGraceOver(siteId, visitor.chatId);
 		expect(await runDurableObjectAlarm(takenOver)).toBe(true);
-		const key = `chat.end.persistence:${chatEndId(visitor.chatId)}`;
-		await waitFor(
-			"the persisted chat",
-			async () => (await deliveryState(key))?.state === "done"
-		);
+		await persisted(visitor.chatId);
 		expect(
 			await env.DB.prepare(`SELECT message_count FROM chats WHERE id = ?`)
 				.bind(visitor.chatId)

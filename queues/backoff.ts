@@ -1,3 +1,5 @@
+import { envSettings } from "../src/env-settings.ts";
+
 /** How long a failed delivery waits before its next attempt (SPEC §8: retries with backoff). */
 export const MAX_BACKOFF_SECONDS = 15 * 60;
 
@@ -9,7 +11,6 @@ export function backoffSeconds(attempts: number, baseSeconds: number): number {
 	);
 }
 
-export function retryBaseSeconds(env: Env): number {
-	const base = Number(env.RETRY_BASE_SECONDS);
-	return Number.isFinite(base) && base >= 0 ? base : 2;
-}
+/** The wait after a message's `attempts` failed attempts, from this deployment's RETRY_BASE_SECONDS. */
+export const retryDelaySeconds = (env: Env, attempts: number) =>
+	backoffSeconds(attempts, envSettings(env).RETRY_BASE_SECONDS);

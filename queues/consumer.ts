@@ -16,11 +16,7 @@ import {
 	WrapupPayloadSchema,
 } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
-import {
-	backoffSeconds,
-	MAX_BACKOFF_SECONDS,
-	retryBaseSeconds,
-} from "./backoff.ts";
+import { MAX_BACKOFF_SECONDS, retryDelaySeconds } from "./backoff.ts";
 import {
 	DEAD_LETTER_QUEUE,
 	recordDeadLetters,
@@ -112,7 +108,7 @@ async function consumeOne(
 		} else if (!(error instanceof InFlightElsewhere)) {
 			console.error(`${queue}: attempt ${message.attempts} failed: ${reason}`);
 		}
-		const base = backoffSeconds(message.attempts, retryBaseSeconds(env));
+		const base = retryDelaySeconds(env, message.attempts);
 		const delaySeconds =
 			error instanceof RetryLater
 				? Math.min(MAX_BACKOFF_SECONDS, Math.max(base, error.afterSeconds))

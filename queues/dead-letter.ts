@@ -4,7 +4,7 @@
  * (with its reason), or the queue gives up after `max_retries` (the reason is the last error seen).
  */
 import { z } from "zod";
-import { backoffSeconds, retryBaseSeconds } from "./backoff.ts";
+import { retryDelaySeconds } from "./backoff.ts";
 import { lastError } from "./deliveries.ts";
 import { spillIdOf } from "./spill.ts";
 
@@ -60,7 +60,7 @@ export async function recordDeadLetters(
 				error
 			);
 			message.retry({
-				delaySeconds: backoffSeconds(message.attempts, retryBaseSeconds(env)),
+				delaySeconds: retryDelaySeconds(env, message.attempts),
 			});
 		}
 	}

@@ -1,3 +1,4 @@
+import { envSettings } from "../../src/env-settings.ts";
 import { integrationUrlProblem } from "../../src/protocol/site-config.ts";
 import { claim, CLAIM_MS, markDoneStatement, release } from "../deliveries.ts";
 import { PermanentFailure } from "./types.ts";
@@ -176,7 +177,7 @@ export const REJECTED_REQUEST = [400, 413, 422] as const;
 
 /** At most half the claim, so a call that hangs never outlives the claim it runs under. */
 export const timeoutOf = (env: Env) =>
-	Math.min(Number(env.DELIVERY_TIMEOUT_MS) || 10_000, CLAIM_MS / 2);
+	Math.min(envSettings(env).DELIVERY_TIMEOUT_MS, CLAIM_MS / 2);
 
 /** Gives up on a promise after `ms` (the send_email binding takes no AbortSignal). */
 export function withTimeout<T>(

@@ -12,13 +12,14 @@ import {
 } from "./client-fake-room.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
-/** A client whose store already holds this copy of the chat, as after a page reload. */
+/** A client whose store already holds this copy of the chat, as after a page reload; `room` answers its calls. */
 async function clientWith(
-	room: FakeRoom,
+	room: { fetch: typeof fetch },
 	messages: ChatMessage[],
 	role: "visitor" | "agent" = "visitor",
-	store = new MemoryStore()
+	failover?: { baseUrls: string[]; backoffMs: number; attempts: number }
 ) {
+	const store = new MemoryStore();
 	const token = fakeToken(role);
 	await store.save(`${SITE}/${CHAT}`, {
 		siteId: SITE,
@@ -36,6 +37,7 @@ async function clientWith(
 		store,
 		fetch: room.fetch,
 		openSocket: undefined,
+		...failover,
 	});
 	return client!;
 }
@@ -228,6 +230,13 @@ describe("LiveChatClient.accept", () => {
 });
 
 describe("LiveChatClient after a move to another deployment", () => {
+	/** The client knows a second deployment and moves there at the first failure. */
+	const moves = {
+		baseUrls: [BASE, "http://b.test"],
+		backoffMs: 1,
+		attempts: 1,
+	};
+
 	it("reads the chat there once and takes its versions of messages it already holds (one id accepted at two times)", async () => {
 		const id = messageId();
 		const primary = new FakeRoom([message(1, 1, "hello", id, 1_000)]);
@@ -239,27 +248,7 @@ describe("LiveChatClient after a move to another deployment", () => {
 			if (primaryDown) throw new TypeError("fetch failed");
 			return primary.fetch(input, init);
 		};
-		const store = new MemoryStore();
-		const token = fakeToken("visitor");
-		await store.save(`${SITE}/${CHAT}`, {
-			siteId: SITE,
-			chatId: CHAT,
-			token,
-			chatState: "state-0",
-			messages: [],
-			outbox: [],
-			displaced: [],
-		});
-		const client = (await LiveChatClient.resume({
-			baseUrls: [BASE, "http://b.test"],
-			siteId: SITE,
-			chatId: CHAT,
-			store,
-			fetch: fetchBoth,
-			openSocket: undefined,
-			backoffMs: 1,
-			attempts: 1,
-		}))!;
+		const client = await clientWith({ fetch: fetchBoth }, [], "visitor", moves);
 		await client.poll();
 		expect(client.messages[0]!.sendTime).toBe(1_000);
 		// The primary stops answering: the client moves to the secondary, whose chain at 1 is the same.
@@ -294,26 +283,7 @@ describe("LiveChatClient after a move to another deployment", () => {
 			if (primaryDown) throw new TypeError("fetch failed");
 			return primary.fetch(input, init);
 		};
-		const store = new MemoryStore();
-		await store.save(`${SITE}/${CHAT}`, {
-			siteId: SITE,
-			chatId: CHAT,
-			token: fakeToken("visitor"),
-			chatState: "state-0",
-			messages: [],
-			outbox: [],
-			displaced: [],
-		});
-		const client = (await LiveChatClient.resume({
-			baseUrls: [BASE, "http://b.test"],
-			siteId: SITE,
-			chatId: CHAT,
-			store,
-			fetch: fetchBoth,
-			openSocket: undefined,
-			backoffMs: 1,
-			attempts: 1,
-		}))!;
+		const client = await clientWith({ fetch: fetchBoth }, [], "visitor", moves);
 		await client.poll();
 		const longPoll = client.poll(10);
 		primaryDown = true;

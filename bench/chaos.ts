@@ -6,7 +6,6 @@
  *   npm run chaos -- --seconds 180 --chats 100 --modes durable,memory
  *   CHAOS_SECONDS=180 npm run chaos
  */
-import { execSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MUST_BE_ZERO } from "./chaos-check.ts";
 import { runChaos } from "./chaos-run.ts";
+import { describeCommit } from "./provenance.ts";
 import type { ChaosFigures } from "./chaos-run.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -69,16 +69,6 @@ console.log(report);
 process.exit(results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0);
 
 function renderReport(runs: ChaosFigures[]): string {
-	const commit = execSync("git rev-parse --short HEAD", { cwd: root })
-		.toString()
-		.trim();
-	const dirty = execSync("git status --porcelain --untracked-files=no", {
-		cwd: root,
-	})
-		.toString()
-		.trim()
-		? " (with uncommitted changes)"
-		: "";
 	const cpus = os.cpus();
 	const row = (label: string, value: (f: ChaosFigures) => string | number) =>
 		`| ${label} | ${runs.map((f) => value(f)).join(" | ")} |`;
@@ -89,7 +79,7 @@ function renderReport(runs: ChaosFigures[]): string {
 	return [
 		"# Chaos run",
 		"",
-		`Run by \`npm run chaos\` on ${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty}.`,
+		`Run by \`npm run chaos\` on ${new Date().toISOString().slice(0, 10)}, commit ${describeCommit()}.`,
 		`Machine: ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, local workerd through wrangler dev.`,
 		"",
 		"Two local deployments, A and B (`scripts/start.mjs` twice, separate state, the same secrets), each behind a loopback TCP proxy;",

@@ -1,71 +1,12 @@
 /**
- * The web figures of `npm run bench` (issue 10, SPEC §11): what the widget costs a page (script
- * sizes, raw and gzipped) and how it feels in a real browser (time to the launcher on the demo page,
- * agent-to-widget delivery). The browser is the test suite's (test/browser/harness.ts).
+ * The browser figures of `npm run bench` (issue 10, SPEC §11): how the widget feels in a real
+ * browser (time to the launcher on the demo page, agent-to-widget delivery). The browser is the
+ * test suite's (test/browser/harness.ts); the script sizes are in web-sizes.ts.
  */
-import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { launchBrowser } from "../test/browser/harness.ts";
 import { percentile } from "./http-load.ts";
+import { LAUNCHER_WATCH, WAIT_FOR_TEXT } from "./web-page-scripts.ts";
 import type { Browser, Frame, Page } from "playwright-core";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-const publicDir = join(root, "public");
-
-/** SPEC §11. */
-export const LOADER_LIMIT_GZ = 10 * 1024;
-export const WINDOW_LIMIT_GZ = 35 * 1024;
-export const LOADER_FILE = "livechat.js";
-
-export interface ScriptSize {
-	/** Path under public/, e.g. "livechat.js". */
-	file: string;
-	raw: number;
-	gzip: number;
-}
-
-export interface WebSizes {
-	scripts: ScriptSize[];
-	loader?: ScriptSize;
-	/** The chat window the loader fetches when opened; none while the widget is one script. */
-	window?: ScriptSize;
-}
-
-/** Builds the web bundles as `npm start` does, then measures every script public/ serves. */
-export function webSizes(): WebSizes {
-	execFileSync(process.execPath, ["scripts/build-web.mjs"], {
-		cwd: root,
-		stdio: "inherit",
-	});
-	const scripts = readdirSync(publicDir, {
-		recursive: true,
-		withFileTypes: true,
-	})
-		.filter((entry) => entry.isFile() && /\.m?js$/.test(entry.name))
-		.map((entry) => {
-			const bytes = readFileSync(join(entry.parentPath, entry.name));
-			// node:zlib's default level (6), as servers and CDNs commonly compress.
-			return {
-				file: relative(publicDir, join(entry.parentPath, entry.name)),
-				raw: bytes.length,
-				gzip: gzipSync(bytes).length,
-			};
-		})
-		.sort((a, b) => a.file.localeCompare(b.file));
-	const widgetChunks = scripts.filter(
-		(s) => s.file !== LOADER_FILE && !/console/i.test(s.file)
-	);
-	return {
-		scripts,
-		loader: scripts.find((s) => s.file === LOADER_FILE),
-		window:
-			widgetChunks.find((s) => /window/i.test(s.file)) ??
-			widgetChunks.find((s) => /chat|widget/i.test(s.file)),
-	};
-}
 
 export interface Spread {
 	samples: number;
@@ -83,31 +24,6 @@ const spread = (values: number[]): Spread => {
 		max: sorted.at(-1) ?? NaN,
 	};
 };
-
-/**
- * In the page, from the start of its navigation (performance.now() counts from it) to the first
- * frame where a button named like the launcher is laid out, looked for through open shadow roots.
- * In-page code is plain text: tsx would wrap named functions in a helper the page does not have.
- */
-const LAUNCHER_WATCH = `
-window.launcherShownAt = new Promise((resolve) => {
-	function visibleLauncher(root) {
-		for (const el of root.querySelectorAll("*")) {
-			if (el.shadowRoot && visibleLauncher(el.shadowRoot)) return true;
-			const isButton = el.tagName === "BUTTON" || el.getAttribute("role") === "button";
-			if (isButton && /chat/i.test((el.getAttribute("aria-label") || "") + " " + el.textContent)) {
-				const box = el.getBoundingClientRect();
-				if (box.width > 0 && box.height > 0) return true;
-			}
-		}
-		return false;
-	}
-	function tick() {
-		if (document.body && visibleLauncher(document)) resolve(performance.now());
-		else requestAnimationFrame(tick);
-	}
-	requestAnimationFrame(tick);
-});`;
 
 /** Time to launcher on the demo page, each load in a fresh context (a first visit: nothing cached). */
 export async function timeToLauncher(
@@ -134,29 +50,6 @@ export async function timeToLauncher(
 	}
 	return spread(times);
 }
-
-/** When `text` is in the frame's document or any of its open shadow roots: the epoch time in ms, high resolution. */
-const WAIT_FOR_TEXT = `(text) => new Promise((resolve) => {
-	function roots() {
-		const found = [document.body];
-		for (let i = 0; i < found.length; i++) for (const el of found[i].querySelectorAll("*")) if (el.shadowRoot) found.push(el.shadowRoot);
-		return found;
-	}
-	const observers = [];
-	function check() {
-		if (!roots().some((r) => r.textContent.includes(text))) return false;
-		const at = performance.timeOrigin + performance.now();
-		for (const o of observers) o.disconnect();
-		resolve(at);
-		return true;
-	}
-	if (check()) return;
-	for (const r of roots()) {
-		const observer = new MutationObserver(check);
-		observer.observe(r, { childList: true, subtree: true, characterData: true });
-		observers.push(observer);
-	}
-})`;
 
 const waitForText = async (frame: Frame, text: string) =>
 	(await frame.evaluate(

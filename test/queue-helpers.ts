@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import { chatEndId } from "../queues/publisher.ts";
 import { api, json } from "./helpers.ts";
+import type { EventName } from "../src/protocol/events.ts";
 import type { ReceivedRequest } from "./receiver-setup.ts";
 
 /** Polls until `probe` gives something: the queues deliver on their own time. */
@@ -107,3 +108,27 @@ export const repeatsOf = async (key: string) =>
 	(await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`)
 		.bind(key)
 		.first<number>("repeats")) ?? 0;
+
+export type Logged = Record<string, unknown> & { siteId: string };
+
+/** The site's events of this name in D1, once `count` have arrived; then a moment more, so that an extra one would show. */
+export async function logged(
+	siteId: string,
+	name: EventName,
+	count: number
+): Promise<Logged[]> {
+	const read = async () =>
+		(
+			await env.DB.prepare(
+				`SELECT payload FROM event_log WHERE site_id = ? AND name = ? ORDER BY published_at, unique_id`
+			)
+				.bind(siteId, name)
+				.all<{ payload: string }>()
+		).results.map((row) => JSON.parse(row.payload) as Logged);
+	await waitFor(
+		`${count} ${name} of ${siteId}`,
+		async () => (await read()).length >= count
+	);
+	await new Promise((resolve) => setTimeout(resolve, 300));
+	return read();
+}

@@ -1,12 +1,6 @@
-/** SPEC §4, §7: visitor tracking, the page socket, invitations and bans, through the real Worker and Durable Objects. */
-import {
-	abortAllDurableObjects,
-	env,
-	runDurableObjectAlarm,
-	runInDurableObject,
-} from "cloudflare:test";
+/** SPEC §4, §7: visitor tracking, the page socket and invitations, through the real Worker and Durable Objects. */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { siteDispatcher } from "../durable-objects/room-contract.ts";
 import { FrameSocket } from "./frame-socket.ts";
 import {
 	accept,
@@ -15,92 +9,18 @@ import {
 	createSite,
 	eventually,
 	json,
-	poll,
-	rebuild,
 	send,
 } from "./helpers.ts";
-import type { StartChatResult } from "../src/protocol/chat.ts";
-import type {
-	VisitorServerFrame,
-	VisitorSummary,
-	VisitResult,
-} from "../src/protocol/visitors.ts";
-
-const dispatcherOf = (siteId: string) => siteDispatcher(env, siteId);
-
-async function visit(
-	siteId: string,
-	body: Record<string, unknown>
-): Promise<VisitResult> {
-	const res = await api(`/sites/${siteId}/visits`, {
-		method: "POST",
-		body: json(body),
-	});
-	expect(res.status).toBe(200);
-	return res.json<VisitResult>();
-}
-
-async function trackedList(
-	siteId: string,
-	token: string
-): Promise<VisitorSummary[]> {
-	const res = await api(`/sites/${siteId}/visitors`, { token });
-	expect(res.status).toBe(200);
-	return (await res.json<{ visitors: VisitorSummary[] }>()).visitors;
-}
-
-/** A visitor's page socket after a hello that was taken. */
-async function pageSocket(
-	siteId: string,
-	visitorState: string,
-	page?: Record<string, string>
-) {
-	const socket = await FrameSocket.open<VisitorServerFrame>(
-		`/sites/${siteId}/visitors/me/ws`
-	);
-	socket.send({ type: "hello", visitorState, ...page });
-	await socket.next((f) => f.type === "tracking");
-	return socket;
-}
-
-async function startWith(siteId: string, visitorState: string) {
-	const res = await api(`/sites/${siteId}/chats`, {
-		method: "POST",
-		body: json({ visitor: { name: "Vera" }, visitorState }),
-	});
-	return {
-		status: res.status,
-		body: await res.json<StartChatResult & { error?: { type: string } }>(),
-	};
-}
-
-const invite = (
-	siteId: string,
-	visitorId: string,
-	token: string,
-	body: unknown
-) =>
-	api(`/sites/${siteId}/visitors/${visitorId}/invite`, {
-		method: "POST",
-		token,
-		body: typeof body === "string" ? body : json(body),
-	});
-
-const ban = (siteId: string, visitorId: string, token: string, body: unknown) =>
-	api(`/sites/${siteId}/visitors/${visitorId}/ban`, {
-		method: "POST",
-		token,
-		body: typeof body === "string" ? body : json(body),
-	});
-
-/** The dispatcher forgets everything: memory mode by eviction, durable mode by losing its storage too. */
-async function loseDispatcher(siteId: string): Promise<void> {
-	if (env.CHAT_STATE === "durable")
-		await runInDurableObject(dispatcherOf(siteId), (_instance, state) =>
-			state.storage.deleteAll()
-		);
-	await abortAllDurableObjects();
-}
+import {
+	dispatcherOf,
+	invite,
+	loseDispatcher,
+	pageSocket,
+	startWith,
+	trackedList,
+	visit,
+} from "./visitors.ts";
+import type { VisitorServerFrame } from "../src/protocol/visitors.ts";
 
 describe("visitor tracking", () => {
 	it("tracks each page view: the same visitor on its next page, listed for agents with page, title, referrer, time on site and chatting", async () => {
@@ -382,143 +302,5 @@ describe("visitor tracking", () => {
 		expect((await page.next((f) => f.type === "invitation")).type).toBe(
 			"invitation"
 		);
-	});
-});
-
-describe("bans", () => {
-	it("refuses a banned visitor's sends and chat starts with 403 banned, closes its page (4403), and keeps the ban in D1", async () => {
-		const siteId = await createSite({
-			routing: { mode: "manual", sticky: true },
-		});
-		const alice = await createAgent(siteId, "Alice");
-		const visitor = await visit(siteId, { page: "/" });
-		const page = await pageSocket(siteId, visitor.visitorState);
-		const chat = (await startWith(siteId, visitor.visitorState)).body;
-		expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
-		expect(
-			(await send(siteId, chat.chatId, chat.token, [0, 1], "hello")).status
-		).toBe(200);
-
-		// Bad bans: 4xx, nothing stored, the visitor still chats.
-		for (const body of [
-			{ minutes: 0 },
-			{ minutes: 1.5 },
-			{ minutes: "60" },
-			{ reason: "" },
-			{ reason: "spam", forever: true },
-			"[]",
-		]) {
-			expect(
-				(await ban(siteId, visitor.visitorId, alice.token, body)).status
-			).toBe(400);
-		}
-		expect(
-			(await ban(siteId, visitor.visitorId, chat.token, { reason: "me" }))
-				.status
-		).toBe(403);
-		expect((await ban(siteId, "not-a-visitor", alice.token, {})).status).toBe(
-			404
-		);
-		expect(
-			(await send(siteId, chat.chatId, chat.token, [1, 1], "still fine")).status
-		).toBe(200);
-		expect(
-			await env.DB.prepare(`SELECT COUNT(*) AS n FROM bans WHERE site_id = ?`)
-				.bind(siteId)
-				.first("n")
-		).toBe(0);
-
-		const banned = await ban(siteId, visitor.visitorId, alice.token, {
-			reason: "abusive language",
-			minutes: 60,
-		});
-		expect(banned.status).toBe(200);
-		const { until } = await banned.json<{ until: number }>();
-		expect(until).toBeGreaterThan(Date.now() + 59 * 60_000);
-
-		const refused = await send(
-			siteId,
-			chat.chatId,
-			chat.token,
-			[2, 1],
-			"let me in"
-		);
-		expect(refused.status).toBe(403);
-		expect(refused.body.error?.type).toBe("banned");
-		const again = await startWith(siteId, visitor.visitorState);
-		expect(again.status).toBe(403);
-		expect(again.body.error?.type).toBe("banned");
-		expect(await page.closed()).toBe(4403);
-		// The visitor may still read; the agent still writes; the list says banned.
-		expect((await poll(siteId, chat.chatId, chat.token, [2, 1])).status).toBe(
-			200
-		);
-		expect(
-			(await send(siteId, chat.chatId, alice.token, [2, 1], "Goodbye")).status
-		).toBe(200);
-		expect((await trackedList(siteId, alice.token))[0]).toMatchObject({
-			visitorId: visitor.visitorId,
-			banned: true,
-		});
-		expect(
-			await env.DB.prepare(
-				`SELECT visitor_id, until, reason, agent_id FROM bans WHERE site_id = ?`
-			)
-				.bind(siteId)
-				.all()
-				.then((r) => r.results)
-		).toEqual([
-			{
-				visitor_id: visitor.visitorId,
-				until,
-				reason: "abusive language",
-				agent_id: alice.agentId,
-			},
-		]);
-		// Another visitor is not concerned.
-		const other = await visit(siteId, { page: "/" });
-		expect((await startWith(siteId, other.visitorState)).status).toBe(201);
-	});
-
-	it("reaches a room that has not heard of the ban, and a dispatcher that lost its state reads the bans from D1", async () => {
-		const siteId = await createSite({
-			routing: { mode: "manual", sticky: true },
-		});
-		const alice = await createAgent(siteId, "Alice");
-		const visitor = await visit(siteId, { page: "/" });
-		const chat = (await startWith(siteId, visitor.visitorState)).body;
-		expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
-		expect((await ban(siteId, visitor.visitorId, alice.token, {})).status).toBe(
-			200
-		);
-
-		// Everything restarts; the dispatcher comes back with nothing.
-		await loseDispatcher(siteId);
-		expect(
-			(await startWith(siteId, visitor.visitorState)).body.error?.type
-		).toBe("banned");
-		// The room (reloaded from storage, or rebuilt by the visitor) asks the dispatcher before the visitor's first send.
-		const { body } = await poll(siteId, chat.chatId, chat.token, [0, 0]);
-		if (body.code === 1)
-			expect(
-				(
-					await rebuild(siteId, chat.chatId, chat.token, {
-						chatState: chat.chatState,
-						visitorDataOffset: 0,
-						agentDataOffset: 0,
-						messages: [],
-					})
-				).status
-			).toBe(200);
-		const offsets = (await poll(siteId, chat.chatId, chat.token, [0, 0])).body;
-		const refused = await send(
-			siteId,
-			chat.chatId,
-			chat.token,
-			[offsets.visitorDataOffset, offsets.agentDataOffset],
-			"hello?"
-		);
-		expect(refused.status).toBe(403);
-		expect(refused.body.error?.type).toBe("banned");
 	});
 });

@@ -12,7 +12,10 @@ const EnvSettingsSchema = z.object({
 	/** "memory": rooms and dispatchers keep nothing in storage (the seed's database-free mode). */
 	CHAT_STATE: z.enum(["durable", "memory"]).catch("durable"),
 	/** The chaos run's fault injection (src/routes/debug.ts): only a local `--var DEBUG_ROUTES:true`. */
-	DEBUG_ROUTES: z.unknown().transform((value) => value === "true"),
+	DEBUG_ROUTES: z
+		.unknown()
+		.optional()
+		.transform((value) => value === "true"),
 });
 export type EnvSettings = z.infer<typeof EnvSettingsSchema>;
 

@@ -12,27 +12,22 @@ import {
 	rereadPosition,
 	streamOf,
 } from "../src/protocol/offsets.ts";
+import { message } from "./client-fake-room.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 /** Every rule of SPEC §3 on the protocol module alone: no room, no network. */
-
-const msg = (
-	type: 1 | 2 | 4,
-	dataOffset: number,
-	id = `${type}-${dataOffset}`
-): ChatMessage => ({
-	id,
-	type,
-	dataOffset,
-	content: id,
-	sendTime: dataOffset * 10,
-	mac: "m",
-});
 
 const at = (visitorDataOffset: number, agentDataOffset: number) => ({
 	visitorDataOffset,
 	agentDataOffset,
 });
+
+/** A message whose id and content name its type and offset. */
+const msg = (
+	type: 1 | 2 | 4,
+	dataOffset: number,
+	id = `${type}-${dataOffset}`
+) => message(type, dataOffset, id, id);
 
 /** A room holding visitor 1–2 and agent 1–3. */
 const room = () =>

@@ -1,0 +1,185 @@
+/**
+ * The chat window's forms: the prechat form's fields and the visitor's known identity, the
+ * offline form, the form checks said in words, and the rating offered when a chat has ended.
+ */
+import { LiveChatClient } from "../client/live-chat-client.ts";
+import {
+	$,
+	baseUrls,
+	clearError,
+	ctx,
+	ended,
+	greeting,
+	human,
+	notice,
+	offline,
+	prechat,
+	ratingBox,
+	show,
+	showError,
+	siteId,
+	stars,
+	typingView,
+} from "./chat-window-panel.ts";
+import { state } from "./chat-window-state.ts";
+import type { VisitorIdentity } from "./widget-shared.ts";
+
+export function buildPrechatFields(): void {
+	const box = $<HTMLElement>(".fields");
+	box.replaceChildren();
+	for (const field of state.config.prechat.fields) {
+		const label = document.createElement("label");
+		label.append(`${field.label}${field.required ? "" : " (optional)"} `);
+		const input = document.createElement("input");
+		input.name = `prechat:${field.name}`;
+		input.maxLength = 500;
+		input.required = field.required;
+		label.append(input);
+		box.append(label);
+	}
+	if (state.config.departments?.length) {
+		const label = document.createElement("label");
+		label.append("Department ");
+		const select = document.createElement("select");
+		select.name = "department";
+		for (const name of state.config.departments)
+			select.append(new Option(name, name));
+		label.append(select);
+		box.append(label);
+	}
+}
+
+export const identityKey = `visitor:${siteId}`;
+export async function knownIdentity(): Promise<VisitorIdentity> {
+	const kept = await state.store
+		.loadValue?.(identityKey)
+		.catch(() => undefined);
+	const stored = kept ? (JSON.parse(kept) as VisitorIdentity) : {};
+	return { ...stored, ...ctx!.identity };
+}
+
+/** Empty fields take the known name and email; with `fromPage`, the page's identify() wins over what is typed. */
+export function fillIdentity(form: HTMLFormElement, fromPage = false): void {
+	void knownIdentity().then((who) => {
+		for (const key of ["name", "email"] as const) {
+			const input = form.elements.namedItem(key) as HTMLInputElement | null;
+			const value = fromPage ? ctx!.identity[key] : who[key];
+			if (input && (fromPage || !input.value) && value) input.value = value;
+		}
+	});
+}
+
+/** The form's own checks, said in words (and announced): the browser's bubbles are not read out everywhere. */
+export function invalid(form: HTMLFormElement): boolean {
+	const bad = Array.from(
+		form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>(
+			"input, textarea"
+		)
+	).find((i) => !i.checkValidity());
+	if (!bad) return false;
+	const label =
+		bad.closest("label")?.firstChild?.textContent?.trim() ?? "This field";
+	showError(
+		bad.validity.valueMissing
+			? `${label.replace(/ \(optional\)$/, "")} is needed.`
+			: `${label} does not look right.`
+	);
+	bad.setAttribute("aria-invalid", "true");
+	bad.focus();
+	return true;
+}
+
+offline.addEventListener("submit", async (event) => {
+	event.preventDefault();
+	if (invalid(offline)) return;
+	const data = new FormData(offline);
+	const text = (key: string) => String(data.get(key) ?? "").trim() || undefined;
+	try {
+		await LiveChatClient.submitOfflineMessage(
+			{ baseUrls, siteId },
+			{ name: text("name"), email: text("email")!, message: text("message")! }
+		);
+		clearError();
+		offline.replaceChildren(
+			Object.assign(document.createElement("p"), {
+				className: "thanks",
+				textContent:
+					"Thank you! Your message has been sent. We will answer by email.",
+			})
+		);
+		notice.textContent = "Your message has been sent.";
+	} catch (error) {
+		showError(human(error, "offline"));
+	}
+});
+
+export function noteStatus(): void {
+	const status = state.client?.status;
+	const position = state.client?.queuePosition;
+	notice.textContent =
+		status === "waiting"
+			? `Waiting for an agent${position ? `: you are number ${position} in the queue` : "…"}`
+			: status === "ended"
+				? "This chat has ended."
+				: "";
+	if (status === "ended") {
+		typingView.hidden = true;
+		state.client?.disconnect();
+		buildRating();
+	}
+}
+
+/** No chat open: the prechat form, or the offline form when no one is available. */
+export async function offerNewChat(): Promise<void> {
+	state.client = undefined;
+	notice.textContent = "";
+	const availability = await fetch(
+		`${baseUrls[0]}/v1/sites/${siteId}/availability`
+	)
+		.then((r) =>
+			r.ok ? (r.json() as Promise<{ online: boolean }>) : { online: true }
+		)
+		.catch(() => ({ online: true }));
+	if (!availability.online && state.config.offlineForm) {
+		fillIdentity(offline);
+		show("offline");
+	} else {
+		fillIdentity(prechat);
+		showInvitation();
+		show("prechat");
+	}
+}
+
+export function showInvitation(): void {
+	if (state.invitation)
+		greeting.textContent = `${state.invitation.agentName ? `${state.invitation.agentName}: ` : ""}${state.invitation.message}`;
+	greeting.hidden = prechat.hidden || !greeting.textContent;
+}
+
+/** Stars to rate the chat that has ended, where the site asks for a rating. */
+function buildRating(): void {
+	const box = ratingBox;
+	box.hidden = !state.config.rating;
+	if (stars.childElementCount > 0 || !state.config.rating) return;
+	for (let n = 1; n <= 5; n++) {
+		const button = document.createElement("button");
+		button.type = "button";
+		button.textContent = "★";
+		button.setAttribute("aria-label", `${n} out of 5`);
+		button.addEventListener("click", async () => {
+			try {
+				await state.client!.rate(n);
+				box.replaceChildren(
+					Object.assign(document.createElement("p"), {
+						textContent: "Thank you for your feedback!",
+					})
+				);
+				notice.textContent = "Thank you for your feedback!";
+				ended.querySelector<HTMLElement>(".restart")!.focus();
+			} catch (error) {
+				showError(human(error, "rate"));
+			}
+		});
+		stars.append(button);
+	}
+}

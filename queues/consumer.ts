@@ -5,15 +5,10 @@
  */
 import { z } from "zod";
 import {
-	ChatEndPayloadSchema,
-	ChatTranscriptPayloadSchema,
+	CheckedEnvelopeSchema,
 	EnvelopeSchema,
 	FIRST_LEVEL_EVENTS,
 	INTEGRATIONS,
-	LogPayloadSchema,
-	OfflineMessagePayloadSchema,
-	RatingPayloadSchema,
-	WrapupPayloadSchema,
 } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
 import { MAX_BACKOFF_SECONDS, retryDelaySeconds } from "./backoff.ts";
@@ -33,6 +28,7 @@ import { InFlightElsewhere, RetryLater } from "./integrations/once.ts";
 import { PermanentFailure } from "./integrations/types.ts";
 import { unspill } from "./spill.ts";
 import type {
+	CheckedEnvelope,
 	Envelope,
 	EventName,
 	IntegrationName,
@@ -48,13 +44,6 @@ const BY_QUEUE_NAME = new Map(
 	INTEGRATIONS.map((name) => [queueNameOf(name), name])
 );
 
-const PAYLOAD_SCHEMAS: Partial<Record<EventName, z.ZodType>> = {
-	"chat.end": ChatEndPayloadSchema,
-	"chat.transcript": ChatTranscriptPayloadSchema,
-	"offlineMessage.submit": OfflineMessagePayloadSchema,
-	"agent.wrapup": WrapupPayloadSchema,
-	"visitor.rating": RatingPayloadSchema,
-};
 const EventNameSchema = z.enum(FIRST_LEVEL_EVENTS);
 
 export async function consumeBatch(
@@ -117,21 +106,19 @@ async function consumeOne(
 	}
 }
 
-/** The payload checked against its event's schema; a spilled one is read back from D1 first. */
-async function checkedPayload(
+/** The envelope with its payload checked by its event's schema; a spilled one is read back from D1 first. */
+async function checked(
 	env: Env,
 	envelope: Envelope,
 	event: EventName
-): Promise<Envelope> {
+): Promise<CheckedEnvelope> {
 	const full = await unspill(env.DB, envelope);
-	const parsed = (PAYLOAD_SCHEMAS[event] ?? LogPayloadSchema).safeParse(
-		full.payload
-	);
+	const parsed = CheckedEnvelopeSchema.safeParse({ ...full, event });
 	if (!parsed.success)
 		throw new PermanentFailure(
 			`malformed ${event} payload: ${z.prettifyError(parsed.error).replaceAll("\n", " ")}`
 		);
-	return { ...full, payload: parsed.data };
+	return parsed.data;
 }
 
 /**
@@ -160,7 +147,7 @@ async function distribute(env: Env, envelope: Envelope): Promise<void> {
 	const event = EventNameSchema.safeParse(envelope.name);
 	if (!event.success)
 		throw new PermanentFailure(`unknown event ${envelope.name}`);
-	await checkedPayload(env, envelope, event.data);
+	await checked(env, envelope, event.data);
 	const targets = targetsOf(event.data, await siteConfig(env, envelope));
 	// The envelope goes on as it came (a spilled payload stays in D1), under its second-level name.
 	await Promise.all(
@@ -194,11 +181,9 @@ async function deliver(
 	const config = await siteConfig(env, envelope);
 	if (!enabled(integration, config))
 		throw notYet(envelope, `${integration} is off for ${envelope.siteId}`);
-	const checked = await checkedPayload(env, envelope, event.data);
 	await INTEGRATION_TABLE[integration].deliver({
 		env,
-		event: event.data,
-		envelope: checked,
+		envelope: await checked(env, envelope, event.data),
 		key: `${envelope.name}:${envelope.uniqueId}`,
 		config,
 	});

@@ -6,16 +6,11 @@ import { summarize } from "./summary.ts";
 import { PermanentFailure } from "./types.ts";
 import type { Delivery } from "./types.ts";
 
-export async function sendEmails({
-	env,
-	event,
-	envelope,
-	key,
-	config,
-}: Delivery): Promise<void> {
+export async function sendEmails(delivery: Delivery): Promise<void> {
+	const { env, envelope, key, config } = delivery;
 	const { to, from } = config.integrations.email;
 	const sender = from ?? env.EMAIL_FROM;
-	const summary = summarize("email", event, envelope.payload);
+	const summary = summarize("email", envelope);
 	// Each recipient is its own effect: a retry after one address failed does not mail the others again,
 	// and one failing address does not keep the others from their mail.
 	const failures: unknown[] = [];

@@ -25,6 +25,12 @@ export interface Integration {
 
 const CUSTOMER_FACING = ["chat.end", "offlineMessage.submit"] as const;
 
+/** Acts on ended chats and offline messages, the events with a customer to answer. */
+const customerFacing = (
+	queue: Integration["queue"],
+	deliver: Integration["deliver"]
+): Integration => ({ queue, events: CUSTOMER_FACING, deliver });
+
 /** Each integration is switched on by `integrations.<name>.enabled` in the site config; its queue is `deliver-<name>`. */
 export const INTEGRATION_TABLE: Record<IntegrationName, Integration> = {
 	persistence: {
@@ -32,31 +38,15 @@ export const INTEGRATION_TABLE: Record<IntegrationName, Integration> = {
 		events: "all",
 		deliver: persist,
 	},
-	email: {
-		queue: (env) => env.Q_EMAIL,
-		events: CUSTOMER_FACING,
-		deliver: sendEmails,
-	},
-	ticket: {
-		queue: (env) => env.Q_TICKET,
-		events: CUSTOMER_FACING,
-		deliver: openTicket,
-	},
+	email: customerFacing((env) => env.Q_EMAIL, sendEmails),
+	ticket: customerFacing((env) => env.Q_TICKET, openTicket),
 	webhook: {
 		queue: (env) => env.Q_WEBHOOK,
 		events: [...CUSTOMER_FACING, "agent.wrapup"],
 		deliver: callWebhook,
 	},
-	salesforce: {
-		queue: (env) => env.Q_SALESFORCE,
-		events: CUSTOMER_FACING,
-		deliver: createCase,
-	},
-	zendesk: {
-		queue: (env) => env.Q_ZENDESK,
-		events: CUSTOMER_FACING,
-		deliver: createTicket,
-	},
+	salesforce: customerFacing((env) => env.Q_SALESFORCE, createCase),
+	zendesk: customerFacing((env) => env.Q_ZENDESK, createTicket),
 };
 
 export const queueNameOf = (name: IntegrationName) => `deliver-${name}`;

@@ -5,11 +5,9 @@ import { PermanentFailure } from "./types.ts";
 import type {
 	ChatEndPayload,
 	ChatTranscriptPayload,
+	CheckedEnvelope,
 	EventName,
-	OfflineMessagePayload,
-	RatingPayload,
 	TranscriptMessage,
-	WrapupPayload,
 } from "../../src/protocol/events.ts";
 import type { Delivery } from "./types.ts";
 
@@ -31,11 +29,10 @@ const MERGED: ReadonlySet<EventName> = new Set(["chat.end", "chat.transcript"]);
 /** A chat.transcript that comes before its chat's chat.end (the queues keep no order) waits for it. */
 const CHAT_END_WAIT_SECONDS = 10;
 
-export async function persist(delivery: Delivery): Promise<void> {
-	const { env, key, event } = delivery;
+export async function persist({ env, envelope, key }: Delivery): Promise<void> {
 	const repeat = await skipRepeat(env.DB, key);
-	if (repeat && !MERGED.has(event)) return;
-	const writes = await statementsFor(delivery);
+	if (repeat && !MERGED.has(envelope.event)) return;
+	const writes = await statementsFor(env.DB, envelope);
 	// The rows and the mark in one transaction: either the effect happened once, or not at all.
 	await env.DB.batch(
 		repeat
@@ -44,23 +41,18 @@ export async function persist(delivery: Delivery): Promise<void> {
 	);
 }
 
-async function statementsFor({
-	env,
-	event,
-	envelope,
-}: Delivery): Promise<D1PreparedStatement[]> {
-	const db = env.DB;
-	switch (event) {
+async function statementsFor(
+	db: D1Database,
+	envelope: CheckedEnvelope
+): Promise<D1PreparedStatement[]> {
+	const { siteId } = envelope;
+	switch (envelope.event) {
 		case "chat.end":
-			return chatEndStatements(db, envelope.payload as ChatEndPayload);
+			return chatEndStatements(db, envelope.payload);
 		case "chat.transcript":
-			return chatTranscriptStatements(
-				db,
-				envelope.siteId,
-				envelope.payload as ChatTranscriptPayload
-			);
+			return chatTranscriptStatements(db, siteId, envelope.payload);
 		case "offlineMessage.submit": {
-			const m = envelope.payload as OfflineMessagePayload;
+			const m = envelope.payload;
 			return [
 				db
 					.prepare(
@@ -68,7 +60,7 @@ async function statementsFor({
 					)
 					.bind(
 						m.id,
-						envelope.siteId,
+						siteId,
 						m.name,
 						m.email,
 						m.phone,
@@ -79,42 +71,31 @@ async function statementsFor({
 			];
 		}
 		case "agent.wrapup": {
-			const w = envelope.payload as WrapupPayload;
-			// A later wrap-up replaces an earlier one, whatever order the queue brings them in.
+			const w = envelope.payload;
 			return [
-				db
-					.prepare(
-						`INSERT INTO wrapups (chat_id, agent_id, site_id, category, comment, wrapped_up_at) VALUES (?, ?, ?, ?, ?, ?)
-						 ON CONFLICT (chat_id, agent_id) DO UPDATE SET category = excluded.category, comment = excluded.comment, wrapped_up_at = excluded.wrapped_up_at
-						 WHERE excluded.wrapped_up_at >= wrapups.wrapped_up_at`
-					)
-					.bind(
-						w.chatId,
-						w.agentId,
-						envelope.siteId,
-						w.category,
-						w.comment,
-						w.wrappedUpAt
-					),
+				latestWins(db, "wrapups", {
+					key: { chat_id: w.chatId, agent_id: w.agentId },
+					fixed: { site_id: siteId },
+					latest: {
+						category: w.category,
+						comment: w.comment,
+						wrapped_up_at: w.wrappedUpAt,
+					},
+				}),
 			];
 		}
 		case "visitor.rating": {
-			const r = envelope.payload as RatingPayload;
+			const r = envelope.payload;
 			return [
-				db
-					.prepare(
-						`INSERT INTO ratings (chat_id, site_id, visitor_id, rating, comment, rated_at) VALUES (?, ?, ?, ?, ?, ?)
-						 ON CONFLICT (chat_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment, rated_at = excluded.rated_at
-						 WHERE excluded.rated_at >= ratings.rated_at`
-					)
-					.bind(
-						r.chatId,
-						envelope.siteId,
-						r.visitorId,
-						r.rating,
-						r.comment,
-						r.ratedAt
-					),
+				latestWins(db, "ratings", {
+					key: { chat_id: r.chatId },
+					fixed: { site_id: siteId, visitor_id: r.visitorId },
+					latest: {
+						rating: r.rating,
+						comment: r.comment,
+						rated_at: r.ratedAt,
+					},
+				}),
 			];
 		}
 		default:
@@ -125,13 +106,37 @@ async function statementsFor({
 					)
 					.bind(
 						envelope.uniqueId,
-						envelope.siteId,
-						event,
+						siteId,
+						envelope.event,
 						JSON.stringify(envelope.payload),
 						envelope.publishedAt
 					),
 			];
 	}
+}
+
+type Columns = Record<string, string | number | null>;
+
+/**
+ * One row per `key`; a later one (by the last of the `latest` columns, its time) replaces the
+ * `latest` columns of an earlier one, whatever order the queue brings them in. `fixed` columns keep
+ * what the first row wrote. Table and column names come from this file, never from a message.
+ */
+function latestWins(
+	db: D1Database,
+	table: string,
+	row: { key: Columns; fixed: Columns; latest: Columns }
+): D1PreparedStatement {
+	const columns = [row.key, row.fixed, row.latest].flatMap(Object.keys);
+	const latest = Object.keys(row.latest);
+	const time = latest.at(-1)!;
+	return db
+		.prepare(
+			`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})
+			 ON CONFLICT (${Object.keys(row.key).join(", ")}) DO UPDATE SET ${latest.map((c) => `${c} = excluded.${c}`).join(", ")}
+			 WHERE excluded.${time} >= ${table}.${time}`
+		)
+		.bind(...[row.key, row.fixed, row.latest].flatMap(Object.values));
 }
 
 function chatEndStatements(

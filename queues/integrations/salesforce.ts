@@ -5,15 +5,10 @@ import type { Delivery } from "./types.ts";
 
 export const SALESFORCE_API_VERSION = "v60.0";
 
-export async function createCase({
-	env,
-	event,
-	envelope,
-	key,
-	config,
-}: Delivery): Promise<void> {
+export async function createCase(delivery: Delivery): Promise<void> {
+	const { env, envelope, key, config } = delivery;
 	const { baseUrl, accessToken } = config.integrations.salesforce;
-	const summary = summarize("salesforce", event, envelope.payload);
+	const summary = summarize("salesforce", envelope);
 	await once(env.DB, key, async () => {
 		await postJson(
 			`${baseUrl!.replace(/\/+$/, "")}/services/data/${SALESFORCE_API_VERSION}/sobjects/Case`,
@@ -23,7 +18,7 @@ export async function createCase({
 					Subject: summary.subject.slice(0, 255),
 					// Case.Description holds 32,000 characters.
 					Description: cut(summary.body, 32_000),
-					Origin: event === "chat.end" ? "Chat" : "Web",
+					Origin: envelope.event === "chat.end" ? "Chat" : "Web",
 					Status: "New",
 					SuppliedName: summary.requester.name ?? undefined,
 					SuppliedEmail: summary.requester.email ?? undefined,

@@ -1,9 +1,7 @@
 /** The words every human-facing integration (email, ticket, Salesforce, Zendesk) shows for an event. */
 import { unsupported } from "./types.ts";
 import type {
-	ChatEndPayload,
-	EventName,
-	OfflineMessagePayload,
+	CheckedEnvelope,
 	TranscriptMessage,
 } from "../../src/protocol/events.ts";
 
@@ -27,11 +25,10 @@ const who = (m: TranscriptMessage, visitorName: string) =>
 
 export function summarize(
 	integration: string,
-	event: EventName,
-	payload: unknown
+	envelope: CheckedEnvelope
 ): Summary {
-	if (event === "chat.end") {
-		const chat = payload as ChatEndPayload;
+	if (envelope.event === "chat.end") {
+		const chat = envelope.payload;
 		const name = chat.visitor.name ?? chat.prechat.name;
 		const visitorName = name ?? "Visitor";
 		const lines = chat.transcript.map(
@@ -55,8 +52,8 @@ export function summarize(
 			chatId: chat.id,
 		};
 	}
-	if (event === "offlineMessage.submit") {
-		const m = payload as OfflineMessagePayload;
+	if (envelope.event === "offlineMessage.submit") {
+		const m = envelope.payload;
 		return {
 			subject: `Offline message from ${m.name ?? m.email}`,
 			body: [
@@ -72,7 +69,7 @@ export function summarize(
 			chatId: null,
 		};
 	}
-	throw unsupported(integration, event);
+	throw unsupported(integration, envelope.event);
 }
 
 /** A body cut to what a receiver takes, saying so: the whole transcript stays in the chat's history (D1). */

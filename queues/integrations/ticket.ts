@@ -1,7 +1,6 @@
 /** Tickets are rows in D1 (SPEC §8), opened from ended chats and offline messages. */
 import { deliveryIdOf, markDoneStatement, skipRepeat } from "../deliveries.ts";
 import { cut, summarize } from "./summary.ts";
-import type { ChatEndPayload } from "../../src/protocol/events.ts";
 import type { Delivery } from "./types.ts";
 
 /** Well inside D1's 2 MB row at 3 bytes a character. */
@@ -9,16 +8,15 @@ const MAX_BODY_CHARS = 500_000;
 
 export async function openTicket({
 	env,
-	event,
 	envelope,
 	key,
 }: Delivery): Promise<void> {
 	if (await skipRepeat(env.DB, key)) return;
-	const summary = summarize("ticket", event, envelope.payload);
+	const summary = summarize("ticket", envelope);
 	// A chat names its ticket in its chat.end payload; an offline message's ticket is named after its event.
 	const id =
-		event === "chat.end"
-			? (envelope.payload as ChatEndPayload).ticket.id
+		envelope.event === "chat.end"
+			? envelope.payload.ticket.id
 			: `tkt_${(await deliveryIdOf(envelope.uniqueId)).replaceAll("-", "")}`;
 	await env.DB.batch([
 		env.DB.prepare(
@@ -27,7 +25,7 @@ export async function openTicket({
 		).bind(
 			id,
 			envelope.siteId,
-			event,
+			envelope.event,
 			envelope.uniqueId,
 			summary.chatId,
 			summary.subject,

@@ -1,11 +1,11 @@
-import type { Envelope, EventName } from "../../src/protocol/events.ts";
+import type { CheckedEnvelope } from "../../src/protocol/events.ts";
 import type { SiteConfig } from "../../src/protocol/site-config.ts";
 
-/** One second-level message, ready to act on: its first-level event, payload checked by that event's schema. */
+/** One second-level message, ready to act on. */
 export interface Delivery {
 	env: Env;
-	event: EventName;
-	envelope: Envelope;
+	/** Its payload checked by its first-level event's schema: narrowing `envelope.event` narrows `envelope.payload`. */
+	envelope: CheckedEnvelope;
 	/** `<event>.<integration>:<uniqueId>`: what the effect is recorded under (SPEC §8). */
 	key: string;
 	config: SiteConfig;

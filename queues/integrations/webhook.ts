@@ -27,13 +27,9 @@ export async function signatureHeader(
 	return `t=${unixSeconds},v1=${hex(await crypto.subtle.sign("HMAC", key, utf8.encode(`${unixSeconds}.${body}`)))}`;
 }
 
-export async function callWebhook({
-	env,
-	event,
-	envelope,
-	key,
-	config,
-}: Delivery): Promise<void> {
+export async function callWebhook(delivery: Delivery): Promise<void> {
+	const { env, envelope, key, config } = delivery;
+	const { event } = envelope;
 	const { url, secret } = config.integrations.webhook;
 	await once(env.DB, key, async (deliveryId) => {
 		const body = JSON.stringify({

@@ -12,15 +12,10 @@ export function zendeskAuthorization(email: string, apiToken: string): string {
 	return `Basic ${base64Utf8(`${email}/token:${apiToken}`)}`;
 }
 
-export async function createTicket({
-	env,
-	event,
-	envelope,
-	key,
-	config,
-}: Delivery): Promise<void> {
+export async function createTicket(delivery: Delivery): Promise<void> {
+	const { env, envelope, key, config } = delivery;
 	const { baseUrl, email, apiToken } = config.integrations.zendesk;
-	const summary = summarize("zendesk", event, envelope.payload);
+	const summary = summarize("zendesk", envelope);
 	await once(env.DB, key, async () => {
 		// Zendesk needs an email to find or create the requester; without one the API user is the requester.
 		const { name, email: requesterEmail } = summary.requester;

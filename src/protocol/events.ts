@@ -2,12 +2,8 @@
 import { z } from "zod";
 import { MAX_CONTENT_LENGTH, MessageTypeSchema } from "./chat.ts";
 
-export const FIRST_LEVEL_EVENTS = [
-	"chat.end",
-	"chat.transcript",
-	"offlineMessage.submit",
-	"agent.wrapup",
-	"visitor.rating",
+/** Events whose payloads persistence keeps as they came, in the event log. */
+export const LOG_EVENTS = [
 	"cannedMessage.useLog",
 	"privateMessage.log",
 	"chatQueue.log",
@@ -17,6 +13,15 @@ export const FIRST_LEVEL_EVENTS = [
 	"conversion.log",
 	"agent.savePreference",
 	"agent.ban",
+] as const;
+
+export const FIRST_LEVEL_EVENTS = [
+	"chat.end",
+	"chat.transcript",
+	"offlineMessage.submit",
+	"agent.wrapup",
+	"visitor.rating",
+	...LOG_EVENTS,
 ] as const;
 export type EventName = (typeof FIRST_LEVEL_EVENTS)[number];
 
@@ -163,3 +168,28 @@ export type WrapupPayload = z.infer<typeof WrapupPayloadSchema>;
 
 /** The log events carry whatever their producer records; persistence keeps them as they came. */
 export const LogPayloadSchema = z.record(z.string(), z.unknown());
+
+const checked = <E extends z.ZodType<EventName>, P extends z.ZodType>(
+	event: E,
+	payload: P
+) => EnvelopeSchema.extend({ event, payload });
+
+/**
+ * An envelope whose payload its first-level event's schema checked, one variant per event: `event`
+ * is the first-level name (a second-level envelope's `name` is `<event>.<integration>`), and
+ * narrowing it narrows `payload`. The queue consumers parse with it and act on nothing else.
+ */
+export const CheckedEnvelopeSchema = z.discriminatedUnion("event", [
+	checked(z.literal("chat.end"), ChatEndPayloadSchema),
+	checked(z.literal("chat.transcript"), ChatTranscriptPayloadSchema),
+	checked(z.literal("offlineMessage.submit"), OfflineMessagePayloadSchema),
+	checked(z.literal("agent.wrapup"), WrapupPayloadSchema),
+	checked(z.literal("visitor.rating"), RatingPayloadSchema),
+	checked(z.enum(LOG_EVENTS), LogPayloadSchema),
+]);
+export type CheckedEnvelope = z.infer<typeof CheckedEnvelopeSchema>;
+/** Does not compile while a first-level event has no variant above. */
+type EveryEventChecked<T extends never> = T;
+export type Unchecked = EveryEventChecked<
+	Exclude<EventName, CheckedEnvelope["event"]>
+>;

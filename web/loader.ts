@@ -9,15 +9,10 @@
  * SPEC §4: direct links) the site comes from `?site=`, there is no launcher, and the chat window
  * fills the page, open from the start.
  */
-import { openChatDb, readChat, readValue } from "./idb-store.ts";
-import {
-	chatKey,
-	CONTEXT_GLOBAL,
-	currentChatKey,
-	DEFAULT_COLOR,
-	textOn,
-	visitorStateKey,
-} from "./widget-shared.ts";
+import { openChatDb } from "./idb-store.ts";
+import { watchOpenChat } from "./loader-chat-socket.ts";
+import { visit } from "./loader-visit.ts";
+import { CONTEXT_GLOBAL, DEFAULT_COLOR, textOn } from "./widget-shared.ts";
 import type { WidgetConfig } from "../src/protocol/site-config.ts";
 import type { LoaderContext, VisitorIdentity } from "./widget-shared.ts";
 
@@ -140,7 +135,7 @@ const context: LoaderContext = {
 	db,
 	fullPage,
 	setUnread,
-	releaseSocket,
+	releaseSocket: () => releaseSocket(),
 };
 (window as unknown as Record<string, unknown>)[CONTEXT_GLOBAL] = context;
 
@@ -187,163 +182,18 @@ if (fullPage) {
 	void open();
 }
 
-/**
- * The open chat's socket while the window is not loaded. Offsets without chains (the room checks
- * none then); any news, or a room that wants a rebuild, brings in the window, whose client takes over.
- */
-let chatSocket: WebSocket | undefined;
-let socketReleased = false;
-function releaseSocket(): void {
-	socketReleased = true;
-	chatSocket?.close(1000);
-	chatSocket = undefined;
-}
+const releaseSocket = watchOpenChat(siteId, wsUrl, db, setUnread, () =>
+	loadWindow().catch(() => undefined)
+);
+const visitorState = visit(siteId, siteUrl, db, (agentName, message) => {
+	if (context.window) return context.window.invite(agentName, message);
+	$(".agent").textContent = agentName ? `${agentName}:` : "";
+	$(".text").textContent = message;
+	invite.hidden = false;
+	$<HTMLElement>(".reply").onclick = () =>
+		void open().then(() => context.window?.invite(agentName, message));
+});
 
-async function watchChat(failures = 0): Promise<void> {
-	const database = await db;
-	if (!database) return;
-	const chatId = await readValue(database, currentChatKey(siteId)).catch(
-		() => undefined
-	);
-	const record = chatId
-		? await readChat(database, chatKey(siteId, chatId)).catch(() => undefined)
-		: undefined;
-	const snapshot = record?.snapshot;
-	if (!snapshot || snapshot.status === "ended" || socketReleased) return;
-	const top = (stream: number[]) => {
-		const have = new Set(stream);
-		let n = 0;
-		while (have.has(n + 1)) n++;
-		return n;
-	};
-	const visitorDataOffset = top(
-		snapshot.messages.filter((m) => m.type === 1).map((m) => m.dataOffset)
-	);
-	const agentDataOffset = top(
-		snapshot.messages.filter((m) => m.type !== 1).map((m) => m.dataOffset)
-	);
-	const ws = new WebSocket(`${wsUrl}/chats/${snapshot.chatId}/ws`);
-	chatSocket = ws;
-	let unread = 0;
-	const news = () => void loadWindow().catch(() => undefined);
-	ws.onopen = () =>
-		ws.send(
-			JSON.stringify({
-				type: "hello",
-				token: snapshot.token,
-				visitorDataOffset,
-				agentDataOffset,
-			})
-		);
-	ws.onmessage = (event) => {
-		if (event.data === "pong") return;
-		let frame: {
-			type?: string;
-			code?: number;
-			messages?: { type?: number }[];
-			message?: { type?: number };
-		};
-		try {
-			frame = JSON.parse(String(event.data));
-		} catch {
-			return;
-		}
-		failures = 0;
-		const fromAgents = [
-			...(frame.messages ?? []),
-			...(frame.message ? [frame.message] : []),
-		].filter((m) => m.type === 2 || m.type === 3).length;
-		if (fromAgents > 0) setUnread((unread += fromAgents));
-		const quiet =
-			(frame.type === "sync" && frame.code === 0 && !frame.messages?.length) ||
-			frame.type === "typing" ||
-			frame.type === "read";
-		if (!quiet) news();
-	};
-	ws.onclose = (event) => {
-		if (
-			chatSocket !== ws ||
-			socketReleased ||
-			event.code === 4401 ||
-			event.code === 4403
-		)
-			return;
-		chatSocket = undefined;
-		setTimeout(
-			() => void watchChat(failures + 1),
-			Math.min(30_000, 1000 * 2 ** failures)
-		);
-	};
-}
-void watchChat();
-
-/** The visit (SPEC §4, §7) and, for a tracked visitor, the page socket that brings invitations. */
-async function visit(): Promise<string | undefined> {
-	const database = await db;
-	const known =
-		database &&
-		(await readValue(database, visitorStateKey(siteId)).catch(() => undefined));
-	const body = {
-		visitorState: known,
-		page: location.href.slice(0, 2000),
-		title: document.title.slice(0, 300),
-		referrer: document.referrer.slice(0, 2000) || undefined,
-	};
-	const answer = await fetch(`${siteUrl}/visits`, {
-		method: "POST",
-		headers: { "Content-Type": "application/json" },
-		body: JSON.stringify(body),
-	})
-		.then((r) =>
-			r.ok
-				? (r.json() as Promise<{ visitorState: string; tracked: boolean }>)
-				: undefined
-		)
-		.catch(() => undefined);
-	if (!answer) return known;
-	if (database) {
-		const tx = database.transaction("values", "readwrite");
-		tx.objectStore("values").put(answer.visitorState, visitorStateKey(siteId));
-	}
-	if (answer.tracked) pageSocket(answer.visitorState, body);
-	return answer.visitorState;
-}
-const visitorState = visit();
-
-function pageSocket(
-	state: string,
-	page: Record<string, unknown>,
-	failures = 0
-): void {
-	const ws = new WebSocket(`${wsUrl}/visitors/me/ws`);
-	ws.onopen = () =>
-		ws.send(JSON.stringify({ type: "hello", ...page, visitorState: state }));
-	ws.onmessage = (event) => {
-		failures = 0;
-		let frame: { type?: string; agentName?: string; message?: string };
-		try {
-			frame = JSON.parse(String(event.data));
-		} catch {
-			return;
-		}
-		if (frame.type !== "invitation" || !frame.message) return;
-		const agentName = frame.agentName ?? "";
-		if (context.window) return context.window.invite(agentName, frame.message);
-		$(".agent").textContent = agentName ? `${agentName}:` : "";
-		$(".text").textContent = frame.message;
-		invite.hidden = false;
-		$<HTMLElement>(".reply").onclick = () =>
-			void open().then(() => context.window?.invite(agentName, frame.message!));
-	};
-	// 1000: pushed off the tracked list, not to be retried before the next page view; auth and bans neither.
-	ws.onclose = (event) => {
-		if (event.code === 1000 || event.code >= 4000) return;
-		setTimeout(
-			() => pageSocket(state, page, failures + 1),
-			Math.min(60_000, 2000 * 2 ** failures)
-		);
-	};
-}
 $<HTMLElement>(".dismiss").onclick = () => {
 	invite.hidden = true;
 	launcher.focus();

@@ -4,7 +4,8 @@ import { describeError } from "./api.ts";
 import { Composer } from "./composer.tsx";
 import { clock } from "./use-console.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
-import type { ChatTab, ConsoleState } from "./state.ts";
+import type { ChatTab } from "./model.ts";
+import type { ConsoleState } from "./state.ts";
 
 export function ChatView({
 	state,

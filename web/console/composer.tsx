@@ -5,7 +5,8 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
-import type { ChatTab, ConsoleState } from "./state.ts";
+import type { ChatTab } from "./model.ts";
+import type { ConsoleState } from "./state.ts";
 
 const TYPING_IDLE_MS = 3000;
 

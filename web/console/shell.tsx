@@ -9,7 +9,8 @@ import { TeamView } from "./team-view.tsx";
 import { useConsole } from "./use-console.ts";
 import { VisitorsView } from "./visitors-view.tsx";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
-import type { ConsoleState, View } from "./state.ts";
+import type { View } from "./model.ts";
+import type { ConsoleState } from "./state.ts";
 
 interface NavItem {
 	id: string;

@@ -1,3 +1,8 @@
+/**
+ * The console's state, fed by AgentClient's events (presence, queue, assignments, private messages)
+ * and by each chat's LiveChatClient (messages, typing, read receipts, the end). Views read it and
+ * re-render on `changed`.
+ */
 import {
 	AgentClient,
 	LiveChatClient,
@@ -5,49 +10,16 @@ import {
 } from "../../client/index.ts";
 import { alert, loadPreferences } from "./alerts.ts";
 import { ConsoleApi, describeError } from "./api.ts";
+import { mergePresence, nameIn, newTab, Observable } from "./model.ts";
 import type { AgentEvent, ChatEvent } from "../../client/index.ts";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
 import type { AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
 import type { Preferences } from "./alerts.ts";
 import type { ConsoleConfig } from "./api.ts";
+import type { ChatTab, PrivateMessage, View } from "./model.ts";
 import type { Session } from "./session.ts";
 
-/**
- * The console's state, fed by AgentClient's events (presence, queue, assignments, private messages)
- * and by each chat's LiveChatClient (messages, typing, read receipts, the end). Views read it and
- * re-render on `changed`.
- */
-
-export interface ChatTab {
-	chatId: string;
-	chat: LiveChatClient;
-	visitorName: string;
-	/** Visitor messages that came while the tab was not in view. */
-	unread: number;
-	visitorTyping: boolean;
-	/** The agent stream's offset the visitor has read up to. */
-	visitorReadUpTo: number;
-	state: "live" | "ended" | "transferred";
-	/** A supervisor watching without joining: it cannot send. */
-	monitoring: boolean;
-	wrappedUp: boolean;
-}
-
-export interface PrivateMessage {
-	agentId: string;
-	fromMe: boolean;
-	text: string;
-	at: number;
-}
-
-export type View =
-	| { kind: "chat"; chatId: string }
-	| {
-			kind:
-				"queue" | "history" | "visitors" | "team" | "supervise" | "preferences";
-	  };
-
-export class ConsoleState {
+export class ConsoleState extends Observable {
 	readonly api: ConsoleApi;
 	readonly client: AgentClient;
 	agents: AgentSummary[] = [];
@@ -73,9 +45,9 @@ export class ConsoleState {
 		string,
 		ReturnType<typeof setTimeout>
 	>();
-	private readonly listeners = new Set<() => void>();
 
 	constructor(readonly session: Session) {
+		super();
 		this.api = new ConsoleApi(session.baseUrl, session.siteId, session.token);
 		this.preferences = loadPreferences(session.agent.id);
 		this.client = new AgentClient({
@@ -114,16 +86,6 @@ export class ConsoleState {
 	stop(): void {
 		this.client.disconnect();
 		for (const tab of this.tabs.values()) tab.chat.disconnect();
-	}
-
-	subscribe(listener: () => void): () => void {
-		this.listeners.add(listener);
-		return () => this.listeners.delete(listener);
-	}
-
-	update(change: () => void): void {
-		change();
-		this.changed();
 	}
 
 	announce(text: string): void {
@@ -262,17 +224,7 @@ export class ConsoleState {
 		const visitorName =
 			this.names.get(chat.chatId) ?? nameIn(chat) ?? "Visitor";
 		this.update(() =>
-			this.tabs.set(chat.chatId, {
-				chatId: chat.chatId,
-				chat,
-				visitorName,
-				unread: 0,
-				visitorTyping: false,
-				visitorReadUpTo: 0,
-				state: "live",
-				monitoring,
-				wrappedUp: false,
-			})
+			this.tabs.set(chat.chatId, newTab(chat, visitorName, monitoring))
 		);
 	}
 
@@ -344,23 +296,4 @@ export class ConsoleState {
 				return;
 		}
 	}
-
-	private changed(): void {
-		for (const listener of this.listeners) listener();
-	}
 }
-
-/** The dispatcher's presence lists the agents it has heard of; the D1 list (GET …/agents) has the rest, offline. */
-function mergePresence(
-	known: AgentSummary[],
-	live: AgentSummary[]
-): AgentSummary[] {
-	const byId = new Map<string, AgentSummary>(
-		known.map((a) => [a.id, { ...a, status: "offline", free: a.maxChats }])
-	);
-	for (const agent of live) byId.set(agent.id, agent);
-	return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-const nameIn = (chat: LiveChatClient) =>
-	chat.messages.find((m) => m.type === 1 && m.senderName)?.senderName;

@@ -10,16 +10,9 @@ import {
 	ChatTakenSchema,
 	QueueEntrySchema,
 } from "../src/protocol/agent-frames.ts";
-import { ReturnResultSchema } from "../src/protocol/chat.ts";
-import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
-import {
-	jsonInit,
-	LiveChatClient,
-	LiveChatError,
-	readOk,
-} from "./live-chat-client.ts";
-import { openPresence } from "./presence-socket.ts";
-import { openWebSocket } from "./socket-session.ts";
+import { AgentPresence } from "./agent-presence.ts";
+import { jsonInit, readOk, refuseLostChat } from "./http.ts";
+import { LiveChatClient } from "./live-chat-client.ts";
 import { Transport } from "./transport.ts";
 import type { AgentStatus } from "../src/protocol/agent-frames.ts";
 import type { AgentSchema } from "../src/protocol/chat.ts";
@@ -29,7 +22,6 @@ import type {
 	QueueEntry,
 } from "../src/protocol/dispatch.ts";
 import type { ChatEvent } from "./live-chat-client.ts";
-import type { PresenceSocket } from "./presence-socket.ts";
 import type { OpenSocket } from "./socket-session.ts";
 import type { ChatStore } from "./store.ts";
 import type { TransportOptions } from "./transport.ts";
@@ -85,19 +77,9 @@ export class AgentClient {
 	readonly agent: Agent;
 	private desired: AgentStatus;
 	private readonly transport: Transport;
-	private readonly openSocket: OpenSocket | undefined;
 	private readonly onEvent: (event: AgentEvent) => void;
-	private readonly heartbeatMs: number;
-	private readonly pingMs: number;
 	private readonly chatClients = new Map<string, LiveChatClient>();
-	/** The presence socket, once its hello was answered. */
-	private socket: PresenceSocket | undefined;
-	private via: "websocket" | "heartbeat" | "off" = "off";
-	private connected = false;
-	/** Counts connect() and disconnect() calls: a loop or a socket of an earlier connection stops. */
-	private connection = 0;
-	private lastHeartbeat = 0;
-	private wake: (() => void) | undefined;
+	private readonly presence: AgentPresence;
 
 	constructor(private readonly options: AgentClientOptions) {
 		this.siteId = options.siteId;
@@ -105,12 +87,32 @@ export class AgentClient {
 		this.agent = options.agent;
 		this.desired = options.status ?? "online";
 		this.transport = new Transport(options);
-		this.openSocket =
-			options.openSocket ??
-			(typeof WebSocket === "function" ? openWebSocket : undefined);
 		this.onEvent = options.onEvent ?? (() => {});
-		this.heartbeatMs = options.heartbeatMs ?? 30_000;
-		this.pingMs = options.pingMs ?? 25_000;
+		this.presence = new AgentPresence(
+			{
+				hello: () => ({
+					token: this.token,
+					status: this.desired,
+					chats: [...this.chatClients.keys()],
+				}),
+				putStatus: () =>
+					this.call(
+						"/agents/me/status",
+						jsonInit("PUT", { status: this.desired })
+					),
+				catchUp: async () => {
+					await this.refreshChats();
+					this.tell({ type: "queue", waiting: await this.queue() });
+				},
+				refreshChats: () => this.refreshChats(),
+				received: (frame) => this.received(frame),
+				signedOut: (message) => this.signedOut(message),
+				connectedVia: (via) => this.tell({ type: "connection", via }),
+			},
+			this.transport,
+			this.siteId,
+			options
+		);
 	}
 
 	static async login(
@@ -138,7 +140,7 @@ export class AgentClient {
 	}
 
 	get connectionState(): "websocket" | "heartbeat" | "off" {
-		return this.via;
+		return this.presence.via;
 	}
 
 	/**
@@ -146,27 +148,20 @@ export class AgentClient {
 	 * the socket, or by a first heartbeat). Reconnects with backoff.
 	 */
 	connect(): Promise<void> {
-		if (this.connected) return Promise.resolve();
-		this.connected = true;
-		const connection = ++this.connection;
-		for (const chat of this.chatClients.values()) void chat.connect();
-		return new Promise((resolve) => void this.stayPresent(connection, resolve));
+		if (!this.presence.connected)
+			for (const chat of this.chatClients.values()) void chat.connect();
+		return this.presence.connect();
 	}
 
 	disconnect(): void {
-		this.connected = false;
-		this.connection++;
-		this.wake?.();
-		this.socket?.drop();
-		this.socket = undefined;
 		for (const chat of this.chatClients.values()) chat.disconnect();
-		this.connectedVia("off");
+		this.presence.disconnect();
 	}
 
 	/** Over the socket when one is open (its next hello says it too), else over HTTP. */
 	async setStatus(status: AgentStatus): Promise<void> {
 		this.desired = status;
-		if (!this.socket?.send({ type: "status", status }))
+		if (!this.presence.socket?.send({ type: "status", status }))
 			await this.call("/agents/me/status", jsonInit("PUT", { status }));
 	}
 
@@ -183,14 +178,7 @@ export class AgentClient {
 		const answer = await this.call(`/chats/${chatId}/accept`, {
 			method: "POST",
 		});
-		if (ReturnResultSchema.safeParse(answer).data?.code === 1) {
-			throw new LiveChatError(
-				503,
-				"chat_unavailable",
-				"the server lost this chat; it is back once the visitor's client rebuilds it",
-				"/accept"
-			);
-		}
+		refuseLostChat(answer);
 		const taken = ChatTakenSchema.parse(answer);
 		return this.took(taken.chatId, taken.chatState);
 	}
@@ -216,85 +204,6 @@ export class AgentClient {
 		return [...this.chatClients.values()];
 	}
 
-	private live(connection: number): boolean {
-		return this.connected && connection === this.connection;
-	}
-
-	private async stayPresent(
-		connection: number,
-		ready: () => void
-	): Promise<void> {
-		await this.refreshChats().catch(() => undefined);
-		let failures = 0;
-		while (this.live(connection)) {
-			const opened = Date.now();
-			const socket = this.openSocket
-				? await this.openPresence(connection)
-				: undefined;
-			if (socket === "unauthorized") {
-				this.signedOut("the dispatcher refused the token");
-				break;
-			}
-			if (socket) {
-				ready();
-				void this.refreshChats().catch(() => undefined); // assignments made while no socket was open
-				const code = await socket.closed;
-				if (this.socket === socket) this.socket = undefined;
-				if (code === CLOSE_UNAUTHORIZED) {
-					this.signedOut("the dispatcher refused the token");
-					break;
-				}
-				if (this.live(connection)) this.connectedVia("heartbeat");
-				// A socket that keeps closing soon after it opens gets the same backoff as one that does not open.
-				failures = Date.now() - opened > 60_000 ? 0 : failures + 1;
-			} else failures++;
-			if (!this.live(connection)) break;
-			// No socket now: the HTTP heartbeat keeps the agent present meanwhile.
-			if (
-				Date.now() - this.lastHeartbeat >= this.heartbeatMs &&
-				!(await this.heartbeat())
-			)
-				break;
-			ready();
-			await this.pause(
-				Math.min(
-					this.heartbeatMs,
-					(this.options.backoffMs ?? 200) *
-						2 ** (failures - 1) *
-						(0.5 + Math.random())
-				)
-			);
-		}
-		ready();
-	}
-
-	/** The presence socket, its hello listing this agent's chats, so a dispatcher that lost its state has them back. */
-	private async openPresence(
-		connection: number
-	): Promise<PresenceSocket | "unauthorized" | undefined> {
-		const url = `${this.transport.baseUrl.replace(/^http/, "ws")}/v1/sites/${this.siteId}/agents/me/ws`;
-		const hello = {
-			token: this.token,
-			status: this.desired,
-			chats: [...this.chatClients.keys()],
-		};
-		const socket = await openPresence(
-			this.openSocket!,
-			url,
-			hello,
-			this.pingMs,
-			(frame) => this.live(connection) && this.received(frame)
-		);
-		if (typeof socket !== "object") return socket;
-		if (!this.live(connection)) {
-			socket.drop();
-			return undefined;
-		}
-		this.socket = socket;
-		this.connectedVia("websocket");
-		return socket;
-	}
-
 	private received(frame: AgentServerFrame): void {
 		switch (frame.type) {
 			case "assigned":
@@ -305,26 +214,6 @@ export class AgentClient {
 			default:
 				return this.tell(frame);
 		}
-	}
-
-	/** Present for another 60 s, and what the socket would have told meanwhile. False when the token is refused. */
-	private async heartbeat(): Promise<boolean> {
-		this.lastHeartbeat = Date.now();
-		try {
-			await this.call(
-				"/agents/me/status",
-				jsonInit("PUT", { status: this.desired })
-			);
-			this.connectedVia("heartbeat");
-			await this.refreshChats();
-			this.tell({ type: "queue", waiting: await this.queue() });
-		} catch (error) {
-			if (error instanceof LiveChatError && error.status === 401) {
-				this.signedOut(error.message);
-				return false;
-			}
-		}
-		return true;
 	}
 
 	private took(chatId: string, chatState: string): LiveChatClient {
@@ -346,7 +235,7 @@ export class AgentClient {
 
 	private adopt(chat: LiveChatClient): LiveChatClient {
 		this.chatClients.set(chat.chatId, chat);
-		if (this.connected) void chat.connect();
+		if (this.presence.connected) void chat.connect();
 		this.tell({ type: "assigned", chatId: chat.chatId, chat });
 		return chat;
 	}
@@ -380,12 +269,6 @@ export class AgentClient {
 		this.tell({ type: "error", error: { type: "unauthorized", message } });
 	}
 
-	private connectedVia(via: AgentClient["via"]): void {
-		if (via === this.via) return;
-		this.via = via;
-		this.tell({ type: "connection", via });
-	}
-
 	private async call(path: string, init: RequestInit = {}): Promise<unknown> {
 		const headers = new Headers(init.headers);
 		headers.set("Authorization", `Bearer ${this.token}`);
@@ -396,19 +279,6 @@ export class AgentClient {
 			}),
 			path
 		);
-	}
-
-	/** A wait that disconnect() cuts short. */
-	private pause(ms: number): Promise<void> {
-		return new Promise((resolve) => {
-			const done = () => {
-				clearTimeout(timer);
-				this.wake = undefined;
-				resolve();
-			};
-			const timer = setTimeout(done, ms);
-			this.wake = done;
-		});
 	}
 
 	/** A listener that throws must not break the connection that noticed the event. */

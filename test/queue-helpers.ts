@@ -1,8 +1,17 @@
-import { env } from "cloudflare:test";
+import {
+	createExecutionContext,
+	createMessageBatch,
+	env,
+	getQueueResult,
+} from "cloudflare:test";
 import { inject } from "vitest";
+import { consumeBatch } from "../queues/consumer.ts";
 import { chatEndId } from "../queues/publisher.ts";
 import { api, json } from "./helpers.ts";
-import type { EventName } from "../src/protocol/events.ts";
+import type {
+	EventName,
+	OfflineMessagePayload,
+} from "../src/protocol/events.ts";
 import type { ReceivedRequest } from "./receiver-setup.ts";
 
 /** Polls until `probe` gives something: the queues deliver on their own time. */
@@ -132,3 +141,39 @@ export async function logged(
 	await new Promise((resolve) => setTimeout(resolve, 300));
 	return read();
 }
+
+/** One attempt by the consumer at one message, as the queue would make it: its result, the retries it asked for and how long it took. */
+export async function deliverOnce(queue: string, body: unknown, id = "m1") {
+	const batch = createMessageBatch(queue, [
+		{ id, timestamp: new Date(), attempts: 1, body },
+	]);
+	const asked: (QueueRetryOptions | undefined)[] = [];
+	const [message] = batch.messages;
+	const retry = message!.retry.bind(message);
+	Object.defineProperty(message, "retry", {
+		value: (options?: QueueRetryOptions) => (
+			asked.push(options),
+			retry(options)
+		),
+	});
+	const ctx = createExecutionContext();
+	const started = Date.now();
+	await consumeBatch(batch, env);
+	return {
+		result: await getQueueResult(batch, ctx),
+		asked,
+		ms: Date.now() - started,
+	};
+}
+
+/** An offline message as the visitor's form leaves it; its uniqueId is `offlineMessage.submit:<siteId>:<id>`. */
+export const offlineMessage = (siteId: string): OfflineMessagePayload => ({
+	id: crypto.randomUUID(),
+	siteId,
+	name: "Olga",
+	email: "olga@example.com",
+	phone: null,
+	department: null,
+	message: "Call me back",
+	submittedAt: Date.now(),
+});

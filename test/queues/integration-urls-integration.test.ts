@@ -1,18 +1,14 @@
 /** Integration URLs (SPEC §6) are https: (http: to loopback only); no redirects followed; answers read with a cap. */
-import {
-	createExecutionContext,
-	createMessageBatch,
-	env,
-	getQueueResult,
-} from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { expect, inject, it } from "vitest";
-import { consumeBatch } from "../../queues/consumer.ts";
 import { SiteConfigSchema } from "../../src/protocol/site-config.ts";
 import { putSiteConfig } from "../../src/site-config-cache.ts";
 import { api, createSite, json } from "../helpers.ts";
 import {
 	deadLetters,
+	deliverOnce,
 	deliveryState,
+	offlineMessage,
 	receiver,
 	waitFor,
 } from "../queue-helpers.ts";
@@ -128,35 +124,14 @@ function offlineEnvelope(
 	siteId: string,
 	integration: string
 ): Envelope<OfflineMessagePayload> {
-	const id = crypto.randomUUID();
-	const payload: OfflineMessagePayload = {
-		id,
-		siteId,
-		name: "Olga",
-		email: "olga@example.com",
-		phone: null,
-		department: null,
-		message: "Call me back",
-		submittedAt: Date.now(),
-	};
+	const payload = offlineMessage(siteId);
 	return {
-		uniqueId: `offlineMessage.submit:${siteId}:${id}`,
+		uniqueId: `offlineMessage.submit:${siteId}:${payload.id}`,
 		name: `offlineMessage.submit.${integration}`,
 		siteId,
 		payload,
 		publishedAt: Date.now(),
 	};
-}
-
-/** One attempt by the consumer, as the queue would make it. */
-async function deliverOnce(queue: string, envelope: Envelope) {
-	const batch = createMessageBatch(queue, [
-		{ id: "m1", timestamp: new Date(), attempts: 1, body: envelope },
-	]);
-	const ctx = createExecutionContext();
-	const started = Date.now();
-	await consumeBatch(batch, env);
-	return { result: await getQueueResult(batch, ctx), ms: Date.now() - started };
 }
 
 it(

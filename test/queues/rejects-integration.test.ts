@@ -1,14 +1,13 @@
 /** Malformed queue messages are dead-lettered with a reason at once; bad bodies publish nothing. */
-import {
-	createExecutionContext,
-	createMessageBatch,
-	env,
-	getQueueResult,
-} from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { expect, it, vi } from "vitest";
-import { consumeBatch } from "../../queues/consumer.ts";
 import { api, createAgent, createSite, startChat } from "../helpers.ts";
-import { deliveryState, postJson, waitFor } from "../queue-helpers.ts";
+import {
+	deliverOnce,
+	deliveryState,
+	postJson,
+	waitFor,
+} from "../queue-helpers.ts";
 
 const lettersWith = async (marker: string) =>
 	(
@@ -84,12 +83,7 @@ it(
 		];
 		const logged = vi.spyOn(console, "error").mockImplementation(() => {});
 		for (const [i, c] of cases.entries()) {
-			const batch = createMessageBatch(c.queue, [
-				{ id: `m${i}`, timestamp: new Date(), attempts: 1, body: c.body },
-			]);
-			const ctx = createExecutionContext();
-			await consumeBatch(batch, env);
-			const result = await getQueueResult(batch, ctx);
+			const { result } = await deliverOnce(c.queue, c.body, `m${i}`);
 			// Acked (so never retried), after going to the dead-letter queue.
 			expect(result, c.reason).toMatchObject({
 				explicitAcks: [`m${i}`],
@@ -102,33 +96,19 @@ it(
 			).toBe(true);
 		}
 		// A young message for a site whose configuration is not visible yet waits for it instead.
-		const young = createMessageBatch("log-events", [
+		const young = await deliverOnce(
+			"log-events",
 			{
-				id: "young",
-				timestamp: new Date(),
-				attempts: 1,
-				body: {
-					...envelope("visit.log", { page: "/" }),
-					siteId: "site-not-yet-visible",
-				},
+				...envelope("visit.log", { page: "/" }),
+				siteId: "site-not-yet-visible",
 			},
-		]);
-		const youngCtx = createExecutionContext();
-		const asked: (QueueRetryOptions | undefined)[] = [];
-		const [message] = young.messages;
-		const retry = message!.retry.bind(message);
-		Object.defineProperty(message, "retry", {
-			value: (options?: QueueRetryOptions) => (
-				asked.push(options),
-				retry(options)
-			),
-		});
-		await consumeBatch(young, env);
-		expect(await getQueueResult(young, youngCtx)).toMatchObject({
+			"young"
+		);
+		expect(young.result).toMatchObject({
 			explicitAcks: [],
 			retryMessages: [{ msgId: "young" }],
 		});
-		expect(asked).toEqual([{ delaySeconds: 60 }]);
+		expect(young.asked).toEqual([{ delaySeconds: 60 }]);
 		logged.mockRestore();
 		const letters = await waitFor("every dead letter", async () => {
 			const found = await lettersWith(marker);

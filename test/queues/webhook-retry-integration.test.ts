@@ -6,10 +6,10 @@ import { createSite } from "../helpers.ts";
 import {
 	deadLetters,
 	deliveryState,
+	offlineMessage,
 	receiver,
 	waitFor,
 } from "../queue-helpers.ts";
-import type { OfflineMessagePayload } from "../../src/protocol/events.ts";
 
 const SECRET = "webhook-secret-0123456789";
 
@@ -45,18 +45,8 @@ async function offlineMessageTo(hookUrl: string) {
 			webhook: { enabled: true, url: hookUrl, secret: SECRET },
 		},
 	});
-	const id = crypto.randomUUID();
-	const payload: OfflineMessagePayload = {
-		id,
-		siteId,
-		name: "Olga",
-		email: "olga@example.com",
-		phone: null,
-		department: null,
-		message: "Call me back",
-		submittedAt: Date.now(),
-	};
-	const uniqueId = `offlineMessage.submit:${siteId}:${id}`;
+	const payload = offlineMessage(siteId);
+	const uniqueId = `offlineMessage.submit:${siteId}:${payload.id}`;
 	await publisher(env, siteId).publish(
 		"offlineMessage.submit",
 		uniqueId,

@@ -1,82 +1,29 @@
 #!/usr/bin/env node
 // `npm start`: run Edge Live Chat locally (SPEC §12), idempotently.
 //
-//   1. create .dev.vars from .dev.vars.example when missing; read ADMIN_TOKEN from it
+//   1. create .dev.vars from .dev.vars.example when missing; read ADMIN_TOKEN from it (dev-vars.mjs)
 //   2. apply D1 migrations into STATE_DIR (never prompts: stdin is not a TTY)
 //   3. start `wrangler dev` in its own process group (signals are forwarded)
 //   4. wait for it to answer, then seed site `demo` (canned messages, wrap-up categories), agents
-//      `agent@demo.local` and `agent2@demo.local` and supervisor `supervisor@demo.local`
+//      `agent@demo.local` and `agent2@demo.local` and supervisor `supervisor@demo.local` (seed-demo.mjs)
 //
 // Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory),
 // KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars),
 // DEBUG_ROUTES (1: the chaos run's eviction route, local only).
 // Plain Node ESM, built-ins only.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildWeb } from "./build-web.mjs";
+import { ensureDevVars } from "./dev-vars.mjs";
+import { adminApi, seed, waitUntilUp } from "./seed-demo.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
-
-const DEMO_SITE = "demo";
-// Schema defaults otherwise: routing auto and sticky, persistence on, every other integration off.
-const DEMO_SITE_CONFIG = {
-	name: "Demo site",
-	cannedMessages: [
-		{
-			shortcut: "hi",
-			text: "Hello! Thanks for reaching out. How can I help you today?",
-		},
-		{
-			shortcut: "wait",
-			text: "Let me look into that for you, one moment please.",
-		},
-		{
-			shortcut: "order",
-			text: "Could you give me your order number? It starts with a # and is in your confirmation email.",
-		},
-		{ shortcut: "bye", text: "Thanks for chatting with us. Have a great day!" },
-	],
-	wrapupCategories: [
-		"Billing",
-		"Shipping",
-		"Returns",
-		"Product question",
-		"Other",
-	],
-};
-const DEMO_PASSWORD = "demo-password";
-// Fixed ids (SPEC §12): the same on every deployment, so a failover deployment takes the primary's agent tokens as its own.
-const DEMO_AGENTS = [
-	{
-		id: "demo-agent-1",
-		email: "agent@demo.local",
-		name: "Demo Agent",
-		password: DEMO_PASSWORD,
-		maxChats: 5,
-	},
-	{
-		id: "demo-agent-2",
-		email: "agent2@demo.local",
-		name: "Second Agent",
-		password: DEMO_PASSWORD,
-		maxChats: 5,
-	},
-	{
-		id: "demo-supervisor",
-		email: "supervisor@demo.local",
-		name: "Demo Supervisor",
-		password: DEMO_PASSWORD,
-		maxChats: 5,
-		role: "supervisor",
-	},
-];
 
 const log = (msg) => console.log(`[start] ${msg}`);
 function die(msg, code = 1) {
@@ -209,30 +156,6 @@ if (originalParent > 1) {
 
 // ---------------------------------------------------------------- steps
 
-function ensureDevVars() {
-	const devVars = join(ROOT, ".dev.vars");
-	if (!existsSync(devVars)) {
-		copyFileSync(join(ROOT, ".dev.vars.example"), devVars);
-		log("created .dev.vars from .dev.vars.example");
-	}
-	const vars = {};
-	for (const line of readFileSync(devVars, "utf8").split(/\r?\n/)) {
-		const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(
-			line
-		);
-		if (!m) continue;
-		let value = m[2];
-		if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
-		else value = value.replace(/\s+#.*$/, "");
-		vars[m[1]] = value;
-	}
-	if (!vars.ADMIN_TOKEN) {
-		console.error("[start] error: .dev.vars has no ADMIN_TOKEN");
-		process.exit(1);
-	}
-	return vars.ADMIN_TOKEN;
-}
-
 function checkPortFree() {
 	return new Promise((resolveP) => {
 		const srv = createServer();
@@ -298,86 +221,10 @@ function startDev() {
 	);
 }
 
-async function api(method, path, token, body) {
-	const res = await fetch(`http://127.0.0.1:${PORT}/v1${path}`, {
-		method,
-		headers: {
-			Authorization: `Bearer ${token}`,
-			...(body ? { "Content-Type": "application/json" } : {}),
-		},
-		body: body ? JSON.stringify(body) : undefined,
-		signal: AbortSignal.timeout(10_000),
-	});
-	return { status: res.status, text: await res.text() };
-}
-
-async function waitUntilUp(token) {
-	const deadline = Date.now() + READY_TIMEOUT_MS;
-	for (;;) {
-		if (stopping || !current) return null;
-		try {
-			return await api("GET", `/admin/sites/${DEMO_SITE}`, token);
-		} catch {
-			// not listening yet
-		}
-		if (Date.now() > deadline)
-			throw new Error(
-				`server did not answer on port ${PORT} within ${READY_TIMEOUT_MS / 1000}s`
-			);
-		await new Promise((r) => setTimeout(r, 250));
-	}
-}
-
-async function seed(token, probe) {
-	// Site config lives in KV (in STATE_DIR): create it when missing, leave an existing one alone
-	// so that changes made through the admin API survive a restart.
-	if (probe.status === 404) {
-		await putSite(token, DEMO_SITE_CONFIG);
-		log(`created site "${DEMO_SITE}"`);
-	} else if (probe.status !== 200) {
-		throw new Error(
-			`GET /v1/admin/sites/${DEMO_SITE} -> ${probe.status} ${probe.text}`
-		);
-	} else {
-		// A demo site seeded before it had canned messages and wrap-up categories gets them; one that has any keeps its own.
-		const current = JSON.parse(probe.text);
-		if (!current.cannedMessages?.length && !current.wrapupCategories?.length) {
-			const { cannedMessages, wrapupCategories } = DEMO_SITE_CONFIG;
-			await putSite(token, { ...current, cannedMessages, wrapupCategories });
-			log(
-				`added canned messages and wrap-up categories to site "${DEMO_SITE}"`
-			);
-		}
-	}
-	// An existing agent (409) is left as it is.
-	for (const agent of DEMO_AGENTS) {
-		const post = await api(
-			"POST",
-			`/admin/sites/${DEMO_SITE}/agents`,
-			token,
-			agent
-		);
-		if (post.status === 201)
-			log(`created ${agent.role ?? "agent"} ${agent.email}`);
-		else if (post.status !== 409)
-			throw new Error(
-				`POST /v1/admin/sites/${DEMO_SITE}/agents -> ${post.status} ${post.text}`
-			);
-	}
-}
-
-async function putSite(token, config) {
-	const put = await api("PUT", `/admin/sites/${DEMO_SITE}`, token, config);
-	if (put.status !== 200)
-		throw new Error(
-			`PUT /v1/admin/sites/${DEMO_SITE} -> ${put.status} ${put.text}`
-		);
-}
-
 // ---------------------------------------------------------------- main
 
 const startedAt = Date.now();
-const adminToken = ensureDevVars();
+const adminToken = ensureDevVars(ROOT, log);
 if (!existsSync(WRANGLER)) {
 	console.error(
 		"[start] error: wrangler is not installed; run `npm install` first"
@@ -394,9 +241,10 @@ await buildWeb();
 await applyMigrations();
 startDev();
 try {
-	const probe = await waitUntilUp(adminToken);
+	const api = adminApi(PORT, adminToken);
+	const probe = await waitUntilUp(api, PORT, () => !stopping && !!current);
 	if (probe) {
-		await seed(adminToken, probe);
+		await seed(api, probe, log);
 		const secs = ((Date.now() - startedAt) / 1000).toFixed(1);
 		console.log(
 			`Edge Live Chat ready on http://localhost:${PORT} (CHAT_STATE=${CHAT_STATE}, state in ${STATE_DIR}) after ${secs}s`

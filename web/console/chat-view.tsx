@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
 import { Composer } from "./composer.tsx";
+import { ErrorNote } from "./list.tsx";
 import { clock } from "./use-console.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 import type { ChatTab } from "./model.ts";
@@ -198,11 +199,7 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 			>
 				End chat
 			</button>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 		</div>
 	);
 }
@@ -224,11 +221,7 @@ function MonitorActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 			<button type="button" onClick={() => state.closeTab(tab.chatId)}>
 				Stop monitoring
 			</button>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 		</div>
 	);
 }
@@ -281,11 +274,7 @@ function WrapUp({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 				Comment
 				<textarea name="comment" rows={3} maxLength={2000} />
 			</label>
-			{error && (
-				<p role="alert" class="error">
-					{error}
-				</p>
-			)}
+			<ErrorNote error={error} />
 			<button type="submit">Save wrap-up</button>{" "}
 			<button type="button" onClick={() => state.closeTab(tab.chatId)}>
 				Close without wrap-up

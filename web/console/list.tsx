@@ -1,4 +1,4 @@
-/** Pieces every list view of the console shares: its error line and its table head. */
+/** Pieces every list view of the console shares: its error line, its table head and its row buttons. */
 
 /** An error the view met, announced (role alert); nothing when there is none. */
 export function ErrorNote({ error }: { error: string | undefined }) {
@@ -24,5 +24,29 @@ export function ListHead({ columns }: { columns: string[] }) {
 				</th>
 			</tr>
 		</thead>
+	);
+}
+
+/** A row's button, named for screen readers by what it acts on ("Accept chat with Ann"). */
+export function RowButton({
+	label,
+	name,
+	onClick,
+	disabled,
+}: {
+	label: string;
+	name: string;
+	onClick: () => void;
+	disabled?: boolean;
+}) {
+	return (
+		<button
+			type="button"
+			disabled={disabled}
+			onClick={onClick}
+			aria-label={name}
+		>
+			{label}
+		</button>
 	);
 }

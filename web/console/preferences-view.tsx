@@ -34,22 +34,16 @@ export function PreferencesView({ state }: { state: ConsoleState }) {
 		<section aria-labelledby="preferences-title">
 			<h2 id="preferences-title">Preferences</h2>
 			<form onSubmit={save} class="preferences">
-				<label>
-					<input
-						type="checkbox"
-						name="sound"
-						defaultChecked={state.preferences.sound}
-					/>{" "}
-					Play a sound for new chats and messages
-				</label>
-				<label>
-					<input
-						type="checkbox"
-						name="notifications"
-						defaultChecked={state.preferences.notifications}
-					/>{" "}
-					Show browser notifications
-				</label>
+				<Checkbox
+					name="sound"
+					checked={state.preferences.sound}
+					label="Play a sound for new chats and messages"
+				/>
+				<Checkbox
+					name="notifications"
+					checked={state.preferences.notifications}
+					label="Show browser notifications"
+				/>
 				<p class="hint">
 					{permission === "granted"
 						? "This browser allows notifications."
@@ -73,5 +67,14 @@ export function PreferencesView({ state }: { state: ConsoleState }) {
 				)}
 			</form>
 		</section>
+	);
+}
+
+function Checkbox(props: { name: string; checked: boolean; label: string }) {
+	return (
+		<label>
+			<input type="checkbox" name={props.name} defaultChecked={props.checked} />{" "}
+			{props.label}
+		</label>
 	);
 }

@@ -1,7 +1,7 @@
 /** The waiting queue with how long each visitor has waited; any agent may accept from it (SPEC §7). */
 import { useEffect, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
-import { ErrorNote, ListHead } from "./list.tsx";
+import { ErrorNote, ListHead, RowButton } from "./list.tsx";
 import { elapsed, useConsole } from "./use-console.ts";
 import type { ConsoleState } from "./state.ts";
 
@@ -44,13 +44,11 @@ export function QueueView({ state }: { state: ConsoleState }) {
 								<td>{entry.department ?? "—"}</td>
 								<td class="waiting">{elapsed(entry.requestTime, now)}</td>
 								<td>
-									<button
-										type="button"
+									<RowButton
+										label="Accept"
+										name={`Accept chat with ${entry.visitorName ?? "visitor"}`}
 										onClick={() => void accept(entry.chatId)}
-										aria-label={`Accept chat with ${entry.visitorName ?? "visitor"}`}
-									>
-										Accept
-									</button>
+									/>
 								</td>
 							</tr>
 						))}

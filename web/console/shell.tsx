@@ -11,6 +11,7 @@ import { VisitorsView } from "./visitors-view.tsx";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
 import type { View } from "./model.ts";
 import type { ConsoleState } from "./state.ts";
+import type { JSX } from "preact";
 
 interface NavItem {
 	id: string;
@@ -179,30 +180,31 @@ export function Shell({
 	);
 }
 
+/** The views that show the same whatever is selected; a chat view shows its tab. */
+const TOOL_VIEWS: Record<
+	Exclude<View["kind"], "chat">,
+	(props: { state: ConsoleState }) => JSX.Element
+> = {
+	queue: QueueView,
+	history: HistoryView,
+	visitors: VisitorsView,
+	team: TeamView,
+	supervise: SuperviseView,
+	preferences: PreferencesView,
+};
+
 function CurrentView({ state }: { state: ConsoleState }) {
 	const view = state.view;
-	switch (view.kind) {
-		case "chat": {
-			const tab = state.tabs.get(view.chatId);
-			return tab ? (
-				<ChatView key={tab.chatId} state={state} tab={tab} />
-			) : (
-				<QueueView state={state} />
-			);
-		}
-		case "queue":
-			return <QueueView state={state} />;
-		case "history":
-			return <HistoryView state={state} />;
-		case "visitors":
-			return <VisitorsView state={state} />;
-		case "team":
-			return <TeamView state={state} />;
-		case "supervise":
-			return <SuperviseView state={state} />;
-		case "preferences":
-			return <PreferencesView state={state} />;
+	if (view.kind !== "chat") {
+		const Tool = TOOL_VIEWS[view.kind];
+		return <Tool state={state} />;
 	}
+	const tab = state.tabs.get(view.chatId);
+	return tab ? (
+		<ChatView key={tab.chatId} state={state} tab={tab} />
+	) : (
+		<QueueView state={state} />
+	);
 }
 
 function StatusSwitch({ state }: { state: ConsoleState }) {

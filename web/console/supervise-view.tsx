@@ -1,7 +1,7 @@
 /** A supervisor's view of the site's live chats (SPEC §7): monitor one without the visitor knowing, or join it. */
 import { useEffect, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
-import { ErrorNote, ListHead } from "./list.tsx";
+import { ErrorNote, ListHead, RowButton } from "./list.tsx";
 import { elapsed } from "./use-console.ts";
 import type { LiveChatSummary } from "./api.ts";
 import type { ConsoleState } from "./state.ts";
@@ -49,24 +49,20 @@ export function SuperviseView({ state }: { state: ConsoleState }) {
 									<td>{c.agentIds.map(agentName).join(", ")}</td>
 									<td>{c.requestTime ? elapsed(c.requestTime) : "—"}</td>
 									<td>
-										<button
-											type="button"
+										<RowButton
+											label="Monitor"
+											name={`Monitor chat with ${name}`}
 											disabled={mine || state.tabs.has(c.chatId)}
 											onClick={() =>
 												void act(() => state.monitor(c.chatId, name))
 											}
-											aria-label={`Monitor chat with ${name}`}
-										>
-											Monitor
-										</button>{" "}
-										<button
-											type="button"
+										/>{" "}
+										<RowButton
+											label="Join"
+											name={`Join chat with ${name}`}
 											disabled={mine}
 											onClick={() => void act(() => state.api.join(c.chatId))}
-											aria-label={`Join chat with ${name}`}
-										>
-											Join
-										</button>
+										/>
 									</td>
 								</tr>
 							);

@@ -5,6 +5,7 @@ import { ErrorNote, ListHead } from "./list.tsx";
 import { elapsed } from "./use-console.ts";
 import type { VisitorSummary } from "./api.ts";
 import type { ConsoleState } from "./state.ts";
+import type { ComponentChildren } from "preact";
 
 const REFRESH_MS = 5000;
 
@@ -113,30 +114,18 @@ interface FormProps {
 }
 
 function InviteForm({ state, visitorId, onDone, onCancel }: FormProps) {
-	const [error, setError] = useState("");
 	const first = useFirstFocus();
-	const submit = async (event: Event) => {
-		event.preventDefault();
-		const message = String(
-			new FormData(event.currentTarget as HTMLFormElement).get("message")
-		).trim();
-		try {
-			const { delivered } = await state.api.invite(visitorId, message);
-			onDone(
-				delivered > 0
-					? "Invitation sent."
-					: "The visitor has left: the invitation reached no page."
-			);
-		} catch (failure) {
-			setError(describeError(failure));
-		}
+	const submit = async (form: FormData) => {
+		const message = String(form.get("message")).trim();
+		const { delivered } = await state.api.invite(visitorId, message);
+		onDone(
+			delivered > 0
+				? "Invitation sent."
+				: "The visitor has left: the invitation reached no page."
+		);
 	};
 	return (
-		<form
-			class="inline-form"
-			onSubmit={submit}
-			onKeyDown={(e) => e.key === "Escape" && onCancel()}
-		>
+		<InlineForm submit={submit} onCancel={onCancel}>
 			<label>
 				Invitation message
 				<input
@@ -148,38 +137,23 @@ function InviteForm({ state, visitorId, onDone, onCancel }: FormProps) {
 				/>
 			</label>
 			<button type="submit">Send invitation</button>
-			<button type="button" onClick={onCancel}>
-				Cancel
-			</button>
-			<ErrorNote error={error} />
-		</form>
+		</InlineForm>
 	);
 }
 
 function BanForm({ state, visitorId, onDone, onCancel }: FormProps) {
-	const [error, setError] = useState("");
 	const first = useFirstFocus();
-	const submit = async (event: Event) => {
-		event.preventDefault();
-		const form = new FormData(event.currentTarget as HTMLFormElement);
+	const submit = async (form: FormData) => {
 		const reason = String(form.get("reason")).trim();
 		const minutes = Number(form.get("minutes"));
-		try {
-			await state.api.ban(visitorId, {
-				...(reason ? { reason } : {}),
-				...(minutes > 0 ? { minutes } : {}),
-			});
-			onDone("Visitor banned.");
-		} catch (failure) {
-			setError(describeError(failure));
-		}
+		await state.api.ban(visitorId, {
+			...(reason ? { reason } : {}),
+			...(minutes > 0 ? { minutes } : {}),
+		});
+		onDone("Visitor banned.");
 	};
 	return (
-		<form
-			class="inline-form"
-			onSubmit={submit}
-			onKeyDown={(e) => e.key === "Escape" && onCancel()}
-		>
+		<InlineForm submit={submit} onCancel={onCancel}>
 			<label>
 				Reason
 				<input name="reason" maxLength={500} ref={first} />
@@ -196,6 +170,36 @@ function BanForm({ state, visitorId, onDone, onCancel }: FormProps) {
 			<button type="submit" class="danger">
 				Ban visitor
 			</button>
+		</InlineForm>
+	);
+}
+
+/** A form under a visitor's row: Escape or Cancel closes it, and a failure is said under it. */
+function InlineForm({
+	submit,
+	onCancel,
+	children,
+}: {
+	submit: (form: FormData) => Promise<void>;
+	onCancel: () => void;
+	children: ComponentChildren;
+}) {
+	const [error, setError] = useState("");
+	const onSubmit = async (event: Event) => {
+		event.preventDefault();
+		try {
+			await submit(new FormData(event.currentTarget as HTMLFormElement));
+		} catch (failure) {
+			setError(describeError(failure));
+		}
+	};
+	return (
+		<form
+			class="inline-form"
+			onSubmit={onSubmit}
+			onKeyDown={(e) => e.key === "Escape" && onCancel()}
+		>
+			{children}
 			<button type="button" onClick={onCancel}>
 				Cancel
 			</button>

@@ -4,8 +4,7 @@
  * Replies come in request order: the room applies a socket's writes one at a time.
  */
 import { HELLO_TIMEOUT_MS, ServerFrameSchema } from "../src/protocol/wire.ts";
-import type { Chains } from "../durable-objects/chat-chain.ts";
-import type { Offsets } from "../src/protocol/chat.ts";
+import type { Position } from "../src/protocol/offsets.ts";
 import type { ServerFrame } from "../src/protocol/wire.ts";
 
 export type OpenSocket = (url: string) => Promise<WebSocket>;
@@ -77,7 +76,7 @@ export class SocketSession {
 
 	/** The first frame. A room that does not answer in time gets the socket closed (the room would close it too). */
 	hello(
-		hello: { token: string } & Offsets & Chains,
+		hello: { token: string } & Position,
 		timeoutMs = HELLO_TIMEOUT_MS
 	): Promise<Reply> {
 		return this.request({ type: "hello", ...hello }, timeoutMs);

@@ -1,3 +1,4 @@
+import { streamOf } from "../src/protocol/offsets.ts";
 import type { ChatMessage, ChatStatus } from "../src/protocol/chat.ts";
 
 /** What a client keeps of one chat between page loads: enough to rebuild the server from it. */
@@ -131,7 +132,7 @@ export class LocalStorageStore implements ChatStore {
 		const { messages, ...rest } = snapshot;
 		const pages = new Map<string, ChatMessage[]>();
 		for (const m of messages) {
-			const page = `${m.type === 1 ? "v" : "a"}${Math.floor((m.dataOffset - 1) / PAGE_SIZE)}`;
+			const page = `${streamOf(m) === "visitor" ? "v" : "a"}${Math.floor((m.dataOffset - 1) / PAGE_SIZE)}`;
 			const list = pages.get(page);
 			if (list) list.push(m);
 			else pages.set(page, [m]);

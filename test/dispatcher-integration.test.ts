@@ -1,56 +1,31 @@
-import {
-	env,
-	runDurableObjectAlarm,
-	runInDurableObject,
-} from "cloudflare:test";
+/** SPEC §7: the SiteDispatcher routes chats (auto, sticky, manual accepts, capacity) and drains its queue in order. */
 import { describe, expect, it } from "vitest";
-import { siteDispatcher } from "../durable-objects/room-contract.ts";
+import { myChats, online, queue, routedTo } from "./dispatch.ts";
 import {
 	accept,
 	api,
 	createAgent,
 	createSite,
 	eventually,
-	json,
 	poll,
 	send,
 	startChat,
 } from "./helpers.ts";
-import type { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
+import { startWith as startTracked } from "./visitors.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
-import type { AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
-
-const dispatcherOf = (siteId: string) => siteDispatcher(env, siteId);
-
-async function online(
-	siteId: string,
-	token: string,
-	status: "online" | "away" | "offline" = "online"
-) {
-	const res = await api(`/sites/${siteId}/agents/me/status`, {
-		method: "PUT",
-		token,
-		body: json({ status }),
-	});
-	expect(res.status).toBe(200);
-}
-
-async function myChats(siteId: string, token: string): Promise<string[]> {
-	const res = await api(`/sites/${siteId}/agents/me/chats`, { token });
-	expect(res.status).toBe(200);
-	return (await res.json<{ chats: { chatId: string }[] }>()).chats.map(
-		(c) => c.chatId
-	);
-}
-
-async function queue(siteId: string, token: string): Promise<QueueEntry[]> {
-	const res = await api(`/sites/${siteId}/queue`, { token });
-	expect(res.status).toBe(200);
-	return (await res.json<{ waiting: QueueEntry[] }>()).waiting;
-}
 
 const sameMembers = (a: string[], b: string[]) =>
 	a.length === b.length && a.every((x) => b.includes(x));
+
+/** A returning visitor's chat, started with the visitorState it kept. */
+async function startWith(
+	siteId: string,
+	visitorState: string
+): Promise<StartChatResult> {
+	const { status, body } = await startTracked(siteId, visitorState);
+	expect(status).toBe(201);
+	return body;
+}
 
 describe("SiteDispatcher: routing", () => {
 	it("auto mode gives each new chat to the online agent with the most free capacity, with a system message and chatState", async () => {
@@ -59,26 +34,13 @@ describe("SiteDispatcher: routing", () => {
 		const bob = await createAgent(siteId, "Bob", { maxChats: 3 });
 		await online(siteId, alice.token);
 		const first = await startChat(siteId);
-		expect(
-			await eventually(
-				() => myChats(siteId, alice.token),
-				(c) => c.length === 1
-			)
-		).toEqual([first.chatId]);
+		expect(await routedTo(siteId, alice.token, 1)).toEqual([first.chatId]);
 		await online(siteId, bob.token);
 		// Bob has 3 free, Alice 2: Bob gets the next two (then they are equal and Bob waited less), Alice the one after.
 		const second = await startChat(siteId);
-		expect(
-			await eventually(
-				() => myChats(siteId, bob.token),
-				(c) => c.length === 1
-			)
-		).toEqual([second.chatId]);
+		expect(await routedTo(siteId, bob.token, 1)).toEqual([second.chatId]);
 		const third = await startChat(siteId);
-		await eventually(
-			() => myChats(siteId, alice.token),
-			(c) => c.length === 2
-		);
+		await routedTo(siteId, alice.token, 2);
 		expect(await myChats(siteId, alice.token)).toEqual([
 			first.chatId,
 			third.chatId,
@@ -111,10 +73,7 @@ describe("SiteDispatcher: routing", () => {
 		const bob = await createAgent(siteId, "Bob", { maxChats: 5 });
 		await online(siteId, alice.token);
 		const first = await startChat(siteId);
-		await eventually(
-			() => myChats(siteId, alice.token),
-			(c) => c.length === 1
-		);
+		await routedTo(siteId, alice.token, 1);
 		// The visitor learns its last agent from the refreshed visitorState of its chat.
 		const { body } = await poll(siteId, first.chatId, first.token);
 		expect(body.visitorState).toBeTypeOf("string");
@@ -125,28 +84,15 @@ describe("SiteDispatcher: routing", () => {
 		await online(siteId, bob.token); // Bob has far more room, but the visitor comes back to Alice
 		const back = await startWith(siteId, body.visitorState!);
 		expect(back.visitorId).toBe(first.visitorId);
-		await eventually(
-			() => myChats(siteId, alice.token),
-			(c) => c.length === 2
-		);
+		await routedTo(siteId, alice.token, 2);
 		expect(await myChats(siteId, alice.token)).toContain(back.chatId);
 		// Alice is full now: the same visitor's next chat goes to Bob.
 		const full = await startWith(siteId, body.visitorState!);
-		expect(
-			await eventually(
-				() => myChats(siteId, bob.token),
-				(c) => c.length === 1
-			)
-		).toEqual([full.chatId]);
+		expect(await routedTo(siteId, bob.token, 1)).toEqual([full.chatId]);
 		// Alice goes offline: the next one goes to Bob too.
 		await online(siteId, alice.token, "offline");
 		const offline = await startWith(siteId, body.visitorState!);
-		expect(
-			await eventually(
-				() => myChats(siteId, bob.token),
-				(c) => c.length === 2
-			)
-		).toContain(offline.chatId);
+		expect(await routedTo(siteId, bob.token, 2)).toContain(offline.chatId);
 	});
 
 	it("manual mode leaves chats waiting; of two agents accepting at once exactly one wins, the other gets 409", async () => {
@@ -204,12 +150,7 @@ describe("SiteDispatcher: routing", () => {
 		expect(chats.map((c) => c.queuePosition)).toEqual([1, 2, 3, 4]);
 		await online(siteId, alice.token);
 		// The oldest goes first; the others move up one place each.
-		expect(
-			await eventually(
-				() => myChats(siteId, alice.token),
-				(c) => c.length === 1
-			)
-		).toEqual([chats[0]!.chatId]);
+		expect(await routedTo(siteId, alice.token, 1)).toEqual([chats[0]!.chatId]);
 		const positions = async () =>
 			Promise.all(
 				chats
@@ -244,157 +185,3 @@ describe("SiteDispatcher: routing", () => {
 		expect(await queue(siteId, alice.token)).toEqual([]);
 	});
 });
-
-describe("SiteDispatcher: transfer", () => {
-	it("hands a chat to an online agent with room: the room swaps the agents with a system message, the new one reads the whole history", async () => {
-		const siteId = await createSite({
-			routing: { mode: "manual", sticky: false },
-		});
-		const alice = await createAgent(siteId, "Alice");
-		const bob = await createAgent(siteId, "Bob", { maxChats: 1 });
-		const carol = await createAgent(siteId, "Carol");
-		const chat = await startChat(siteId);
-		expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
-		await send(siteId, chat.chatId, chat.token, [0, 1], "my order is late");
-		const transfer = (token: string, toAgentId: string) =>
-			api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, {
-				method: "POST",
-				token,
-				body: json({ toAgentId }),
-			});
-
-		// Bob is offline: 409, nothing changes.
-		const offline = await transfer(alice.token, bob.agentId);
-		expect(offline.status).toBe(409);
-		await online(siteId, bob.token);
-		// Carol is not in the chat: she may not hand it on.
-		await online(siteId, carol.token);
-		expect((await transfer(carol.token, bob.agentId)).status).toBe(403);
-		// Bad input: 400, nothing changes.
-		expect(
-			(
-				await api(`/sites/${siteId}/chats/${chat.chatId}/transfer`, {
-					method: "POST",
-					token: alice.token,
-					body: json({ to: bob.agentId }),
-				})
-			).status
-		).toBe(400);
-		expect(await myChats(siteId, alice.token)).toEqual([chat.chatId]);
-
-		const moved = await transfer(alice.token, bob.agentId);
-		expect(moved.status).toBe(200);
-		expect(await myChats(siteId, alice.token)).toEqual([]);
-		expect(await myChats(siteId, bob.token)).toEqual([chat.chatId]);
-		const history = await poll(siteId, chat.chatId, bob.token);
-		expect(history.status).toBe(200);
-		expect(history.body.messages.map((m) => m.content)).toEqual([
-			"Alice joined the chat",
-			"my order is late",
-			"Alice transferred the chat to Bob",
-		]);
-		// Alice is out of the chat now; Bob is full, so no more transfers to him.
-		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
-		const second = await startChat(siteId);
-		await accept(siteId, second.chatId, alice.token);
-		const full = await api(`/sites/${siteId}/chats/${second.chatId}/transfer`, {
-			method: "POST",
-			token: alice.token,
-			body: json({ toAgentId: bob.agentId }),
-		});
-		expect(full.status).toBe(409);
-		expect((await full.json<{ error: { type: string } }>()).error.type).toBe(
-			"at_capacity"
-		);
-	});
-});
-
-describe("SiteDispatcher: presence and listings", () => {
-	it("times an agent out 60 s after its last heartbeat: offline in the list, no new chats routed to it", async () => {
-		const siteId = await createSite();
-		const alice = await createAgent(siteId, "Alice");
-		await online(siteId, alice.token);
-		const before = await api(`/sites/${siteId}/availability`);
-		expect(await before.json()).toEqual({ online: true, waiting: 0 });
-		// A minute passes without a heartbeat.
-		await runInDurableObject(
-			dispatcherOf(siteId),
-			(instance: SiteDispatcher) => {
-				const state = (
-					instance as unknown as {
-						state: { agents: Map<string, { lastSeen: number }> };
-					}
-				).state;
-				for (const agent of state.agents.values()) agent.lastSeen -= 61_000;
-			}
-		);
-		await runDurableObjectAlarm(dispatcherOf(siteId));
-		const agents = await (
-			await api(`/sites/${siteId}/agents`, { token: alice.token })
-		).json<{ agents: AgentSummary[] }>();
-		expect(agents.agents.map((a) => [a.name, a.status])).toEqual([
-			["Alice", "offline"],
-		]);
-		const chat = await startChat(siteId);
-		expect(chat.status).toBe("waiting");
-		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
-			online: false,
-			waiting: 1,
-		});
-		// Her next heartbeat brings her back, and the waiting chat goes to her.
-		await online(siteId, alice.token);
-		expect(
-			await eventually(
-				() => myChats(siteId, alice.token),
-				(c) => c.length === 1
-			)
-		).toEqual([chat.chatId]);
-	});
-
-	it("lists every agent of the site with presence and free capacity; visitors and bad input are refused", async () => {
-		const siteId = await createSite();
-		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
-		await createAgent(siteId, "Bob", { maxChats: 4 });
-		await online(siteId, alice.token);
-		await startChat(siteId);
-		await eventually(
-			() => myChats(siteId, alice.token),
-			(c) => c.length === 1
-		);
-		const { agents } = await (
-			await api(`/sites/${siteId}/agents`, { token: alice.token })
-		).json<{ agents: AgentSummary[] }>();
-		expect(agents.map((a) => [a.name, a.status, a.maxChats, a.free])).toEqual([
-			["Alice", "online", 2, 1],
-			["Bob", "offline", 4, 4],
-		]);
-		const visitor = await startChat(siteId);
-		for (const path of ["/agents", "/queue", "/agents/me/chats"])
-			expect(
-				(await api(`/sites/${siteId}${path}`, { token: visitor.token })).status
-			).toBe(403);
-		expect(
-			(
-				await api(`/sites/${siteId}/agents/me/status`, {
-					method: "PUT",
-					token: alice.token,
-					body: json({ status: "busy" }),
-				})
-			).status
-		).toBe(400);
-		expect((await api(`/sites/${siteId}/queue`)).status).toBe(401);
-		expect((await api(`/sites/no-such-site/availability`)).status).toBe(404);
-	});
-});
-
-async function startWith(
-	siteId: string,
-	visitorState: string
-): Promise<StartChatResult> {
-	const res = await api(`/sites/${siteId}/chats`, {
-		method: "POST",
-		body: json({ visitor: { name: "Vera" }, visitorState }),
-	});
-	expect(res.status).toBe(201);
-	return res.json<StartChatResult>();
-}

@@ -1,6 +1,7 @@
 /** SPEC §4, §7: visitor tracking, the page socket and invitations, through the real Worker and Durable Objects. */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { dispatcherOf } from "./dispatch.ts";
 import { FrameSocket } from "./frame-socket.ts";
 import {
 	accept,
@@ -12,7 +13,6 @@ import {
 	send,
 } from "./helpers.ts";
 import {
-	dispatcherOf,
 	invite,
 	loseDispatcher,
 	pageSocket,

@@ -4,7 +4,7 @@ import {
 	runInDurableObject,
 } from "cloudflare:test";
 import { expect } from "vitest";
-import { siteDispatcher } from "../durable-objects/room-contract.ts";
+import { dispatcherOf } from "./dispatch.ts";
 import { FrameSocket } from "./frame-socket.ts";
 import { api, json } from "./helpers.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
@@ -13,8 +13,6 @@ import type {
 	VisitorSummary,
 	VisitResult,
 } from "../src/protocol/visitors.ts";
-
-export const dispatcherOf = (siteId: string) => siteDispatcher(env, siteId);
 
 /** A page view, as the loader reports it; it must be taken. */
 export async function visit(

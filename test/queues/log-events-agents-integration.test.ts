@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
 import { fetchVia } from "../client-helpers.ts";
+import { setStatus } from "../dispatch.ts";
 import { FrameSocket } from "../frame-socket.ts";
 import {
 	accept,
@@ -27,13 +28,6 @@ async function aliceInAChat() {
 	expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
 	return { siteId, chat, alice };
 }
-
-const setStatus = (siteId: string, token: string, status: string) =>
-	api(`/sites/${siteId}/agents/me/status`, {
-		method: "PUT",
-		token,
-		body: json({ status }),
-	});
 
 describe("agent log events reach D1", { timeout: 30_000 }, () => {
 	it("agent.savePreference for saved preferences, privateMessage.log for a private message pushed to the other agent's console", async () => {

@@ -68,10 +68,8 @@ export const ErrorBodySchema = z.object({
 
 const queuePosition = () => z.optional(z.number().check(z.int(), z.positive()));
 
-export const ReturnResultSchema = z.object({
-	code: z.union([z.literal(0), z.literal(1), z.literal(-1)]),
-	visitorDataOffset: z.number().check(z.int(), z.gte(-1)),
-	agentDataOffset: z.number().check(z.int(), z.gte(-1)),
+/** What an answer and a sync frame both carry after their code and offsets. */
+const chatNews = {
 	messages: z.array(ChatMessageSchema),
 	chatState: optionalString(),
 	status: z.optional(ChatStatusSchema),
@@ -81,6 +79,13 @@ export const ReturnResultSchema = z.object({
 	queuePosition: queuePosition(),
 	/** When the chat's agents changed: the visitor's refreshed sealed state, for its next chat (SPEC §4). */
 	visitorState: optionalString(),
+};
+
+export const ReturnResultSchema = z.object({
+	code: z.union([z.literal(0), z.literal(1), z.literal(-1)]),
+	visitorDataOffset: z.number().check(z.int(), z.gte(-1)),
+	agentDataOffset: z.number().check(z.int(), z.gte(-1)),
+	...chatNews,
 	error: z.optional(ErrorBodySchema),
 });
 
@@ -119,12 +124,7 @@ export const ServerFrameSchema = z.discriminatedUnion("type", [
 		code: z.union([z.literal(0), z.literal(1)]),
 		visitorDataOffset: int(),
 		agentDataOffset: int(),
-		messages: z.array(ChatMessageSchema),
-		chatState: optionalString(),
-		status: z.optional(ChatStatusSchema),
-		diverged: z.optional(DivergedSchema),
-		queuePosition: queuePosition(),
-		visitorState: optionalString(),
+		...chatNews,
 	}),
 	z.object({
 		type: z.literal("rebuild"),

@@ -1,20 +1,16 @@
-/** Boundary parsing: every body and header is validated before anything else sees it. */
+/** Boundary rules beside validation (src/openapi.ts): body size, content length, and the chat headers' shapes. */
+import { z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "./errors.ts";
 import {
 	AGENT_CHAIN_HEADER,
 	AGENT_OFFSET_HEADER,
-	ChainSchema,
 	MAX_CONTENT_LENGTH,
-	OffsetHeaderSchema,
 	VISITOR_CHAIN_HEADER,
 	VISITOR_OFFSET_HEADER,
 } from "./protocol/chat.ts";
-import { parseJsonText } from "./protocol/json-text.ts";
 import type { Chains } from "../durable-objects/chat-chain.ts";
 import type { Offsets } from "./protocol/chat.ts";
-import type { Context } from "hono";
-import type { z } from "zod";
 
 export const limitBody = (maxSize: number) =>
 	bodyLimit({
@@ -27,23 +23,6 @@ export const limitBody = (maxSize: number) =>
 			);
 		},
 	});
-
-export async function parseJson<S extends z.ZodType>(
-	c: Context,
-	schema: S
-): Promise<z.infer<S>> {
-	const text = parseJsonText(await c.req.text());
-	if (!text.ok) throw new ApiError(400, "invalid_request", text.message);
-	const parsed = schema.safeParse(text.value);
-	if (!parsed.success)
-		throw new ApiError(
-			400,
-			"invalid_request",
-			"body does not match the expected shape",
-			parsed.error.issues
-		);
-	return parsed.data;
-}
 
 /** Oversized content is its own error (413), not a shape error. */
 export function assertContentLength(contents: Iterable<string>): void {
@@ -58,38 +37,61 @@ export function assertContentLength(contents: Iterable<string>): void {
 	}
 }
 
-export function parseOffsets(c: Context): Offsets {
-	const visitor = OffsetHeaderSchema.safeParse(
-		c.req.header(VISITOR_OFFSET_HEADER)
-	);
-	const agent = OffsetHeaderSchema.safeParse(c.req.header(AGENT_OFFSET_HEADER));
-	if (!visitor.success || !agent.success) {
-		throw new ApiError(
-			400,
-			"invalid_request",
-			`${VISITOR_OFFSET_HEADER} and ${AGENT_OFFSET_HEADER} must be non-negative integers`
-		);
-	}
-	return { visitorDataOffset: visitor.data, agentDataOffset: agent.data };
-}
+const OFFSETS_MESSAGE = `${VISITOR_OFFSET_HEADER} and ${AGENT_OFFSET_HEADER} must be non-negative integers`;
 
-/** The caller's chains (SPEC §3): each header optional, and 22 characters of base64url when present. */
-export function parseChains(c: Context): Chains {
+/** A missing offset header is 0; anything else must be a plain non-negative integer (SPEC §3). */
+const offsetHeader = (description: string) =>
+	z
+		.string()
+		.regex(/^\d{1,15}$/, OFFSETS_MESSAGE)
+		.optional()
+		.openapi({ description });
+
+/** Each chain optional, and 22 characters of base64url when present (SPEC §3). */
+const chainHeader = (header: string) =>
+	z
+		.string()
+		.regex(
+			/^[A-Za-z0-9_-]{22}$/,
+			`${header} must be 22 characters of base64url`
+		)
+		.optional()
+		.openapi({
+			description: `The caller's chain of that stream at its offset; absent = not checked.`,
+		});
+
+// hono reads request headers with lower-case names.
+const visitorOffset = VISITOR_OFFSET_HEADER.toLowerCase();
+const agentOffset = AGENT_OFFSET_HEADER.toLowerCase();
+const visitorChain = VISITOR_CHAIN_HEADER.toLowerCase();
+const agentChain = AGENT_CHAIN_HEADER.toLowerCase();
+
+/** The offsets a chat call carries (SPEC §3). */
+export const OffsetHeadersSchema = z.object({
+	[visitorOffset]: offsetHeader(
+		"How much of the visitor stream the caller holds (missing = 0)."
+	),
+	[agentOffset]: offsetHeader(
+		"How much of the agent stream the caller holds (missing = 0)."
+	),
+});
+
+/** The offsets and, optionally, each stream's chain at them (SPEC §3). */
+export const ChatHeadersSchema = OffsetHeadersSchema.extend({
+	[visitorChain]: chainHeader(VISITOR_CHAIN_HEADER),
+	[agentChain]: chainHeader(AGENT_CHAIN_HEADER),
+});
+
+type Headers = Partial<Record<string, string>>;
+
+export const offsetsOf = (headers: Headers): Offsets => ({
+	visitorDataOffset: Number(headers[visitorOffset] ?? 0),
+	agentDataOffset: Number(headers[agentOffset] ?? 0),
+});
+
+export function chainsOf(headers: Headers): Chains {
 	const chains: Chains = {};
-	for (const [header, field] of [
-		[VISITOR_CHAIN_HEADER, "visitorChain"],
-		[AGENT_CHAIN_HEADER, "agentChain"],
-	] as const) {
-		const raw = c.req.header(header);
-		if (raw === undefined) continue;
-		const parsed = ChainSchema.safeParse(raw);
-		if (!parsed.success)
-			throw new ApiError(
-				400,
-				"invalid_request",
-				`${header} must be 22 characters of base64url`
-			);
-		chains[field] = parsed.data;
-	}
+	if (headers[visitorChain]) chains.visitorChain = headers[visitorChain];
+	if (headers[agentChain]) chains.agentChain = headers[agentChain];
 	return chains;
 }

@@ -1,8 +1,9 @@
-import { Hono } from "hono";
 import { consumeBatch } from "../queues/consumer.ts";
 import { cleanUp } from "../queues/retention.ts";
 import { apiCors } from "./cors.ts";
 import { ApiError } from "./errors.ts";
+import { apiDocument } from "./openapi-document.ts";
+import { Api } from "./openapi.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
 import { chats } from "./routes/chats.ts";
@@ -13,15 +14,12 @@ import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
 import { visitors } from "./routes/visitors.ts";
 import { widgetConfig } from "./routes/widget-config.ts";
-import type { AppEnv } from "./auth.ts";
 
 export { ChatRoom } from "../durable-objects/chat-room.ts";
 export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
 export { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 
-export const app = new Hono<AppEnv>()
-	.basePath("/v1")
-	.use(apiCors)
+export const routes = new Api()
 	.route("/", chats)
 	.route("/", agents)
 	.route("/", dispatch)
@@ -31,7 +29,13 @@ export const app = new Hono<AppEnv>()
 	.route("/", consoleConfig)
 	.route("/", widgetConfig)
 	.route("/admin", admin)
-	.route("/debug", debug)
+	.route("/debug", debug);
+
+export const app = new Api()
+	.basePath("/v1")
+	.use(apiCors)
+	.route("/", routes)
+	.route("/", apiDocument(routes))
 	.notFound((c) =>
 		c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404)
 	)

@@ -1,15 +1,17 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { limitBody, parseJson } from "../http.ts";
+import { limitBody } from "../http.ts";
+import { ADMIN, answer, errors } from "../openapi-answers.ts";
+import { Api, jsonBody, pathParams } from "../openapi.ts";
+import { AdminAgentAnswerSchema } from "../protocol/answers.ts";
 import { CreateAgentSchema, UpdateAgentSchema } from "../protocol/chat.ts";
 import { SiteConfigSchema } from "../protocol/site-config.ts";
 import { hashPassword } from "../security/passwords.ts";
 import { putMinimumTokenVersions } from "../security/revocation.ts";
 import { getSiteConfig, putSiteConfig } from "../site-config-cache.ts";
-import { SITE } from "./chats.ts";
+import { SITE, SiteParams } from "./chats.ts";
 import { siteDispatcher } from "./room.ts";
-import type { AppEnv } from "../auth.ts";
 import type { AdminAgent, AgentRole } from "../protocol/chat.ts";
 
 interface AgentRow {
@@ -34,55 +36,113 @@ const adminAgent = (row: AgentRow): AdminAgent => ({
 	disabled: row.disabled === 1,
 });
 
-export const admin = new Hono<AppEnv>()
-	.use(requireAdmin)
-	.put(SITE, limitBody(64 * 1024), async (c) => {
-		const config = await parseJson(c, SiteConfigSchema);
-		await putSiteConfig(c.env.SITE_CONFIG, c.req.param("siteId"), config);
-		return c.json(config);
-	})
-	.get(SITE, async (c) => {
-		const config = await getSiteConfig(
-			c.env.SITE_CONFIG,
-			c.req.param("siteId")
-		);
-		if (!config) throw new ApiError(404, "not_found", "no such site");
-		return c.json(config);
-	})
-	.post(`${SITE}/agents`, limitBody(4096), async (c) => {
-		const siteId = c.req.param("siteId");
-		const input = await parseJson(c, CreateAgentSchema);
-		if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId)))
-			throw new ApiError(404, "not_found", "no such site");
-		const row = await c.env.DB.prepare(
-			`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT DO NOTHING RETURNING ${AGENT_COLUMNS}`
-		)
-			.bind(
-				input.id ?? crypto.randomUUID(),
-				siteId,
-				input.email.toLowerCase(),
-				input.name,
-				await hashPassword(input.password),
-				input.maxChats,
-				input.role,
-				Date.now()
-			)
-			.first<AgentRow>();
-		if (!row)
-			throw new ApiError(
-				409,
-				"conflict",
-				"an agent with this email or id already exists"
-			);
-		return c.json({ agent: adminAgent(row) }, 201);
-	})
-	.patch(
-		`${SITE}/agents/:agentId{[A-Za-z0-9_-]{1,64}}`,
-		limitBody(4096),
+const adminCall = { tags: ["Admin"], security: ADMIN };
+const siteConfig = answer("The site's configuration", SiteConfigSchema);
+
+/** Every admin path takes the admin token, unknown ones too (401 before 404). */
+export const admin = new Api();
+admin.use(requireAdmin);
+admin
+	.endpoint(
+		createRoute({
+			...adminCall,
+			method: "put",
+			path: SITE,
+			summary: "Create or replace a site's configuration",
+			middleware: [limitBody(64 * 1024)],
+			request: { params: SiteParams, body: jsonBody(SiteConfigSchema) },
+			responses: { 200: siteConfig, ...errors(400, 401, 413) },
+		}),
 		async (c) => {
-			const { siteId, agentId } = c.req.param();
-			const input = await parseJson(c, UpdateAgentSchema);
+			const config = c.req.valid("json");
+			await putSiteConfig(
+				c.env.SITE_CONFIG,
+				c.req.valid("param").siteId,
+				config
+			);
+			return c.json(config);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...adminCall,
+			method: "get",
+			path: SITE,
+			summary: "Read a site's configuration",
+			request: { params: SiteParams },
+			responses: { 200: siteConfig, ...errors(401, 404) },
+		}),
+		async (c) => {
+			const config = await getSiteConfig(
+				c.env.SITE_CONFIG,
+				c.req.valid("param").siteId
+			);
+			if (!config) throw new ApiError(404, "not_found", "no such site");
+			return c.json(config);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...adminCall,
+			method: "post",
+			path: `${SITE}/agents`,
+			summary: "Create an agent",
+			middleware: [limitBody(4096)],
+			request: { params: SiteParams, body: jsonBody(CreateAgentSchema) },
+			responses: {
+				201: answer("The agent", AdminAgentAnswerSchema),
+				...errors(400, 401, 404, 409, 413),
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			const input = c.req.valid("json");
+			if (!(await getSiteConfig(c.env.SITE_CONFIG, siteId)))
+				throw new ApiError(404, "not_found", "no such site");
+			const row = await c.env.DB.prepare(
+				`INSERT INTO agents (id, site_id, email, name, password_hash, max_chats, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT DO NOTHING RETURNING ${AGENT_COLUMNS}`
+			)
+				.bind(
+					input.id ?? crypto.randomUUID(),
+					siteId,
+					input.email.toLowerCase(),
+					input.name,
+					await hashPassword(input.password),
+					input.maxChats,
+					input.role,
+					Date.now()
+				)
+				.first<AgentRow>();
+			if (!row)
+				throw new ApiError(
+					409,
+					"conflict",
+					"an agent with this email or id already exists"
+				);
+			return c.json({ agent: adminAgent(row) }, 201);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...adminCall,
+			method: "patch",
+			path: `${SITE}/agents/{agentId}`,
+			summary:
+				"Change an agent; a new password or disabling revokes its tokens",
+			middleware: [limitBody(4096)],
+			request: {
+				params: pathParams("siteId", "agentId"),
+				body: jsonBody(UpdateAgentSchema),
+			},
+			responses: {
+				200: answer("The agent", AdminAgentAnswerSchema),
+				...errors(400, 401, 404, 413),
+			},
+		}),
+		async (c) => {
+			const { siteId, agentId } = c.req.valid("param");
+			const input = c.req.valid("json");
 			// A new password or a disabling revokes every token issued so far (SPEC §6).
 			const revokes = input.password !== undefined || input.disabled === true;
 			const row = await c.env.DB.prepare(

@@ -1,14 +1,15 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
-import { limitBody, parseJson } from "../http.ts";
-import { AgentLoginSchema } from "../protocol/chat.ts";
+import { limitBody } from "../http.ts";
+import { answer, errors, NO_TOKEN } from "../openapi-answers.ts";
+import { Api, jsonBody } from "../openapi.ts";
+import { AgentLoginResultSchema, AgentLoginSchema } from "../protocol/chat.ts";
 import { keyRing } from "../security/keys.ts";
 import { beginLogin } from "../security/login-limits.ts";
 import { verifyPassword } from "../security/passwords.ts";
 import { signAgentToken } from "../security/tokens.ts";
-import { SITE } from "./chats.ts";
-import type { AppEnv } from "../auth.ts";
+import { SITE, SiteParams } from "./chats.ts";
 import type { AgentRole } from "../protocol/chat.ts";
 
 interface AgentRow {
@@ -29,12 +30,23 @@ interface AgentRow {
 const DECOY_HASH =
 	"pbkdf2-sha256$100000$xYbPn7BotqDT-UhG-W90vA$FCDyyFEMHq2jsn90PkxL0LHNCpJD5C93seRhY0mcOxU";
 
-export const agents = new Hono<AppEnv>().post(
-	`${SITE}/agent-sessions`,
-	limitBody(4096),
+export const agents = new Api().endpoint(
+	createRoute({
+		method: "post",
+		path: `${SITE}/agent-sessions`,
+		tags: ["Agent"],
+		summary: "Log in: an agent token for the site",
+		security: NO_TOKEN,
+		middleware: [limitBody(4096)],
+		request: { params: SiteParams, body: jsonBody(AgentLoginSchema) },
+		responses: {
+			200: answer("The agent's token and profile", AgentLoginResultSchema),
+			...errors(400, 401, 413, 429),
+		},
+	}),
 	async (c) => {
-		const siteId = c.req.param("siteId");
-		const { email, password } = await parseJson(c, AgentLoginSchema);
+		const { siteId } = c.req.valid("param");
+		const { email, password } = c.req.valid("json");
 		// Counted before the PBKDF2, so guesses sent in parallel are counted too; a refusal costs none.
 		const attempt = await beginLogin(
 			c.env,

@@ -1,10 +1,8 @@
-import { Hono } from "hono";
-import { z } from "zod";
+/** A chat's calls (SPEC §3, §4, §5): start, send, poll, rebuild, the socket, end, and accept. */
+import { createRoute, z } from "@hono/zod-openapi";
 import { agentRefOf, callerOf } from "../../durable-objects/room-contract.ts";
 import {
-	ROOM_CHAT_HEADER,
 	ROOM_FRAMES_LIMIT_HEADER,
-	ROOM_SITE_HEADER,
 	ROOM_SOCKETS_LIMIT_HEADER,
 } from "../../durable-objects/room-frames.ts";
 import { requireToken } from "../auth.ts";
@@ -12,17 +10,29 @@ import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import {
 	assertContentLength,
+	chainsOf,
+	ChatHeadersSchema,
 	limitBody,
-	parseChains,
-	parseJson,
-	parseOffsets,
+	offsetsOf,
 } from "../http.ts";
 import { admitUpgrade, withinRate } from "../limits.ts";
+import {
+	AGENT,
+	answer,
+	chatTaken,
+	errors,
+	named,
+	NO_TOKEN,
+	returnResult,
+	VISITOR_OR_AGENT,
+} from "../openapi-answers.ts";
+import { Api, pathParams } from "../openapi.ts";
 import {
 	MAX_START_BODY_BYTES,
 	MAX_WAIT_SECONDS,
 	RebuildChatSchema,
 	SendMessageSchema,
+	StartChatResultSchema,
 	StartChatSchema,
 } from "../protocol/chat.ts";
 import { keyRing } from "../security/keys.ts";
@@ -33,28 +43,178 @@ import {
 } from "../security/visitor-state.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
 import { refuseBanned } from "../visitor-bans.ts";
-import { chatRoom, replyFromRoom, siteDispatcher, unwrap } from "./room.ts";
+import {
+	chatRoom,
+	replyFromRoom,
+	siteDispatcher,
+	taken,
+	unwrap,
+} from "./room.ts";
 import type { AppEnv } from "../auth.ts";
 import type { ChatStatus, StartChatResult } from "../protocol/chat.ts";
+import type { RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
 
 const SEND_BODY_LIMIT = 32 * 1024;
 /** 500 messages of 4,000 characters, up to 3 bytes each, plus their envelopes. */
 const REBUILD_BODY_LIMIT = 8 * 1024 * 1024;
 
-const WaitSchema = z
-	.string()
-	.regex(/^\d{1,2}$/)
-	.transform(Number)
-	.pipe(z.number().max(MAX_WAIT_SECONDS))
-	.optional();
+const WAIT_MESSAGE = `wait must be an integer number of seconds from 0 to ${MAX_WAIT_SECONDS}`;
+const WaitQuerySchema = z.object({
+	wait: z
+		.string()
+		.regex(/^\d{1,2}$/, WAIT_MESSAGE)
+		.refine((wait) => Number(wait) <= MAX_WAIT_SECONDS, WAIT_MESSAGE)
+		.optional()
+		.openapi({
+			description: `Long-poll: hold the answer up to this many seconds (at most ${MAX_WAIT_SECONDS}) until something newer exists.`,
+		}),
+});
 
-export const SITE = "/sites/:siteId{[A-Za-z0-9_-]{1,64}}";
-export const CHAT = `${SITE}/chats/:chatId{[0-9a-f-]{36}}`;
+export const SITE = "/sites/{siteId}";
+export const CHAT = `${SITE}/chats/{chatId}`;
+export const SiteParams = pathParams("siteId");
+export const ChatParams = pathParams("siteId", "chatId");
 
-export const chats = new Hono<AppEnv>()
-	.post(`${SITE}/chats`, limitBody(MAX_START_BODY_BYTES), async (c) => {
-		const siteId = c.req.param("siteId");
-		const body = await parseJson(c, StartChatSchema);
+/** A chat call (SPEC §3): the caller's offsets and chains in headers, a ReturnResult back. */
+const chatCall = {
+	tags: ["Chat"],
+	security: VISITOR_OR_AGENT,
+} satisfies Partial<RouteConfig>;
+const chatRequest = { params: ChatParams, headers: ChatHeadersSchema };
+
+/** The caller, its offsets and chains, and its room, for a chat call. */
+function roomCall(
+	c: Context<AppEnv>,
+	{ siteId, chatId }: { siteId: string; chatId: string },
+	headers: Partial<Record<string, string>> = {}
+) {
+	return {
+		room: chatRoom(c.env, siteId, chatId),
+		caller: callerOf(c.get("claims"), siteId, chatId),
+		offsets: offsetsOf(headers),
+		chains: chainsOf(headers),
+	};
+}
+
+const start = createRoute({
+	method: "post",
+	path: `${SITE}/chats`,
+	tags: ["Chat"],
+	summary: "Start a chat",
+	security: NO_TOKEN,
+	middleware: [limitBody(MAX_START_BODY_BYTES)],
+	request: {
+		params: SiteParams,
+		body: { content: { "application/json": { schema: StartChatSchema } } },
+	},
+	responses: {
+		201: answer(
+			"The chat, its visitor token and sealed state",
+			named("StartChatResult", StartChatResultSchema)
+		),
+		...errors(400, 403, 404, 413, 429),
+	},
+});
+
+const send = createRoute({
+	...chatCall,
+	path: `${CHAT}/messages`,
+	method: "post",
+	summary: "Send a message",
+	middleware: [limitBody(SEND_BODY_LIMIT), requireToken],
+	request: {
+		...chatRequest,
+		body: { content: { "application/json": { schema: SendMessageSchema } } },
+	},
+	responses: {
+		200: returnResult("The room's answer (code 0, or 1: rebuild first)"),
+		...errors(400, 401, 403, 404, 409, 413, 429),
+	},
+});
+
+const poll = createRoute({
+	...chatCall,
+	path: `${CHAT}/messages`,
+	method: "get",
+	summary: "Poll (heartbeat or long-poll)",
+	middleware: [requireToken],
+	request: { ...chatRequest, query: WaitQuerySchema },
+	responses: {
+		200: returnResult("What the caller lacks, or a call to rebuild"),
+		...errors(400, 401, 403, 404),
+	},
+});
+
+const rebuild = createRoute({
+	...chatCall,
+	path: `${CHAT}/rebuild`,
+	method: "post",
+	summary: "Rebuild the room's chat from the caller's copy (SPEC §3)",
+	middleware: [limitBody(REBUILD_BODY_LIMIT), requireToken],
+	request: {
+		params: ChatParams,
+		body: { content: { "application/json": { schema: RebuildChatSchema } } },
+	},
+	responses: {
+		200: returnResult("The merged chat"),
+		...errors(400, 401, 403, 404, 409, 413),
+	},
+});
+
+const end = createRoute({
+	...chatCall,
+	path: `${CHAT}/end`,
+	method: "post",
+	summary: "End the chat (idempotent)",
+	middleware: [limitBody(1024), requireToken],
+	request: chatRequest,
+	responses: {
+		200: returnResult("The ended chat"),
+		...errors(400, 401, 403, 404, 413),
+	},
+});
+
+const accept = createRoute({
+	method: "post",
+	path: `${CHAT}/accept`,
+	tags: ["Agent"],
+	summary: "Take a waiting chat",
+	security: AGENT,
+	middleware: [limitBody(1024), requireToken],
+	request: { params: ChatParams },
+	responses: {
+		200: chatTaken(
+			"The chat and its state, which now lists the agent; or the room's code 1"
+		),
+		...errors(401, 403, 404, 409, 413),
+	},
+});
+
+export const chatSocket = createRoute({
+	method: "get",
+	path: `${CHAT}/ws`,
+	tags: ["Chat"],
+	summary: "The chat's WebSocket (SPEC §5)",
+	description: `Upgrades to a WebSocket handed to the chat's room. Frames are JSON text with a \`type\`.
+Client → server: \`hello\` first, within 10 s, with the token (never in the URL), the offsets, optional chains and chatState;
+\`send\` \`{message: {id, content, canned?}, visitorDataOffset?, agentDataOffset?, visitorChain?, agentChain?}\`; \`rebuild\` (a RebuildChat);
+\`typing\` \`{on}\`; \`read\` \`{visitorDataOffset, agentDataOffset}\`; and the text \`ping\` (answered \`pong\`).
+Server → client: \`sync\` (a ReturnResult), \`rebuild\` \`{visitorDataOffset, agentDataOffset}\` (−1/−1 = full), \`ack\` \`{id, dataOffset, sendTime, mac}\`,
+\`message\` \`{message}\`, \`typing\`, \`read\`, \`state\` \`{chatState, status, queuePosition?, visitorState?}\`, \`ended\`, \`error\` \`{id?, error}\`.
+A socket that fails auth is closed with 4401; a malformed frame gets an error frame.`,
+	security: NO_TOKEN,
+	request: { params: ChatParams },
+	responses: {
+		101: { description: "Switching Protocols: the socket is the room's" },
+		...errors(404, 426, 429),
+	},
+});
+
+export const chats = new Api()
+	.endpoint(start, async (c) => {
+		const { siteId } = c.req.valid("param");
+		const body = c.req.valid("json");
 		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
 		if (!config) throw new ApiError(404, "not_found", "no such site");
 		const known =
@@ -126,73 +286,40 @@ export const chats = new Hono<AppEnv>()
 		};
 		return c.json(result, 201);
 	})
-	.post(
-		`${CHAT}/messages`,
-		limitBody(SEND_BODY_LIMIT),
-		requireToken,
-		async (c) => {
-			const { siteId, chatId } = c.req.param();
-			const offsets = parseOffsets(c);
-			const body = await parseJson(c, SendMessageSchema);
-			assertContentLength([body.content]);
-			const chains = parseChains(c);
-			const caller = callerOf(c.get("claims"), siteId, chatId);
-			return replyFromRoom(
-				c,
-				await chatRoom(c.env, siteId, chatId).send(
-					caller,
-					offsets,
-					body,
-					chains
-				)
-			);
-		}
-	)
-	.get(`${CHAT}/messages`, requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const offsets = parseOffsets(c);
-		const wait = WaitSchema.safeParse(c.req.query("wait"));
-		if (!wait.success)
-			throw new ApiError(
-				400,
-				"invalid_request",
-				`wait must be an integer number of seconds from 0 to ${MAX_WAIT_SECONDS}`
-			);
-		const chains = parseChains(c);
-		const caller = callerOf(c.get("claims"), siteId, chatId);
+	.endpoint(send, async (c) => {
+		const { room, caller, offsets, chains } = roomCall(
+			c,
+			c.req.valid("param"),
+			c.req.valid("header")
+		);
+		const body = c.req.valid("json");
+		assertContentLength([body.content]);
+		return replyFromRoom(c, await room.send(caller, offsets, body, chains));
+	})
+	.endpoint(poll, async (c) => {
+		const { room, caller, offsets, chains } = roomCall(
+			c,
+			c.req.valid("param"),
+			c.req.valid("header")
+		);
+		const wait = Number(c.req.valid("query").wait ?? 0);
 		return replyFromRoom(
 			c,
-			await chatRoom(c.env, siteId, chatId).poll(
-				caller,
-				offsets,
-				(wait.data ?? 0) * 1000,
-				chains
-			)
+			await room.poll(caller, offsets, wait * 1000, chains)
 		);
 	})
-	.post(
-		`${CHAT}/rebuild`,
-		limitBody(REBUILD_BODY_LIMIT),
-		requireToken,
-		async (c) => {
-			const { siteId, chatId } = c.req.param();
-			const body = await parseJson(c, RebuildChatSchema);
-			assertContentLength(body.messages.map((m) => m.content));
-			const caller = callerOf(c.get("claims"), siteId, chatId);
-			return replyFromRoom(
-				c,
-				await chatRoom(c.env, siteId, chatId).rebuild(caller, body)
-			);
-		}
-	)
-	.get(`${CHAT}/ws`, async (c) => {
-		const { siteId, chatId } = c.req.param();
+	.endpoint(rebuild, async (c) => {
+		const { room, caller } = roomCall(c, c.req.valid("param"));
+		const body = c.req.valid("json");
+		assertContentLength(body.messages.map((m) => m.content));
+		return replyFromRoom(c, await room.rebuild(caller, body));
+	})
+	.endpoint(chatSocket, async (c) => {
+		const { siteId, chatId } = c.req.valid("param");
 		const { config, forward } = await admitUpgrade(c, siteId);
 		// The token comes in the hello frame, not the URL (where logs would keep it); the room checks it.
 		return chatRoom(c.env, siteId, chatId).fetch(
 			forward({
-				[ROOM_SITE_HEADER]: siteId,
-				[ROOM_CHAT_HEADER]: chatId,
 				[ROOM_SOCKETS_LIMIT_HEADER]: String(config.limits.socketsPerChat),
 				[ROOM_FRAMES_LIMIT_HEADER]: String(
 					config.limits.framesPerSecondPerSocket
@@ -200,28 +327,23 @@ export const chats = new Hono<AppEnv>()
 			})
 		);
 	})
-	.post(`${CHAT}/end`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const offsets = parseOffsets(c);
-		const chains = parseChains(c);
-		const caller = callerOf(c.get("claims"), siteId, chatId);
-		return replyFromRoom(
+	.endpoint(end, async (c) => {
+		const { room, caller, offsets, chains } = roomCall(
 			c,
-			await chatRoom(c.env, siteId, chatId).end(caller, offsets, chains)
+			c.req.valid("param"),
+			c.req.valid("header")
 		);
+		return replyFromRoom(c, await room.end(caller, offsets, chains));
 	})
-	.post(`${CHAT}/accept`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
+	.endpoint(accept, async (c) => {
+		const { siteId, chatId } = c.req.valid("param");
 		const agent = agentRefOf(c.get("claims"));
 		if (!agent)
 			throw new ApiError(403, "forbidden", "only agents accept chats");
 		// Through the dispatcher (SPEC §7), which counts the agent's load; the room has the last word.
-		const answer = await siteDispatcher(c.env, siteId).accept(
-			siteId,
-			agent,
-			chatId
-		);
-		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
 		// A room that lost the chat answers code 1: the visitor's next call rebuilds it.
-		return replyFromRoom(c, answer);
+		return taken(
+			c,
+			await siteDispatcher(c.env, siteId).accept(siteId, agent, chatId)
+		);
 	});

@@ -3,10 +3,13 @@
  * `--var DEBUG_ROUTES:true` (scripts/start.mjs does so with DEBUG_ROUTES=1), never in wrangler.toml.
  * Otherwise every path here is a 404, as if it did not exist; when on, it takes the admin token.
  */
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import { requireAdmin } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { CHAT } from "./chats.ts";
+import { ADMIN, errors } from "../openapi-answers.ts";
+import { Api } from "../openapi.ts";
+import { CHAT, ChatParams } from "./chats.ts";
 import { chatRoom } from "./room.ts";
 import type { AppEnv } from "../auth.ts";
 
@@ -19,18 +22,35 @@ declare global {
 	}
 }
 
-export const debug = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		if (c.env.DEBUG_ROUTES !== "true")
-			throw new ApiError(404, "not_found", "no such endpoint");
-		await next();
-	})
-	.use(requireAdmin)
-	.post(`${CHAT}/evict`, async (c) => {
-		const { siteId, chatId } = c.req.param();
+const debugOnly = createMiddleware<AppEnv>(async (c, next) => {
+	if (c.env.DEBUG_ROUTES !== "true")
+		throw new ApiError(404, "not_found", "no such endpoint");
+	await next();
+});
+
+export const debug = new Api().endpoint(
+	createRoute({
+		method: "post",
+		path: `${CHAT}/evict`,
+		tags: ["Debug"],
+		summary:
+			"Reset the chat's room, as an eviction does (local chaos runs only)",
+		description:
+			"A 404 unless `wrangler dev` was given `--var DEBUG_ROUTES:true`.",
+		security: ADMIN,
+		middleware: [debugOnly, requireAdmin],
+		request: { params: ChatParams },
+		responses: {
+			204: { description: "The room was reset" },
+			...errors(401, 404),
+		},
+	}),
+	async (c) => {
+		const { siteId, chatId } = c.req.valid("param");
 		// The abort resets the object, as an eviction does, and makes this very call fail: that is the point.
 		await chatRoom(c.env, siteId, chatId)
 			.abortForChaos()
 			.catch(() => undefined);
 		return c.body(null, 204);
-	});
+	}
+);

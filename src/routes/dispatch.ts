@@ -1,21 +1,44 @@
-import { Hono } from "hono";
-import { DISPATCHER_SITE_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
-import { agentRefOf } from "../../durable-objects/room-contract.ts";
+import { createRoute } from "@hono/zod-openapi";
+import {
+	agentCaller,
+	agentRefOf,
+} from "../../durable-objects/room-contract.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { limitBody, parseJson } from "../http.ts";
+import { limitBody } from "../http.ts";
 import { admitUpgrade } from "../limits.ts";
+import {
+	AGENT,
+	answer,
+	chatTaken,
+	errors,
+	named,
+	NO_TOKEN,
+	OFFSET_ANSWER_HEADERS,
+	returnResult,
+} from "../openapi-answers.ts";
+import { Api, jsonBody } from "../openapi.ts";
+import {
+	AgentChatsSchema,
+	AgentListSchema,
+	AvailabilitySchema,
+	InvitedSchema,
+	StatusAnswerSchema,
+	WaitingListSchema,
+} from "../protocol/answers.ts";
+import { ReturnResultSchema } from "../protocol/chat.ts";
 import {
 	InviteAgentSchema,
 	SetStatusSchema,
 	TransferSchema,
 } from "../protocol/dispatch.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { CHAT, SITE } from "./chats.ts";
-import { chatRoom, replyFromRoom, siteDispatcher } from "./room.ts";
-import type { AgentRef, Caller } from "../../durable-objects/room-contract.ts";
+import { CHAT, ChatParams, SITE, SiteParams } from "./chats.ts";
+import { chatRoom, replyFromRoom, siteDispatcher, taken } from "./room.ts";
+import type { AgentRef } from "../../durable-objects/room-contract.ts";
 import type { AppEnv } from "../auth.ts";
 import type { AgentSummary } from "../protocol/dispatch.ts";
+import type { RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
 /** The SiteDispatcher's endpoints (SPEC §4, §7): presence, the queue, availability, agents, transfer, the agent socket. */
@@ -33,127 +56,271 @@ async function knownSite(c: Context<AppEnv>, siteId: string): Promise<void> {
 		throw new ApiError(404, "not_found", "no such site");
 }
 
-export const dispatch = new Hono<AppEnv>()
-	.get(`${SITE}/availability`, async (c) => {
-		const siteId = c.req.param("siteId");
-		await knownSite(c, siteId);
-		return c.json(await siteDispatcher(c.env, siteId).availability());
-	})
-	.put(`${SITE}/agents/me/status`, limitBody(1024), requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		const agent = agentOf(c);
-		const { status } = await parseJson(c, SetStatusSchema);
-		return c.json(
-			await siteDispatcher(c.env, siteId).setStatus(siteId, agent, status)
-		);
-	})
-	.get(`${SITE}/queue`, requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		agentOf(c);
-		return c.json({
-			waiting: await siteDispatcher(c.env, siteId).waitingList(),
-		});
-	})
-	.get(`${SITE}/agents`, requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		agentOf(c);
-		// Every agent of the site (D1), with the presence the dispatcher has for it; one it has not heard of is offline.
-		const [rows, presence] = await Promise.all([
-			c.env.DB.prepare(
-				`SELECT id, name, role, max_chats FROM agents WHERE site_id = ? AND disabled = 0 ORDER BY name`
-			)
-				.bind(siteId)
-				.all<{
-					id: string;
-					name: string;
-					role: AgentSummary["role"];
-					max_chats: number;
-				}>(),
-			siteDispatcher(c.env, siteId).presence(),
-		]);
-		const live = new Map(presence.map((a) => [a.id, a]));
-		const agents: AgentSummary[] = rows.results.map((r) => {
-			const seen = live.get(r.id);
-			return {
-				id: r.id,
-				name: r.name,
-				role: r.role,
-				status: seen?.status ?? "offline",
-				maxChats: r.max_chats,
-				free: seen?.free ?? r.max_chats,
-			};
-		});
-		return c.json({ agents });
-	})
-	.get(`${SITE}/agents/me/chats`, requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		const agent = agentOf(c);
-		return c.json({
-			chats: await siteDispatcher(c.env, siteId).chatsOf(agent.id),
-		});
-	})
-	.get(`${SITE}/agents/me/ws`, async (c) => {
-		const siteId = c.req.param("siteId");
-		const { forward } = await admitUpgrade(c, siteId);
-		// The token comes in the hello frame, as on a chat socket.
-		return siteDispatcher(c.env, siteId).fetch(
-			forward({ [DISPATCHER_SITE_HEADER]: siteId })
-		);
-	})
-	.post(`${CHAT}/join`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const answer = await siteDispatcher(c.env, siteId).join(
-			siteId,
-			agentOf(c),
-			chatId
-		);
-		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
-		return replyFromRoom(c, answer);
-	})
-	.post(`${CHAT}/monitor`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const agent = agentOf(c);
-		if (agent.role !== "supervisor")
-			throw new ApiError(403, "forbidden", "only supervisors monitor chats");
-		// Monitoring changes nothing in the chat: the supervisor reads it (poll, socket) as any chat of its site, and cannot send.
-		const caller: Caller = {
-			role: "agent",
-			id: agent.id,
-			name: agent.name,
-			siteId,
-			chatId,
-			agentRole: agent.role,
-		};
-		return replyFromRoom(
-			c,
-			await chatRoom(c.env, siteId, chatId).poll(caller, {
-				visitorDataOffset: 0,
-				agentDataOffset: 0,
-			})
-		);
-	})
-	.post(`${CHAT}/invite`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const { agentId } = await parseJson(c, InviteAgentSchema);
-		const answer = await siteDispatcher(c.env, siteId).inviteToChat(
-			siteId,
-			agentOf(c),
-			chatId,
-			agentId
-		);
-		if ("chatId" in answer) return c.json(answer, 200);
-		return replyFromRoom(c, answer);
-	})
-	.post(`${CHAT}/transfer`, limitBody(1024), requireToken, async (c) => {
-		const { siteId, chatId } = c.req.param();
-		const agent = agentOf(c);
-		const { toAgentId } = await parseJson(c, TransferSchema);
-		const answer = await siteDispatcher(c.env, siteId).transfer(
-			siteId,
-			agent,
-			chatId,
-			toAgentId
-		);
-		if ("chatState" in answer && "chatId" in answer) return c.json(answer, 200);
-		return replyFromRoom(c, answer);
-	});
+const agentCall = {
+	tags: ["Agent"],
+	security: AGENT,
+	middleware: [requireToken],
+	request: { params: SiteParams },
+} satisfies Partial<RouteConfig>;
+const chatAction = {
+	...agentCall,
+	middleware: [limitBody(1024), requireToken],
+	request: { params: ChatParams },
+} satisfies Partial<RouteConfig>;
+const agentErrors = errors(401, 403);
+
+export const dispatch = new Api()
+	.endpoint(
+		createRoute({
+			method: "get",
+			path: `${SITE}/availability`,
+			tags: ["Visitor"],
+			summary: "Whether an agent is online, and how many chats wait",
+			security: NO_TOKEN,
+			request: { params: SiteParams },
+			responses: {
+				200: answer("Availability", AvailabilitySchema),
+				...errors(404),
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			await knownSite(c, siteId);
+			return c.json(await siteDispatcher(c.env, siteId).availability());
+		}
+	)
+	.endpoint(
+		createRoute({
+			...agentCall,
+			method: "put",
+			path: `${SITE}/agents/me/status`,
+			summary: "Set the agent's status",
+			middleware: [limitBody(1024), requireToken],
+			request: { params: SiteParams, body: jsonBody(SetStatusSchema) },
+			responses: {
+				200: answer("The status now", StatusAnswerSchema),
+				...errors(400, 401, 403, 413),
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			const agent = agentOf(c);
+			const { status } = c.req.valid("json");
+			return c.json(
+				await siteDispatcher(c.env, siteId).setStatus(siteId, agent, status)
+			);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...agentCall,
+			method: "get",
+			path: `${SITE}/queue`,
+			summary: "The waiting chats, oldest first",
+			responses: {
+				200: answer("The queue", WaitingListSchema),
+				...agentErrors,
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			agentOf(c);
+			return c.json({
+				waiting: await siteDispatcher(c.env, siteId).waitingList(),
+			});
+		}
+	)
+	.endpoint(
+		createRoute({
+			...agentCall,
+			method: "get",
+			path: `${SITE}/agents`,
+			summary: "The site's agents, with presence and free capacity",
+			responses: {
+				200: answer("The agents", AgentListSchema),
+				...agentErrors,
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			agentOf(c);
+			// Every agent of the site (D1), with the presence the dispatcher has for it; one it has not heard of is offline.
+			const [rows, presence] = await Promise.all([
+				c.env.DB.prepare(
+					`SELECT id, name, role, max_chats FROM agents WHERE site_id = ? AND disabled = 0 ORDER BY name`
+				)
+					.bind(siteId)
+					.all<{
+						id: string;
+						name: string;
+						role: AgentSummary["role"];
+						max_chats: number;
+					}>(),
+				siteDispatcher(c.env, siteId).presence(),
+			]);
+			const live = new Map(presence.map((a) => [a.id, a]));
+			const agents: AgentSummary[] = rows.results.map((r) => {
+				const seen = live.get(r.id);
+				return {
+					id: r.id,
+					name: r.name,
+					role: r.role,
+					status: seen?.status ?? "offline",
+					maxChats: r.max_chats,
+					free: seen?.free ?? r.max_chats,
+				};
+			});
+			return c.json({ agents });
+		}
+	)
+	.endpoint(
+		createRoute({
+			...agentCall,
+			method: "get",
+			path: `${SITE}/agents/me/chats`,
+			summary: "The caller's live chats",
+			responses: {
+				200: answer("The chats", AgentChatsSchema),
+				...agentErrors,
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			const agent = agentOf(c);
+			return c.json({
+				chats: await siteDispatcher(c.env, siteId).chatsOf(agent.id),
+			});
+		}
+	)
+	.endpoint(
+		createRoute({
+			method: "get",
+			path: `${SITE}/agents/me/ws`,
+			tags: ["Agent"],
+			summary: "The agent socket (SPEC §7)",
+			description: `Upgrades to a WebSocket handed to the site's dispatcher. Client → server: \`hello\` \`{token, status?, chats?}\` first (the token never in the URL),
+then \`status\` \`{status}\` and \`accept\` \`{chatId}\`. Server → client: \`presence\` \`{agents}\`, \`queue\` \`{waiting}\`, \`assigned\` and \`accepted\` \`{chatId, chatState}\`,
+\`released\` \`{chatId, reason}\`, \`invited\` \`{chatId, by}\`, \`private\` \`{from, message}\`, \`error\` \`{chatId?, error}\`.`,
+			security: NO_TOKEN,
+			request: { params: SiteParams },
+			responses: {
+				101: {
+					description: "Switching Protocols: the socket is the dispatcher's",
+				},
+				...errors(404, 426, 429),
+			},
+		}),
+		async (c) => {
+			const siteId = c.req.valid("param").siteId;
+			const { forward } = await admitUpgrade(c, siteId);
+			// The token comes in the hello frame, as on a chat socket.
+			return siteDispatcher(c.env, siteId).fetch(forward({}));
+		}
+	)
+	.endpoint(
+		createRoute({
+			...chatAction,
+			method: "post",
+			path: `${CHAT}/join`,
+			summary: "A supervisor, or an invited agent, joins the chat",
+			responses: {
+				200: chatTaken("The chat joined, or the room's code 1"),
+				...errors(401, 403, 404, 409, 413),
+			},
+		}),
+		async (c) => {
+			const { siteId, chatId } = c.req.valid("param");
+			return taken(
+				c,
+				await siteDispatcher(c.env, siteId).join(siteId, agentOf(c), chatId)
+			);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...chatAction,
+			method: "post",
+			path: `${CHAT}/monitor`,
+			summary: "A supervisor watches the chat without joining",
+			responses: {
+				200: returnResult("The chat as the supervisor may read it"),
+				...errors(401, 403, 404, 413),
+			},
+		}),
+		async (c) => {
+			const { siteId, chatId } = c.req.valid("param");
+			const agent = agentOf(c);
+			if (agent.role !== "supervisor")
+				throw new ApiError(403, "forbidden", "only supervisors monitor chats");
+			// Monitoring changes nothing in the chat: the supervisor reads it (poll, socket) as any chat of its site, and cannot send.
+			return replyFromRoom(
+				c,
+				await chatRoom(c.env, siteId, chatId).poll(
+					agentCaller(agent, siteId, chatId),
+					{ visitorDataOffset: 0, agentDataOffset: 0 }
+				)
+			);
+		}
+	)
+	.endpoint(
+		createRoute({
+			...chatAction,
+			method: "post",
+			path: `${CHAT}/invite`,
+			summary: "Invite another agent to the chat, who may then join",
+			request: { params: ChatParams, body: jsonBody(InviteAgentSchema) },
+			responses: {
+				200: answer(
+					"The invitation was sent",
+					{
+						anyOf: [
+							named("Invited", InvitedSchema),
+							named("ReturnResult", ReturnResultSchema),
+						],
+					},
+					OFFSET_ANSWER_HEADERS
+				),
+				...errors(400, 401, 403, 404, 409, 413),
+			},
+		}),
+		async (c) => {
+			const { siteId, chatId } = c.req.valid("param");
+			const { agentId } = c.req.valid("json");
+			const answer = await siteDispatcher(c.env, siteId).inviteToChat(
+				siteId,
+				agentOf(c),
+				chatId,
+				agentId
+			);
+			return taken(c, answer, "chatId");
+		}
+	)
+	.endpoint(
+		createRoute({
+			...chatAction,
+			method: "post",
+			path: `${CHAT}/transfer`,
+			summary: "Hand the chat to another agent",
+			request: { params: ChatParams, body: jsonBody(TransferSchema) },
+			responses: {
+				200: chatTaken(
+					"The chat as the new agent takes it, or the room's code 1"
+				),
+				...errors(400, 401, 403, 404, 409, 413),
+			},
+		}),
+		async (c) => {
+			const { siteId, chatId } = c.req.valid("param");
+			const agent = agentOf(c);
+			const { toAgentId } = c.req.valid("json");
+			return taken(
+				c,
+				await siteDispatcher(c.env, siteId).transfer(
+					siteId,
+					agent,
+					chatId,
+					toAgentId
+				)
+			);
+		}
+	);

@@ -2,25 +2,46 @@
  * Persisted transcripts, read back from D1 (SPEC §4): an agent sees the chats it took part in (SPEC §7),
  * a supervisor every chat of its site.
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, z } from "@hono/zod-openapi";
 import { inDisplayOrder } from "../../durable-objects/chat-model.ts";
 import { agentRefOf } from "../../durable-objects/room-contract.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { SITE } from "./chats.ts";
+import { AGENT, answer, errors } from "../openapi-answers.ts";
+import { Api } from "../openapi.ts";
+import { HistoryChatSchema, HistoryPageSchema } from "../protocol/answers.ts";
+import { ChatParams, SITE, SiteParams } from "./chats.ts";
 import type { AppEnv } from "../auth.ts";
 import type { TranscriptMessage } from "../protocol/events.ts";
 
+const QUERY_MESSAGE =
+	"limit is 1 to 100; before is the next cursor of a previous page";
 const ListQuerySchema = z.object({
-	limit: z.coerce.number().int().min(1).max(100).default(50),
-	/** The `next` of the previous page: `<endTime>_<chatId>`. */
+	limit: z
+		.string()
+		.regex(/^\d{1,3}$/, QUERY_MESSAGE)
+		.refine((n) => Number(n) >= 1 && Number(n) <= 100, QUERY_MESSAGE)
+		.optional()
+		.openapi({
+			description: "At most this many chats (1 to 100, 50 if left out).",
+		}),
 	before: z
 		.string()
-		.regex(/^\d{1,15}_[0-9a-f-]{36}$/)
-		.optional(),
-	/** Words to find in the visitor's name or email, or in a message of the chat. */
-	q: z.string().trim().min(1).max(100).optional(),
+		.regex(/^\d{1,15}_[0-9a-f-]{36}$/, QUERY_MESSAGE)
+		.optional()
+		.openapi({
+			description: "The `next` of the previous page: `<endTime>_<chatId>`.",
+		}),
+	q: z
+		.string()
+		.trim()
+		.min(1, QUERY_MESSAGE)
+		.max(100, QUERY_MESSAGE)
+		.optional()
+		.openapi({
+			description:
+				"Words to find in the visitor's name or email, or in a message of the chat.",
+		}),
 });
 
 /** A LIKE pattern that matches `text` literally anywhere (`\\` escapes % and _). */
@@ -62,75 +83,97 @@ function summary(row: ChatRow) {
 	};
 }
 
-export const history = new Hono<AppEnv>()
-	.get(`${SITE}/history/chats`, requireToken, async (c) => {
-		const siteId = c.req.param("siteId");
-		const reader = readerOf(c.get("claims"));
-		const query = ListQuerySchema.safeParse(c.req.query());
-		if (!query.success)
-			throw new ApiError(
-				400,
-				"invalid_request",
-				"limit is 1 to 100; before is the next cursor of a previous page",
-				query.error.issues
-			);
-		const { limit, before, q } = query.data;
-		const like = q === undefined ? null : containing(q);
-		const [endTime, chatId] = before
-			? [
-					Number(before.slice(0, before.indexOf("_"))),
-					before.slice(before.indexOf("_") + 1),
-				]
-			: [Number.MAX_SAFE_INTEGER, ""];
-		const matches = `(? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
+const historyCall = {
+	tags: ["Agent"],
+	security: AGENT,
+	middleware: [requireToken],
+};
+
+export const history = new Api()
+	.endpoint(
+		createRoute({
+			...historyCall,
+			method: "get",
+			path: `${SITE}/history/chats`,
+			summary: "Persisted chats, newest first",
+			request: { params: SiteParams, query: ListQuerySchema },
+			responses: {
+				200: answer("A page of chats", HistoryPageSchema),
+				...errors(400, 401, 403),
+			},
+		}),
+		async (c) => {
+			const { siteId } = c.req.valid("param");
+			const reader = readerOf(c.get("claims"));
+			const query = c.req.valid("query");
+			const { before, q } = query;
+			const limit = Number(query.limit ?? 50);
+			const like = q === undefined ? null : containing(q);
+			const [endTime, chatId] = before
+				? [
+						Number(before.slice(0, before.indexOf("_"))),
+						before.slice(before.indexOf("_") + 1),
+					]
+				: [Number.MAX_SAFE_INTEGER, ""];
+			const matches = `(? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
 			 OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))`;
-		// Newest first, on an index: the site's chats (chats_by_site_end) for a supervisor, the agent's own (chat_agents) otherwise.
-		const statement = reader.supervisor
-			? c.env.DB.prepare(
-					`SELECT ${COLUMNS} FROM chats ${WITH_RATING}
+			// Newest first, on an index: the site's chats (chats_by_site_end) for a supervisor, the agent's own (chat_agents) otherwise.
+			const statement = reader.supervisor
+				? c.env.DB.prepare(
+						`SELECT ${COLUMNS} FROM chats ${WITH_RATING}
 					 WHERE chats.site_id = ? AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?)) AND ${matches}
 					 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`
-				).bind(
-					siteId,
-					endTime,
-					endTime,
-					before ? chatId : "~",
-					like,
-					like,
-					like,
-					like,
-					limit + 1
-				)
-			: c.env.DB.prepare(
-					`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
+					).bind(
+						siteId,
+						endTime,
+						endTime,
+						before ? chatId : "~",
+						like,
+						like,
+						like,
+						like,
+						limit + 1
+					)
+				: c.env.DB.prepare(
+						`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
 					 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?)) AND ${matches}
 					 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`
-				).bind(
-					siteId,
-					reader.agentId,
-					endTime,
-					endTime,
-					before ? chatId : "~",
-					like,
-					like,
-					like,
-					like,
-					limit + 1
-				);
-		const { results } = await statement.all<ChatRow>();
-		const page = results.slice(0, limit);
-		const last = page.at(-1);
-		return c.json({
-			chats: page.map(summary),
-			next:
-				results.length > limit && last ? `${last.end_time}_${last.id}` : null,
-		});
-	})
-	.get(
-		`${SITE}/history/chats/:chatId{[0-9a-f-]{36}}`,
-		requireToken,
+					).bind(
+						siteId,
+						reader.agentId,
+						endTime,
+						endTime,
+						before ? chatId : "~",
+						like,
+						like,
+						like,
+						like,
+						limit + 1
+					);
+			const { results } = await statement.all<ChatRow>();
+			const page = results.slice(0, limit);
+			const last = page.at(-1);
+			return c.json({
+				chats: page.map(summary),
+				next:
+					results.length > limit && last ? `${last.end_time}_${last.id}` : null,
+			});
+		}
+	)
+	.endpoint(
+		createRoute({
+			...historyCall,
+			method: "get",
+			path: `${SITE}/history/chats/{chatId}`,
+			summary: "One persisted chat: its transcript, wrap-ups and rating",
+			request: { params: ChatParams },
+			responses: {
+				200: answer("The chat", HistoryChatSchema),
+				...errors(401, 403, 404),
+			},
+		}),
 		async (c) => {
-			const { siteId, chatId } = c.req.param();
+			const { siteId, chatId } = c.req.valid("param");
 			const reader = readerOf(c.get("claims"));
 			const row = await c.env.DB.prepare(
 				`SELECT ${COLUMNS} FROM chats ${WITH_RATING} WHERE chats.id = ? AND chats.site_id = ?

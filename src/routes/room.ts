@@ -3,7 +3,7 @@ import {
 	AGENT_OFFSET_HEADER,
 	VISITOR_OFFSET_HEADER,
 } from "../protocol/chat.ts";
-import type { RoomAnswer } from "../../durable-objects/chat-room.ts";
+import type { RoomAnswer } from "../../durable-objects/room-contract.ts";
 import type { RoomFailure } from "../errors.ts";
 import type { Context } from "hono";
 
@@ -30,4 +30,14 @@ export function replyFromRoom(c: Context, roomAnswer: RoomAnswer): Response {
 	c.header(VISITOR_OFFSET_HEADER, String(answer.visitorDataOffset));
 	c.header(AGENT_OFFSET_HEADER, String(answer.agentDataOffset));
 	return c.json(answer, 200);
+}
+
+/** The dispatcher's answer about a chat it handed on: the chat taken, or the room's failure or code 1. */
+export function taken(
+	c: Context,
+	answer: { chatId: string; chatState?: string } | RoomAnswer,
+	mark: "chatId" | "chatState" = "chatState"
+): Response {
+	if (mark in answer && "chatId" in answer) return c.json(answer, 200);
+	return replyFromRoom(c, answer as RoomAnswer);
 }

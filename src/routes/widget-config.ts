@@ -3,19 +3,32 @@
  * fields, departments, whether to offer the offline form and the rating. No token: every page that
  * embeds the widget reads it, and it holds nothing else of the SiteConfig (integration secrets).
  */
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
+import { answer, errors, NO_TOKEN } from "../openapi-answers.ts";
+import { Api } from "../openapi.ts";
+import { WidgetConfigSchema } from "../protocol/site-config.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { SITE } from "./chats.ts";
-import type { AppEnv } from "../auth.ts";
+import { SITE, SiteParams } from "./chats.ts";
 import type { WidgetConfig } from "../protocol/site-config.ts";
 
-export const widgetConfig = new Hono<AppEnv>().get(
-	`${SITE}/widget-config`,
+export const widgetConfig = new Api().endpoint(
+	createRoute({
+		method: "get",
+		path: `${SITE}/widget-config`,
+		tags: ["Visitor"],
+		summary: "The widget's part of the site's configuration",
+		security: NO_TOKEN,
+		request: { params: SiteParams },
+		responses: {
+			200: answer("The widget configuration", WidgetConfigSchema),
+			...errors(404),
+		},
+	}),
 	async (c) => {
 		const config = await getSiteConfig(
 			c.env.SITE_CONFIG,
-			c.req.param("siteId")
+			c.req.valid("param").siteId
 		);
 		if (!config) throw new ApiError(404, "not_found", "no such site");
 		// A minute in browser caches: a page view costs no request, and a change shows within a minute.

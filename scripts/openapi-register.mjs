@@ -1,0 +1,3 @@
+import { register } from "node:module";
+
+register("./openapi-stubs.mjs", import.meta.url);

@@ -3,14 +3,15 @@
  * SPEC §3 on a ChatLog, the rebuild rules of planRebuild, no macs. Records every call it answers.
  */
 import { ChatLog, planRebuild } from "../durable-objects/chat-model.ts";
+import { checkCall } from "../src/protocol/offsets.ts";
 import { base64url, utf8 } from "../src/security/encoding.ts";
-import type { Chains } from "../durable-objects/chat-chain.ts";
 import type {
 	ChatMessage,
 	Offsets,
 	RebuildChat,
 	ReturnResult,
 } from "../src/protocol/chat.ts";
+import type { Chains } from "../src/protocol/offsets.ts";
 
 export interface FakeCall {
 	method: string;
@@ -153,29 +154,11 @@ export class FakeRoom {
 	}
 
 	/** Unknown chat, server behind on a stream, or a stream whose chain differs: code 1, nothing applied. */
-	private async compare(
-		offsets: Offsets,
-		chains: Chains
-	): Promise<ReturnResult | undefined> {
-		if (this.lost)
-			return {
-				code: 1,
-				visitorDataOffset: -1,
-				agentDataOffset: -1,
-				messages: [],
-			};
-		const own = this.log.offsets;
-		const behind =
-			offsets.visitorDataOffset > own.visitorDataOffset ||
-			offsets.agentDataOffset > own.agentDataOffset;
-		const diverged = await this.log.diverged(offsets, chains);
-		if (!behind && diverged.length === 0) return undefined;
-		return {
-			code: 1,
-			...own,
-			messages: [],
-			...(diverged.length > 0 ? { diverged } : {}),
-		};
+	private compare(offsets: Offsets, chains: Chains) {
+		return checkCall(this.lost ? undefined : this.log, {
+			...offsets,
+			...chains,
+		});
 	}
 
 	private answer(offsets: Offsets, include: ChatMessage[] = []): ReturnResult {

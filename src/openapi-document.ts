@@ -48,7 +48,6 @@ function build(routes: OpenAPIHono<AppEnv>) {
 			version: "1",
 			description:
 				"Live chat on Cloudflare Workers: visitors, agents, admin (SPEC §4). Errors answer `{code: -1, error: {type, message, issues?}}`.",
-			license: { name: "UNLICENSED" },
 		},
 		servers: [{ url: "/" }],
 	});

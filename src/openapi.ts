@@ -94,8 +94,17 @@ function bodySchemaOf(route: RouteConfig): z.ZodType | undefined {
 	return schema instanceof z.ZodType ? schema : undefined;
 }
 
-function documented(route: RouteConfig): RouteConfig {
+/** `post /sites/{siteId}/chats` → `postSitesSiteIdChats`. */
+const operationIdOf = ({ method, path }: RouteConfig) =>
+	[method, ...path.split(/[^A-Za-z0-9]+/)]
+		.filter(Boolean)
+		.map((word, i) => (i ? word[0]!.toUpperCase() + word.slice(1) : word))
+		.join("");
+
+/** What the document says of a route: its middleware is code, not part of it. */
+function documented({ middleware: _, ...route }: RouteConfig): RouteConfig {
 	const body = bodySchemaOf(route);
+	route.operationId ??= operationIdOf(route);
 	if (!body) return route;
 	return {
 		...route,

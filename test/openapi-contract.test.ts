@@ -1,0 +1,28 @@
+/** SPEC §4: /v1/openapi.json documents every route the app serves (method and path). */
+import { describe, expect, it } from "vitest";
+import { app } from "../src/index.ts";
+import { api } from "./helpers.ts";
+
+/** hono's `/v1/sites/:siteId{[A-Za-z0-9_-]{1,64}}` → OpenAPI's `/v1/sites/{siteId}`. */
+const openApiPath = (path: string) =>
+	path.replace(/:(\w+)(\{(?:[^{}]|\{[^{}]*\})*\})?/g, "{$1}");
+
+describe("the API document", () => {
+	it("lists every route of the app, with its method", async () => {
+		const res = await api("/openapi.json");
+		expect(res.status).toBe(200);
+		const document = await res.json<{
+			openapi: string;
+			paths: Record<string, Record<string, unknown>>;
+		}>();
+		expect(document.openapi).toMatch(/^3\.1\./);
+		const served = app.routes
+			.filter((route) => route.method !== "ALL")
+			.map((route) => `${route.method} ${openApiPath(route.path)}`);
+		expect(served.length).toBeGreaterThan(30);
+		const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+			Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)
+		);
+		expect(served.filter((route) => !documented.includes(route))).toEqual([]);
+	});
+});

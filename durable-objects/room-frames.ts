@@ -18,26 +18,28 @@ import {
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
-import { callerOf, tokenMisfit } from "./room-contract.ts";
-import { attachmentOf, sendFrame } from "./room-sockets.ts";
-import type { RoomFailure } from "../src/errors.ts";
+import { parseFrame } from "./frame-text.ts";
+import { callerOf, roomAddress, tokenMisfit } from "./room-contract.ts";
+import {
+	attachmentOf,
+	errorFrame,
+	replyFrame,
+	sendFrame,
+} from "./room-sockets.ts";
 import type {
-	ChatMessage,
 	Offsets,
 	RebuildChat,
 	SendMessage,
 } from "../src/protocol/chat.ts";
-import type {
-	ClientFrame,
-	HelloFrame,
-	ServerFrame,
-} from "../src/protocol/ws.ts";
+import type { ClientFrame, HelloFrame } from "../src/protocol/ws.ts";
 import type { Chains } from "./chat-chain.ts";
 import type { Caller, RoomAnswer } from "./room-contract.ts";
+import type { RoomCore } from "./room-core.ts";
 import type { RoomSockets, SocketAttachment } from "./room-sockets.ts";
 
-/** Set by the Worker when it hands a WebSocket over: a fresh room does not know whose it is. */
+/** @deprecated unused by the DOs: a room reads its site and chat from its name (roomAddress). */
 export const ROOM_SITE_HEADER = "X-Room-Site-Id";
+/** @deprecated unused by the DOs: a room reads its site and chat from its name (roomAddress). */
 export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
 /** The site's socket limits (SPEC §6), read by the Worker from the site's configuration. */
 export const ROOM_SOCKETS_LIMIT_HEADER = "X-Room-Sockets-Limit";
@@ -47,11 +49,9 @@ const SocketLimitsSchema = z.object({
 	framesPerSecond: z.coerce.number().int().positive(),
 });
 
-/** What the socket code needs of its room: the chat operations, under the same rules as over HTTP. */
+/** What the socket code needs of its room: the chat, and its operations under the same rules as over HTTP. */
 export interface FrameRoom {
-	hasChat(): boolean;
-	/** Why this caller may not use the chat at all, if it may not (a hello is refused for it). */
-	refusal(caller: Caller): RoomFailure | undefined;
+	core: RoomCore;
 	poll(caller: Caller, offsets: Offsets, chains: Chains): Promise<RoomAnswer>;
 	send(
 		caller: Caller,
@@ -65,19 +65,7 @@ export interface FrameRoom {
 		body: RebuildChat,
 		origin: WebSocket
 	): Promise<RoomAnswer>;
-	/** What the room holds, which a socket holds too: it is sent every message as it is accepted. */
-	offsets(): Offsets;
-	message(id: string): ChatMessage | undefined;
-	scheduleAlarm(at: number): Promise<void>;
 }
-
-const errorFrame = (type: string, message: string, retryAfter?: number) => ({
-	type: "error" as const,
-	error:
-		retryAfter === undefined
-			? { type, message }
-			: { type, message, retryAfter },
-});
 
 export class RoomFrames {
 	/** Memory mode: a room that woke up without its chat tells its sockets once. */
@@ -92,16 +80,14 @@ export class RoomFrames {
 
 	/** Accepts a socket handed over by the Worker, within the site's sockets per chat; it must say hello in time. */
 	async upgrade(request: Request): Promise<Response> {
-		const siteId = request.headers.get(ROOM_SITE_HEADER);
-		const chatId = request.headers.get(ROOM_CHAT_HEADER);
+		const address = roomAddress(this.ctx.id.name);
 		const limits = SocketLimitsSchema.safeParse({
 			socketsPerChat: request.headers.get(ROOM_SOCKETS_LIMIT_HEADER),
 			framesPerSecond: request.headers.get(ROOM_FRAMES_LIMIT_HEADER),
 		});
 		if (
 			request.headers.get("Upgrade") !== "websocket" ||
-			!siteId ||
-			!chatId ||
+			!address ||
 			!limits.success
 		) {
 			return new Response("expected a WebSocket upgrade", { status: 426 });
@@ -124,16 +110,28 @@ export class RoomFrames {
 		this.ctx.acceptWebSocket(server);
 		const now = Date.now();
 		server.serializeAttachment({
-			siteId,
-			chatId,
+			...address,
 			connectedAt: now,
 			framesPerSecond: limits.data.framesPerSecond,
 		} satisfies SocketAttachment);
-		await this.room.scheduleAlarm(now + HELLO_TIMEOUT_MS);
+		await this.room.core.parts.scheduleAlarm(now + HELLO_TIMEOUT_MS);
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
+	/** Every frame of the room's sockets: a failure is logged, and the client gets a clean error frame. */
 	async receive(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+		try {
+			await this.handle(ws, raw);
+		} catch (error) {
+			console.error("ChatRoom:webSocketMessage", error);
+			sendFrame(ws, errorFrame("internal_error", "something went wrong"));
+		}
+	}
+
+	private async handle(
+		ws: WebSocket,
+		raw: string | ArrayBuffer
+	): Promise<void> {
 		const caller = this.sockets.callerOf(ws);
 		// Before hello a socket may say nothing else: no token has vouched for it yet.
 		if (!caller) return this.beforeHello(ws, raw);
@@ -154,19 +152,10 @@ export class RoomFrames {
 					`frames are at most ${MAX_FRAME_CHARS} characters`
 				)
 			);
-		const text = parseJsonText(raw);
-		if (!text.ok)
-			return sendFrame(ws, errorFrame("invalid_request", text.message));
-		const parsed = ClientFrameSchema.safeParse(text.value);
-		if (!parsed.success)
-			return sendFrame(
-				ws,
-				errorFrame(
-					"invalid_request",
-					parsed.error.issues.map((i) => i.message).join("; ")
-				)
-			);
-		const frame = parsed.data;
+		const parsed = parseFrame(ClientFrameSchema, raw);
+		if (!parsed.ok)
+			return sendFrame(ws, errorFrame("invalid_request", parsed.message));
+		const frame = parsed.value;
 		if (frame.type === "hello")
 			return sendFrame(
 				ws,
@@ -193,7 +182,7 @@ export class RoomFrames {
 
 	/** A room that woke up without its chat (memory mode) asks every socket for a full rebuild, once. */
 	private announceLoss(except: WebSocket): void {
-		if (this.room.hasChat() || this.lossAnnounced) return;
+		if (this.room.core.meta !== undefined || this.lossAnnounced) return;
 		this.lossAnnounced = true;
 		for (const ws of this.sockets.authenticated().keys()) {
 			if (ws !== except)
@@ -216,13 +205,18 @@ export class RoomFrames {
 		const caller = callerOf(claims, attachment.siteId, attachment.chatId);
 		if (await this.revoked(caller))
 			return this.sockets.close(ws, CLOSE_UNAUTHORIZED, "token revoked");
-		const refused = this.room.refusal(caller);
-		if (refused)
+		const { core } = this.room;
+		// A caller who may not read the chat at all is refused its hello.
+		const refused =
+			core.meta &&
+			(core.authorize(caller, core.meta) ??
+				core.membership(caller, core.meta, "read"));
+		if (refused && "failure" in refused)
 			return this.sockets.close(ws, CLOSE_FORBIDDEN, refused.failure.type);
 		const expiresAt = claims.exp * 1000;
 		this.sockets.admit(ws, { ...attachment, caller, expiresAt });
-		await this.room.scheduleAlarm(expiresAt);
-		this.reply(ws, await this.room.poll(caller, frame, frame));
+		await core.parts.scheduleAlarm(expiresAt);
+		replyFrame(ws, await this.room.poll(caller, frame, frame));
 	}
 
 	private async dispatch(
@@ -233,7 +227,7 @@ export class RoomFrames {
 		switch (frame.type) {
 			case "send": {
 				// Without offsets the socket holds what the room holds: it was sent every message as it was accepted.
-				const held = this.room.offsets();
+				const held = this.room.core.log.offsets;
 				const offsets = {
 					visitorDataOffset: frame.visitorDataOffset ?? held.visitorDataOffset,
 					agentDataOffset: frame.agentDataOffset ?? held.agentDataOffset,
@@ -246,8 +240,8 @@ export class RoomFrames {
 					ws
 				);
 				if ("failure" in answer || answer.code !== 0)
-					return this.reply(ws, answer);
-				const own = this.room.message(frame.message.id)!;
+					return replyFrame(ws, answer);
+				const own = this.room.core.log.get(frame.message.id)!;
 				return sendFrame(ws, {
 					type: "ack",
 					id: own.id,
@@ -258,7 +252,7 @@ export class RoomFrames {
 			}
 			case "rebuild": {
 				const { type: _type, ...body } = frame;
-				return this.reply(ws, await this.room.rebuild(caller, body, ws));
+				return replyFrame(ws, await this.room.rebuild(caller, body, ws));
 			}
 			case "typing":
 			case "read":
@@ -273,29 +267,6 @@ export class RoomFrames {
 						});
 				}
 		}
-	}
-
-	/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
-	private reply(ws: WebSocket, answer: RoomAnswer): void {
-		if ("failure" in answer)
-			return sendFrame(
-				ws,
-				errorFrame(
-					answer.failure.type,
-					answer.failure.message,
-					answer.failure.retryAfter
-				)
-			);
-		if (answer.code === 1 && answer.messages.length === 0) {
-			const frame: ServerFrame = {
-				type: "rebuild",
-				visitorDataOffset: answer.visitorDataOffset,
-				agentDataOffset: answer.agentDataOffset,
-			};
-			if (answer.diverged) frame.diverged = answer.diverged;
-			return sendFrame(ws, frame);
-		}
-		sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
 	}
 
 	/** An agent's socket stops working once the admin revoked its tokens (SPEC §6); the versions are cached per isolate. */

@@ -1,6 +1,10 @@
-import { HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
+import {
+	CLOSE_NO_HELLO,
+	CLOSE_UNAUTHORIZED,
+	HELLO_TIMEOUT_MS,
+} from "../src/protocol/ws.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
-import type { Caller } from "./room-contract.ts";
+import type { Caller, RoomAnswer } from "./room-contract.ts";
 
 /** The room's WebSockets: what each one carries across hibernation, who said hello, their limits, and sending to them. */
 
@@ -27,6 +31,41 @@ export function sendFrame(ws: WebSocket, frame: ServerFrame): void {
 	} catch {
 		// closed meanwhile: its client reconnects and syncs
 	}
+}
+
+export const errorFrame = (
+	type: string,
+	message: string,
+	retryAfter?: number
+) => ({
+	type: "error" as const,
+	error:
+		retryAfter === undefined
+			? { type, message }
+			: { type, message, retryAfter },
+});
+
+/** A room answer as frames: an error, a request to rebuild, or a sync of what the socket lacks. */
+export function replyFrame(ws: WebSocket, answer: RoomAnswer): void {
+	if ("failure" in answer)
+		return sendFrame(
+			ws,
+			errorFrame(
+				answer.failure.type,
+				answer.failure.message,
+				answer.failure.retryAfter
+			)
+		);
+	if (answer.code === 1 && answer.messages.length === 0) {
+		const frame: ServerFrame = {
+			type: "rebuild",
+			visitorDataOffset: answer.visitorDataOffset,
+			agentDataOffset: answer.agentDataOffset,
+		};
+		if (answer.diverged) frame.diverged = answer.diverged;
+		return sendFrame(ws, frame);
+	}
+	sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
 }
 
 /** What one socket did lately, in memory only: a room that hibernates starts these afresh, which errs generously. */
@@ -104,6 +143,17 @@ export class RoomSockets {
 	forget(ws: WebSocket): void {
 		this.callers?.delete(ws);
 		this.recent.delete(ws);
+	}
+
+	/** Closes the sockets past their deadline: no hello in 10 s, or a token that expired (SPEC §6). */
+	closeLate(now: number): void {
+		for (const ws of this.open()) {
+			const { caller, connectedAt, expiresAt } = attachmentOf(ws);
+			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now)
+				this.close(ws, CLOSE_NO_HELLO, "no hello");
+			else if (caller && expiresAt !== undefined && expiresAt <= now)
+				this.close(ws, CLOSE_UNAUTHORIZED, "token expired");
+		}
 	}
 
 	/** The earliest deadline of an open socket: a hello still owed, or a token that expires. */

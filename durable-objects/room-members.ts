@@ -1,0 +1,166 @@
+/**
+ * Who the chat's agents are (SPEC §4, §7): the dispatcher's accept and transfer, a supervisor's or an
+ * invited agent's join, and the invitations. Each change is a system message and a new chatState.
+ */
+import { roomFailure } from "../src/errors.ts";
+import { lostChat } from "./room-contract.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { AgentRef, Caller, RoomAnswer } from "./room-contract.ts";
+import type { RoomCore } from "./room-core.ts";
+
+/** The chat with its new state, or why not. */
+type Membership = { chatId: string; chatState: string } | RoomAnswer;
+
+export class RoomMembers {
+	/** Agents invited to join (memory mode; durable mode keeps them in storage). */
+	private invitedInMemory: string[] = [];
+
+	constructor(
+		private readonly core: RoomCore,
+		/** Undefined in memory mode. */
+		private readonly kv: DurableObjectStorage["kv"] | undefined
+	) {}
+
+	/** The dispatcher gives the waiting chat to an agent (routing or an accept): the first one wins. */
+	accept(caller: Caller): Promise<Membership> {
+		const core = this.core;
+		return core.writes.run(async () => {
+			if (!core.meta) return lostChat();
+			const forbidden = core.authorize(caller, core.meta);
+			if (forbidden) return forbidden;
+			if (caller.role !== "agent")
+				return roomFailure(403, "forbidden", "only agents accept chats");
+			const meta = core.meta;
+			if (!meta.agentIds.includes(caller.id)) {
+				if (meta.status !== "waiting")
+					return roomFailure(409, "conflict", "the chat is no longer waiting");
+				await this.addAgent(meta, caller);
+			}
+			return { chatId: meta.chatId, chatState: core.chatState! };
+		});
+	}
+
+	/** One of the chat's agents hands it to another (the dispatcher checked the other is online with room). */
+	transfer(caller: Caller, to: AgentRef): Promise<Membership> {
+		const core = this.core;
+		return core.writes.run(async () => {
+			if (!core.meta) return lostChat();
+			const refused =
+				core.authorize(caller, core.meta) ?? core.membership(caller, core.meta);
+			if (refused) return refused;
+			const meta = core.meta;
+			if (meta.status !== "chatting")
+				return roomFailure(
+					409,
+					"conflict",
+					"only a live chat can be transferred"
+				);
+			if (meta.agentIds.includes(to.id))
+				return roomFailure(
+					409,
+					"conflict",
+					`${to.name} is already in the chat`
+				);
+			const notice = await core.notice(
+				caller,
+				`${caller.name ?? "An agent"} transferred the chat to ${to.name}`
+			);
+			const pastAgentIds = [
+				...new Set([...(meta.pastAgentIds ?? []), caller.id]),
+			];
+			const agentIds = [
+				...meta.agentIds.filter((id) => id !== caller.id),
+				to.id,
+			];
+			await core.commit(
+				{
+					...meta,
+					v: meta.v + 1,
+					agentIds,
+					pastAgentIds,
+					agentNames: { ...meta.agentNames, [to.id]: to.name },
+				},
+				[notice]
+			);
+			return { chatId: meta.chatId, chatState: core.chatState! };
+		});
+	}
+
+	/**
+	 * A supervisor, or an agent one of the chat's agents invited, joins a live chat (SPEC §4): it becomes
+	 * one of its agents, with a system message, and sees the whole history.
+	 */
+	join(caller: Caller): Promise<Membership> {
+		const core = this.core;
+		return core.writes.run(async () => {
+			if (!core.meta) return lostChat();
+			const refused = core.authorize(caller, core.meta);
+			if (refused) return refused;
+			const meta = core.meta;
+			if (meta.agentIds.includes(caller.id))
+				return { chatId: meta.chatId, chatState: core.chatState! };
+			if (meta.status === "ended")
+				return roomFailure(409, "chat_ended", "the chat has ended");
+			if (
+				caller.agentRole !== "supervisor" &&
+				!this.invitedAgents().includes(caller.id)
+			) {
+				return roomFailure(
+					403,
+					"forbidden",
+					"only a supervisor, or an agent the chat's agents invited, may join"
+				);
+			}
+			await this.addAgent(meta, caller);
+			return { chatId: meta.chatId, chatState: core.chatState! };
+		});
+	}
+
+	/** One of the chat's agents invites another agent, who may then join. Kept beside the chat, not in its sealed state. */
+	async inviteAgent(
+		caller: Caller,
+		agentId: string
+	): Promise<{ chatId: string } | RoomAnswer> {
+		const meta = this.core.meta;
+		if (!meta) return lostChat();
+		const refused =
+			this.core.authorize(caller, meta) ?? this.core.membership(caller, meta);
+		if (refused) return refused;
+		if (meta.status === "ended")
+			return roomFailure(409, "chat_ended", "the chat has ended");
+		if (meta.agentIds.includes(agentId))
+			return roomFailure(409, "conflict", "that agent is already in the chat");
+		const invited = [...new Set([...this.invitedAgents(), agentId])];
+		if (this.kv) this.kv.put("invitedAgents", invited);
+		else this.invitedInMemory = invited;
+		return { chatId: meta.chatId };
+	}
+
+	private invitedAgents(): string[] {
+		return this.kv
+			? (this.kv.get<string[]>("invitedAgents") ?? [])
+			: this.invitedInMemory;
+	}
+
+	/** The caller becomes one of the chat's agents, and the chat is live from then on. */
+	private async addAgent(meta: ChatMeta, caller: Caller): Promise<void> {
+		const notice = await this.core.notice(
+			caller,
+			`${caller.name ?? "An agent"} joined the chat`
+		);
+		const agentNames = caller.name
+			? { ...meta.agentNames, [caller.id]: caller.name }
+			: meta.agentNames;
+		await this.core.commit(
+			{
+				...meta,
+				v: meta.v + 1,
+				status: "chatting",
+				agentIds: [...meta.agentIds, caller.id],
+				agentNames,
+				startTime: meta.startTime ?? Date.now(),
+			},
+			[notice]
+		);
+	}
+}

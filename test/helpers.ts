@@ -1,4 +1,5 @@
 import { env, SELF } from "cloudflare:test";
+import { checkAnswer } from "./answer-check.ts";
 import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
 import type { SiteConfigInput } from "../src/protocol/site-config.ts";
 
@@ -16,7 +17,13 @@ export async function api(
 	}
 	if (init.body !== undefined && !headers.has("Content-Type"))
 		headers.set("Content-Type", "application/json");
-	return SELF.fetch(`${BASE}/v1${path}`, { ...init, headers });
+	const res = await SELF.fetch(`${BASE}/v1${path}`, { ...init, headers });
+	await checkAnswer(
+		init.method ?? "GET",
+		res.url || `${BASE}/v1${path}`,
+		res.clone()
+	);
+	return res;
 }
 
 export const json = (value: unknown) => JSON.stringify(value);

@@ -1,6 +1,7 @@
 /** SPEC §4: /v1/openapi.json documents every route the app serves (method and path). */
 import { describe, expect, it } from "vitest";
 import { app } from "../src/index.ts";
+import { checkAnswer } from "./answer-check.ts";
 import { api } from "./helpers.ts";
 
 /** hono's `/v1/sites/:siteId{[A-Za-z0-9_-]{1,64}}` → OpenAPI's `/v1/sites/{siteId}`. */
@@ -24,5 +25,24 @@ describe("the API document", () => {
 			Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)
 		);
 		expect(served.filter((route) => !documented.includes(route))).toEqual([]);
+	});
+
+	it("turns away an answer it does not document (the check behind every api() call)", async () => {
+		const url = "http://chat.test/v1/sites/site-1/availability";
+		const answer = (body: unknown, status = 200) =>
+			new Response(JSON.stringify(body), {
+				status,
+				headers: { "Content-Type": "application/json" },
+			});
+		await checkAnswer("GET", url, answer({ online: true, waiting: 0 }));
+		await expect(
+			checkAnswer("GET", url, answer({ online: "yes", waiting: 0 }))
+		).rejects.toThrow(/does not allow/);
+		await expect(
+			checkAnswer("GET", url, answer({ online: true, waiting: 0 }, 201))
+		).rejects.toThrow(/does not list/);
+		await expect(
+			checkAnswer("GET", url, answer({ code: -1, error: { type: "x" } }, 500))
+		).rejects.toThrow(/does not allow/);
 	});
 });

@@ -100,12 +100,12 @@ export const webhookAt = (hook: { base: string }) => ({
 	url: `${hook.base}/hook`,
 	secret: "webhook-secret-0123456789",
 });
-export const salesforceAt = (to: { base: string }) => ({
+const salesforceAt = (to: { base: string }) => ({
 	enabled: true,
 	baseUrl: to.base,
 	accessToken: "sf-token",
 });
-export const zendeskAt = (to: { base: string }) => ({
+const zendeskAt = (to: { base: string }) => ({
 	enabled: true,
 	baseUrl: to.base,
 	email: "ops@example.com",
@@ -177,3 +177,21 @@ export const offlineMessage = (siteId: string): OfflineMessagePayload => ({
 	message: "Call me back",
 	submittedAt: Date.now(),
 });
+
+/** Every integration switched on, each outside one pointed at its own receiver. */
+export function everyIntegration() {
+	const hook = receiver();
+	const salesforce = receiver();
+	const zendesk = receiver();
+	return {
+		hook,
+		salesforce,
+		zendesk,
+		integrations: {
+			...mailAndTicket,
+			webhook: webhookAt(hook),
+			salesforce: salesforceAt(salesforce),
+			zendesk: zendeskAt(zendesk),
+		},
+	};
+}

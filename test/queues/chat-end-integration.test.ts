@@ -7,24 +7,16 @@ import {
 	delivered,
 	deliveryState,
 	endChat,
-	mailAndTicket,
-	receiver,
-	salesforceAt,
-	webhookAt,
-	zendeskAt,
+	everyIntegration,
 } from "../queue-helpers.ts";
 
 it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Salesforce (off) gets nothing, history has every message", async () => {
-	const hook = receiver();
-	const zendesk = receiver();
-	const salesforce = receiver();
+	const { hook, salesforce, zendesk, integrations } = everyIntegration();
 	const siteId = await createSite({
 		integrations: {
-			...mailAndTicket,
-			webhook: webhookAt(hook),
+			...integrations,
 			// Configured but off: it must receive nothing.
-			salesforce: { ...salesforceAt(salesforce), enabled: false },
-			zendesk: zendeskAt(zendesk),
+			salesforce: { ...integrations.salesforce, enabled: false },
 		},
 	});
 	const { visitor, agent, agentToken, agentId } = await visitorAndAgent({

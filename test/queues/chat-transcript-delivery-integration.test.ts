@@ -8,11 +8,7 @@ import {
 	delivered,
 	deliverOnce,
 	deliveryState,
-	mailAndTicket,
-	receiver,
-	salesforceAt,
-	webhookAt,
-	zendeskAt,
+	everyIntegration,
 } from "../queue-helpers.ts";
 import {
 	chatEnd,
@@ -81,17 +77,8 @@ it(
 	"sends chat.transcript to persistence only, whatever else the site has switched on",
 	{ timeout: 30_000 },
 	async () => {
-		const hook = receiver();
-		const salesforce = receiver();
-		const zendesk = receiver();
-		const siteId = await createSite({
-			integrations: {
-				...mailAndTicket,
-				webhook: webhookAt(hook),
-				salesforce: salesforceAt(salesforce),
-				zendesk: zendeskAt(zendesk),
-			},
-		});
+		const { hook, salesforce, zendesk, integrations } = everyIntegration();
+		const siteId = await createSite({ integrations });
 		const chatId = crypto.randomUUID();
 		const v1 = message(1, 1, 1000, "visitor-1");
 		const a1 = message(2, 1, 2000, "agent-a");

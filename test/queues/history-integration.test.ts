@@ -11,6 +11,16 @@ import {
 } from "../helpers.ts";
 import { endChat, persisted } from "../queue-helpers.ts";
 
+/** Alice and Bob on a site that routes by hand: each chat goes to the agent that accepts it (in auto mode an accept makes the agent online, and the next chat would be routed to it). */
+async function aliceAndBob() {
+	const siteId = await createSite({
+		routing: { mode: "manual", sticky: false },
+	});
+	const alice = await createAgent(siteId, "Alice");
+	const bob = await createAgent(siteId, "Bob");
+	return { siteId, alice, bob };
+}
+
 /** Chats, each accepted by its agent, answered, ended by the visitor and persisted: their ids in that order. */
 async function endedChats(
 	siteId: string,
@@ -36,12 +46,7 @@ it(
 	"pages through an agent's persisted chats and shows none of another agent's",
 	{ timeout: 30_000 },
 	async () => {
-		// Manual routing: each chat goes to the agent that accepts it (in auto mode an accept makes the agent online, and the next chat would be routed to it).
-		const siteId = await createSite({
-			routing: { mode: "manual", sticky: false },
-		});
-		const alice = await createAgent(siteId, "Alice");
-		const bob = await createAgent(siteId, "Bob");
+		const { siteId, alice, bob } = await aliceAndBob();
 		const ended = await endedChats(
 			siteId,
 			[alice, alice, bob, alice].map((agent, i) => ({
@@ -164,11 +169,7 @@ it(
 	"shows a supervisor every persisted chat of its site, and an agent still only its own",
 	{ timeout: 30_000 },
 	async () => {
-		const siteId = await createSite({
-			routing: { mode: "manual", sticky: false },
-		});
-		const alice = await createAgent(siteId, "Alice");
-		const bob = await createAgent(siteId, "Bob");
+		const { siteId, alice, bob } = await aliceAndBob();
 		const sue = await createAgent(siteId, "Sue", { role: "supervisor" });
 		const ended = await endedChats(
 			siteId,

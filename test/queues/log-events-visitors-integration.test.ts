@@ -1,6 +1,6 @@
 /** The visitor page's log events of SPEC §8 reach D1 (`event_log`, written by persistence): visits, conversions, invitations, bans. Bad input publishes nothing. */
 import { describe, expect, it } from "vitest";
-import { createAgent, createSite } from "../helpers.ts";
+import { createAgent, createSite, json } from "../helpers.ts";
 import { logged, postJson } from "../queue-helpers.ts";
 import { pageSocket, visit } from "../visitors.ts";
 
@@ -21,35 +21,13 @@ describe("visitor log events reach D1", { timeout: 30_000 }, () => {
 		});
 
 		const conversions = `/sites/${siteId}/conversions`;
-		expect((await postJson(conversions, { name: "purchase" })).status).toBe(
-			400
-		);
-		expect(
-			(
-				await postJson(conversions, {
-					visitorState: first.visitorState,
-					name: "",
-				})
-			).status
-		).toBe(400);
-		expect(
-			(
-				await postJson(conversions, {
-					visitorState: first.visitorState,
-					name: "purchase",
-					value: "12",
-				})
-			).status
-		).toBe(400);
-		expect(
-			(
-				await postJson(conversions, {
-					visitorState: first.visitorState,
-					name: "purchase",
-					currency: "EUR",
-				})
-			).status
-		).toBe(400);
+		for (const bad of [
+			{ name: "purchase" },
+			{ visitorState: first.visitorState, name: "" },
+			{ visitorState: first.visitorState, name: "purchase", value: "12" },
+			{ visitorState: first.visitorState, name: "purchase", currency: "EUR" },
+		])
+			expect((await postJson(conversions, bad)).status, json(bad)).toBe(400);
 		expect(
 			(
 				await postJson(conversions, {

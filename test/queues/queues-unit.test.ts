@@ -189,17 +189,15 @@ describe("chat.end payload", () => {
 		wrapup: { agentId: "a1", category: "billing" },
 		limits: { maxMessageLength: 4000, messagesPerMinutePerVisitor: 60 },
 	};
-	const messages: ChatMessage[] = [
-		{
-			id: "m1",
-			type: 1,
-			dataOffset: 1,
-			content: "hi",
-			sendTime: 1500,
-			senderId: "v",
-			mac: "x",
-		},
-	];
+	const unsigned = {
+		id: "m1",
+		type: 1,
+		dataOffset: 1,
+		content: "hi",
+		sendTime: 1500,
+		senderId: "v",
+	} as const;
+	const messages: ChatMessage[] = [{ ...unsigned, mac: "x" }];
 
 	it("carries the seed's fields and the transcript without macs", () => {
 		expect(chatEndPayload(meta, messages)).toEqual({
@@ -226,16 +224,7 @@ describe("chat.end payload", () => {
 			requestTime: 1000,
 			startTime: 2000,
 			endTime: 3000,
-			transcript: [
-				{
-					id: "m1",
-					type: 1,
-					dataOffset: 1,
-					content: "hi",
-					sendTime: 1500,
-					senderId: "v",
-				},
-			],
+			transcript: [unsigned],
 		});
 	});
 });

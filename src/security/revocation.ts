@@ -6,16 +6,14 @@
  * without D1; each isolate keeps what it read for 30 s, like the site configuration.
  */
 import { z } from "zod";
+import { KvCache } from "../kv-cache.ts";
 import type { Claims } from "./tokens.ts";
 
-const TTL_MS = 30_000;
-/** Bounded. Asked only for the site of a token that verified, so misses are kept too. */
-const MAX_ENTRIES = 1000;
 const MinimumsSchema = z.record(z.string(), z.number().int().nonnegative());
 type TokenMinimums = z.infer<typeof MinimumsSchema>;
 
-const cache = new Map<string, { minimums: TokenMinimums; until: number }>();
-const key = (siteId: string) => `agent-tv:${siteId}`;
+/** 30 s, 1000 sites. Asked only for the site of a token that verified, so misses are kept too. */
+const cache = new KvCache<TokenMinimums>("agent-tv:", 30_000, 1000);
 
 /** Whether these claims were revoked: an agent token below its agent's lowest valid version. Visitor tokens are never. */
 export async function isRevoked(
@@ -34,22 +32,19 @@ async function minimumTokenVersions(
 	siteId: string
 ): Promise<TokenMinimums> {
 	const hit = cache.get(siteId);
-	if (hit && hit.until > Date.now()) return hit.minimums;
-	const stored = await kv.get(key(siteId), "json");
+	if (hit) return hit;
+	const stored = await kv.get(cache.key(siteId), "json");
 	// Absent means nothing was ever revoked. Only putMinimumTokenVersions writes it, so a value that
 	// does not parse is a bug: logged, and read as absent rather than locking every agent out.
 	const parsed = MinimumsSchema.safeParse(stored ?? {});
 	if (!parsed.success)
-		console.error(`KV ${key(siteId)} is malformed:`, parsed.error.message);
+		console.error(
+			`KV ${cache.key(siteId)} is malformed:`,
+			parsed.error.message
+		);
 	const minimums = parsed.success ? parsed.data : {};
-	remember(siteId, minimums);
+	cache.set(siteId, minimums);
 	return minimums;
-}
-
-function remember(siteId: string, minimums: TokenMinimums): void {
-	cache.delete(siteId);
-	if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-	cache.set(siteId, { minimums, until: Date.now() + TTL_MS });
 }
 
 /**
@@ -62,6 +57,5 @@ export async function putMinimumTokenVersions(
 	siteId: string,
 	minimums: TokenMinimums
 ): Promise<void> {
-	await kv.put(key(siteId), JSON.stringify(minimums));
-	remember(siteId, minimums);
+	await cache.put(kv, siteId, minimums);
 }

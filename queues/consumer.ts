@@ -8,7 +8,6 @@ import {
 	CheckedEnvelopeSchema,
 	EnvelopeSchema,
 	FIRST_LEVEL_EVENTS,
-	INTEGRATIONS,
 } from "../src/protocol/events.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
 import { MAX_BACKOFF_SECONDS, retryDelaySeconds } from "./backoff.ts";
@@ -20,6 +19,7 @@ import {
 import {
 	enabled,
 	INTEGRATION_TABLE,
+	INTEGRATIONS,
 	queueNameOf,
 	takes,
 	targetsOf,
@@ -31,8 +31,8 @@ import type {
 	CheckedEnvelope,
 	Envelope,
 	EventName,
-	IntegrationName,
 } from "../src/protocol/events.ts";
+import type { IntegrationName } from "./integrations/index.ts";
 
 const FIRST_LEVEL_QUEUES = new Set([
 	"chat-end",

@@ -1,11 +1,10 @@
-import { INTEGRATIONS } from "../../src/protocol/events.ts";
 import { sendEmails } from "./email.ts";
 import { persist } from "./persistence.ts";
 import { createCase } from "./salesforce.ts";
 import { openTicket } from "./ticket.ts";
 import { callWebhook } from "./webhook.ts";
 import { createTicket } from "./zendesk.ts";
-import type { EventName, IntegrationName } from "../../src/protocol/events.ts";
+import type { EventName } from "../../src/protocol/events.ts";
 import type { SiteConfig } from "../../src/protocol/site-config.ts";
 import type { Delivery } from "./types.ts";
 
@@ -14,6 +13,9 @@ import type { Delivery } from "./types.ts";
  * here (its queue binding, the events it takes, what it does), beside its switch in the site config
  * and its queue in wrangler.toml.
  */
+
+/** An integration is a switch in the site config (SPEC §8): `integrations.<name>.enabled`. */
+export type IntegrationName = keyof SiteConfig["integrations"];
 
 export interface Integration {
 	/** Second-level queue: one per integration, the dotted `<event>.<integration>` name stays in the envelope. */
@@ -48,6 +50,9 @@ export const INTEGRATION_TABLE: Record<IntegrationName, Integration> = {
 	salesforce: customerFacing((env) => env.Q_SALESFORCE, createCase),
 	zendesk: customerFacing((env) => env.Q_ZENDESK, createTicket),
 };
+
+/** Every integration, in the table's order, which is the order an event fans out in. */
+export const INTEGRATIONS = Object.keys(INTEGRATION_TABLE) as IntegrationName[];
 
 export const queueNameOf = (name: IntegrationName) => `deliver-${name}`;
 

@@ -1,4 +1,4 @@
-/** Events on the queues (SPEC §8): the envelope, the first-level names, and the payloads we publish. */
+/** Events on the queues (SPEC §8): the envelope, the first-level names, and the payloads we publish. The second level, one queue per integration, is queues/integrations/index.ts. */
 import { z } from "zod";
 import { MAX_CONTENT_LENGTH, MessageTypeSchema } from "./chat.ts";
 
@@ -24,16 +24,6 @@ export const FIRST_LEVEL_EVENTS = [
 	...LOG_EVENTS,
 ] as const;
 export type EventName = (typeof FIRST_LEVEL_EVENTS)[number];
-
-export const INTEGRATIONS = [
-	"persistence",
-	"email",
-	"ticket",
-	"webhook",
-	"salesforce",
-	"zendesk",
-] as const;
-export type IntegrationName = (typeof INTEGRATIONS)[number];
 
 /** `name` is dotted: a first-level event, or `<event>.<integration>` on the second level. */
 export const EnvelopeSchema = z.object({

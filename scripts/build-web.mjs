@@ -1,5 +1,5 @@
 // Bundles the browser sources in web/ into public/ (served as static assets).
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -84,6 +84,23 @@ export async function buildWeb() {
 		logLevel: "warning",
 		plugins: [englishOnlyZod],
 	});
+	await copyDocsViewer();
+}
+
+/**
+ * The API reference at /docs (SPEC §4): Swagger UI's standalone files served from the deployment's
+ * own assets (no CDN) beside public/docs/index.html, which points it at /v1/openapi.json.
+ */
+async function copyDocsViewer() {
+	const from = join(root, "node_modules", "swagger-ui-dist");
+	for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
+		const text = await readFile(join(from, file), "utf8");
+		// Nothing served names a source map (test/node/no-public-maps.test.ts).
+		await writeFile(
+			join(publicDir, "docs", file),
+			text.replace(/\n?\/[*/]# sourceMappingURL=\S+( \*\/)?\s*$/, "\n")
+		);
+	}
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildWeb();

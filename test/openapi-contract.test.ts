@@ -1,8 +1,9 @@
 /** SPEC §4: /v1/openapi.json documents every route the app serves (method and path). */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/index.ts";
 import { checkAnswer } from "./answer-check.ts";
-import { api } from "./helpers.ts";
+import { api, BASE } from "./helpers.ts";
 
 /** hono's `/v1/sites/:siteId{[A-Za-z0-9_-]{1,64}}` → OpenAPI's `/v1/sites/{siteId}`. */
 const openApiPath = (path: string) =>
@@ -44,5 +45,16 @@ describe("the API document", () => {
 		await expect(
 			checkAnswer("GET", url, answer({ code: -1, error: { type: "x" } }, 500))
 		).rejects.toThrow(/does not allow/);
+	});
+
+	// SELF runs the Worker alone; the assets binding serves /docs as a deployment does (run_worker_first is /v1/* only).
+	it("has a reference page at /docs, from the deployment's own assets", async () => {
+		const page = await env.ASSETS.fetch(`${BASE}/docs`);
+		expect(page.status).toBe(200);
+		const html = await page.text();
+		expect(html).toContain("/docs/swagger-ui-bundle.js");
+		expect(html).not.toMatch(/https?:\/\//);
+		const init = await env.ASSETS.fetch(`${BASE}/docs/init.js`);
+		expect(await init.text()).toContain("/v1/openapi.json");
 	});
 });

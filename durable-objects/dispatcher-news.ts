@@ -11,7 +11,11 @@ import {
 	statusOf,
 } from "./dispatch-model.ts";
 import { chatRoom } from "./room-contract.ts";
-import type { AgentSummary, QueueEntry } from "../src/protocol/dispatch.ts";
+import type {
+	AgentServerFrame,
+	AgentSummary,
+	QueueEntry,
+} from "../src/protocol/dispatch.ts";
 import type { EventName } from "../src/protocol/events.ts";
 import type { AgentStatus, WaitingChat } from "./dispatch-model.ts";
 import type { DispatcherSockets } from "./dispatcher-sockets.ts";
@@ -67,6 +71,14 @@ export class DispatcherNews {
 	}
 
 	/** Tells every console, publishes agentStatus.log for each agent whose status changed, and re-arms the alarm. */
+	/** What a new console is shown first. */
+	snapshot(): AgentServerFrame[] {
+		return [
+			{ type: "presence", agents: agentSummaries(this.state, Date.now()) },
+			{ type: "queue", waiting: queueEntries(this.state) },
+		];
+	}
+
 	presenceChanged(): void {
 		const now = Date.now();
 		for (const agent of this.state.agents.values()) {

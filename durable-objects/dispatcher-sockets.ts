@@ -7,7 +7,6 @@ import {
 	AgentClientFrameSchema,
 	AgentHelloFrameSchema,
 } from "../src/protocol/dispatch.ts";
-import { parseJsonText } from "../src/protocol/json-text.ts";
 import {
 	CLOSE_NO_HELLO,
 	CLOSE_UNAUTHORIZED,
@@ -17,14 +16,13 @@ import {
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
+import { acceptTagged } from "./dispatcher-upgrade.ts";
+import { parseFrame } from "./frame-text.ts";
 import { agentRefOf } from "./room-contract.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 import type { AgentStatus } from "./dispatch-model.ts";
-import type { AgentRef } from "./room-contract.ts";
-import type { SiteDispatcher } from "./site-dispatcher.ts";
+import type { AcceptAnswer, AgentRef } from "./room-contract.ts";
 
-/** The Worker names the site on the upgrade it hands over. */
-export const DISPATCHER_SITE_HEADER = "X-Dispatcher-Site-Id";
 /** Consoles are tagged apart from visitors' page sockets (dispatcher-visitors.ts), which share the object. */
 const CONSOLE_TAG = "agent";
 /** Frames from a console are small: a hello lists at most 200 chat ids. */
@@ -60,35 +58,33 @@ const errorFrame = (
 	error: { type, message },
 });
 
+/** What a console's frames ask of the SiteDispatcher, on the same rules as HTTP. */
+export interface ConsoleHost {
+	hello(agent: AgentRef, status: AgentStatus, chats: string[]): void;
+	snapshot(): Promise<AgentServerFrame[]>;
+	setStatus(siteId: string, agent: AgentRef, status: AgentStatus): unknown;
+	accept(
+		siteId: string,
+		agent: AgentRef,
+		chatId: string
+	): Promise<AcceptAnswer>;
+	consoleLeft(agentId: string): void;
+}
+
 export class DispatcherSockets {
 	private readonly known = new WeakMap<WebSocket, ConsoleAttachment>();
 
 	constructor(
 		private readonly ctx: DurableObjectState,
 		private readonly env: Env,
-		private readonly dispatcher: SiteDispatcher
+		private readonly dispatcher: ConsoleHost
 	) {}
 
-	upgrade(request: Request): Response {
-		const siteId = request.headers.get(DISPATCHER_SITE_HEADER);
-		if (
-			!siteId ||
-			request.headers.get("Upgrade")?.toLowerCase() !== "websocket"
-		)
-			return new Response("expected a WebSocket upgrade", { status: 426 });
-		const { 0: client, 1: server } = new WebSocketPair();
-		this.ctx.acceptWebSocket(server, [CONSOLE_TAG]);
-		this.attach(server, { siteId, connectedAt: Date.now() });
-		this.ctx.waitUntil(
-			this.ctx.storage
-				.getAlarm()
-				.then((at) =>
-					at === null || at > Date.now() + HELLO_TIMEOUT_MS
-						? this.ctx.storage.setAlarm(Date.now() + HELLO_TIMEOUT_MS)
-						: undefined
-				)
+	/** A console's socket, for the dispatcher's site. */
+	upgrade(request: Request, siteId: string): Response {
+		return acceptTagged(this.ctx, request, CONSOLE_TAG, (ws) =>
+			this.attach(ws, { siteId, connectedAt: Date.now() })
 		);
-		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	async receive(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
@@ -106,28 +102,17 @@ export class DispatcherSockets {
 				)
 			);
 		}
-		const text = parseJsonText(raw);
 		if (!attachment.agent) {
-			const hello = text.ok
-				? AgentHelloFrameSchema.safeParse(text.value)
-				: undefined;
-			if (!hello?.success) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
-			return this.hello(ws, attachment, hello.data);
+			const hello = parseFrame(AgentHelloFrameSchema, raw);
+			if (!hello.ok) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
+			return this.hello(ws, attachment, hello.value);
 		}
 		if (await this.revoked(attachment))
 			return ws.close(CLOSE_UNAUTHORIZED, "token revoked");
-		if (!text.ok)
-			return sendFrame(ws, errorFrame("invalid_request", text.message));
-		const parsed = AgentClientFrameSchema.safeParse(text.value);
-		if (!parsed.success)
-			return sendFrame(
-				ws,
-				errorFrame(
-					"invalid_request",
-					parsed.error.issues.map((i) => i.message).join("; ")
-				)
-			);
-		const frame = parsed.data;
+		const parsed = parseFrame(AgentClientFrameSchema, raw);
+		if (!parsed.ok)
+			return sendFrame(ws, errorFrame("invalid_request", parsed.message));
+		const frame = parsed.value;
 		switch (frame.type) {
 			case "hello":
 				return sendFrame(

@@ -3,6 +3,7 @@
  * durable mode every change is kept in the object's storage; in memory mode nothing is, and the
  * state comes back from the clients (consoles' hello, waiting rooms' re-registration).
  */
+import { statusOf } from "./dispatch-model.ts";
 import type { AgentPresence, WaitingChat } from "./dispatch-model.ts";
 
 /** A chat the dispatcher knows: waiting in the queue, being handed to an agent, or assigned. */
@@ -41,6 +42,51 @@ export class DispatcherState {
 	/** The waiting chats, in no particular order (dispatch-model sorts). */
 	waiting(): DispatchedChat[] {
 		return [...this.waitingChats.values()];
+	}
+
+	/** Whether an agent is online, and how many chats wait (the widget's question). */
+	availability(now: number): { online: boolean; waiting: number } {
+		return {
+			online: [...this.agents.values()].some(
+				(a) => statusOf(a, now) === "online"
+			),
+			waiting: this.waitingChats.size,
+		};
+	}
+
+	/** The agent's chats as the dispatcher knows them. */
+	chatsOf(
+		agentId: string
+	): { chatId: string; visitorName?: string; requestTime?: number }[] {
+		return (this.agents.get(agentId)?.chats ?? []).map((chatId) => {
+			const chat = this.chats.get(chatId);
+			return {
+				chatId,
+				visitorName: chat?.visitorName,
+				requestTime: chat?.requestTime,
+			};
+		});
+	}
+
+	/** An agent was heard from; a console's hello brings back the chats a dispatcher that lost its state no longer knows. */
+	heard(
+		agent: Pick<AgentPresence, "id" | "name" | "role" | "maxChats">,
+		declared: AgentPresence["declared"],
+		sockets: number,
+		chats: string[],
+		save: boolean
+	): void {
+		const known = this.agents.get(agent.id);
+		const presence: AgentPresence = {
+			...agent,
+			declared,
+			lastSeen: Date.now(),
+			sockets,
+			chats: [...new Set([...(known?.chats ?? []), ...chats])],
+			lastAssignedAt: known?.lastAssignedAt ?? 0,
+		};
+		if (save) this.saveAgent(presence);
+		else this.agents.set(agent.id, presence);
 	}
 
 	saveAgent(agent: AgentPresence): void {

@@ -10,7 +10,7 @@ import {
 } from "../src/protocol/ws.ts";
 import { openVisitorState } from "../src/security/visitor-state.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
-import { DISPATCHER_SITE_HEADER } from "./dispatcher-sockets.ts";
+import { acceptTagged } from "./dispatcher-upgrade.ts";
 import { summaries, track } from "./visitor-model.ts";
 import type { RoomFailure } from "../src/errors.ts";
 import type {
@@ -161,30 +161,13 @@ export class DispatcherVisitors {
 	}
 
 	/** Handed over by the Worker, which checked the site and the address's upgrade rate. */
-	upgrade(request: Request): Response {
-		const siteId = request.headers.get(DISPATCHER_SITE_HEADER);
-		if (
-			!siteId ||
-			request.headers.get("Upgrade")?.toLowerCase() !== "websocket"
-		)
-			return new Response("expected a WebSocket upgrade", { status: 426 });
-		const { 0: client, 1: server } = new WebSocketPair();
-		this.ctx.acceptWebSocket(server, [PAGE_SOCKET_TAG]);
-		server.serializeAttachment({
-			siteId,
-			connectedAt: Date.now(),
-		} satisfies PageAttachment);
-		const deadline = Date.now() + HELLO_TIMEOUT_MS;
-		this.ctx.waitUntil(
-			this.ctx.storage
-				.getAlarm()
-				.then((at) =>
-					at === null || at > deadline
-						? this.ctx.storage.setAlarm(deadline)
-						: undefined
-				)
+	upgrade(request: Request, siteId: string): Response {
+		return acceptTagged(this.ctx, request, PAGE_SOCKET_TAG, (ws) =>
+			ws.serializeAttachment({
+				siteId,
+				connectedAt: Date.now(),
+			} satisfies PageAttachment)
 		);
-		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	/** Before hello only a hello; after it a page has nothing to say but "ping" (answered by the runtime). */

@@ -35,6 +35,14 @@ export type NewChat = Omit<
 
 export type RoomAnswer = ReturnResult | RoomFailure;
 
+/** The chat with its new state (an accept, join or transfer), a refusal, or the room's code 1 when it lost the chat. */
+export type AcceptAnswer = { chatId: string; chatState: string } | RoomAnswer;
+
+export const handedOver = (
+	answer: AcceptAnswer
+): answer is { chatId: string; chatState: string } =>
+	"chatState" in answer && "chatId" in answer;
+
 /** The caller a verified token stands for in one chat; whether it may act there is the room's to say. */
 export function callerOf(
 	claims: Claims,

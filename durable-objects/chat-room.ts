@@ -34,10 +34,8 @@ import type { Chains } from "./chat-chain.ts";
 import type { AgentRef, Caller, NewChat, RoomAnswer } from "./room-contract.ts";
 import type { BanInForce } from "./visitor-model.ts";
 
-export type { Caller, NewChat, RoomAnswer };
-
 /** Long-polls held at once on one chat; a chat has at most a few dozen clients (SPEC §6). */
-export const MAX_HELD_POLLS = 64;
+const MAX_HELD_POLLS = 64;
 
 export class ChatRoom extends DurableObject<Env> {
 	private readonly core: RoomCore;

@@ -37,10 +37,6 @@ import type { Caller, RoomAnswer } from "./room-contract.ts";
 import type { RoomCore } from "./room-core.ts";
 import type { RoomSockets, SocketAttachment } from "./room-sockets.ts";
 
-/** @deprecated unused by the DOs: a room reads its site and chat from its name (roomAddress). */
-export const ROOM_SITE_HEADER = "X-Room-Site-Id";
-/** @deprecated unused by the DOs: a room reads its site and chat from its name (roomAddress). */
-export const ROOM_CHAT_HEADER = "X-Room-Chat-Id";
 /** The site's socket limits (SPEC §6), read by the Worker from the site's configuration. */
 export const ROOM_SOCKETS_LIMIT_HEADER = "X-Room-Sockets-Limit";
 export const ROOM_FRAMES_LIMIT_HEADER = "X-Room-Frames-Limit";

@@ -23,32 +23,24 @@ export class RoomMembers {
 
 	/** The dispatcher gives the waiting chat to an agent (routing or an accept): the first one wins. */
 	accept(caller: Caller): Promise<Membership> {
-		const core = this.core;
-		return core.writes.run(async () => {
-			if (!core.meta) return lostChat();
-			const forbidden = core.authorize(caller, core.meta);
-			if (forbidden) return forbidden;
+		return this.change(caller, async (meta) => {
 			if (caller.role !== "agent")
 				return roomFailure(403, "forbidden", "only agents accept chats");
-			const meta = core.meta;
 			if (!meta.agentIds.includes(caller.id)) {
 				if (meta.status !== "waiting")
 					return roomFailure(409, "conflict", "the chat is no longer waiting");
 				await this.addAgent(meta, caller);
 			}
-			return { chatId: meta.chatId, chatState: core.chatState! };
+			return { chatId: meta.chatId, chatState: this.core.chatState! };
 		});
 	}
 
 	/** One of the chat's agents hands it to another (the dispatcher checked the other is online with room). */
 	transfer(caller: Caller, to: AgentRef): Promise<Membership> {
 		const core = this.core;
-		return core.writes.run(async () => {
-			if (!core.meta) return lostChat();
-			const refused =
-				core.authorize(caller, core.meta) ?? core.membership(caller, core.meta);
+		return this.change(caller, async (meta) => {
+			const refused = core.membership(caller, meta);
 			if (refused) return refused;
-			const meta = core.meta;
 			if (meta.status !== "chatting")
 				return roomFailure(
 					409,
@@ -92,11 +84,7 @@ export class RoomMembers {
 	 */
 	join(caller: Caller): Promise<Membership> {
 		const core = this.core;
-		return core.writes.run(async () => {
-			if (!core.meta) return lostChat();
-			const refused = core.authorize(caller, core.meta);
-			if (refused) return refused;
-			const meta = core.meta;
+		return this.change(caller, async (meta) => {
 			if (meta.agentIds.includes(caller.id))
 				return { chatId: meta.chatId, chatState: core.chatState! };
 			if (meta.status === "ended")
@@ -134,6 +122,18 @@ export class RoomMembers {
 		if (this.kv) this.kv.put("invitedAgents", invited);
 		else this.invitedInMemory = invited;
 		return { chatId: meta.chatId };
+	}
+
+	/** A change of the chat's agents, in the write queue, on a chat the room has and the caller may reach. */
+	private change(
+		caller: Caller,
+		apply: (meta: ChatMeta) => Promise<Membership>
+	): Promise<Membership> {
+		return this.core.writes.run(async () => {
+			const meta = this.core.meta;
+			if (!meta) return lostChat();
+			return this.core.authorize(caller, meta) ?? apply(meta);
+		});
 	}
 
 	private invitedAgents(): string[] {

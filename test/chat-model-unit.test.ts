@@ -115,6 +115,9 @@ describe("planRebuild", () => {
 });
 
 describe("display order", () => {
+	const displayed = (messages: ChatMessage[]) =>
+		inDisplayOrder(messages).map((m) => m.id);
+
 	it("is by send time while each stream's times grow, and keeps a stream's own order where a failover left them out of step", () => {
 		const steady = [
 			msg(1, 1, "v1", 10),
@@ -122,12 +125,7 @@ describe("display order", () => {
 			msg(1, 2, "v2", 30),
 			msg(2, 2, "a2", 20),
 		];
-		expect(inDisplayOrder(steady).map((m) => m.id)).toEqual([
-			"v1",
-			"a1",
-			"a2",
-			"v2",
-		]);
+		expect(displayed(steady)).toEqual(["v1", "a1", "a2", "v2"]);
 		// v2 was accepted on one deployment after v3 was on another: the visitor still reads v1, v2, v3.
 		const skewed = [
 			msg(1, 3, "v3", 25),
@@ -135,12 +133,7 @@ describe("display order", () => {
 			msg(1, 2, "v2", 40),
 			msg(2, 1, "a1", 30),
 		];
-		expect(inDisplayOrder(skewed).map((m) => m.id)).toEqual([
-			"v1",
-			"a1",
-			"v2",
-			"v3",
-		]);
+		expect(displayed(skewed)).toEqual(["v1", "a1", "v2", "v3"]);
 		expect(new ChatLog(skewed).all().map((m) => m.id)).toEqual([
 			"v1",
 			"a1",

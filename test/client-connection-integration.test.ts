@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
-import { fetchVia, FullStore, socketOpener, until } from "./client-helpers.ts";
+import {
+	fetchVia,
+	FullStore,
+	socketOpener,
+	socketVisitor,
+	until,
+} from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
 import { BASE, createSite } from "./helpers.ts";
 import type { ChatEvent } from "../client/index.ts";
@@ -24,12 +30,7 @@ describe("LiveChatClient connections", () => {
 	it("keeps one socket open however often it reconnects", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			siteId,
-			fetch: fetchVia,
-			openSocket: socketOpener(sockets),
-		});
+		const visitor = await socketVisitor(siteId, socketOpener(sockets));
 		await visitor.connect();
 
 		for (let i = 0; i < 5; i++) {
@@ -69,12 +70,7 @@ describe("LiveChatClient connections", () => {
 	it("closes at once a socket that opens after disconnect()", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			siteId,
-			fetch: fetchVia,
-			openSocket: socketOpener(sockets, 100),
-		});
+		const visitor = await socketVisitor(siteId, socketOpener(sockets, 100));
 		const connected = visitor.connect();
 		await until(() => sockets.length === 1, "the socket to be opening");
 		visitor.disconnect();

@@ -1,6 +1,7 @@
 /** What the SDK tests share: the Worker as the client's network, and a store that cannot save. */
 import { SELF } from "cloudflare:test";
-import { MemoryStore } from "../client/index.ts";
+import { LiveChatClient, MemoryStore } from "../client/index.ts";
+import { BASE } from "./helpers.ts";
 import type { ChatSnapshot, ChatStore, OpenSocket } from "../client/index.ts";
 
 export const fetchVia = (input: RequestInfo | URL, init?: RequestInit) =>
@@ -24,6 +25,15 @@ export function socketOpener(
 		return ws;
 	};
 }
+
+/** A visitor's client on a new chat of `siteId`, with the Worker as its network and `openSocket` for its sockets. */
+export const socketVisitor = (siteId: string, openSocket: OpenSocket) =>
+	LiveChatClient.startChat({
+		baseUrls: [BASE],
+		siteId,
+		fetch: fetchVia,
+		openSocket,
+	});
 
 export async function until(
 	check: () => boolean,

@@ -1,34 +1,14 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
+import {
+	fetchVia,
+	socketOpener,
+	socketVisitor,
+	until,
+} from "./client-helpers.ts";
 import { expectSameChat, serverMessages } from "./clients.ts";
 import { accept, BASE, createAgent, createSite, send } from "./helpers.ts";
 import type { ChatEvent } from "../client/index.ts";
-
-/** The Worker's own upgrade, as the test pool has no WebSocket constructor; remembers the sockets it opened. */
-function socketOpener(opened: WebSocket[] = []) {
-	return async (url: string) => {
-		const response = await SELF.fetch(url.replace(/^ws/, "http"), {
-			headers: { Upgrade: "websocket" },
-		});
-		const ws = response.webSocket;
-		if (!ws) throw new Error(`no upgrade: ${response.status}`);
-		ws.accept();
-		opened.push(ws);
-		return ws;
-	};
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000) {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
-
-const fetchVia = (input: RequestInfo | URL, init?: RequestInit) =>
-	SELF.fetch(new Request(input, init));
 
 describe("LiveChatClient over WebSocket", () => {
 	it("keeps two visitor tabs and an agent in step: every message once, in order, everywhere", async () => {
@@ -96,12 +76,7 @@ describe("LiveChatClient over WebSocket", () => {
 		const blocked = async () => {
 			throw new Error("blocked by a proxy");
 		};
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			fetch: fetchVia,
-			openSocket: blocked,
-			siteId,
-		});
+		const visitor = await socketVisitor(siteId, blocked);
 		await visitor.connect();
 		expect(visitor.realtime).toBe("long-poll");
 		const agent = await createAgent(siteId);
@@ -123,12 +98,7 @@ describe("LiveChatClient over WebSocket", () => {
 	it("reconnects after the socket drops, catches up on what it missed, and keeps its outbox", async () => {
 		const siteId = await createSite();
 		const sockets: WebSocket[] = [];
-		const visitor = await LiveChatClient.startChat({
-			baseUrls: [BASE],
-			fetch: fetchVia,
-			openSocket: socketOpener(sockets),
-			siteId,
-		});
+		const visitor = await socketVisitor(siteId, socketOpener(sockets));
 		await visitor.connect();
 		await visitor.send("first");
 		const agent = await createAgent(siteId);

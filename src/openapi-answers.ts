@@ -121,6 +121,15 @@ export function errors(...statuses: (keyof typeof ERRORS)[]) {
 	return responses;
 }
 
+/** A WebSocket upgrade (SPEC §5): the token comes in the hello frame, never in the URL. */
+export const socketUpgrade = (owner: string) => ({
+	security: NO_TOKEN,
+	responses: {
+		101: { description: `Switching Protocols: the socket is ${owner}` },
+		...errors(404, 426, 429),
+	},
+});
+
 /** Security requirements (the schemes are in the document's components). */
 type Security = SecurityRequirementObject[];
 export const VISITOR_OR_AGENT: Security = [

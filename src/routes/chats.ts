@@ -24,6 +24,7 @@ import {
 	named,
 	NO_TOKEN,
 	returnResult,
+	socketUpgrade,
 	VISITOR_OR_AGENT,
 } from "../openapi-answers.ts";
 import { Api, pathParams } from "../openapi.ts";
@@ -203,12 +204,8 @@ Client → server: \`hello\` first, within 10 s, with the token (never in the UR
 Server → client: \`sync\` (a ReturnResult), \`rebuild\` \`{visitorDataOffset, agentDataOffset}\` (−1/−1 = full), \`ack\` \`{id, dataOffset, sendTime, mac}\`,
 \`message\` \`{message}\`, \`typing\`, \`read\`, \`state\` \`{chatState, status, queuePosition?, visitorState?}\`, \`ended\`, \`error\` \`{id?, error}\`.
 A socket that fails auth is closed with 4401; a malformed frame gets an error frame.`,
-	security: NO_TOKEN,
 	request: { params: ChatParams },
-	responses: {
-		101: { description: "Switching Protocols: the socket is the room's" },
-		...errors(404, 426, 429),
-	},
+	...socketUpgrade("the room's"),
 });
 
 export const chats = new Api()

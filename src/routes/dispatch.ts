@@ -16,6 +16,7 @@ import {
 	NO_TOKEN,
 	OFFSET_ANSWER_HEADERS,
 	returnResult,
+	socketUpgrade,
 } from "../openapi-answers.ts";
 import { Api, jsonBody } from "../openapi.ts";
 import {
@@ -201,14 +202,8 @@ export const dispatch = new Api()
 			description: `Upgrades to a WebSocket handed to the site's dispatcher. Client → server: \`hello\` \`{token, status?, chats?}\` first (the token never in the URL),
 then \`status\` \`{status}\` and \`accept\` \`{chatId}\`. Server → client: \`presence\` \`{agents}\`, \`queue\` \`{waiting}\`, \`assigned\` and \`accepted\` \`{chatId, chatState}\`,
 \`released\` \`{chatId, reason}\`, \`invited\` \`{chatId, by}\`, \`private\` \`{from, message}\`, \`error\` \`{chatId?, error}\`.`,
-			security: NO_TOKEN,
 			request: { params: SiteParams },
-			responses: {
-				101: {
-					description: "Switching Protocols: the socket is the dispatcher's",
-				},
-				...errors(404, 426, 429),
-			},
+			...socketUpgrade("the dispatcher's"),
 		}),
 		async (c) => {
 			const siteId = c.req.valid("param").siteId;

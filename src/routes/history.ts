@@ -117,39 +117,29 @@ export const history = new Api()
 				: [Number.MAX_SAFE_INTEGER, ""];
 			const matches = `(? IS NULL OR chats.visitor_name LIKE ? ESCAPE '\\' OR chats.visitor_email LIKE ? ESCAPE '\\'
 			 OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id AND m.content LIKE ? ESCAPE '\\'))`;
+			// The cursor, then the search words for each place they may match, then one more row than the page.
+			const window = [
+				endTime,
+				endTime,
+				before ? chatId : "~",
+				like,
+				like,
+				like,
+				like,
+				limit + 1,
+			];
 			// Newest first, on an index: the site's chats (chats_by_site_end) for a supervisor, the agent's own (chat_agents) otherwise.
 			const statement = reader.supervisor
 				? c.env.DB.prepare(
 						`SELECT ${COLUMNS} FROM chats ${WITH_RATING}
 					 WHERE chats.site_id = ? AND (chats.end_time < ? OR (chats.end_time = ? AND chats.id < ?)) AND ${matches}
 					 ORDER BY chats.end_time DESC, chats.id DESC LIMIT ?`
-					).bind(
-						siteId,
-						endTime,
-						endTime,
-						before ? chatId : "~",
-						like,
-						like,
-						like,
-						like,
-						limit + 1
-					)
+					).bind(siteId, ...window)
 				: c.env.DB.prepare(
 						`SELECT ${COLUMNS} FROM chat_agents ca JOIN chats ON chats.id = ca.chat_id ${WITH_RATING}
 					 WHERE ca.site_id = ? AND ca.agent_id = ? AND (ca.end_time < ? OR (ca.end_time = ? AND ca.chat_id < ?)) AND ${matches}
 					 ORDER BY ca.end_time DESC, ca.chat_id DESC LIMIT ?`
-					).bind(
-						siteId,
-						reader.agentId,
-						endTime,
-						endTime,
-						before ? chatId : "~",
-						like,
-						like,
-						like,
-						like,
-						limit + 1
-					);
+					).bind(siteId, reader.agentId, ...window);
 			const { results } = await statement.all<ChatRow>();
 			const page = results.slice(0, limit);
 			const last = page.at(-1);

@@ -6,7 +6,13 @@ import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import { assertContentLength, limitBody } from "../http.ts";
 import { admitUpgrade, withinRate } from "../limits.ts";
-import { AGENT, answer, errors, NO_TOKEN } from "../openapi-answers.ts";
+import {
+	AGENT,
+	answer,
+	errors,
+	NO_TOKEN,
+	socketUpgrade,
+} from "../openapi-answers.ts";
 import { Api, jsonBody, pathParams } from "../openapi.ts";
 import {
 	AcceptedEventSchema,
@@ -166,14 +172,8 @@ export const visitors = new Api()
 			summary: "A tracked visitor's page socket, for invitations",
 			description:
 				"Upgrades to a hibernating WebSocket handed to the site's dispatcher. Client → server: `hello` `{visitorState, page?, title?, referrer?}` first. Server → client: `tracking` `{visitorId}`, `invitation` `{agentName, message}`, `error` `{error}`.",
-			security: NO_TOKEN,
 			request: { params: SiteParams },
-			responses: {
-				101: {
-					description: "Switching Protocols: the socket is the dispatcher's",
-				},
-				...errors(404, 426, 429),
-			},
+			...socketUpgrade("the dispatcher's"),
 		}),
 		async (c) => {
 			const siteId = c.req.valid("param").siteId;

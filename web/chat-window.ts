@@ -9,6 +9,10 @@
  * fresh chat; sends refused for a while (rate limit, offline) are retried by themselves.
  * The log is updated in place (one element per message id), and a separate polite live region
  * announces new replies, so screen readers hear each message once.
+ *
+ * This file opens, resumes, starts and ends chats; the rest of the window is in chat-window-panel
+ * (markup, views, words), -state, -log (messages, unread), -forms (prechat, offline, rating) and
+ * -send (compose, outbox retries).
  */
 import { LiveChatClient, LiveChatError } from "../client/live-chat-client.ts";
 import {

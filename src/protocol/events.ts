@@ -178,8 +178,9 @@ export const CheckedEnvelopeSchema = z.discriminatedUnion("event", [
 	checked(z.enum(LOG_EVENTS), LogPayloadSchema),
 ]);
 export type CheckedEnvelope = z.infer<typeof CheckedEnvelopeSchema>;
-/** Does not compile while a first-level event has no variant above. */
+
+// Does not compile while a first-level event has no variant above.
 type EveryEventChecked<T extends never> = T;
-export type Unchecked = EveryEventChecked<
+type _Unchecked = EveryEventChecked<
 	Exclude<EventName, CheckedEnvelope["event"]>
 >;

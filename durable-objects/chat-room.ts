@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { publisher } from "../queues/publisher.ts";
+import { envSettings } from "../src/env-settings.ts";
 import { roomFailure } from "../src/errors.ts";
 import { MAX_WAIT_SECONDS } from "../src/protocol/chat.ts";
 import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
@@ -55,7 +56,7 @@ export class ChatRoom extends DurableObject<Env> {
 		ctx.setWebSocketAutoResponse(
 			new WebSocketRequestResponsePair("ping", "pong")
 		);
-		const durable = env.CHAT_STATE !== "memory";
+		const durable = envSettings(env).CHAT_STATE !== "memory";
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		const storage = durable ? new ChatStorage(ctx.storage) : undefined;
 		const alarmAt = (at: number) => scheduleAlarm(ctx.storage, at);

@@ -7,6 +7,7 @@
  * of rooms), dispatcher-sockets.ts (consoles), dispatcher-visitors.ts (tracked visitors), dispatcher-news.ts.
  */
 import { DurableObject } from "cloudflare:workers";
+import { envSettings } from "../src/env-settings.ts";
 import { presenceDeadline, statusOf } from "./dispatch-model.ts";
 import { DispatcherBans } from "./dispatcher-bans.ts";
 import { DispatcherHandover } from "./dispatcher-handover.ts";
@@ -49,7 +50,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 		ctx.setWebSocketAutoResponse(
 			new WebSocketRequestResponsePair("ping", "pong")
 		);
-		const storage = env.CHAT_STATE === "memory" ? undefined : ctx.storage;
+		const storage =
+			envSettings(env).CHAT_STATE === "memory" ? undefined : ctx.storage;
 		this.state = new DispatcherState(storage);
 		this.sockets = new DispatcherSockets(ctx, env, this);
 		this.bans = new DispatcherBans(storage, env.DB);

@@ -52,6 +52,16 @@ export function widgetLines(w: Figures<typeof web>): string[] {
 		"",
 	];
 }
+type Load = { throughput: number; p50: number; p99: number; errors: number };
+/** A table of load figures: rate, p50, p99 and errors, one row each. */
+const loadTable = (rate: string, rows: [string, Load][]) => [
+	`| | ${rate} | p50 ms | p99 ms | errors |`,
+	"|---|---|---|---|---|",
+	...rows.map(
+		([label, r]) =>
+			`| ${label} | ${fmt(r.throughput)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`
+	),
+];
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 /** The lines of RESULTS.md; `commit` says which tree was measured. */
@@ -75,11 +85,11 @@ export function resultLines(
 		`${CONCURRENCY} concurrent chats, each sending one message at a time (closed loop), ${ROUNDS} rounds of ${SECONDS} s alternating with the baseline. The product's default is durable mode (every message in SQLite before the answer); memory mode is shown for comparison.`,
 		"Baseline: a Worker forwarding the same JSON body to a Durable Object that returns it at once, one object per loop.",
 		"",
-		"| | requests/s | p50 ms | p99 ms | errors |",
-		"|---|---|---|---|---|",
-		`| baseline DO echo | ${fmt(http.baseline.throughput)} | ${fmt(http.baseline.p50, 2)} | ${fmt(http.baseline.p99, 2)} | ${http.baseline.errors} |`,
-		`| chat send, durable | ${fmt(http.send.throughput)} | ${fmt(http.send.p50, 2)} | ${fmt(http.send.p99, 2)} | ${http.send.errors} |`,
-		`| chat send, memory | ${fmt(http.memory.throughput)} | ${fmt(http.memory.p50, 2)} | ${fmt(http.memory.p99, 2)} | ${http.memory.errors} |`,
+		...loadTable("requests/s", [
+			["baseline DO echo", http.baseline],
+			["chat send, durable", http.send],
+			["chat send, memory", http.memory],
+		]),
 		"",
 		`- Throughput ratio: **${fmt(throughputRatio * 100)} %** of the baseline (target ≥ 80 %: ${verdict(throughputRatio >= 0.8)}).`,
 		`- p99 ratio: **${fmt(p99Ratio, 2)}×** the baseline (target ≤ 1.5×: ${verdict(p99Ratio <= 1.5)}).`,
@@ -105,21 +115,21 @@ export function resultLines(
 		"",
 		"At one message per chat per second (open loop, random phase: people chatting):",
 		"",
-		"| | messages/s | p50 ms | p99 ms | errors |",
-		"|---|---|---|---|---|",
-		`| baseline WebSocket echo | ${fmt(ws.echoOpen.throughput)} | ${fmt(ws.echoOpen.p50, 2)} | ${fmt(ws.echoOpen.p99, 2)} | ${ws.echoOpen.errors} |`,
-		`| visitor → agent delivery, durable | ${fmt(ws.chatOpen.throughput)} | ${fmt(ws.chatOpen.p50, 2)} | ${fmt(ws.chatOpen.p99, 2)} | ${ws.chatOpen.errors} |`,
-		`| visitor → agent delivery, memory | ${fmt(ws.memoryOpen.throughput)} | ${fmt(ws.memoryOpen.p50, 2)} | ${fmt(ws.memoryOpen.p99, 2)} | ${ws.memoryOpen.errors} |`,
+		...loadTable("messages/s", [
+			["baseline WebSocket echo", ws.echoOpen],
+			["visitor → agent delivery, durable", ws.chatOpen],
+			["visitor → agent delivery, memory", ws.memoryOpen],
+		]),
 		"",
 		`- Delivery p99, durable (the default): **${fmt(wsP99Ratio, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(wsP99Ratio <= 2)}).`,
 		`- Delivery p99, memory mode: **${fmt(ws.memoryOpen.p99 / ws.echoOpen.p99, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(ws.memoryOpen.p99 / ws.echoOpen.p99 <= 2)}). The difference between the two rows is the SQLite commit each accepted message waits for in durable mode (the output gate), on this machine's local disk.`,
 		"",
 		"At saturation (closed loop: each chat sends its next message as soon as the last one arrived):",
 		"",
-		"| | messages/s | p50 ms | p99 ms | errors |",
-		"|---|---|---|---|---|",
-		`| baseline WebSocket echo | ${fmt(ws.baseline.throughput)} | ${fmt(ws.baseline.p50, 2)} | ${fmt(ws.baseline.p99, 2)} | ${ws.baseline.errors} |`,
-		`| visitor → agent delivery, durable | ${fmt(ws.delivery.throughput)} | ${fmt(ws.delivery.p50, 2)} | ${fmt(ws.delivery.p99, 2)} | ${ws.delivery.errors} |`,
+		...loadTable("messages/s", [
+			["baseline WebSocket echo", ws.baseline],
+			["visitor → agent delivery, durable", ws.delivery],
+		]),
 		"",
 		`- Messages delivered per second across the ${WS_CHATS} chats: **${fmt(ws.delivery.throughput, 0)}**; the echo turns around ${fmt(ws.baseline.throughput, 0)}.`,
 		`- Delivery p99 at saturation: ${fmt(wsSaturatedRatio, 2)}× the echo's. With ${WS_CHATS} loops waiting on one workerd thread, latency there is mostly queueing (about ${WS_CHATS} ÷ throughput), so this ratio follows the throughput ratio: it says what a message costs the room (a frame validated, a mac signed, a SQLite write, an ack and a push) against an echo that costs nearly nothing.`,

@@ -6,12 +6,15 @@ import { apiDocument } from "./openapi-document.ts";
 import { Api } from "./openapi.ts";
 import { admin } from "./routes/admin.ts";
 import { agents } from "./routes/agents.ts";
+import { chatActions } from "./routes/chat-actions.ts";
+import { chatStart } from "./routes/chat-start.ts";
 import { chats } from "./routes/chats.ts";
 import { consoleConfig } from "./routes/console-config.ts";
 import { debug } from "./routes/debug.ts";
 import { dispatch } from "./routes/dispatch.ts";
 import { events } from "./routes/events.ts";
 import { history } from "./routes/history.ts";
+import { visitorTools } from "./routes/visitor-tools.ts";
 import { visitors } from "./routes/visitors.ts";
 import { widgetConfig } from "./routes/widget-config.ts";
 
@@ -20,12 +23,15 @@ export { AbuseCounter } from "../durable-objects/abuse-counter.ts";
 export { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 
 export const routes = new Api()
+	.route("/", chatStart)
 	.route("/", chats)
 	.route("/", agents)
 	.route("/", dispatch)
+	.route("/", chatActions)
 	.route("/", events)
 	.route("/", history)
 	.route("/", visitors)
+	.route("/", visitorTools)
 	.route("/", consoleConfig)
 	.route("/", widgetConfig)
 	.route("/admin", admin)

@@ -10,7 +10,7 @@ import { SiteConfigSchema } from "../protocol/site-config.ts";
 import { hashPassword } from "../security/passwords.ts";
 import { putMinimumTokenVersions } from "../security/revocation.ts";
 import { getSiteConfig, putSiteConfig } from "../site-config-cache.ts";
-import { SITE, SiteParams } from "./chats.ts";
+import { SITE, SiteParams } from "./paths.ts";
 import { siteDispatcher } from "./room.ts";
 import type { AdminAgent, AgentRole } from "../protocol/chat.ts";
 

@@ -9,7 +9,7 @@ import { keyRing } from "../security/keys.ts";
 import { beginLogin } from "../security/login-limits.ts";
 import { verifyPassword } from "../security/passwords.ts";
 import { signAgentToken } from "../security/tokens.ts";
-import { SITE, SiteParams } from "./chats.ts";
+import { SITE, SiteParams } from "./paths.ts";
 import type { AgentRole } from "../protocol/chat.ts";
 
 interface AgentRow {

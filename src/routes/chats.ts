@@ -6,7 +6,6 @@ import {
 	ROOM_SOCKETS_LIMIT_HEADER,
 } from "../../durable-objects/room-frames.ts";
 import { requireToken } from "../auth.ts";
-import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
 import {
 	assertContentLength,
@@ -15,44 +14,24 @@ import {
 	limitBody,
 	offsetsOf,
 } from "../http.ts";
-import { admitUpgrade, withinRate } from "../limits.ts";
+import { admitUpgrade } from "../limits.ts";
 import {
 	AGENT,
-	answer,
 	chatTaken,
 	errors,
-	named,
-	NO_TOKEN,
 	returnResult,
 	socketUpgrade,
 	VISITOR_OR_AGENT,
 } from "../openapi-answers.ts";
-import { Api, pathParams } from "../openapi.ts";
+import { Api } from "../openapi.ts";
 import {
-	MAX_START_BODY_BYTES,
 	MAX_WAIT_SECONDS,
 	RebuildChatSchema,
 	SendMessageSchema,
-	StartChatResultSchema,
-	StartChatSchema,
 } from "../protocol/chat.ts";
-import { keyRing } from "../security/keys.ts";
-import { signVisitorToken } from "../security/tokens.ts";
-import {
-	openVisitorState,
-	sealVisitorState,
-} from "../security/visitor-state.ts";
-import { getSiteConfig } from "../site-config-cache.ts";
-import { refuseBanned } from "../visitor-bans.ts";
-import {
-	chatRoom,
-	replyFromRoom,
-	siteDispatcher,
-	taken,
-	unwrap,
-} from "./room.ts";
+import { CHAT, ChatParams } from "./paths.ts";
+import { chatRoom, replyFromRoom, siteDispatcher, taken } from "./room.ts";
 import type { AppEnv } from "../auth.ts";
-import type { ChatStatus, StartChatResult } from "../protocol/chat.ts";
 import type { RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
@@ -71,11 +50,6 @@ const WaitQuerySchema = z.object({
 			description: `Long-poll: hold the answer up to this many seconds (at most ${MAX_WAIT_SECONDS}) until something newer exists.`,
 		}),
 });
-
-export const SITE = "/sites/{siteId}";
-export const CHAT = `${SITE}/chats/{chatId}`;
-export const SiteParams = pathParams("siteId");
-export const ChatParams = pathParams("siteId", "chatId");
 
 /** A chat call (SPEC §3): the caller's offsets and chains in headers, a ReturnResult back. */
 const chatCall = {
@@ -97,26 +71,6 @@ function roomCall(
 		chains: chainsOf(headers),
 	};
 }
-
-const start = createRoute({
-	method: "post",
-	path: `${SITE}/chats`,
-	tags: ["Chat"],
-	summary: "Start a chat",
-	security: NO_TOKEN,
-	middleware: [limitBody(MAX_START_BODY_BYTES)],
-	request: {
-		params: SiteParams,
-		body: { content: { "application/json": { schema: StartChatSchema } } },
-	},
-	responses: {
-		201: answer(
-			"The chat, its visitor token and sealed state",
-			named("StartChatResult", StartChatResultSchema)
-		),
-		...errors(400, 403, 404, 413, 429),
-	},
-});
 
 const send = createRoute({
 	...chatCall,
@@ -209,80 +163,6 @@ A socket that fails auth is closed with 4401; a malformed frame gets an error fr
 });
 
 export const chats = new Api()
-	.endpoint(start, async (c) => {
-		const { siteId } = c.req.valid("param");
-		const body = c.req.valid("json");
-		const config = await getSiteConfig(c.env.SITE_CONFIG, siteId);
-		if (!config) throw new ApiError(404, "not_found", "no such site");
-		const known =
-			body.visitorState === undefined
-				? undefined
-				: await openVisitorState(c.env, siteId, body.visitorState);
-		if (body.visitorState !== undefined && !known)
-			throw new ApiError(
-				403,
-				"invalid_visitor_state",
-				"visitorState does not open"
-			);
-		await withinRate(
-			c.env,
-			`chat-start:${siteId}:${clientAddressKey(c.req.raw)}`,
-			config.limits.chatStartsPerMinutePerAddress,
-			"too many chats started from this address, try again shortly"
-		);
-		// Only a returning visitor can be banned: a new visitorId is made just below.
-		if (known) await refuseBanned(c.env, siteId, known.visitorId);
-		const chatId = crypto.randomUUID();
-		const visitorId = known?.visitorId ?? crypto.randomUUID();
-		const started = unwrap<{
-			chatState: string;
-			status: ChatStatus;
-			queuePosition?: number;
-		}>(
-			await chatRoom(c.env, siteId, chatId).start({
-				siteId,
-				chatId,
-				visitorId,
-				...(known?.lastAgentId ? { lastAgentId: known.lastAgentId } : {}),
-				visitor: body.visitor,
-				prechat: body.prechat,
-				department: body.department,
-				customVariables: body.customVariables,
-				limits: {
-					maxMessageLength: config.limits.maxMessageLength,
-					messagesPerMinutePerVisitor:
-						config.limits.messagesPerMinutePerVisitor,
-				},
-			})
-		);
-		const token = await signVisitorToken(keyRing(c.env), {
-			visitorId,
-			siteId,
-			chatId,
-		});
-		// The last agent stays in the state until the visitor chats with another one.
-		const visitorState = await sealVisitorState(
-			c.env,
-			siteId,
-			known?.lastAgentId
-				? { visitorId, lastAgentId: known.lastAgentId }
-				: { visitorId }
-		);
-		const result: StartChatResult = {
-			chatId,
-			visitorId,
-			token,
-			chatState: started.chatState,
-			visitorState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			status: started.status,
-			...(started.queuePosition !== undefined
-				? { queuePosition: started.queuePosition }
-				: {}),
-		};
-		return c.json(result, 201);
-	})
 	.endpoint(send, async (c) => {
 		const { room, caller, offsets, chains } = roomCall(
 			c,

@@ -10,9 +10,8 @@ import { AGENT, answer, errors } from "../openapi-answers.ts";
 import { Api } from "../openapi.ts";
 import { ConsoleConfigSchema, LiveChatsSchema } from "../protocol/answers.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { SITE, SiteParams } from "./chats.ts";
-import { agentOf } from "./dispatch.ts";
-import { siteDispatcher } from "./room.ts";
+import { SITE, SiteParams } from "./paths.ts";
+import { agentOf, siteDispatcher } from "./room.ts";
 import type { ConsoleConfig, LiveChatSummary } from "../protocol/console.ts";
 
 const agentCall = {

@@ -9,7 +9,7 @@ import { requireAdmin } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { ADMIN, errors } from "../openapi-answers.ts";
 import { Api } from "../openapi.ts";
-import { CHAT, ChatParams } from "./chats.ts";
+import { CHAT, ChatParams } from "./paths.ts";
 import { chatRoom } from "./room.ts";
 import type { AppEnv } from "../auth.ts";
 

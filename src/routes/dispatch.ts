@@ -1,8 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import {
-	agentCaller,
-	agentRefOf,
-} from "../../durable-objects/room-contract.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody } from "../http.ts";
@@ -10,12 +6,8 @@ import { admitUpgrade } from "../limits.ts";
 import {
 	AGENT,
 	answer,
-	chatTaken,
 	errors,
-	named,
 	NO_TOKEN,
-	OFFSET_ANSWER_HEADERS,
-	returnResult,
 	socketUpgrade,
 } from "../openapi-answers.ts";
 import { Api, jsonBody } from "../openapi.ts";
@@ -23,33 +15,19 @@ import {
 	AgentChatsSchema,
 	AgentListSchema,
 	AvailabilitySchema,
-	InvitedSchema,
 	StatusAnswerSchema,
 	WaitingListSchema,
 } from "../protocol/answers.ts";
-import { ReturnResultSchema } from "../protocol/chat.ts";
-import {
-	InviteAgentSchema,
-	SetStatusSchema,
-	TransferSchema,
-} from "../protocol/dispatch.ts";
+import { SetStatusSchema } from "../protocol/dispatch.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { CHAT, ChatParams, SITE, SiteParams } from "./chats.ts";
-import { chatRoom, replyFromRoom, siteDispatcher, taken } from "./room.ts";
-import type { AgentRef } from "../../durable-objects/room-contract.ts";
+import { SITE, SiteParams } from "./paths.ts";
+import { agentOf, siteDispatcher } from "./room.ts";
 import type { AppEnv } from "../auth.ts";
 import type { AgentSummary } from "../protocol/dispatch.ts";
 import type { RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
-/** The SiteDispatcher's endpoints (SPEC §4, §7): presence, the queue, availability, agents, transfer, the agent socket. */
-
-/** The agent behind the token; visitors are refused. */
-export function agentOf(c: Context<AppEnv>): AgentRef {
-	const agent = agentRefOf(c.get("claims"));
-	if (!agent) throw new ApiError(403, "forbidden", "only agents may do this");
-	return agent;
-}
+/** The SiteDispatcher's endpoints (SPEC §4, §7): presence, the queue, availability, agents, the agent socket (chat actions: chat-actions.ts). */
 
 /** A made-up site creates no Durable Object (SPEC §5). */
 async function knownSite(c: Context<AppEnv>, siteId: string): Promise<void> {
@@ -62,11 +40,6 @@ const agentCall = {
 	security: AGENT,
 	middleware: [requireToken],
 	request: { params: SiteParams },
-} satisfies Partial<RouteConfig>;
-const chatAction = {
-	...agentCall,
-	middleware: [limitBody(1024), requireToken],
-	request: { params: ChatParams },
 } satisfies Partial<RouteConfig>;
 const agentErrors = errors(401, 403);
 
@@ -210,112 +183,5 @@ then \`status\` \`{status}\` and \`accept\` \`{chatId}\`. Server → client: \`p
 			const { forward } = await admitUpgrade(c, siteId);
 			// The token comes in the hello frame, as on a chat socket.
 			return siteDispatcher(c.env, siteId).fetch(forward({}));
-		}
-	)
-	.endpoint(
-		createRoute({
-			...chatAction,
-			method: "post",
-			path: `${CHAT}/join`,
-			summary: "A supervisor, or an invited agent, joins the chat",
-			responses: {
-				200: chatTaken("The chat joined, or the room's code 1"),
-				...errors(401, 403, 404, 409, 413),
-			},
-		}),
-		async (c) => {
-			const { siteId, chatId } = c.req.valid("param");
-			return taken(
-				c,
-				await siteDispatcher(c.env, siteId).join(siteId, agentOf(c), chatId)
-			);
-		}
-	)
-	.endpoint(
-		createRoute({
-			...chatAction,
-			method: "post",
-			path: `${CHAT}/monitor`,
-			summary: "A supervisor watches the chat without joining",
-			responses: {
-				200: returnResult("The chat as the supervisor may read it"),
-				...errors(401, 403, 404, 413),
-			},
-		}),
-		async (c) => {
-			const { siteId, chatId } = c.req.valid("param");
-			const agent = agentOf(c);
-			if (agent.role !== "supervisor")
-				throw new ApiError(403, "forbidden", "only supervisors monitor chats");
-			// Monitoring changes nothing in the chat: the supervisor reads it (poll, socket) as any chat of its site, and cannot send.
-			return replyFromRoom(
-				c,
-				await chatRoom(c.env, siteId, chatId).poll(
-					agentCaller(agent, siteId, chatId),
-					{ visitorDataOffset: 0, agentDataOffset: 0 }
-				)
-			);
-		}
-	)
-	.endpoint(
-		createRoute({
-			...chatAction,
-			method: "post",
-			path: `${CHAT}/invite`,
-			summary: "Invite another agent to the chat, who may then join",
-			request: { params: ChatParams, body: jsonBody(InviteAgentSchema) },
-			responses: {
-				200: answer(
-					"The invitation was sent",
-					{
-						anyOf: [
-							named("Invited", InvitedSchema),
-							named("ReturnResult", ReturnResultSchema),
-						],
-					},
-					OFFSET_ANSWER_HEADERS
-				),
-				...errors(400, 401, 403, 404, 409, 413),
-			},
-		}),
-		async (c) => {
-			const { siteId, chatId } = c.req.valid("param");
-			const { agentId } = c.req.valid("json");
-			const answer = await siteDispatcher(c.env, siteId).inviteToChat(
-				siteId,
-				agentOf(c),
-				chatId,
-				agentId
-			);
-			return taken(c, answer, "chatId");
-		}
-	)
-	.endpoint(
-		createRoute({
-			...chatAction,
-			method: "post",
-			path: `${CHAT}/transfer`,
-			summary: "Hand the chat to another agent",
-			request: { params: ChatParams, body: jsonBody(TransferSchema) },
-			responses: {
-				200: chatTaken(
-					"The chat as the new agent takes it, or the room's code 1"
-				),
-				...errors(400, 401, 403, 404, 409, 413),
-			},
-		}),
-		async (c) => {
-			const { siteId, chatId } = c.req.valid("param");
-			const agent = agentOf(c);
-			const { toAgentId } = c.req.valid("json");
-			return taken(
-				c,
-				await siteDispatcher(c.env, siteId).transfer(
-					siteId,
-					agent,
-					chatId,
-					toAgentId
-				)
-			);
 		}
 	);

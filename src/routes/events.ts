@@ -22,7 +22,7 @@ import {
 	WrapupSchema,
 } from "../protocol/events.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { CHAT, ChatParams, SITE, SiteParams } from "./chats.ts";
+import { CHAT, ChatParams, SITE, SiteParams } from "./paths.ts";
 import { chatRoom, replyFromRoom } from "./room.ts";
 import type {
 	OfflineMessagePayload,

@@ -10,7 +10,7 @@ import { ApiError } from "../errors.ts";
 import { AGENT, answer, errors } from "../openapi-answers.ts";
 import { Api } from "../openapi.ts";
 import { HistoryChatSchema, HistoryPageSchema } from "../protocol/answers.ts";
-import { ChatParams, SITE, SiteParams } from "./chats.ts";
+import { ChatParams, SITE, SiteParams } from "./paths.ts";
 import type { AppEnv } from "../auth.ts";
 import type { TranscriptMessage } from "../protocol/events.ts";
 

@@ -1,9 +1,14 @@
+import { agentRefOf } from "../../durable-objects/room-contract.ts";
 import { ApiError } from "../errors.ts";
 import {
 	AGENT_OFFSET_HEADER,
 	VISITOR_OFFSET_HEADER,
 } from "../protocol/chat.ts";
-import type { RoomAnswer } from "../../durable-objects/room-contract.ts";
+import type {
+	AgentRef,
+	RoomAnswer,
+} from "../../durable-objects/room-contract.ts";
+import type { AppEnv } from "../auth.ts";
 import type { RoomFailure } from "../errors.ts";
 import type { Context } from "hono";
 
@@ -40,4 +45,11 @@ export function taken(
 ): Response {
 	if (mark in answer && "chatId" in answer) return c.json(answer, 200);
 	return replyFromRoom(c, answer as RoomAnswer);
+}
+
+/** The agent behind the token; visitors are refused. */
+export function agentOf(c: Context<AppEnv>): AgentRef {
+	const agent = agentRefOf(c.get("claims"));
+	if (!agent) throw new ApiError(403, "forbidden", "only agents may do this");
+	return agent;
 }

@@ -9,7 +9,7 @@ import { answer, errors, NO_TOKEN } from "../openapi-answers.ts";
 import { Api } from "../openapi.ts";
 import { WidgetConfigSchema } from "../protocol/site-config.ts";
 import { getSiteConfig } from "../site-config-cache.ts";
-import { SITE, SiteParams } from "./chats.ts";
+import { SITE, SiteParams } from "./paths.ts";
 import type { WidgetConfig } from "../protocol/site-config.ts";
 
 export const widgetConfig = new Api().endpoint(

@@ -6,6 +6,7 @@ import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import { AgentConsole } from "./consoles.ts";
 import { api, createSite, json, poll, startChat } from "./helpers.ts";
+import { rowOf } from "./queue-helpers.ts";
 import { TestSocket } from "./sockets.ts";
 
 const admin = { token: env.ADMIN_TOKEN };
@@ -273,11 +274,10 @@ describe("agent accounts", () => {
 				})
 			).status
 		).toBe(401);
-		const row = await env.DB.prepare(
-			`SELECT name, disabled, token_version FROM agents WHERE id = ?`
-		)
-			.bind(agentId)
-			.first();
+		const row = await rowOf(
+			`SELECT name, disabled, token_version FROM agents WHERE id = ?`,
+			agentId
+		);
 		expect(row).toEqual({ name: "Pat", disabled: 0, token_version: 1 });
 	});
 });

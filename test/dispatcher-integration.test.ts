@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { myChats, online, queue, routedTo } from "./dispatch.ts";
 import {
 	accept,
-	api,
 	createAgent,
 	createSite,
 	eventually,
@@ -11,6 +10,7 @@ import {
 	send,
 	startChat,
 } from "./helpers.ts";
+import { endChat } from "./queue-helpers.ts";
 import { startWith as startTracked } from "./visitors.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 
@@ -169,11 +169,7 @@ describe("SiteDispatcher: routing", () => {
 		// Each end frees Alice for the next chat, oldest first.
 		for (let i = 0; i < 3; i++) {
 			const current = chats[i]!;
-			const end = await api(`/sites/${siteId}/chats/${current.chatId}/end`, {
-				method: "POST",
-				token: current.token,
-				offsets: [0, 1],
-			});
+			const end = await endChat(siteId, current.chatId, current.token, [0, 1]);
 			expect(end.status).toBe(200);
 			expect(
 				await eventually(

@@ -42,11 +42,16 @@ export function receiver(script = "ok") {
 	};
 }
 
-export async function endChat(siteId: string, chatId: string, token: string) {
+export async function endChat(
+	siteId: string,
+	chatId: string,
+	token: string,
+	offsets: [number, number] = [0, 0]
+) {
 	const res = await api(`/sites/${siteId}/chats/${chatId}/end`, {
 		method: "POST",
 		token,
-		offsets: [0, 0],
+		offsets,
 	});
 	return { status: res.status, body: await res.json<{ code: number }>() };
 }
@@ -195,3 +200,23 @@ export function everyIntegration() {
 		},
 	};
 }
+
+/** The `n` a `SELECT COUNT(*) AS n …` query of D1 answers. */
+export const countOf = (sql: string, ...values: unknown[]) =>
+	env.DB.prepare(sql)
+		.bind(...values)
+		.first<number>("n");
+
+/** The first row a D1 query answers. */
+export const rowOf = (sql: string, ...values: unknown[]) =>
+	env.DB.prepare(sql)
+		.bind(...values)
+		.first();
+
+/** The chat.end payload persistence stored for a chat. */
+export const storedPayload = async (chatId: string) =>
+	JSON.parse(
+		(await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`)
+			.bind(chatId)
+			.first<string>("payload"))!
+	);

@@ -1,11 +1,16 @@
 /** Memory mode has no storage, but an ended chat still reaches D1 once, even when the room forgets it in between. */
-import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { chatEndId } from "../../queues/publisher.ts";
 import { converse, serverMessages, visitorAndAgent } from "../clients.ts";
 import { api } from "../helpers.ts";
 import { loseChat } from "../lose-chat.ts";
-import { delivered, endChat, repeatsOf, waitFor } from "../queue-helpers.ts";
+import {
+	countOf,
+	delivered,
+	endChat,
+	repeatsOf,
+	waitFor,
+} from "../queue-helpers.ts";
 
 it(
 	"persists a memory-mode chat's transcript at its end, once, though the evicted room is rebuilt and ended again",
@@ -42,11 +47,10 @@ it(
 			transcript.map(({ mac: _mac, ...m }) => m)
 		);
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM chat_messages WHERE chat_id = ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM chat_messages WHERE chat_id = ?`,
+				visitor.chatId
 			)
-				.bind(visitor.chatId)
-				.first<number>("n")
 		).toBe(transcript.length);
 	}
 );

@@ -11,6 +11,7 @@ import {
 	rebuild,
 	startChat,
 } from "../helpers.ts";
+import { endChat } from "../queue-helpers.ts";
 import type { ReturnResult, StartChatResult } from "../../src/protocol/chat.ts";
 import type {
 	AgentServerFrame,
@@ -109,11 +110,7 @@ describe("a SiteDispatcher that lost everything (memory mode) comes back from it
 			).chatId
 		).toBe(second.chatId);
 		// No waiting chat is dropped: Alice's chat ends, and the last one goes to her.
-		const end = await api(`/sites/${siteId}/chats/${first.chatId}/end`, {
-			method: "POST",
-			token: first.token,
-			offsets: [0, 1],
-		});
+		const end = await endChat(siteId, first.chatId, first.token, [0, 1]);
 		expect(end.status).toBe(200);
 		expect(
 			((await again.next((f) => f.type === "assigned")) as { chatId: string })

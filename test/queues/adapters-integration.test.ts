@@ -15,6 +15,7 @@ import {
 	endChat,
 	postJson,
 	receiver,
+	rowOf,
 	waitFor,
 } from "../queue-helpers.ts";
 import type {
@@ -102,11 +103,10 @@ it(
 		});
 		// Persistence is on by default: the offline message is in D1 too.
 		expect(
-			await env.DB.prepare(
-				`SELECT email, message FROM offline_messages WHERE id = ?`
+			await rowOf(
+				`SELECT email, message FROM offline_messages WHERE id = ?`,
+				id
 			)
-				.bind(id)
-				.first()
 		).toEqual({
 			email: "olga@example.com",
 			message: "Please call me back about my order",

@@ -1,5 +1,4 @@
 /** Ending a chat fans out to exactly the enabled integrations; persistence and history. */
-import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { converse, serverMessages, visitorAndAgent } from "../clients.ts";
 import { api, createSite } from "../helpers.ts";
@@ -8,6 +7,7 @@ import {
 	deliveryState,
 	endChat,
 	everyIntegration,
+	rowOf,
 } from "../queue-helpers.ts";
 
 it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Salesforce (off) gets nothing, history has every message", async () => {
@@ -42,22 +42,20 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	expect(await hook.requests()).toHaveLength(1);
 	expect(await zendesk.requests()).toHaveLength(1);
 
-	const row = await env.DB.prepare(
-		`SELECT site_id, visitor_name, message_count, agent_ids FROM chats WHERE id = ?`
-	)
-		.bind(chatId)
-		.first();
+	const row = await rowOf(
+		`SELECT site_id, visitor_name, message_count, agent_ids FROM chats WHERE id = ?`,
+		chatId
+	);
 	expect(row).toEqual({
 		site_id: siteId,
 		visitor_name: "Vera",
 		message_count: transcript.length,
 		agent_ids: JSON.stringify([agentId]),
 	});
-	const ticket = await env.DB.prepare(
-		`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`
-	)
-		.bind(uniqueId)
-		.first();
+	const ticket = await rowOf(
+		`SELECT subject, requester_email, chat_id FROM tickets WHERE source_id = ?`,
+		uniqueId
+	);
 	expect(ticket).toEqual({
 		subject: "Chat with Vera",
 		requester_email: "vera@example.com",

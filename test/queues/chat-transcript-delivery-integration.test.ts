@@ -4,6 +4,7 @@ import { expect, it } from "vitest";
 import { chatEndId, publisher } from "../../queues/publisher.ts";
 import { createSite } from "../helpers.ts";
 import {
+	countOf,
 	deadLetters,
 	delivered,
 	deliverOnce,
@@ -118,11 +119,10 @@ it(
 			"chat.end"
 		);
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM tickets WHERE chat_id = ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM tickets WHERE chat_id = ?`,
+				chatId
 			)
-				.bind(chatId)
-				.first<number>("n")
 		).toBe(1);
 		expect(await storedIds(chatId)).toEqual([v1.id, a1.id]);
 		expect(await deadLetters(uniqueId)).toEqual([]);

@@ -4,6 +4,7 @@ import { expect, it } from "vitest";
 import { chatEndId, publisher } from "../../queues/publisher.ts";
 import { api, createAgent, createSite } from "../helpers.ts";
 import {
+	countOf,
 	delivered,
 	deliveryState,
 	repeatsOf,
@@ -189,9 +190,7 @@ it(
 			"agent-b",
 		]);
 		expect(
-			await env.DB.prepare(`SELECT COUNT(*) AS n FROM chats WHERE id = ?`)
-				.bind(chatId)
-				.first<number>("n")
+			await countOf(`SELECT COUNT(*) AS n FROM chats WHERE id = ?`, chatId)
 		).toBe(1);
 	}
 );

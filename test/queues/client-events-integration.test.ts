@@ -5,7 +5,12 @@ import { LiveChatClient } from "../../client/live-chat-client.ts";
 import { recordingFetch, visitorAndAgent } from "../clients.ts";
 import { BASE } from "../helpers.ts";
 import { loseChat } from "../lose-chat.ts";
-import { delivered, persisted } from "../queue-helpers.ts";
+import {
+	delivered,
+	persisted,
+	rowOf,
+	storedPayload,
+} from "../queue-helpers.ts";
 
 it(
 	"rates, wraps up after the room lost the chat, and leaves an offline message, each reaching D1",
@@ -35,21 +40,16 @@ it(
 			`offlineMessage.submit.persistence:offlineMessage.submit:${siteId}:${offlineId}`,
 		])
 			await delivered(key);
-		const payload = JSON.parse(
-			(await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`)
-				.bind(visitor.chatId)
-				.first<string>("payload"))!
-		);
+		const payload = await storedPayload(visitor.chatId);
 		expect(payload.wrapup).toEqual({
 			category: "opening hours",
 			comment: null,
 		});
 		expect(
-			await env.DB.prepare(
-				`SELECT rating, comment FROM ratings WHERE chat_id = ?`
+			await rowOf(
+				`SELECT rating, comment FROM ratings WHERE chat_id = ?`,
+				visitor.chatId
 			)
-				.bind(visitor.chatId)
-				.first()
 		).toEqual({ rating: 5, comment: "Quick!" });
 		expect(
 			await env.DB.prepare(

@@ -1,5 +1,4 @@
 /** History reads back what persistence wrote: an agent's own chats (a supervisor's whole site), newest end first, a page at a time. */
-import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import {
 	accept,
@@ -9,7 +8,7 @@ import {
 	send,
 	startChat,
 } from "../helpers.ts";
-import { endChat, persisted } from "../queue-helpers.ts";
+import { countOf, endChat, persisted } from "../queue-helpers.ts";
 
 /** Alice and Bob on a site that routes by hand: each chat goes to the agent that accepts it (in auto mode an accept makes the agent online, and the next chat would be routed to it). */
 async function aliceAndBob() {
@@ -110,11 +109,10 @@ it(
 			).status
 		).toBe(403);
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM chat_agents WHERE site_id = ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM chat_agents WHERE site_id = ?`,
+				siteId
 			)
-				.bind(siteId)
-				.first<number>("n")
 		).toBe(4);
 	}
 );

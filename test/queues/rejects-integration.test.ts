@@ -3,9 +3,11 @@ import { env } from "cloudflare:test";
 import { expect, it, vi } from "vitest";
 import { api, createAgent, createSite, startChat } from "../helpers.ts";
 import {
+	countOf,
 	deliverOnce,
 	deliveryState,
 	postJson,
+	rowOf,
 	waitFor,
 } from "../queue-helpers.ts";
 
@@ -200,9 +202,7 @@ it(
 					"done"
 			);
 		await waitFor("the good offline message", () =>
-			env.DB.prepare(`SELECT 1 AS x FROM offline_messages WHERE site_id = ?`)
-				.bind(siteId)
-				.first()
+			rowOf(`SELECT 1 AS x FROM offline_messages WHERE site_id = ?`, siteId)
 		);
 		await new Promise((r) => setTimeout(r, 1200));
 		expect(
@@ -215,18 +215,16 @@ it(
 			).results
 		).toEqual([{ message: "the real one" }]);
 		expect(
-			await env.DB.prepare(
-				`SELECT rating, comment FROM ratings WHERE chat_id = ?`
+			await rowOf(
+				`SELECT rating, comment FROM ratings WHERE chat_id = ?`,
+				chat.chatId
 			)
-				.bind(chat.chatId)
-				.first()
 		).toEqual({ rating: 4, comment: "quick answers" });
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM dead_letters WHERE site_id = ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM dead_letters WHERE site_id = ?`,
+				siteId
 			)
-				.bind(siteId)
-				.first<number>("n")
 		).toBe(0);
 	}
 );
@@ -267,19 +265,17 @@ it(
 		await waitFor(
 			"the accepted offline messages",
 			async () =>
-				(await env.DB.prepare(
-					`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`
-				)
-					.bind(siteId)
-					.first<number>("n")) === 6
+				(await countOf(
+					`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`,
+					siteId
+				)) === 6
 		);
 		await new Promise((r) => setTimeout(r, 1200));
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`,
+				siteId
 			)
-				.bind(siteId)
-				.first<number>("n")
 		).toBe(6);
 	}
 );

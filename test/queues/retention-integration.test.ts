@@ -9,6 +9,7 @@ import { expect, it } from "vitest";
 import { consumeBatch } from "../../queues/consumer.ts";
 import { cleanUp } from "../../queues/retention.ts";
 import { spillIfLarge, unspill } from "../../queues/spill.ts";
+import { countOf } from "../queue-helpers.ts";
 import type { Envelope } from "../../src/protocol/events.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -44,11 +45,10 @@ async function spilledEnvelope(
 }
 
 const partsOf = async (spillId: string) =>
-	(await env.DB.prepare(
-		`SELECT COUNT(*) AS n FROM spilled_payloads WHERE spill_id = ?`
-	)
-		.bind(spillId)
-		.first<number>("n")) ?? 0;
+	(await countOf(
+		`SELECT COUNT(*) AS n FROM spilled_payloads WHERE spill_id = ?`,
+		spillId
+	)) ?? 0;
 
 it("keeps old spilled payloads that dead letters point at, and deletes the others", async () => {
 	const now = Date.now();

@@ -19,12 +19,15 @@ import {
 } from "../helpers.ts";
 import { endGraceOver, loseChat } from "../lose-chat.ts";
 import {
+	countOf,
 	deliveryState,
 	endChat,
 	persisted,
 	postJson,
 	receiver,
 	repeatsOf,
+	rowOf,
+	storedPayload,
 	waitFor,
 	webhookAt,
 } from "../queue-helpers.ts";
@@ -91,11 +94,7 @@ it(
 				.bind(chat.chatId)
 				.first<string>("payload")
 		);
-		const payload = JSON.parse(
-			(await env.DB.prepare(`SELECT payload FROM chats WHERE id = ?`)
-				.bind(chat.chatId)
-				.first<string>("payload"))!
-		);
+		const payload = await storedPayload(chat.chatId);
 		expect(payload.wrapup).toEqual({
 			category: "billing",
 			comment: "refund promised",
@@ -201,11 +200,10 @@ it(
 		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
 		await persisted(chat.chatId);
 		// 40 messages, the agent's join notice and the end notice.
-		const stored = await env.DB.prepare(
-			`SELECT COUNT(*) AS n, SUM(LENGTH(content)) AS chars FROM chat_messages WHERE chat_id = ?`
-		)
-			.bind(chat.chatId)
-			.first();
+		const stored = await rowOf(
+			`SELECT COUNT(*) AS n, SUM(LENGTH(content)) AS chars FROM chat_messages WHERE chat_id = ?`,
+			chat.chatId
+		);
 		const server = (await poll(siteId, chat.chatId, agent.token)).body.messages;
 		expect(stored).toEqual({
 			n: 42,
@@ -213,11 +211,10 @@ it(
 		});
 		// It went through D1: the payload was over the inline limit.
 		expect(
-			await env.DB.prepare(
-				`SELECT COUNT(*) AS n FROM spilled_payloads WHERE body LIKE ?`
+			await countOf(
+				`SELECT COUNT(*) AS n FROM spilled_payloads WHERE body LIKE ?`,
+				`%${chat.chatId}%`
 			)
-				.bind(`%${chat.chatId}%`)
-				.first<number>("n")
 		).toBeGreaterThan(0);
 	}
 );

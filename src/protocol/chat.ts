@@ -132,11 +132,3 @@ export const AdminAgentSchema = z.object({
 	disabled: z.boolean(),
 });
 export type AdminAgent = z.infer<typeof AdminAgentSchema>;
-
-/** Header values: a missing header is 0; anything else must be a plain non-negative integer. */
-export const OffsetHeaderSchema = z
-	.string()
-	.regex(/^\d{1,15}$/, "must be a non-negative integer")
-	.transform(Number)
-	.optional()
-	.transform((v) => v ?? 0);

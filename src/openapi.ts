@@ -66,7 +66,9 @@ async function parseBody(c: Context, schema: z.ZodType): Promise<void> {
 }
 
 type RouteInput<R extends RouteConfig> =
-	Parameters<RouteHandler<R>>[0] extends Context<any, any, infer I> ? I : never;
+	Parameters<RouteHandler<R>>[0] extends Context<infer _E, infer _P, infer I>
+		? I
+		: never;
 type ConvertPath<T extends string> =
 	T extends `${infer Start}/{${infer Param}}${infer Rest}`
 		? `${Start}/:${Param}${ConvertPath<Rest>}`

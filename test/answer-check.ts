@@ -4,6 +4,7 @@
  * the shape documented for its status (errors in SPEC §4's shape, under `default` when not listed).
  */
 import { Validator } from "@cfworker/json-schema";
+import { SELF } from "cloudflare:test";
 import { routes } from "../src/index.ts";
 import { buildDocument } from "../src/openapi-document.ts";
 import type { Schema } from "@cfworker/json-schema";
@@ -68,4 +69,14 @@ export async function checkAnswer(
 		throw new Error(
 			`${what} with a body the API document does not allow: ${JSON.stringify(result.errors.slice(-3))}`
 		);
+}
+
+/** `SELF.fetch`, with the answer checked against the API document: for every test helper that calls the app. */
+export async function checkedFetch(
+	url: string,
+	init: RequestInit = {}
+): Promise<Response> {
+	const res = await SELF.fetch(url, init);
+	await checkAnswer(init.method ?? "GET", url, res.clone());
+	return res;
 }

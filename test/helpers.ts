@@ -1,5 +1,5 @@
-import { env, SELF } from "cloudflare:test";
-import { checkAnswer } from "./answer-check.ts";
+import { env } from "cloudflare:test";
+import { checkedFetch } from "./answer-check.ts";
 import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
 import type { SiteConfigInput } from "../src/protocol/site-config.ts";
 
@@ -17,13 +17,7 @@ export async function api(
 	}
 	if (init.body !== undefined && !headers.has("Content-Type"))
 		headers.set("Content-Type", "application/json");
-	const res = await SELF.fetch(`${BASE}/v1${path}`, { ...init, headers });
-	await checkAnswer(
-		init.method ?? "GET",
-		res.url || `${BASE}/v1${path}`,
-		res.clone()
-	);
-	return res;
+	return checkedFetch(`${BASE}/v1${path}`, { ...init, headers });
 }
 
 export const json = (value: unknown) => JSON.stringify(value);

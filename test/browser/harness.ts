@@ -152,27 +152,33 @@ export function browserSuite(options: {
 		return page;
 	};
 
-	suite.admin = async <T>(
-		method: string,
-		path: string,
-		body?: unknown
-	): Promise<T> => {
-		const response = await fetch(`${suite.url}/v1/admin${path}`, {
-			method,
-			headers: {
-				Authorization: `Bearer ${adminToken()}`,
-				"Content-Type": "application/json",
-			},
-			body: body === undefined ? undefined : JSON.stringify(body),
-		});
-		const text = await response.text();
-		expect(response.ok, `${method} ${path}: ${response.status} ${text}`).toBe(
-			true
-		);
-		return (text ? JSON.parse(text) : undefined) as T;
-	};
+	suite.admin = <T>(method: string, path: string, body?: unknown) =>
+		fetchOk<T>(`${suite.url}/v1/admin`, method, path, adminToken(), body);
 
 	return suite;
+}
+
+/** A JSON call to `base + path` that must succeed; its answer's body, parsed. */
+export async function fetchOk<T>(
+	base: string,
+	method: string,
+	path: string,
+	token?: string,
+	body?: unknown
+): Promise<T> {
+	const response = await fetch(`${base}${path}`, {
+		method,
+		headers: {
+			...(token ? { Authorization: `Bearer ${token}` } : {}),
+			"Content-Type": "application/json",
+		},
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await response.text();
+	expect(response.ok, `${method} ${path}: ${response.status} ${text}`).toBe(
+		true
+	);
+	return (text ? JSON.parse(text) : undefined) as T;
 }
 
 const safe = (name: string) =>

@@ -5,6 +5,7 @@
  */
 import { expect } from "vitest";
 import WebSocket from "ws";
+import { fetchOk } from "./harness.ts";
 import type { BrowserSuite } from "./harness.ts";
 import type { BrowserContext, Page } from "playwright-core";
 
@@ -46,27 +47,13 @@ export async function widgetSite(
 	};
 }
 
-export async function call<T>(
+export const call = <T>(
 	suite: BrowserSuite,
 	method: string,
 	path: string,
 	token?: string,
 	body?: unknown
-): Promise<T> {
-	const response = await fetch(`${suite.url}/v1${path}`, {
-		method,
-		headers: {
-			...(token ? { Authorization: `Bearer ${token}` } : {}),
-			"Content-Type": "application/json",
-		},
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await response.text();
-	expect(response.ok, `${method} ${path}: ${response.status} ${text}`).toBe(
-		true
-	);
-	return (text ? JSON.parse(text) : undefined) as T;
-}
+) => fetchOk<T>(`${suite.url}/v1`, method, path, token, body);
 
 export const online = (suite: BrowserSuite, siteId: string, agent: TestAgent) =>
 	call(suite, "PUT", `/sites/${siteId}/agents/me/status`, agent.token, {
@@ -91,6 +78,20 @@ export async function shopPage(
 	const page = await suite.page(context, name);
 	await page.goto(url);
 	return page;
+}
+
+/** A site whose agent is online, and a page of its shop in a fresh browser context: where most widget tests begin. */
+export async function openShop(
+	suite: BrowserSuite,
+	name = "visitor",
+	widget: Record<string, unknown> = {},
+	extra: Record<string, unknown> = {}
+) {
+	const { siteId, agent } = await widgetSite(suite, widget, extra);
+	await online(suite, siteId, agent);
+	const context = await suite.context();
+	const page = await shopPage(suite, context, siteId, name);
+	return { siteId, agent, context, page };
 }
 
 export const launcher = (page: Page) =>

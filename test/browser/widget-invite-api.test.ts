@@ -13,10 +13,8 @@ import {
 	inLog,
 	launcher,
 	messageBox,
-	online,
+	openShop,
 	send,
-	shopPage,
-	widgetSite,
 } from "./widget-helpers.ts";
 import type { TestAgent } from "./widget-helpers.ts";
 import type { Page } from "playwright-core";
@@ -61,14 +59,7 @@ async function trackedVisitor(
 
 describe("invitations and window.LiveChat", () => {
 	it("shows an agent's invitation, and the visitor opens the chat from it", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const page = await shopPage(
-			suite,
-			await suite.context(),
-			siteId,
-			"visitor"
-		);
+		const { siteId, agent, page } = await openShop(suite, "visitor");
 		const visitorId = await trackedVisitor(siteId, agent);
 		// Delivered once the page socket has said hello (the list may show the page view a moment before).
 		await expect
@@ -117,14 +108,7 @@ describe("invitations and window.LiveChat", () => {
 	});
 
 	it("opens and closes from the page, takes identify() into the chat start, and records a conversion", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const page = await shopPage(
-			suite,
-			await suite.context(),
-			siteId,
-			"visitor"
-		);
+		const { siteId, agent, page } = await openShop(suite, "visitor");
 		await page.waitForFunction(() => typeof window.LiveChat === "object");
 
 		await page.evaluate(() => window.LiveChat.open());

@@ -10,11 +10,9 @@ import {
 	agentRead,
 	assigned,
 	inLog,
-	online,
+	openShop,
 	send,
-	shopPage,
 	startChat,
-	widgetSite,
 } from "./widget-helpers.ts";
 import type { Page } from "playwright-core";
 
@@ -47,17 +45,11 @@ describe("a rate-limited message in the widget", () => {
 		"goes out by itself when the limit allows, and the error text goes",
 		{ timeout: 115_000 },
 		async () => {
-			const { siteId, agent } = await widgetSite(
+			const { siteId, agent, page } = await openShop(
 				suite,
+				"visitor",
 				{},
 				{ limits: { messagesPerMinutePerVisitor: 2 } }
-			);
-			await online(suite, siteId, agent);
-			const page = await shopPage(
-				suite,
-				await suite.context(),
-				siteId,
-				"visitor"
 			);
 			const tries = countTries(page, "Third, too fast");
 			const chatId = await startChat(page);

@@ -14,6 +14,7 @@ import {
 	launcher,
 	messageBox,
 	online,
+	openShop,
 	send,
 	shopPage,
 	startChat,
@@ -49,14 +50,7 @@ describe("the widget never leaves the visitor stuck", () => {
 	});
 
 	it("after an ended chat, also after a reload, offers a rating and a new chat that works", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const page = await shopPage(
-			suite,
-			await suite.context(),
-			siteId,
-			"visitor"
-		);
+		const { siteId, agent, page } = await openShop(suite, "visitor");
 		const first = await startChat(page);
 		await send(page, "Question one");
 		await assigned(suite, siteId, first, agent);
@@ -94,10 +88,7 @@ describe("the widget never leaves the visitor stuck", () => {
 	});
 
 	it("moves the visitor into a fresh chat when its stored token is refused, and the chat goes on there", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const context = await suite.context();
-		const page = await shopPage(suite, context, siteId, "visitor");
+		const { siteId, agent, page } = await openShop(suite, "visitor");
 		const first = await startChat(page);
 		await send(page, "Before the token broke");
 		await assigned(suite, siteId, first, agent);

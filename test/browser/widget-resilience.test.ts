@@ -12,11 +12,10 @@ import {
 	assigned,
 	inLog,
 	launcher,
-	online,
+	openShop,
 	send,
 	shopPage,
 	startChat,
-	widgetSite,
 } from "./widget-helpers.ts";
 
 const PORT = 18911;
@@ -27,10 +26,7 @@ const contents = async (read: ReturnType<typeof agentRead>) =>
 
 describe("the widget through reloads, tabs, offline spells and restarts", () => {
 	it("notices a reply after a reload without a click, and keeps two tabs in step", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const context = await suite.context();
-		const page = await shopPage(suite, context, siteId, "tab-1");
+		const { siteId, agent, context, page } = await openShop(suite, "tab-1");
 		const chatId = await startChat(page);
 		await send(page, "First question");
 		await assigned(suite, siteId, chatId, agent);
@@ -58,10 +54,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 	});
 
 	it("sends what was written offline once the network is back, exactly once", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const context = await suite.context();
-		const page = await shopPage(suite, context, siteId, "visitor");
+		const { siteId, agent, context, page } = await openShop(suite, "visitor");
 		const chatId = await startChat(page);
 		await assigned(suite, siteId, chatId, agent);
 		await context.setOffline(true);
@@ -99,10 +92,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 	});
 
 	it("rebuilds the chat from the widget after the deployment restarts and lost every room", async () => {
-		const { siteId, agent } = await widgetSite(suite);
-		await online(suite, siteId, agent);
-		const context = await suite.context();
-		const page = await shopPage(suite, context, siteId, "visitor");
+		const { siteId, agent, page } = await openShop(suite, "visitor");
 		const chatId = await startChat(page);
 		await send(page, "Before the restart");
 		await assigned(suite, siteId, chatId, agent);

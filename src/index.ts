@@ -37,11 +37,13 @@ export const routes = new Api()
 	.route("/admin", admin)
 	.route("/debug", debug);
 
+// The document describes itself too: mounted among the routes it lists.
+routes.route("/", apiDocument(routes));
+
 export const app = new Api()
 	.basePath("/v1")
 	.use(apiCors)
 	.route("/", routes)
-	.route("/", apiDocument(routes))
 	.notFound((c) =>
 		c.json(new ApiError(404, "not_found", "no such endpoint").toBody(), 404)
 	)

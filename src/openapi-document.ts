@@ -25,7 +25,7 @@ const documentRoute = createRoute({
 
 const built = new WeakMap<object, ReturnType<typeof build>>();
 
-/** The document of `routes` (mounted at /v1), itself included; built once. */
+/** The document of `routes` (mounted at /v1); built once. */
 export function buildDocument(routes: OpenAPIHono<AppEnv>) {
 	let document = built.get(routes);
 	if (!document) built.set(routes, (document = build(routes)));
@@ -33,10 +33,6 @@ export function buildDocument(routes: OpenAPIHono<AppEnv>) {
 }
 
 function build(routes: OpenAPIHono<AppEnv>) {
-	const served = new Api().endpoint(documentRoute, (c) => c.json({}));
-	for (const definition of served.openAPIRegistry.definitions)
-		if (definition.type === "route")
-			routes.openAPIRegistry.registerPath(definition.route);
 	for (const [name, scheme] of Object.entries(SECURITY_SCHEMES))
 		routes.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
 	for (const [name, schema] of Object.entries(componentSchemas))
@@ -63,8 +59,6 @@ function build(routes: OpenAPIHono<AppEnv>) {
 	};
 }
 
-/** Serves the document, built at the first request. */
+/** Serves the document of `routes`, built at the first request; mount it among them so it lists itself. */
 export const apiDocument = (routes: OpenAPIHono<AppEnv>) =>
-	new Api().endpoint({ ...documentRoute, hide: true }, (c) =>
-		c.json(buildDocument(routes))
-	);
+	new Api().endpoint(documentRoute, (c) => c.json(buildDocument(routes)));

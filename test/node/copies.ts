@@ -1,5 +1,7 @@
-/** What the node tests check on real deployments: a deployment's copy of a chat, and copies that agree. */
+/** What the node tests share on real deployments: a chat on the demo site, a deployment's copy of it, and copies that agree. */
 import { expect } from "vitest";
+import { LiveChatClient } from "../../client/index.ts";
+import type { TransportOptions } from "../../client/index.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 /** The deployment's whole copy (a poll at 0/0), read with a token of the chat, on the demo site. */
@@ -30,4 +32,30 @@ export function expectIdentical(
 		options.ignoreMacs ? copy.map(({ mac: _mac, ...m }) => m) : copy;
 	for (const copy of copies.slice(1))
 		expect(comparable(copy)).toEqual(comparable(copies[0]!));
+}
+
+/** A visitor's chat on the demo site and the demo agent's client in it, accepted (an agent acts in a chat only once it has, SPEC §4). */
+export async function demoChat(
+	transport: TransportOptions,
+	visitorName: string
+) {
+	const visitor = await LiveChatClient.startChat({
+		...transport,
+		siteId: "demo",
+		visitor: { name: visitorName },
+	});
+	const login = await LiveChatClient.agentLogin({
+		...transport,
+		siteId: "demo",
+		email: "agent@demo.local",
+		password: "demo-password",
+	});
+	const agent = new LiveChatClient({
+		...transport,
+		siteId: "demo",
+		chatId: visitor.chatId,
+		token: login.token,
+	});
+	await agent.accept();
+	return { visitor, agent };
 }

@@ -218,34 +218,15 @@ describe("the dispatcher on a failover deployment that never saw the site", () =
 		);
 		expect(availability.body).toEqual({ online: true, waiting: 2 });
 
+		const acceptOnSecondary = (chatId: string) =>
+			call(secondary.url, `/sites/${SITE}/chats/${chatId}/accept`, {
+				method: "POST",
+				token,
+			});
 		// No chat twice: accepting the first chat again is Fay's own (idempotent), a waiting one is taken once.
-		expect(
-			(
-				await call(
-					secondary.url,
-					`/sites/${SITE}/chats/${first.chatId}/accept`,
-					{ method: "POST", token }
-				)
-			).status
-		).toBe(200);
-		expect(
-			(
-				await call(
-					secondary.url,
-					`/sites/${SITE}/chats/${second.chatId}/accept`,
-					{ method: "POST", token }
-				)
-			).status
-		).toBe(200);
-		expect(
-			(
-				await call(
-					secondary.url,
-					`/sites/${SITE}/chats/${second.chatId}/accept`,
-					{ method: "POST", token }
-				)
-			).status
-		).toBe(200);
+		expect((await acceptOnSecondary(first.chatId)).status).toBe(200);
+		expect((await acceptOnSecondary(second.chatId)).status).toBe(200);
+		expect((await acceptOnSecondary(second.chatId)).status).toBe(200);
 		const joined = await call<ReturnResult>(
 			secondary.url,
 			`/sites/${SITE}/chats/${second.chatId}/messages`,

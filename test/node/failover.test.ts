@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
 import { startLocalDeployment } from "../../scripts/local-deployment.ts";
-import { expectIdentical, serverCopy } from "./copies.ts";
+import { demoChat, expectIdentical, serverCopy } from "./copies.ts";
 import type { LocalDeployment } from "../../scripts/local-deployment.ts";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const PRIMARY_PORT = 18787;
 const SECONDARY_PORT = 18788;
@@ -89,25 +88,7 @@ describe("failover between two deployments", () => {
 			failBackAfterMs: 1000,
 			backoffMs: 50,
 		};
-		const visitor = await LiveChatClient.startChat({
-			...transport,
-			siteId: "demo",
-			visitor: { name: "Failover Fred" },
-		});
-		const login = await LiveChatClient.agentLogin({
-			...transport,
-			siteId: "demo",
-			email: "agent@demo.local",
-			password: "demo-password",
-		});
-		const agent = new LiveChatClient({
-			...transport,
-			siteId: "demo",
-			chatId: visitor.chatId,
-			token: login.token,
-		});
-		// An agent acts in a chat only once it has accepted it (SPEC §4).
-		await agent.accept();
+		const { visitor, agent } = await demoChat(transport, "Failover Fred");
 
 		await converse(visitor, agent, "on the primary");
 		// The agent says one more thing the visitor has not fetched when the primary goes away.

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../../client/index.ts";
 import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { expectIdentical, serverCopy } from "./copies.ts";
+import type { ChatStore } from "../../client/index.ts";
 import type { LocalDeployment } from "../../scripts/local-deployment.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 
@@ -27,6 +28,20 @@ const fast = {
 	timeoutMs: 5_000,
 	attempts: 2,
 };
+
+/** A client that comes back from `store` (a page reload, another tab), talking to the secondary first. */
+const resumed = async (
+	chatId: string,
+	store: ChatStore,
+	baseUrls = [secondary.url, primary.url]
+) =>
+	(await LiveChatClient.resume({
+		baseUrls,
+		...fast,
+		siteId: "demo",
+		chatId,
+		store,
+	}))!;
 
 async function agentFor(baseUrls: string[], chatId: string) {
 	const login = await LiveChatClient.agentLogin({
@@ -131,13 +146,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		await agent.send("réponse ✓");
 		await visitor.poll();
 		// The visitor's page comes back on the secondary (its copy from the store): a full rebuild that must verify every mac.
-		const moved = (await LiveChatClient.resume({
-			baseUrls: [secondary.url, primary.url],
-			...fast,
-			siteId: "demo",
-			chatId: visitor.chatId,
-			store,
-		}))!;
+		const moved = await resumed(visitor.chatId, store);
 		await moved.poll();
 		expect(moved.messages.map((m) => m.content)).toEqual(
 			agent.messages.map((m) => m.content)
@@ -159,13 +168,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		for (let i = 1; i <= 5; i++) await tabA.send(`visitor ${i}`);
 		await agent.poll();
 		// Tab B holds what tab A holds, and talks to the secondary (it lost the primary): the secondary is rebuilt from it.
-		const tabB = (await LiveChatClient.resume({
-			baseUrls: [secondary.url, primary.url],
-			...fast,
-			siteId: "demo",
-			chatId: tabA.chatId,
-			store,
-		}))!;
+		const tabB = await resumed(tabA.chatId, store);
 		await tabB.poll();
 
 		// Split brain: each tab's sixth message goes to its own deployment, at offset 6 on each.
@@ -269,13 +272,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		expect((await history()).status).toBe(404); // nothing left the service with the visitor's copy alone
 
 		// The agent's console, now on the secondary, carries its copy there: chat.end goes out, whole.
-		const console2 = (await LiveChatClient.resume({
-			baseUrls: [secondary.url],
-			...fast,
-			siteId: "demo",
-			chatId: visitor.chatId,
-			store: agentStore,
-		}))!;
+		const console2 = await resumed(visitor.chatId, agentStore, [secondary.url]);
 		await console2.poll();
 		let persisted: { messages: { id: string }[] } | undefined;
 		for (let i = 0; i < 60 && !persisted; i++) {

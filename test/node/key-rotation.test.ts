@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
 import { startLocalDeployment } from "../../scripts/local-deployment.ts";
-import { expectIdentical, serverCopy } from "./copies.ts";
+import { demoChat, expectIdentical, serverCopy } from "./copies.ts";
 import type { LocalDeployment } from "../../scripts/local-deployment.ts";
-import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const PRIMARY_PORT = 18797;
 const SECONDARY_PORT = 18798;
@@ -83,24 +82,7 @@ describe("key rotation", () => {
 			failBackAfterMs: 1000,
 			backoffMs: 50,
 		};
-		const visitor = await LiveChatClient.startChat({
-			...transport,
-			siteId: "demo",
-			visitor: { name: "Rotating Rosa" },
-		});
-		const login = await LiveChatClient.agentLogin({
-			...transport,
-			siteId: "demo",
-			email: "agent@demo.local",
-			password: "demo-password",
-		});
-		const agent = new LiveChatClient({
-			...transport,
-			siteId: "demo",
-			chatId: visitor.chatId,
-			token: login.token,
-		});
-		await agent.accept();
+		const { visitor, agent } = await demoChat(transport, "Rotating Rosa");
 		expect([kidOfToken(visitor.token), kidOfToken(agent.token)]).toEqual([
 			"k1",
 			"k1",

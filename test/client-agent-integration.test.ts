@@ -4,7 +4,7 @@ import { MemoryStore } from "../client/index.ts";
 import { fromBase64url } from "../src/security/encoding.ts";
 import { Console, disconnectAll, visitorChat } from "./agent-clients.ts";
 import { socketOpener, until } from "./client-helpers.ts";
-import { expectSameChat, serverMessages } from "./clients.ts";
+import { expectSameAsServer } from "./clients.ts";
 import { api, createSite, json } from "./helpers.ts";
 
 afterEach(disconnectAll);
@@ -43,11 +43,7 @@ describe("AgentClient", () => {
 			"Hello, how can I help?",
 			"my order is late",
 		]);
-		expectSameChat(
-			visitor.messages,
-			chat.messages,
-			await serverMessages(siteId, visitor.chatId, visitor.token)
-		);
+		await expectSameAsServer(siteId, visitor, chat.messages);
 		expect(visitor.status).toBe("chatting");
 		expect(events).toContainEqual({ type: "status", status: "chatting" });
 	});
@@ -148,11 +144,7 @@ describe("AgentClient", () => {
 			() => bobChat.messages.length === 5,
 			"Bob's own message in his copy"
 		);
-		expectSameChat(
-			visitor.messages,
-			bobChat.messages,
-			await serverMessages(siteId, visitor.chatId, visitor.token)
-		);
+		await expectSameAsServer(siteId, visitor, bobChat.messages);
 		// Alice is out of the chat now.
 		await expect(aliceChat.send("still me")).rejects.toMatchObject({
 			status: 403,

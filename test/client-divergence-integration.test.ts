@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { LiveChatClient, MemoryStore } from "../client/index.ts";
 import { fetchVia, socketOpener } from "./client-helpers.ts";
-import { expectSameChat, serverMessages } from "./clients.ts";
+import {
+	expectSameAsServer,
+	expectSameChat,
+	serverMessages,
+} from "./clients.ts";
 import { BASE, createSite } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 
@@ -104,11 +108,7 @@ describe("two tabs whose histories diverged below equal offsets", () => {
 		// And the chat goes on over the socket.
 		await tabB.send("after the fail-back");
 		await tabA.poll();
-		expectSameChat(
-			tabA.messages,
-			tabB.messages,
-			await serverMessages(siteId, tabA.chatId, tabA.token)
-		);
+		await expectSameAsServer(siteId, tabA, tabB.messages);
 		tabB.disconnect();
 	});
 });

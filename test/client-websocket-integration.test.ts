@@ -6,9 +6,20 @@ import {
 	socketVisitor,
 	until,
 } from "./client-helpers.ts";
-import { expectSameChat, serverMessages } from "./clients.ts";
+import {
+	expectSameAsServer,
+	expectSameChat,
+	serverMessages,
+} from "./clients.ts";
 import { accept, BASE, createAgent, createSite, send } from "./helpers.ts";
 import type { ChatEvent } from "../client/index.ts";
+
+/** An agent takes the chat and writes in it over the API. */
+async function agentWrites(siteId: string, chatId: string, content: string) {
+	const agent = await createAgent(siteId);
+	await accept(siteId, chatId, agent.token);
+	await send(siteId, chatId, agent.token, [0, 1], content);
+}
 
 describe("LiveChatClient over WebSocket", () => {
 	it("keeps two visitor tabs and an agent in step: every message once, in order, everywhere", async () => {
@@ -79,9 +90,7 @@ describe("LiveChatClient over WebSocket", () => {
 		const visitor = await socketVisitor(siteId, blocked);
 		await visitor.connect();
 		expect(visitor.realtime).toBe("long-poll");
-		const agent = await createAgent(siteId);
-		await accept(siteId, visitor.chatId, agent.token);
-		await send(siteId, visitor.chatId, agent.token, [0, 1], "can you hear me?");
+		await agentWrites(siteId, visitor.chatId, "can you hear me?");
 		await until(
 			() => visitor.messages.some((m) => m.content === "can you hear me?"),
 			"the long-poll to bring the message"
@@ -127,10 +136,7 @@ describe("LiveChatClient over WebSocket", () => {
 			"typed while reconnecting",
 		]);
 		expect(visitor.pending).toEqual([]);
-		expectSameChat(
-			visitor.messages,
-			await serverMessages(siteId, visitor.chatId, visitor.token)
-		);
+		await expectSameAsServer(siteId, visitor);
 		visitor.disconnect();
 	});
 
@@ -146,15 +152,7 @@ describe("LiveChatClient over WebSocket", () => {
 					told.push(...e.messages.map((m) => m.content));
 			},
 		});
-		const agent = await createAgent(siteId);
-		await accept(siteId, visitor.chatId, agent.token);
-		await send(
-			siteId,
-			visitor.chatId,
-			agent.token,
-			[0, 1],
-			"hello from the agent"
-		);
+		await agentWrites(siteId, visitor.chatId, "hello from the agent");
 		await visitor.send("hi"); // the answer carries the agent's messages as well as this one
 		expect(told).toEqual([
 			"Alice joined the chat",

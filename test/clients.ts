@@ -138,6 +138,19 @@ export function expectSameChat(...copies: ChatMessage[][]) {
 	}
 }
 
+/** expectSameChat over a client's copy, the other copies and the server's, read with that client's token. */
+export async function expectSameAsServer(
+	siteId: string,
+	client: { chatId: string; token: string; messages: ChatMessage[] },
+	...others: ChatMessage[][]
+) {
+	expectSameChat(
+		client.messages,
+		...others,
+		await serverMessages(siteId, client.chatId, client.token)
+	);
+}
+
 const brief = (m: ChatMessage) => `${m.type}:${m.dataOffset}:${m.content}`;
 
 export async function serverMessages(

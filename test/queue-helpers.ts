@@ -220,3 +220,7 @@ export const storedPayload = async (chatId: string) =>
 			.bind(chatId)
 			.first<string>("payload"))!
 	);
+
+/** The rating persistence stored for a chat. */
+export const storedRating = (chatId: string) =>
+	rowOf(`SELECT rating, comment FROM ratings WHERE chat_id = ?`, chatId);

@@ -64,16 +64,19 @@ describe("ids and text", () => {
 				(await send(siteId, chat.chatId, chat.token, [i, 0], content)).status
 			).toBe(200);
 		const before = (await poll(siteId, chat.chatId, chat.token)).body.messages;
+		/** A rebuild that uploads the visitor's copy as it was read, at the given visitor offset. */
+		const giveBack = (visitorDataOffset: number) =>
+			rebuild(siteId, chat.chatId, chat.token, {
+				chatState: chat.chatState,
+				visitorDataOffset,
+				agentDataOffset: 0,
+				messages: before,
+			});
 		await abortAllDurableObjects();
 		const after = await poll(siteId, chat.chatId, chat.token, [0, 0]);
 		if (after.body.code === 1) {
 			// Memory mode lost the chat: the visitor's copy (macs as given) must rebuild it.
-			const rebuilt = await rebuild(siteId, chat.chatId, chat.token, {
-				chatState: chat.chatState,
-				visitorDataOffset: 5,
-				agentDataOffset: 0,
-				messages: before,
-			});
+			const rebuilt = await giveBack(5);
 			expect(rebuilt.status).toBe(200);
 		} else {
 			expect(after.body.messages).toEqual(before);
@@ -88,12 +91,7 @@ describe("ids and text", () => {
 				.status
 		).toBe(200);
 		// The stored copy still verifies: a rebuild giving it all back is accepted and changes nothing.
-		const again = await rebuild(siteId, chat.chatId, chat.token, {
-			chatState: chat.chatState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: before,
-		});
+		const again = await giveBack(0);
 		expect(again.status).toBe(200);
 		expect(again.body.visitorDataOffset).toBe(6);
 	});

@@ -2,7 +2,7 @@ import { abortAllDurableObjects } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { Console, disconnectAll, visitorChat } from "../agent-clients.ts";
 import { until } from "../client-helpers.ts";
-import { expectSameChat, serverMessages } from "../clients.ts";
+import { expectSameAsServer } from "../clients.ts";
 import { api, createSite } from "../helpers.ts";
 
 afterEach(disconnectAll);
@@ -55,11 +55,7 @@ describe("an AgentClient whose dispatcher lost its state (memory mode)", () => {
 		);
 		await chat.send("found it, it ships today");
 		await visitor.poll();
-		expectSameChat(
-			visitor.messages,
-			chat.messages,
-			await serverMessages(siteId, visitor.chatId, visitor.token)
-		);
+		await expectSameAsServer(siteId, visitor, chat.messages);
 		expect(visitor.messages.map((m) => m.content)).toEqual([
 			"Alice joined the chat",
 			"Hello, how can I help?",

@@ -8,8 +8,8 @@ import { loseChat } from "../lose-chat.ts";
 import {
 	delivered,
 	persisted,
-	rowOf,
 	storedPayload,
+	storedRating,
 } from "../queue-helpers.ts";
 
 it(
@@ -45,12 +45,10 @@ it(
 			category: "opening hours",
 			comment: null,
 		});
-		expect(
-			await rowOf(
-				`SELECT rating, comment FROM ratings WHERE chat_id = ?`,
-				visitor.chatId
-			)
-		).toEqual({ rating: 5, comment: "Quick!" });
+		expect(await storedRating(visitor.chatId)).toEqual({
+			rating: 5,
+			comment: "Quick!",
+		});
 		expect(
 			await env.DB.prepare(
 				`SELECT message FROM offline_messages WHERE site_id = ? AND id = ?`

@@ -8,6 +8,7 @@ import {
 	deliveryState,
 	postJson,
 	rowOf,
+	storedRating,
 	waitFor,
 } from "../queue-helpers.ts";
 
@@ -214,12 +215,10 @@ it(
 					.all()
 			).results
 		).toEqual([{ message: "the real one" }]);
-		expect(
-			await rowOf(
-				`SELECT rating, comment FROM ratings WHERE chat_id = ?`,
-				chat.chatId
-			)
-		).toEqual({ rating: 4, comment: "quick answers" });
+		expect(await storedRating(chat.chatId)).toEqual({
+			rating: 4,
+			comment: "quick answers",
+		});
 		expect(
 			await countOf(
 				`SELECT COUNT(*) AS n FROM dead_letters WHERE site_id = ?`,

@@ -96,6 +96,11 @@ export class LiveChatClient {
 		this.outbox = new Outbox(this.copy, this.rebuilder, () => this.link);
 	}
 
+	/** The sealed chatState the copy holds: what a rebuild uploads (SPEC §3). */
+	get chatState(): string | undefined {
+		return this.copy.chatState;
+	}
+
 	/**
 	 * Stays in step with the chat until disconnect(): over the WebSocket when one opens, by long-poll
 	 * rounds while it cannot, reconnecting with backoff. Resolves once the first connection is made.

@@ -1,4 +1,4 @@
-// Longer than 300 lines: every RPC entry point of the dispatcher is a method of this class; each is a few lines that hand over to a part.
+// Longer than 300 lines because every RPC entry point of the dispatcher is a method of this class; each is a few lines that hand over to a part.
 /**
  * One Durable Object per site (SPEC §7): agents' presence and load, the waiting queue and routing.
  * Calls go one way: the dispatcher calls rooms (assign, transfer); rooms tell it about their chats

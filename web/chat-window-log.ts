@@ -2,6 +2,7 @@
  * The chat window's log: one element per message id, updated in place and kept in display order,
  * replies announced once in a polite live region; the unread count and read receipts.
  */
+import { MessageType } from "../src/protocol/offsets.ts";
 import { noteStatus } from "./chat-window-forms.ts";
 import {
 	announcer,
@@ -27,7 +28,8 @@ export function onEvent(event: ChatEvent): void {
 	switch (event.type) {
 		case "messages":
 			for (const message of event.messages) place(message, true);
-			if (event.messages.some((m) => m.type !== 1)) typingView.hidden = true;
+			if (event.messages.some((m) => m.type !== MessageType.Visitor))
+				typingView.hidden = true;
 			if (state.client.pending.length === 0 && errorBox.dataset.kind === "send")
 				clearError();
 			countUnread();
@@ -48,7 +50,10 @@ export function onEvent(event: ChatEvent): void {
 		case "read":
 			if (event.role !== "agent") return;
 			for (const m of state.client.messages)
-				if (m.type === 1 && m.dataOffset <= event.visitorDataOffset)
+				if (
+					m.type === MessageType.Visitor &&
+					m.dataOffset <= event.visitorDataOffset
+				)
 					setState(m.id, "Read");
 			return;
 		case "storage":
@@ -80,16 +85,21 @@ export function place(message: ChatMessage, fresh = false): void {
 		return;
 	}
 	const kind =
-		message.type === 1 ? "visitor" : message.type === 4 ? "system" : "agent";
+		message.type === MessageType.Visitor
+			? "visitor"
+			: message.type === MessageType.System
+				? "system"
+				: "agent";
 	const element = bubble({
 		kind,
 		text: message.content,
 		name:
-			message.type === 1 || message.type === 4
+			message.type === MessageType.Visitor ||
+			message.type === MessageType.System
 				? undefined
 				: (message.senderName ?? "Agent"),
 		time: message.sendTime,
-		state: message.type === 1 ? "Sent" : undefined,
+		state: message.type === MessageType.Visitor ? "Sent" : undefined,
 	});
 	bubbles.set(message.id, element);
 	const all = state.client!.messages;
@@ -101,9 +111,9 @@ export function place(message: ChatMessage, fresh = false): void {
 		);
 	const firstPending = logView.querySelector(".pending");
 	logView.insertBefore(element, after ? bubbles.get(after.id)! : firstPending);
-	if (fresh && message.type !== 1)
+	if (fresh && message.type !== MessageType.Visitor)
 		announce(
-			message.type === 4
+			message.type === MessageType.System
 				? message.content
 				: `${message.senderName ?? "Agent"} says: ${message.content}`
 		);
@@ -201,7 +211,9 @@ function scrollDown(): void {
 export function countUnread(): void {
 	const unread = state.client
 		? state.client.messages.filter(
-				(m) => (m.type === 2 || m.type === 3) && m.dataOffset > state.readOffset
+				(m) =>
+					(m.type === MessageType.Agent || m.type === MessageType.Bot) &&
+					m.dataOffset > state.readOffset
 			).length
 		: 0;
 	ctx!.setUnread(

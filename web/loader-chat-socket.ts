@@ -3,6 +3,7 @@
  * window is not loaded. Offsets without chains (the room checks none then); any news, or a room
  * that wants a rebuild, brings in the window, whose client takes over.
  */
+import { MessageType } from "../src/protocol/offsets.ts";
 import { readChat, readValue } from "./idb-store.ts";
 import { chatKey, currentChatKey } from "./widget-shared.ts";
 
@@ -43,10 +44,14 @@ export function watchOpenChat(
 			return n;
 		};
 		const visitorDataOffset = top(
-			snapshot.messages.filter((m) => m.type === 1).map((m) => m.dataOffset)
+			snapshot.messages
+				.filter((m) => m.type === MessageType.Visitor)
+				.map((m) => m.dataOffset)
 		);
 		const agentDataOffset = top(
-			snapshot.messages.filter((m) => m.type !== 1).map((m) => m.dataOffset)
+			snapshot.messages
+				.filter((m) => m.type !== MessageType.Visitor)
+				.map((m) => m.dataOffset)
 		);
 		const ws = new WebSocket(`${wsUrl}/chats/${snapshot.chatId}/ws`);
 		chatSocket = ws;
@@ -77,7 +82,9 @@ export function watchOpenChat(
 			const fromAgents = [
 				...(frame.messages ?? []),
 				...(frame.message ? [frame.message] : []),
-			].filter((m) => m.type === 2 || m.type === 3).length;
+			].filter(
+				(m) => m.type === MessageType.Agent || m.type === MessageType.Bot
+			).length;
 			if (fromAgents > 0) setUnread((unread += fromAgents));
 			const quiet =
 				(frame.type === "sync" &&

@@ -1,4 +1,5 @@
 /** The words every human-facing integration (email, ticket, Salesforce, Zendesk) shows for an event. */
+import { MessageType } from "../../src/protocol/offsets.ts";
 import { unsupported } from "./types.ts";
 import type {
 	CheckedEnvelope,
@@ -17,9 +18,9 @@ export interface Summary {
 }
 
 const who = (m: TranscriptMessage, visitorName: string) =>
-	m.type === 1
+	m.type === MessageType.Visitor
 		? visitorName
-		: m.type === 4
+		: m.type === MessageType.System
 			? "System"
 			: (m.senderName ?? "Agent");
 

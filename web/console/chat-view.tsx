@@ -1,5 +1,6 @@
 /** One chat: its messages with read receipts, the visitor's typing, the composer, transfer, end and wrap-up. */
 import { useEffect, useRef, useState } from "preact/hooks";
+import { MessageType } from "../../src/protocol/offsets.ts";
 import { describeError } from "./api.ts";
 import { Composer } from "./composer.tsx";
 import { ErrorNote } from "./list.tsx";
@@ -21,7 +22,7 @@ export function ChatView({
 		log.current?.lastElementChild?.scrollIntoView({ block: "end" });
 	}, [messages.length]);
 	const mine = messages.filter(
-		(m) => m.type === 2 && m.senderId === state.me.id
+		(m) => m.type === MessageType.Agent && m.senderId === state.me.id
 	);
 	const lastMine = mine.at(-1);
 	return (
@@ -89,9 +90,9 @@ function Message({
 	receipt?: "Read" | "Sent";
 }) {
 	const who =
-		message.type === 1
+		message.type === MessageType.Visitor
 			? "visitor"
-			: message.type === 4
+			: message.type === MessageType.System
 				? "system"
 				: message.senderId === me
 					? "me"

@@ -1,5 +1,6 @@
 /** Persisted chats (SPEC §4): the agent's own, newest first, searchable by visitor or words said; one opens as a transcript. */
 import { useEffect, useState } from "preact/hooks";
+import { MessageType } from "../../src/protocol/offsets.ts";
 import { describeError } from "./api.ts";
 import { clock } from "./use-console.ts";
 import type { HistoryChat, HistoryTranscript } from "./api.ts";
@@ -101,11 +102,12 @@ function Transcript({ transcript }: { transcript: HistoryTranscript }) {
 				{messages.map((m) => (
 					<li
 						key={m.id}
-						class={`message ${m.type === 1 ? "visitor" : m.type === 4 ? "system" : "agent"}`}
+						class={`message ${m.type === MessageType.Visitor ? "visitor" : m.type === MessageType.System ? "system" : "agent"}`}
 					>
-						{m.type !== 4 && (
+						{m.type !== MessageType.System && (
 							<span class="sender">
-								{m.senderName ?? (m.type === 1 ? "Visitor" : "Agent")}
+								{m.senderName ??
+									(m.type === MessageType.Visitor ? "Visitor" : "Agent")}
 							</span>
 						)}
 						<span class="content">{m.content}</span>

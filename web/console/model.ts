@@ -1,4 +1,5 @@
 /** The console's shapes: a chat tab, a private message, the view; and the small rules that make them. */
+import { MessageType } from "../../src/protocol/offsets.ts";
 import type { LiveChatClient } from "../../client/index.ts";
 import type { AgentSummary } from "../../src/protocol/dispatch.ts";
 
@@ -62,7 +63,8 @@ export function mergePresence(
 }
 
 export const nameIn = (chat: LiveChatClient) =>
-	chat.messages.find((m) => m.type === 1 && m.senderName)?.senderName;
+	chat.messages.find((m) => m.type === MessageType.Visitor && m.senderName)
+		?.senderName;
 
 /** What the views subscribe to: every change made through `update` re-renders them. */
 export class Observable {

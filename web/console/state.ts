@@ -8,6 +8,7 @@ import {
 	LiveChatClient,
 	LocalStorageStore,
 } from "../../client/index.ts";
+import { MessageType } from "../../src/protocol/offsets.ts";
 import { alert, loadPreferences } from "./alerts.ts";
 import { ConsoleApi, describeError } from "./api.ts";
 import { mergePresence, nameIn, newTab, Observable } from "./model.ts";
@@ -249,7 +250,9 @@ export class ConsoleState extends Observable {
 			!document.hidden;
 		switch (event.type) {
 			case "messages": {
-				const fromVisitor = event.messages.filter((m) => m.type === 1);
+				const fromVisitor = event.messages.filter(
+					(m) => m.type === MessageType.Visitor
+				);
 				if (fromVisitor.length === 0) return this.changed();
 				if (tab.visitorName === "Visitor")
 					tab.visitorName = nameIn(tab.chat) ?? tab.visitorName;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
 import {
-	agentRead,
+	agentContents,
 	assigned,
 	call,
 	inLog,
@@ -73,13 +73,9 @@ describe("the /chat page", () => {
 		});
 		await assigned(suite, "demo", chatId, agent);
 		await expect
-			.poll(
-				async () =>
-					(await agentRead(suite, "demo", chatId, agent)).messages.map(
-						(m) => m.content
-					),
-				{ timeout: 10_000 }
-			)
+			.poll(() => agentContents(suite, "demo", chatId, agent), {
+				timeout: 10_000,
+			})
 			.toContain("Hello from the chat page");
 	});
 });

@@ -159,6 +159,17 @@ export async function agentRead(
 	);
 }
 
+/** The contents of the chat's messages, as the agent reads them. */
+export const agentContents = async (
+	suite: BrowserSuite,
+	siteId: string,
+	chatId: string,
+	agent: TestAgent
+) =>
+	(await agentRead(suite, siteId, chatId, agent)).messages.map(
+		(m) => m.content
+	);
+
 export async function agentSend(
 	suite: BrowserSuite,
 	siteId: string,

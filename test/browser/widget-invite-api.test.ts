@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
 import {
-	agentRead,
+	agentContents,
 	assigned,
 	call,
 	currentChatId,
@@ -97,13 +97,9 @@ describe("invitations and window.LiveChat", () => {
 		await send(page, "Yes, a two-person one");
 		await assigned(suite, siteId, chatId, agent);
 		await expect
-			.poll(
-				async () =>
-					(await agentRead(suite, siteId, chatId, agent)).messages.map(
-						(m) => m.content
-					),
-				{ timeout: 10_000 }
-			)
+			.poll(() => agentContents(suite, siteId, chatId, agent), {
+				timeout: 10_000,
+			})
 			.toContain("Yes, a two-person one");
 	});
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { browserSuite } from "./harness.ts";
 import {
-	agentRead,
+	agentContents,
 	assigned,
 	call,
 	currentChatId,
@@ -125,13 +125,9 @@ describe("the widget never leaves the visitor stuck", () => {
 		expect(second).not.toBe(first);
 		await assigned(suite, siteId, second, agent);
 		await expect
-			.poll(
-				async () =>
-					(await agentRead(suite, siteId, second, agent)).messages.map(
-						(m) => m.content
-					),
-				{ timeout: 15_000 }
-			)
+			.poll(() => agentContents(suite, siteId, second, agent), {
+				timeout: 15_000,
+			})
 			.toContain("After the token broke");
 	});
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { startLocalDeployment } from "../../scripts/local-deployment.ts";
 import { browserSuite } from "./harness.ts";
 import {
-	agentRead,
+	agentContents,
 	agentSend,
 	assigned,
 	inLog,
@@ -20,9 +20,6 @@ import {
 
 const PORT = 18911;
 const suite = browserSuite({ port: PORT, chatState: "memory" });
-
-const contents = async (read: ReturnType<typeof agentRead>) =>
-	(await read).messages.map((m) => m.content);
 
 describe("the widget through reloads, tabs, offline spells and restarts", () => {
 	it("notices a reply after a reload without a click, and keeps two tabs in step", async () => {
@@ -49,7 +46,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await inLog(second, "Sent from the first tab").waitFor({ timeout: 10_000 });
 		await send(second, "Sent from the second tab");
 		await inLog(page, "Sent from the second tab").waitFor({ timeout: 10_000 });
-		const all = await contents(agentRead(suite, siteId, chatId, agent));
+		const all = await agentContents(suite, siteId, chatId, agent);
 		expect(all.filter((c) => c === "Sent from the second tab")).toHaveLength(1);
 	});
 
@@ -60,9 +57,9 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await context.setOffline(true);
 		await send(page, "Written on the train");
 		await page.waitForTimeout(3000);
-		expect(
-			await contents(agentRead(suite, siteId, chatId, agent))
-		).not.toContain("Written on the train");
+		expect(await agentContents(suite, siteId, chatId, agent)).not.toContain(
+			"Written on the train"
+		);
 		expect(await page.getByText("Sending…").count()).toBe(1);
 		// Nothing raw on screen (an older widget read "no deployment answered: TypeError: Failed to fetch").
 		expect(
@@ -76,7 +73,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await expect
 			.poll(
 				async () =>
-					(await contents(agentRead(suite, siteId, chatId, agent))).filter(
+					(await agentContents(suite, siteId, chatId, agent)).filter(
 						(c) => c === "Written on the train"
 					).length,
 				{ timeout: 40_000 }
@@ -111,9 +108,7 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await expect
 			.poll(
 				async () =>
-					await contents(agentRead(suite, siteId, chatId, agent)).catch(
-						() => []
-					),
+					await agentContents(suite, siteId, chatId, agent).catch(() => []),
 				{ timeout: 60_000 }
 			)
 			.toEqual(

@@ -161,7 +161,7 @@ export async function rebuild() {
 }
 
 /** Resident memory of the workerd serving `port` (the deployment's one process). */
-function residentBytes(port: number): number {
+export function residentBytes(port: number): number {
 	const pid = execSync(`pgrep -f "entry=127.0.0.1:${port}"`)
 		.toString()
 		.trim()

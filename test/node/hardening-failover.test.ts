@@ -72,6 +72,24 @@ function expectNumbered(copy: ChatMessage[]) {
 	}
 }
 
+/** A message POSTed by hand to a deployment, with the client's token. */
+const postMessage = (
+	baseUrl: string,
+	client: { chatId: string; token: string },
+	id: string,
+	content: string,
+	headers: Record<string, string> = {}
+) =>
+	fetch(`${baseUrl}/v1/sites/demo/chats/${client.chatId}/messages`, {
+		method: "POST",
+		headers: {
+			Authorization: `Bearer ${client.token}`,
+			"Content-Type": "application/json",
+			...headers,
+		},
+		body: JSON.stringify({ id, content }),
+	});
+
 /** A send by a client that knows nothing of chains (an old SDK): the offsets alone are checked. */
 async function sendWithoutChain(
 	baseUrl: string,
@@ -80,19 +98,10 @@ async function sendWithoutChain(
 	content: string
 ) {
 	const { visitorDataOffset, agentDataOffset } = client.offsets;
-	const response = await fetch(
-		`${baseUrl}/v1/sites/demo/chats/${client.chatId}/messages`,
-		{
-			method: "POST",
-			headers: {
-				Authorization: `Bearer ${client.token}`,
-				"Content-Type": "application/json",
-				"X-Visitor-Data-Offset": String(visitorDataOffset),
-				"X-Agent-Data-Offset": String(agentDataOffset),
-			},
-			body: JSON.stringify({ id, content }),
-		}
-	);
+	const response = await postMessage(baseUrl, client, id, content, {
+		"X-Visitor-Data-Offset": String(visitorDataOffset),
+		"X-Agent-Data-Offset": String(agentDataOffset),
+	});
 	expect(((await response.json()) as { code: number }).code).toBe(0);
 }
 
@@ -127,17 +136,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 				"a\ud801",
 				"A1B2C3D4-0000-4000-8000-000000000000",
 			]) {
-				const response = await fetch(
-					`${url}/v1/sites/demo/chats/${visitor.chatId}/messages`,
-					{
-						method: "POST",
-						headers: {
-							Authorization: `Bearer ${visitor.token}`,
-							"Content-Type": "application/json",
-						},
-						body: JSON.stringify({ id, content: "x" }),
-					}
-				);
+				const response = await postMessage(url, visitor, id, "x");
 				expect(response.status).toBe(400);
 			}
 		}

@@ -70,6 +70,34 @@ export async function signIn(
 		.waitFor({ timeout: 15_000 });
 }
 
+/** The console's window size in these tests. */
+export const viewport = { width: 1200, height: 760 };
+
+/** A console of its own (a fresh browser context), signed in. */
+export async function consoleOf(
+	suite: BrowserSuite,
+	name: string,
+	siteId: string,
+	email: string
+) {
+	const page = await suite.page(await suite.context({ viewport }), name);
+	await signIn(suite, page, siteId, email);
+	return page;
+}
+
+/** A site where Ann and Ben each have a console open. */
+export async function annAndBen(suite: BrowserSuite) {
+	const { siteId, agents } = await siteWithAgents(suite, [
+		{ name: "Ann" },
+		{ name: "Ben" },
+	]);
+	return {
+		siteId,
+		ann: await consoleOf(suite, "ann", siteId, agents.Ann!.email),
+		ben: await consoleOf(suite, "ben", siteId, agents.Ben!.email),
+	};
+}
+
 /** A fresh site and its agents (manual routing unless said otherwise). */
 export async function siteWithAgents(
 	suite: BrowserSuite,

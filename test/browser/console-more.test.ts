@@ -6,21 +6,17 @@
 import { describe, expect, it } from "vitest";
 import {
 	alertsOf,
+	annAndBen,
 	ApiVisitor,
+	consoleOf,
 	recordAlerts,
 	signIn,
 	siteWithAgents,
+	viewport,
 } from "./console-helpers.ts";
 import { browserSuite } from "./harness.ts";
 
 const suite = browserSuite({ port: 18970 });
-const viewport = { width: 1200, height: 760 };
-
-async function consoleOf(name: string, siteId: string, email: string) {
-	const page = await suite.page(await suite.context({ viewport }), name);
-	await signIn(suite, page, siteId, email);
-	return page;
-}
 
 describe("more of the agent console", () => {
 	it("keeps sound and notifications off across a reload, and a routed chat then makes neither", async () => {
@@ -67,12 +63,7 @@ describe("more of the agent console", () => {
 	});
 
 	it("invites a colleague into a chat, who joins from the invitation, and the visitor is told", async () => {
-		const { siteId, agents } = await siteWithAgents(suite, [
-			{ name: "Ann" },
-			{ name: "Ben" },
-		]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
-		const ben = await consoleOf("ben", siteId, agents.Ben!.email);
+		const { siteId, ann, ben } = await annAndBen(suite);
 		const visitor = await ApiVisitor.start(suite.url, siteId, "Oskar");
 		await ann
 			.getByRole("button", { name: "Accept chat with Oskar" })
@@ -101,7 +92,7 @@ describe("more of the agent console", () => {
 
 	it("shows the agent's typing to the visitor", async () => {
 		const { siteId, agents } = await siteWithAgents(suite, [{ name: "Ann" }]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
+		const ann = await consoleOf(suite, "ann", siteId, agents.Ann!.email);
 		const visitor = await ApiVisitor.start(suite.url, siteId, "Petra");
 		await ann
 			.getByRole("button", { name: "Accept chat with Petra" })

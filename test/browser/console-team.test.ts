@@ -3,22 +3,20 @@
  * queue, a transfer between two consoles, private messages, and a supervisor who monitors, then joins.
  */
 import { describe, expect, it } from "vitest";
-import { ApiVisitor, signIn, siteWithAgents } from "./console-helpers.ts";
+import {
+	annAndBen,
+	ApiVisitor,
+	consoleOf,
+	siteWithAgents,
+} from "./console-helpers.ts";
 import { browserSuite } from "./harness.ts";
 
 const suite = browserSuite({ port: 18931 });
-const viewport = { width: 1200, height: 760 };
-
-async function consoleOf(name: string, siteId: string, email: string) {
-	const page = await suite.page(await suite.context({ viewport }), name);
-	await signIn(suite, page, siteId, email);
-	return page;
-}
 
 describe("the agent console with colleagues", () => {
 	it("shows waiting visitors with their waiting time and takes one from the queue (manual routing)", async () => {
 		const { siteId, agents } = await siteWithAgents(suite, [{ name: "Ann" }]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
+		const ann = await consoleOf(suite, "ann", siteId, agents.Ann!.email);
 		const visitor = await ApiVisitor.start(suite.url, siteId, "Quentin");
 		await visitor.send("Anyone there?");
 		const row = ann.getByRole("row", { name: /Quentin/ });
@@ -47,12 +45,7 @@ describe("the agent console with colleagues", () => {
 	});
 
 	it("transfers a chat to an online colleague with room, whose console takes it over", async () => {
-		const { siteId, agents } = await siteWithAgents(suite, [
-			{ name: "Ann" },
-			{ name: "Ben" },
-		]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
-		const ben = await consoleOf("ben", siteId, agents.Ben!.email);
+		const { siteId, ann, ben } = await annAndBen(suite);
 		const visitor = await ApiVisitor.start(suite.url, siteId, "Rosa");
 		await ann
 			.getByRole("button", { name: "Accept chat with Rosa" })
@@ -77,12 +70,7 @@ describe("the agent console with colleagues", () => {
 	});
 
 	it("sends private messages between two consoles", async () => {
-		const { siteId, agents } = await siteWithAgents(suite, [
-			{ name: "Ann" },
-			{ name: "Ben" },
-		]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
-		const ben = await consoleOf("ben", siteId, agents.Ben!.email);
+		const { ann, ben } = await annAndBen(suite);
 		await ann.getByRole("tab", { name: "Team" }).click();
 		await ann.getByRole("button", { name: "Message Ben" }).click();
 		await ann
@@ -118,14 +106,14 @@ describe("the agent console with colleagues", () => {
 			{ name: "Ann" },
 			{ name: "Sue", role: "supervisor" },
 		]);
-		const ann = await consoleOf("ann", siteId, agents.Ann!.email);
+		const ann = await consoleOf(suite, "ann", siteId, agents.Ann!.email);
 		const visitor = await ApiVisitor.start(suite.url, siteId, "Tomas");
 		await ann
 			.getByRole("button", { name: "Accept chat with Tomas" })
 			.click({ timeout: 15_000 });
 		await visitor.send("The stove does not light");
 
-		const sue = await consoleOf("sue", siteId, agents.Sue!.email);
+		const sue = await consoleOf(suite, "sue", siteId, agents.Sue!.email);
 		await sue.getByRole("tab", { name: "Supervise" }).click();
 		await sue
 			.getByRole("button", { name: "Monitor chat with Tomas" })

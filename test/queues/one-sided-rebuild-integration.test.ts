@@ -7,9 +7,14 @@ import { expect, it } from "vitest";
 import { chatRoom } from "../../durable-objects/room-contract.ts";
 import { chatEndId } from "../../queues/publisher.ts";
 import { converse, visitorAndAgent } from "../clients.ts";
-import { api, json } from "../helpers.ts";
+import { api, rebuild } from "../helpers.ts";
 import { endGraceOver, loseChat } from "../lose-chat.ts";
-import { deliveryState, waitFor } from "../queue-helpers.ts";
+import {
+	deliveryState,
+	endChat,
+	persisted,
+	waitFor,
+} from "../queue-helpers.ts";
 
 /** The sealed state the visitor got when it started: the oldest it holds, listing no agent. */
 const chatStateOf = (client: object) =>
@@ -34,22 +39,14 @@ async function eraseAttempt(
 	oldestChatState: string
 ) {
 	await loseChat(siteId, chatId);
-	const emptied = await api(`/sites/${siteId}/chats/${chatId}/rebuild`, {
-		method: "POST",
-		token,
-		body: json({
-			chatState: oldestChatState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: [],
-		}),
+	const emptied = await rebuild(siteId, chatId, token, {
+		chatState: oldestChatState,
+		visitorDataOffset: 0,
+		agentDataOffset: 0,
+		messages: [],
 	});
 	expect(emptied.status).toBe(200);
-	const ended = await api(`/sites/${siteId}/chats/${chatId}/end`, {
-		method: "POST",
-		token,
-		offsets: [0, 0],
-	});
+	const ended = await endChat(siteId, chatId, token);
 	expect(ended.status).toBe(200);
 }
 
@@ -71,15 +68,7 @@ it(
 
 		// The agent's next call brings its copy back; only then does chat.end go out, with all of it.
 		await agent.poll();
-		await waitFor(
-			"chat.end persisted",
-			async () =>
-				(
-					await deliveryState(
-						`chat.end.persistence:${chatEndId(visitor.chatId)}`
-					)
-				)?.state === "done"
-		);
+		await persisted(visitor.chatId);
 		const ids = await persistedIds(visitor.chatId);
 		for (const id of everything) expect(ids).toContain(id);
 		const row = await env.DB.prepare(`SELECT agent_ids FROM chats WHERE id = ?`)
@@ -102,15 +91,7 @@ it(
 		// The agent does not come back within the grace: chat.end goes out with the visitor's copy.
 		await endGraceOver(siteId, visitor.chatId);
 		await runDurableObjectAlarm(room(siteId, visitor.chatId));
-		await waitFor(
-			"the partial chat.end",
-			async () =>
-				(
-					await deliveryState(
-						`chat.end.persistence:${chatEndId(visitor.chatId)}`
-					)
-				)?.state === "done"
-		);
+		await persisted(visitor.chatId);
 		expect((await persistedIds(visitor.chatId)).length).toBeLessThan(
 			everything.length
 		);

@@ -5,48 +5,28 @@
 import { percentile, summarize } from "./http-load.ts";
 import { routingLoad } from "./routing-load.ts";
 import {
-	acceptChat,
 	admin,
 	agentToken,
-	benchAgents,
 	deploy,
-	inBatches,
 	json,
 	log,
 	ROUNDS,
 	ROUTING_AGENTS,
 	ROUTING_PER_SECOND,
 	SECONDS,
-	startChat,
 	startEcho,
 	WS_CHATS,
 } from "./setup.ts";
 import { webTimings } from "./web-figures.ts";
 import { webSizes } from "./web-sizes.ts";
 import {
-	chatSocket,
+	chatPairs,
 	closedDelivery,
-	LoadSocket,
+	echoPairs,
 	openDelivery,
 } from "./websocket-load.ts";
 import type { LoadResult } from "./http-load.ts";
-import type { Pair } from "./websocket-load.ts";
-
-/** `WS_CHATS` chats on a deployment, each with a visitor and an agent socket that said hello. */
-async function chatPairs(url: string, sockets: LoadSocket[]): Promise<Pair[]> {
-	const agentTokens = await benchAgents(url, Math.ceil(WS_CHATS / 100));
-	return inBatches(WS_CHATS, 25, async (i) => {
-		const agentToken = agentTokens[i % agentTokens.length]!;
-		const chat = await startChat(url);
-		const chatState = await acceptChat(url, chat.chatId, agentToken);
-		const [visitor, agent] = await Promise.all([
-			chatSocket(url, "bench", chat.chatId, chat.token, chatState),
-			chatSocket(url, "bench", chat.chatId, agentToken),
-		]);
-		sockets.push(visitor, agent);
-		return { from: visitor, to: agent };
-	});
-}
+import type { LoadSocket, Pair } from "./websocket-load.ts";
 
 export async function websocket() {
 	const echo = await startEcho(18804);
@@ -57,15 +37,9 @@ export async function websocket() {
 		log(
 			`opening ${WS_CHATS} chats with a visitor and an agent socket each, and ${WS_CHATS} echo sockets`
 		);
-		const durableChats = await chatPairs(durable.url, sockets);
-		const memoryChats = await chatPairs(memory.url, sockets);
-		const echoes = await inBatches(WS_CHATS, 25, async (i) => {
-			const socket = await LoadSocket.open(
-				`${echo.url.replace(/^http/, "ws")}/ws/chat-${i}`
-			);
-			sockets.push(socket);
-			return { from: socket, to: socket } satisfies Pair;
-		});
+		const durableChats = await chatPairs(durable.url, WS_CHATS, sockets);
+		const memoryChats = await chatPairs(memory.url, WS_CHATS, sockets);
+		const echoes = await echoPairs(echo.url, WS_CHATS, sockets);
 		// Each target is warmed right before it is measured: rooms idle for ~10 s hibernate, and waking
 		// 500 of them at once (in memory mode: and rebuilding them) is a start-up cost, not the steady state.
 		const warm = (pairs: Pair[]) => openDelivery(pairs, 2, 2);

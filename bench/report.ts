@@ -1,5 +1,6 @@
 /** RESULTS.md of `npm run bench`: every figure beside its baseline and its SPEC §11 target. */
 import os from "node:os";
+import { SCALE_SERIES, SERIES_LABELS } from "./scale-chart.ts";
 import {
 	CONCURRENCY,
 	IDLE_CHATS,
@@ -13,6 +14,7 @@ import {
 import { LOADER_FILE, LOADER_LIMIT_GZ, WINDOW_LIMIT_GZ } from "./web-sizes.ts";
 import type { httpSend, idleChatMemory, rebuild } from "./http-figures.ts";
 import type { routing, web, websocket } from "./realtime-figures.ts";
+import type { scale } from "./scale-figures.ts";
 
 type Figures<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
@@ -23,6 +25,7 @@ export interface BenchFigures {
 	idle: Figures<typeof idleChatMemory>;
 	route: Figures<typeof routing>;
 	widget: Figures<typeof web>;
+	scale: Figures<typeof scale>;
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -52,6 +55,26 @@ export function widgetLines(w: Figures<typeof web>): string[] {
 		"",
 	];
 }
+/** SPEC §11 "Scale": the table beside bench/scale.svg. */
+export function scaleLines(counts: Figures<typeof scale>): string[] {
+	return [
+		"## Scale",
+		"",
+		`Visitor → agent delivery at one message per chat per second (open loop, random phase), as above, at ${counts.map((c) => c.chats).join(", ")} concurrent chats; for each count a fresh echo and a fresh deployment per mode, one run of ${SECONDS} s each after 2 s of warm-up, then stopped. Memory per chat: growth of that workerd process's resident memory from before the chats were opened to after the run, divided by the chats (a chat is its room, a visitor socket and an agent socket; for the echo, one socket and its object).`,
+		"",
+		"![Delivery p99 and memory per chat against concurrent chats](scale.svg)",
+		"",
+		"| chats | | messages/s | p50 ms | p99 ms | p99 ÷ echo's | errors | memory per chat |",
+		"|---|---|---|---|---|---|---|---|",
+		...counts.flatMap((c) =>
+			SCALE_SERIES.map((s) => {
+				const r = c.series[s];
+				return `| ${c.chats} | ${SERIES_LABELS[s]} | ${fmt(r.throughput)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p99 / c.series.echo.p99, 2)}× | ${r.errors} | ${fmt(r.bytesPerChat / 1024, 1)} KiB |`;
+			})
+		),
+		"",
+	];
+}
 type Load = { throughput: number; p50: number; p99: number; errors: number };
 /** A table of load figures: rate, p50, p99 and errors, one row each. */
 const loadTable = (rate: string, rows: [string, Load][]) => [
@@ -66,7 +89,7 @@ const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 /** The lines of RESULTS.md; `commit` says which tree was measured. */
 export function resultLines(
-	{ http, rb, ws, idle, route, widget }: BenchFigures,
+	{ http, rb, ws, idle, route, widget, scale }: BenchFigures,
 	commit: string
 ): string[] {
 	const wsP99Ratio = ws.chatOpen.p99 / ws.echoOpen.p99;
@@ -134,6 +157,7 @@ export function resultLines(
 		`- Messages delivered per second across the ${WS_CHATS} chats: **${fmt(ws.delivery.throughput, 0)}**; the echo turns around ${fmt(ws.baseline.throughput, 0)}.`,
 		`- Delivery p99 at saturation: ${fmt(wsSaturatedRatio, 2)}× the echo's. With ${WS_CHATS} loops waiting on one workerd thread, latency there is mostly queueing (about ${WS_CHATS} ÷ throughput), so this ratio follows the throughput ratio: it says what a message costs the room (a frame validated, a mac signed, a SQLite write, an ack and a push) against an echo that costs nearly nothing.`,
 		"",
+		...scaleLines(scale),
 		"## Routing",
 		"",
 		`${ROUTING_AGENTS} agents online over their console sockets, a site in auto mode; chats started at ${ROUTING_PER_SECOND} a second (open loop), ${ROUNDS} rounds of 4 s after a warm-up. The time is from the start request leaving to the \`assigned\` frame for that chat reaching its agent's console: the start, the room's registration with the dispatcher, the routing decision, the room adding the agent (system message, new chatState, SQLite) and the push. Reference: the DO echo at the same rate, request to answer.`,

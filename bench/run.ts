@@ -4,16 +4,20 @@
  * Writes bench/RESULTS.md.
  */
 import { rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { httpSend, idleChatMemory, rebuild } from "./http-figures.ts";
 import { describeCommit } from "./provenance.ts";
 import { routing, web, websocket } from "./realtime-figures.ts";
-import { resultLines, widgetLines } from "./report.ts";
+import { resultLines, scaleLines, widgetLines } from "./report.ts";
+import { scaleSvg } from "./scale-chart.ts";
+import { scale } from "./scale-figures.ts";
 import { stateRoot } from "./setup.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const ONLY = process.env.BENCH_ONLY; // "send", "rebuild", "websocket", "memory", "routing" or "web", for quick looks; RESULTS.md is written only by a full run
+// "send", "rebuild", "websocket", "memory", "routing", "web" or "scale" (`npx tsx bench/run.ts scale`), for quick looks; RESULTS.md and scale.svg are written only by a full run
+const ONLY = process.argv[2] ?? process.env.BENCH_ONLY;
 
 async function main() {
 	const commit = describeCommit();
@@ -23,15 +27,28 @@ async function main() {
 	if (ONLY === "memory") return console.log(await idleChatMemory());
 	if (ONLY === "routing") return console.log(await routing());
 	if (ONLY === "web") return console.log(widgetLines(await web()).join("\n"));
+	if (ONLY === "scale") return lookAtScale(await scale());
 	const http = await httpSend();
 	const rb = await rebuild();
 	const ws = await websocket();
 	const idle = await idleChatMemory();
 	const route = await routing();
 	const widget = await web();
-	const lines = resultLines({ http, rb, ws, idle, route, widget }, commit);
+	const figures = await scale();
+	const lines = resultLines(
+		{ http, rb, ws, idle, route, widget, scale: figures },
+		commit
+	);
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));
+	writeFileSync(join(root, "bench/scale.svg"), scaleSvg(figures));
 	console.log(lines.join("\n"));
+}
+
+/** A quick look at the scale figures: the table, and the chart in the system's temporary folder. */
+function lookAtScale(figures: Awaited<ReturnType<typeof scale>>) {
+	const svg = join(os.tmpdir(), "elc-bench-scale.svg");
+	writeFileSync(svg, scaleSvg(figures));
+	console.log([...scaleLines(figures), `Chart: ${svg}`].join("\n"));
 }
 
 try {

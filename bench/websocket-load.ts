@@ -3,6 +3,7 @@
  * WebSocket echo through a Durable Object measured in the same run.
  */
 import WebSocket from "ws";
+import { acceptChat, benchAgents, inBatches, startChat } from "./setup.ts";
 import type { LoadResult } from "./http-load.ts";
 
 /** A socket that can wait for the frame carrying a given message id, or for the next frame of a type. */
@@ -200,4 +201,39 @@ export async function chatSocket(
 	});
 	await synced;
 	return socket;
+}
+
+/** `count` chats on a deployment, each with a visitor and an agent socket that said hello; every socket also goes into `sockets`, to be closed. */
+export async function chatPairs(
+	url: string,
+	count: number,
+	sockets: LoadSocket[]
+): Promise<Pair[]> {
+	const agentTokens = await benchAgents(url, Math.ceil(count / 100));
+	return inBatches(count, 25, async (i) => {
+		const agentToken = agentTokens[i % agentTokens.length]!;
+		const chat = await startChat(url);
+		const chatState = await acceptChat(url, chat.chatId, agentToken);
+		const [visitor, agent] = await Promise.all([
+			chatSocket(url, "bench", chat.chatId, chat.token, chatState),
+			chatSocket(url, "bench", chat.chatId, agentToken),
+		]);
+		sockets.push(visitor, agent);
+		return { from: visitor, to: agent };
+	});
+}
+
+/** `count` sockets to the echo, each its own Durable Object; a pair is the socket and itself. */
+export function echoPairs(
+	url: string,
+	count: number,
+	sockets: LoadSocket[]
+): Promise<Pair[]> {
+	return inBatches(count, 25, async (i) => {
+		const socket = await LoadSocket.open(
+			`${url.replace(/^http/, "ws")}/ws/chat-${i}`
+		);
+		sockets.push(socket);
+		return { from: socket, to: socket };
+	});
 }

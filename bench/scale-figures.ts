@@ -1,0 +1,110 @@
+/**
+ * SPEC §11 "Scale": visitor → agent delivery and memory per chat at 100, 500, 1,000 and 2,000
+ * concurrent chats, in both storage modes, against the WebSocket echo at the same count. Each count
+ * gets fresh deployments, stopped afterwards, so that the memory figure is that count's alone.
+ */
+import { residentBytes } from "./http-figures.ts";
+import { summarize } from "./http-load.ts";
+import { deploy, log, SECONDS, startEcho } from "./setup.ts";
+import { chatPairs, echoPairs, openDelivery } from "./websocket-load.ts";
+import type { ScaleSeries } from "./scale-chart.ts";
+import type { LoadSocket, Pair } from "./websocket-load.ts";
+
+/** `BENCH_SCALE_COUNTS=20,40` for a quick look. */
+export const SCALE_COUNTS = (
+	process.env.BENCH_SCALE_COUNTS ?? "100,500,1000,2000"
+)
+	.split(",")
+	.map(Number);
+/** Opened before the memory baseline is read, so that loading the code and the first objects is not charged to the chats. */
+const WARM_CHATS = 10;
+const PORTS: Record<ScaleSeries, number> = {
+	echo: 18810,
+	durable: 18811,
+	memory: 18812,
+};
+
+type Deployment = { url: string; stop(): Promise<void> };
+
+/** One series at one count: the chats opened, and the process's resident memory before them. */
+async function open(
+	d: Deployment,
+	series: ScaleSeries,
+	chats: number,
+	sockets: LoadSocket[]
+) {
+	const pairs = (count: number) =>
+		series === "echo"
+			? echoPairs(d.url, count, sockets)
+			: chatPairs(d.url, count, sockets);
+	await pairs(WARM_CHATS);
+	await new Promise((r) => setTimeout(r, 1000));
+	const before = residentBytes(PORTS[series]);
+	return { pairs: await pairs(chats), before };
+}
+
+/** The echo and a deployment per mode, started side by side; if one fails, the others are stopped. */
+async function startAll(
+	chats: number
+): Promise<Record<ScaleSeries, Deployment>> {
+	const started = await Promise.allSettled([
+		startEcho(PORTS.echo),
+		deploy(PORTS.durable, `scale-durable-${chats}`, "durable"),
+		deploy(PORTS.memory, `scale-memory-${chats}`, "memory"),
+	]);
+	const [echo, durable, memory] = started.map((r) =>
+		r.status === "fulfilled" ? r.value : undefined
+	);
+	if (echo && durable && memory) return { echo, durable, memory };
+	await Promise.all([echo, durable, memory].map((d) => d?.stop()));
+	throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult)
+		.reason;
+}
+
+async function atCount(chats: number) {
+	const deployments = await startAll(chats);
+	const sockets: LoadSocket[] = [];
+	try {
+		log(`scale: opening ${chats} chats in each mode and ${chats} echo sockets`);
+		const [echo, durable, memory] = await Promise.all(
+			(["echo", "durable", "memory"] as const).map((s) =>
+				open(deployments[s], s, chats, sockets)
+			)
+		);
+		const opened = { echo: echo!, durable: durable!, memory: memory! };
+		const measure = async (pairs: Pair[]) => {
+			// Rooms idle for ~10 s hibernate: waking them is a start-up cost, not the steady state.
+			await openDelivery(pairs, 1, 2);
+			return summarize([await openDelivery(pairs, 1, SECONDS)]);
+		};
+		log(
+			`scale: ${chats} chats, one message per chat per second: echo, durable, memory`
+		);
+		const load = {
+			echo: await measure(opened.echo.pairs),
+			durable: await measure(opened.durable.pairs),
+			memory: await measure(opened.memory.pairs),
+		};
+		await new Promise((r) => setTimeout(r, 1000));
+		const perChat = (s: ScaleSeries) =>
+			(residentBytes(PORTS[s]) - opened[s].before) / chats;
+		return {
+			chats,
+			series: {
+				echo: { ...load.echo, bytesPerChat: perChat("echo") },
+				durable: { ...load.durable, bytesPerChat: perChat("durable") },
+				memory: { ...load.memory, bytesPerChat: perChat("memory") },
+			},
+		};
+	} finally {
+		for (const socket of sockets) socket.close();
+		await Promise.all(Object.values(deployments).map((d) => d.stop()));
+	}
+}
+
+/** Every count of SCALE_COUNTS, one after another. */
+export async function scale() {
+	const counts = [];
+	for (const chats of SCALE_COUNTS) counts.push(await atCount(chats));
+	return counts;
+}

@@ -13,7 +13,7 @@ import { sealVisitorState } from "../src/security/visitor-state.ts";
 import { ANNOUNCE_RETRY_MS } from "./chat-announcements.ts";
 import { ChatLog, inDisplayOrder, streamOf } from "./chat-model.ts";
 import { lostChat } from "./room-contract.ts";
-import { sendFrame } from "./room-sockets.ts";
+import { tell } from "./room-sockets.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import type { RoomFailure } from "../src/errors.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
@@ -28,7 +28,7 @@ import type { ChatStorage } from "./chat-storage.ts";
 import type { RoomBans } from "./room-bans.ts";
 import type { Caller, RoomAnswer } from "./room-contract.ts";
 import type { RoomDispatch } from "./room-dispatch.ts";
-import type { RoomSockets } from "./room-sockets.ts";
+import type { Change, RoomSockets } from "./room-sockets.ts";
 
 /** A change that came in on a socket: that socket already holds these messages, everyone else is told. */
 export interface Origin {
@@ -225,7 +225,14 @@ export class RoomCore {
 		return parsed.data;
 	}
 
-	/** Durable first (so a failed write changes nothing), then memory, then everyone listening. */
+	/**
+	 * Stores a change and tells everyone listening (SPEC §3, storage modes). The chat's other sockets hear
+	 * it first, before the write is issued: whatever leaves after a write waits for it to be durable (the
+	 * output gate), and their push need not. A write lost after that push leaves the room behind clients
+	 * that hold the change; their next call gets code 1 and their rebuild gives it back. What the caller is
+	 * told (its answer, its socket's ack and frames) leaves after the write, and a failed write leaves the
+	 * room's memory as it was, so the caller is never told of a change the room does not keep.
+	 */
 	async commit(
 		meta: ChatMeta | undefined,
 		messages: ChatMessage[],
@@ -237,17 +244,30 @@ export class RoomCore {
 			? (sealedAlready ??
 				(await seal(keyRing(this.env), meta.siteId, meta.chatId, meta)))
 			: this.chatState;
-		const endedNow = meta?.status === "ended" && this.meta?.status !== "ended";
 		// The chat's agents changed: the visitor's next chat can go to the same agent (sticky routing, SPEC §7).
 		const lastAgentId = meta?.agentIds.at(-1);
-		if (meta && lastAgentId && lastAgentId !== this.meta?.agentIds.at(-1))
-			this.visitorState = await sealVisitorState(this.env, meta.siteId, {
-				visitorId: meta.visitorId,
-				lastAgentId,
-			});
+		const visitorState =
+			meta && lastAgentId && lastAgentId !== this.meta?.agentIds.at(-1)
+				? await sealVisitorState(this.env, meta.siteId, {
+						visitorId: meta.visitorId,
+						lastAgentId,
+					})
+				: this.visitorState;
+		const change: Change = {
+			messages,
+			state: meta && chatState ? { chatState, status: meta.status } : undefined,
+			visitorState,
+			endedNow: meta?.status === "ended" && this.meta?.status !== "ended",
+		};
+		const told = new Set<WebSocket>();
+		for (const [ws, caller] of sockets.authenticated()) {
+			if (ws === origin?.ws) continue;
+			tell(ws, caller, change);
+			told.add(ws);
+		}
 		// However the chat became ended here (an end call, or a rebuild on a failover deployment that never
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
-		if (endedNow && !announcements.endPublished)
+		if (change.endedNow && !announcements.endPublished)
 			await this.parts.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
 		this.parts.storage?.save({ meta, chatState, messages });
 		// chat.end already took the record out: what comes after reaches persistence as chat.transcript.
@@ -257,22 +277,13 @@ export class RoomCore {
 			this.meta = meta;
 			this.chatState = chatState;
 		}
+		this.visitorState = visitorState;
 		for (const m of messages) this.log.append(m);
+		// Long-polls answer from memory, and their answers wait for the write anyway.
 		if (messages.length > 0) for (const wake of this.parts.waiters) wake();
-		for (const [ws, caller] of sockets.authenticated()) {
-			for (const message of messages)
-				if (ws !== origin?.ws || !origin.has.has(message.id))
-					sendFrame(ws, { type: "message", message });
-			if (meta && chatState)
-				sendFrame(ws, {
-					type: "state",
-					chatState,
-					status: meta.status,
-					...(caller.role === "visitor" && this.visitorState
-						? { visitorState: this.visitorState }
-						: {}),
-				});
-			if (endedNow) sendFrame(ws, { type: "ended" });
-		}
+		// The caller's socket, after the write; and a socket that said hello while the alarm was set.
+		for (const [ws, caller] of sockets.authenticated())
+			if (!told.has(ws))
+				tell(ws, caller, change, ws === origin?.ws ? origin.has : undefined);
 	}
 }

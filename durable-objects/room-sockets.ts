@@ -3,6 +3,8 @@ import {
 	CLOSE_UNAUTHORIZED,
 	HELLO_TIMEOUT_MS,
 } from "../src/protocol/ws.ts";
+import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { ChatMessage } from "../src/protocol/chat.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
 import type { Caller, RoomAnswer } from "./room-contract.ts";
 
@@ -66,6 +68,34 @@ export function replyFrame(ws: WebSocket, answer: RoomAnswer): void {
 		return sendFrame(ws, frame);
 	}
 	sendFrame(ws, { type: "sync", ...answer, code: answer.code === 1 ? 1 : 0 });
+}
+
+/** What one commit tells the chat's sockets. */
+export interface Change {
+	messages: ChatMessage[];
+	state: { chatState: string; status: ChatMeta["status"] } | undefined;
+	visitorState: string | undefined;
+	endedNow: boolean;
+}
+
+/** A change's frames for one socket, without the messages it already holds (`has`). */
+export function tell(
+	ws: WebSocket,
+	caller: Caller,
+	change: Change,
+	has?: ReadonlySet<string>
+): void {
+	for (const message of change.messages)
+		if (!has?.has(message.id)) sendFrame(ws, { type: "message", message });
+	if (change.state)
+		sendFrame(ws, {
+			type: "state",
+			...change.state,
+			...(caller.role === "visitor" && change.visitorState
+				? { visitorState: change.visitorState }
+				: {}),
+		});
+	if (change.endedNow) sendFrame(ws, { type: "ended" });
 }
 
 /** What one socket did lately, in memory only: a room that hibernates starts these afresh, which errs generously. */

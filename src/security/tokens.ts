@@ -97,13 +97,43 @@ export function signAgentToken(
 	});
 }
 
+/** Tokens that verified, per isolate and key ring; the oldest goes first beyond this many. */
+export const VERIFIED_TOKENS_KEPT = 1000;
+
+/**
+ * Per key ring, so that a ring that changes (a deploy, a test's other keys) verifies afresh. Holds
+ * what the signature and schema say, which never change for a token; exp is checked on every use,
+ * and revocation is the caller's, every time (revocation.ts).
+ */
+const verified = new WeakMap<KeyRing, Map<string, Claims>>();
+
 /**
  * The token's claims, or undefined when it is malformed, forged, expired or under a kid that is not
- * in the key ring. A token without a kid was made under KEY_ID. hono/jwt's verify takes the
- * CryptoKey that hmacKey imported once per isolate: this runs on every chat request.
+ * in the key ring. A token without a kid was made under KEY_ID. Every chat request asks, mostly with
+ * a token it asked about before: a token verified once is remembered (VERIFIED_TOKENS_KEPT), which
+ * spares the JWT decoding, the HMAC and the schema on the send path.
  * Revocation (agent token versions) is checked by the caller: see revocation.ts.
  */
 export async function verifyToken(
+	keys: KeyRing,
+	token: string
+): Promise<Claims | undefined> {
+	let kept = verified.get(keys);
+	if (!kept) verified.set(keys, (kept = new Map()));
+	const hit = kept.get(token);
+	// As hono/jwt's verify: expired once exp is not after now.
+	if (hit) return hit.exp > now() ? hit : undefined;
+	const claims = await verifyUncached(keys, token);
+	if (claims) {
+		if (kept.size >= VERIFIED_TOKENS_KEPT)
+			kept.delete(kept.keys().next().value!);
+		kept.set(token, claims);
+	}
+	return claims;
+}
+
+/** hono/jwt's verify takes the CryptoKey that hmacKey imported once per isolate. */
+async function verifyUncached(
 	keys: KeyRing,
 	token: string
 ): Promise<Claims | undefined> {

@@ -1,8 +1,8 @@
 /**
  * Routes declared once (SPEC §4): a route's `createRoute` config validates its input and writes its
  * part of `/v1/openapi.json`. Bodies are parsed here whatever their Content-Type (as they always
- * were), through `parseJsonText`'s depth and Unicode checks; params, query and headers go through
- * @hono/zod-openapi's validators. Every failure, malformed JSON included, is one 400 invalid_request.
+ * were), through `parseJsonText`'s depth and Unicode checks; headers here too (parseHeaders); params
+ * and query go through @hono/zod-openapi's validators. Every failure, malformed JSON included, is one 400 invalid_request.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
@@ -47,11 +47,27 @@ export const invalidRequest = (message: string, issues?: unknown) =>
 	new ApiError(400, "invalid_request", message, issues);
 
 /** Params, query and headers: each schema words its own message (`wait must be …`). */
+const invalidInput = ({ issues }: z.ZodError) =>
+	invalidRequest(issues[0]?.message ?? "invalid request", issues);
 const defaultHook: Hook<unknown, AppEnv, string, void> = (result) => {
-	if (result.success) return;
-	const { issues } = result.error;
-	throw invalidRequest(issues[0]?.message ?? "invalid request", issues);
+	if (!result.success) throw invalidInput(result.error);
 };
+
+/**
+ * A route's headers, read one by one: @hono/zod-openapi's validator copies every header of the
+ * request into an object first, on every chat call. The object schema drops other headers anyway, so
+ * what it answers, issues included, is the same.
+ */
+function parseHeaders(c: Context, schema: z.ZodObject): void {
+	const headers: Record<string, string> = {};
+	for (const name of Object.keys(schema.shape)) {
+		const value = c.req.header(name);
+		if (value !== undefined) headers[name] = value;
+	}
+	const parsed = schema.safeParse(headers);
+	if (!parsed.success) throw invalidInput(parsed.error);
+	c.req.addValidatedData("header", parsed.data);
+}
 
 async function parseBody(c: Context, schema: z.ZodType): Promise<void> {
 	const text = parseJsonText(await c.req.text());
@@ -132,11 +148,21 @@ export class Api extends OpenAPIHono<AppEnv> {
 		handler: (c: RouteContext<NoInfer<R>>) => Response | Promise<Response>
 	): this {
 		const body = bodySchemaOf(route);
+		const headers =
+			route.request?.headers instanceof z.ZodObject
+				? route.request.headers
+				: undefined;
 		if (!route.hide) this.openAPIRegistry.registerPath(documented(route));
-		const request = route.request && { ...route.request, body: undefined };
+		// Headers (an object schema) and body are validated here, in that order, as the validators would.
+		const request = route.request && {
+			...route.request,
+			body: undefined,
+			...(headers && { headers: undefined }),
+		};
 		this.openapi(
 			{ ...route, path: routingPath(route.path), request, hide: true },
 			(async (c: RouteContext<R>) => {
+				if (headers) parseHeaders(c, headers);
 				if (body) await parseBody(c, body);
 				return handler(c);
 			}) as never

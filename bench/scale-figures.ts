@@ -33,14 +33,15 @@ async function open(
 	chats: number,
 	sockets: LoadSocket[]
 ) {
-	const pairs = (count: number) =>
+	// The warm chats take the first bench agent (or echo objects of their own); the measured ones the agents after it.
+	const pairs = (count: number, warm: boolean) =>
 		series === "echo"
-			? echoPairs(d.url, count, sockets)
-			: chatPairs(d.url, count, sockets);
-	await pairs(WARM_CHATS);
+			? echoPairs(d.url, count, sockets, warm ? "warm" : "chat")
+			: chatPairs(d.url, count, sockets, warm ? 0 : 1);
+	await pairs(WARM_CHATS, true);
 	await new Promise((r) => setTimeout(r, 1000));
 	const before = residentBytes(PORTS[series]);
-	return { pairs: await pairs(chats), before };
+	return { pairs: await pairs(chats, false), before };
 }
 
 /** The echo and a deployment per mode, started side by side; if one fails, the others are stopped. */
@@ -62,10 +63,14 @@ async function startAll(
 }
 
 async function atCount(chats: number) {
+	const began = performance.now();
+	const seconds = () => ((performance.now() - began) / 1000).toFixed(0);
 	const deployments = await startAll(chats);
 	const sockets: LoadSocket[] = [];
 	try {
-		log(`scale: opening ${chats} chats in each mode and ${chats} echo sockets`);
+		log(
+			`scale: started in ${seconds()} s; opening ${chats} chats in each mode and ${chats} echo sockets`
+		);
 		const [echo, durable, memory] = await Promise.all(
 			(["echo", "durable", "memory"] as const).map((s) =>
 				open(deployments[s], s, chats, sockets)
@@ -78,7 +83,7 @@ async function atCount(chats: number) {
 			return summarize([await openDelivery(pairs, 1, SECONDS)]);
 		};
 		log(
-			`scale: ${chats} chats, one message per chat per second: echo, durable, memory`
+			`scale: opened at ${seconds()} s; ${chats} chats, one message per chat per second: echo, durable, memory`
 		);
 		const load = {
 			echo: await measure(opened.echo.pairs),

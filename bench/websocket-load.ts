@@ -203,13 +203,21 @@ export async function chatSocket(
 	return socket;
 }
 
-/** `count` chats on a deployment, each with a visitor and an agent socket that said hello; every socket also goes into `sockets`, to be closed. */
+/**
+ * `count` chats on a deployment, each with a visitor and an agent socket that said hello; every
+ * socket also goes into `sockets`, to be closed. The chats go to the bench agents from `firstAgent`
+ * on, 100 each (their maxChats): a second call on the same deployment starts past the agents the
+ * first one filled.
+ */
 export async function chatPairs(
 	url: string,
 	count: number,
-	sockets: LoadSocket[]
+	sockets: LoadSocket[],
+	firstAgent = 0
 ): Promise<Pair[]> {
-	const agentTokens = await benchAgents(url, Math.ceil(count / 100));
+	const agentTokens = (
+		await benchAgents(url, firstAgent + Math.ceil(count / 100))
+	).slice(firstAgent);
 	return inBatches(count, 25, async (i) => {
 		const agentToken = agentTokens[i % agentTokens.length]!;
 		const chat = await startChat(url);
@@ -223,15 +231,16 @@ export async function chatPairs(
 	});
 }
 
-/** `count` sockets to the echo, each its own Durable Object; a pair is the socket and itself. */
+/** `count` sockets to the echo, each its own Durable Object (`${prefix}-${i}`); a pair is the socket and itself. */
 export function echoPairs(
 	url: string,
 	count: number,
-	sockets: LoadSocket[]
+	sockets: LoadSocket[],
+	prefix = "chat"
 ): Promise<Pair[]> {
 	return inBatches(count, 25, async (i) => {
 		const socket = await LoadSocket.open(
-			`${url.replace(/^http/, "ws")}/ws/chat-${i}`
+			`${url.replace(/^http/, "ws")}/ws/${prefix}-${i}`
 		);
 		sockets.push(socket);
 		return { from: socket, to: socket };

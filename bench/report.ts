@@ -57,6 +57,11 @@ export function widgetLines(w: Figures<typeof web>): string[] {
 }
 /** SPEC §11 "Scale": the table beside bench/scale.svg. */
 export function scaleLines(counts: Figures<typeof scale>): string[] {
+	const within = (s: "durable" | "memory") =>
+		counts
+			.filter((c) => c.series[s].p99 <= 2 * c.series.echo.p99)
+			.map((c) => c.chats)
+			.join(", ") || "no count";
 	return [
 		"## Scale",
 		"",
@@ -72,6 +77,8 @@ export function scaleLines(counts: Figures<typeof scale>): string[] {
 				return `| ${c.chats} | ${SERIES_LABELS[s]} | ${fmt(r.throughput)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p99 / c.series.echo.p99, 2)}× | ${r.errors} | ${fmt(r.bytesPerChat / 1024, 1)} KiB |`;
 			})
 		),
+		"",
+		`- Where delivery p99 is within 2× the echo's (SPEC §11's WebSocket target, the dashed line of the chart): ${(["durable", "memory"] as const).map((s) => `${s} at ${within(s)}`).join("; ")}.`,
 		"",
 	];
 }

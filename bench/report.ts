@@ -1,5 +1,6 @@
 /** RESULTS.md of `npm run bench`: every figure beside its baseline and its SPEC §11 target. */
 import os from "node:os";
+import { profileLines } from "./profile.ts";
 import { SCALE_SERIES, SERIES_LABELS } from "./scale-chart.ts";
 import {
 	CONCURRENCY,
@@ -13,6 +14,7 @@ import {
 } from "./setup.ts";
 import { LOADER_FILE, LOADER_LIMIT_GZ, WINDOW_LIMIT_GZ } from "./web-sizes.ts";
 import type { httpSend, idleChatMemory, rebuild } from "./http-figures.ts";
+import type { sendProfile } from "./profile.ts";
 import type { routing, web, websocket } from "./realtime-figures.ts";
 import type { scale } from "./scale-figures.ts";
 
@@ -26,6 +28,7 @@ export interface BenchFigures {
 	route: Figures<typeof routing>;
 	widget: Figures<typeof web>;
 	scale: Figures<typeof scale>;
+	profile: Figures<typeof sendProfile>;
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -96,7 +99,7 @@ const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 /** The lines of RESULTS.md; `commit` says which tree was measured. */
 export function resultLines(
-	{ http, rb, ws, idle, route, widget, scale }: BenchFigures,
+	{ http, rb, ws, idle, route, widget, scale, profile }: BenchFigures,
 	commit: string
 ): string[] {
 	const wsP99Ratio = ws.chatOpen.p99 / ws.echoOpen.p99;
@@ -131,6 +134,7 @@ export function resultLines(
 					`Why the throughput target is missed: locally, workerd runs the Worker and every Durable Object on one thread, which shares the two cores with the load generator, so throughput is CPU per request. The echo does almost nothing; a send verifies a JWT (HMAC), validates its headers and body, signs the message (HMAC), appends it and, in durable mode, commits it to SQLite before answering. Memory mode (no SQLite) reached ${fmt((http.memory.throughput / http.baseline.throughput) * 100)} % in this run; over the runs of 2026-11-22 the gap between the two modes went from 2 to 16 points, so the commit is a part of the cost, not all of it. Stubbing out both HMACs in a one-off run gained about 4 points; the rest is the per-request JavaScript of routing, validation and JSON. On Cloudflare the Worker and the Durable Object run in separate isolates, usually on separate machines, so this local ratio is a pessimistic proxy.`,
 				]),
 		"",
+		...profileLines(profile),
 		"## Rebuild",
 		"",
 		`A ${REBUILD_MESSAGES}-message chat (half visitor, half agent) in memory mode; the deployment is restarted, so the room has nothing (eviction).`,

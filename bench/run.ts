@@ -8,6 +8,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { httpSend, idleChatMemory, rebuild } from "./http-figures.ts";
+import { sendProfile } from "./profile.ts";
 import { describeCommit } from "./provenance.ts";
 import { routing, web, websocket } from "./realtime-figures.ts";
 import { resultLines, scaleLines, widgetLines } from "./report.ts";
@@ -29,6 +30,7 @@ async function main() {
 	if (ONLY === "web") return console.log(widgetLines(await web()).join("\n"));
 	if (ONLY === "scale") return lookAtScale(await scale());
 	const http = await httpSend();
+	const profile = await sendProfile();
 	const rb = await rebuild();
 	const ws = await websocket();
 	const idle = await idleChatMemory();
@@ -36,7 +38,7 @@ async function main() {
 	const widget = await web();
 	const figures = await scale();
 	const lines = resultLines(
-		{ http, rb, ws, idle, route, widget, scale: figures },
+		{ http, rb, ws, idle, route, widget, scale: figures, profile },
 		commit
 	);
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));

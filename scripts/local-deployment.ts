@@ -28,6 +28,8 @@ export async function startLocalDeployment(options: {
 	debugRoutes?: boolean;
 	/** Where to append everything the deployment prints (the chaos run keeps it beside its traces). */
 	logFile?: string;
+	/** wrangler dev's DevTools inspector port (bench/profile.ts); any free port otherwise. */
+	inspectorPort?: number;
 }): Promise<LocalDeployment> {
 	const child = spawn(process.execPath, ["scripts/start.mjs"], {
 		cwd: root,
@@ -40,6 +42,7 @@ export async function startLocalDeployment(options: {
 			CHAT_STATE: options.chatState ?? "durable",
 			...options.keys,
 			DEBUG_ROUTES: options.debugRoutes ? "1" : "0",
+			INSPECTOR_PORT: String(options.inspectorPort ?? 0),
 		},
 	});
 	let output = "";

@@ -9,7 +9,7 @@
 //
 // Environment: PORT (8787), STATE_DIR (.wrangler/state), CHAT_STATE (durable | memory),
 // KEY_ID, PREVIOUS_KEYS, TOKEN_SECRET, CHAT_SIGNING_KEY, STATE_SEALING_KEY (override .dev.vars),
-// DEBUG_ROUTES (1: the chaos run's eviction route, local only).
+// DEBUG_ROUTES (1: the chaos run's eviction route, local only), INSPECTOR_PORT (0: any free port).
 // Plain Node ESM, built-ins only.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -200,7 +200,8 @@ function startDev() {
 			"--port",
 			String(PORT),
 			"--inspector-port",
-			"0", // any free port: concurrent instances must not race for 9229
+			// Any free port unless asked (bench/profile.ts): concurrent instances must not race for 9229.
+			process.env.INSPECTOR_PORT?.trim() || "0",
 			"--persist-to",
 			STATE_DIR,
 			"--var",

@@ -43,7 +43,8 @@ const resumed = async (
 		store,
 	}))!;
 
-async function agentFor(baseUrls: string[], chatId: string) {
+/** The demo agent's client on a chat, logged in afresh (its copy in `store` when given). */
+async function agentFor(baseUrls: string[], chatId: string, store?: ChatStore) {
 	const login = await LiveChatClient.agentLogin({
 		baseUrls,
 		...fast,
@@ -57,6 +58,7 @@ async function agentFor(baseUrls: string[], chatId: string) {
 		siteId: "demo",
 		chatId,
 		token: login.token,
+		store,
 	});
 }
 
@@ -219,21 +221,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		});
 		const oldestState = (visitor as unknown as { chatState: string }).chatState;
 		const agentStore = new MemoryStore();
-		const login = await LiveChatClient.agentLogin({
-			baseUrls,
-			...fast,
-			siteId: "demo",
-			email: "agent@demo.local",
-			password: "demo-password",
-		});
-		const agent = new LiveChatClient({
-			baseUrls,
-			...fast,
-			siteId: "demo",
-			chatId: visitor.chatId,
-			token: login.token,
-			store: agentStore,
-		});
+		const agent = await agentFor(baseUrls, visitor.chatId, agentStore);
 		await agent.accept();
 		for (let i = 1; i <= 3; i++) {
 			await visitor.send(`visitor ${i}`);
@@ -265,7 +253,7 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		).toBe(200);
 		const history = () =>
 			fetch(`${secondary.url}/v1/sites/demo/history/chats/${visitor.chatId}`, {
-				headers: { Authorization: `Bearer ${login.token}` },
+				headers: { Authorization: `Bearer ${agent.token}` },
 			});
 		await new Promise((r) => setTimeout(r, 3000));
 		expect((await history()).status).toBe(404); // nothing left the service with the visitor's copy alone

@@ -1,4 +1,8 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import {
+	abortAllDurableObjects,
+	env,
+	runInDurableObject,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../../client/index.ts";
 import { ChatRoom } from "../../durable-objects/chat-room.ts";
@@ -11,8 +15,19 @@ import {
 	until,
 } from "../client-helpers.ts";
 import { expectSameAsServer, serverMessages } from "../clients.ts";
-import { accept, BASE, createAgent, createSite } from "../helpers.ts";
+import {
+	accept,
+	BASE,
+	createAgent,
+	createSite,
+	poll,
+	rebuild,
+	send,
+	startChat,
+} from "../helpers.ts";
+import { TestSocket } from "../sockets.ts";
 import type { ChatStorage } from "../../durable-objects/chat-storage.ts";
+import type { ServerFrame } from "../../src/protocol/ws.ts";
 
 /** The room's next SQLite write fails, the way a write lost on its way to disk would. */
 async function loseNextWrite(siteId: string, chatId: string) {
@@ -97,5 +112,66 @@ describe("push before commit (durable mode, SPEC §3)", () => {
 		]);
 		visitor.disconnect();
 		agent.disconnect();
+	});
+
+	it("over HTTP and through a real restart: the receiver's next call gets code 1, its rebuild gives the message back, the retry is idempotent", async () => {
+		const siteId = await createSite();
+		const chat = await startChat(siteId);
+		const agent = await createAgent(siteId);
+		await accept(siteId, chat.chatId, agent.token);
+		const visitorSocket = await TestSocket.hello(
+			siteId,
+			chat.chatId,
+			chat.token
+		);
+		const joined = await poll(siteId, chat.chatId, chat.token);
+		await visitorSocket.drain();
+
+		await loseNextWrite(siteId, chat.chatId);
+		const id = crypto.randomUUID();
+		const failed = await send(
+			siteId,
+			chat.chatId,
+			agent.token,
+			[0, 1],
+			"lost on the way to disk",
+			id
+		);
+		// The sender is not told it was taken; the visitor's socket was pushed it before the write.
+		expect(failed.status).toBeGreaterThanOrEqual(500);
+		const { message: pushed } = await visitorSocket.next(
+			(f): f is Extract<ServerFrame, { type: "message" }> =>
+				f.type === "message" && f.message.id === id
+		);
+		visitorSocket.close();
+
+		// The room restarts and reloads without it: the visitor's next call finds it behind.
+		await abortAllDurableObjects();
+		const ahead = await poll(siteId, chat.chatId, chat.token, [0, 2]);
+		expect(ahead.body).toMatchObject({
+			code: 1,
+			visitorDataOffset: 0,
+			agentDataOffset: 1,
+		});
+		const rebuilt = await rebuild(siteId, chat.chatId, chat.token, {
+			chatState: joined.body.chatState,
+			visitorDataOffset: 0,
+			agentDataOffset: 2,
+			messages: [pushed],
+		});
+		expect(rebuilt.body).toMatchObject({ code: 0, agentDataOffset: 2 });
+		// The agent retries the same message: the room holds it once, where the visitor had it.
+		const retried = await send(
+			siteId,
+			chat.chatId,
+			agent.token,
+			[0, 1],
+			"lost on the way to disk",
+			id
+		);
+		expect(retried.body.code).toBe(0);
+		const server = await serverMessages(siteId, chat.chatId, agent.token);
+		expect(server.filter((m) => m.id === id)).toEqual([pushed]);
+		expect(server.map((m) => m.dataOffset)).toEqual([1, 2]);
 	});
 });

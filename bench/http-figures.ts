@@ -2,7 +2,8 @@
  * The HTTP figures of `npm run bench` (SPEC §11): sends against the DO echo baseline, the rebuild
  * of a long chat after eviction, and what an idle chat costs in memory mode.
  */
-import { execSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { LiveChatClient } from "../client/index.ts";
 import { startLocalDeployment } from "../scripts/local-deployment.ts";
 import { closedLoop, summarize } from "./http-load.ts";
@@ -162,11 +163,12 @@ export async function rebuild() {
 
 /** Resident memory of the workerd serving `port` (the deployment's one process). */
 export function residentBytes(port: number): number {
-	const pid = execSync(`pgrep -f "entry=127.0.0.1:${port}"`)
+	// No shell: a shell running pgrep has the pattern in its own command line, and a lower pid than workerd's once pids wrap.
+	const pid = execFileSync("pgrep", ["-f", `entry=127.0.0.1:${port}`])
 		.toString()
 		.trim()
 		.split("\n")[0];
-	const status = execSync(`cat /proc/${pid}/status`).toString();
+	const status = readFileSync(`/proc/${pid}/status`, "utf8");
 	return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 

@@ -72,9 +72,11 @@ async function allowedOrigin(
 }
 
 export const apiCors = createMiddleware<AppEnv>(async (c, next) => {
-	const url = new URL(c.req.url);
 	const origin = c.req.header("Origin");
-	if (origin === undefined || NO_CORS_PATH.test(url.pathname)) return next();
+	// Most calls (the SDK's, servers') carry no Origin: no URL to parse for them.
+	if (origin === undefined) return next();
+	const url = new URL(c.req.url);
+	if (NO_CORS_PATH.test(url.pathname)) return next();
 	// A socket's answer is handed on untouched (101 with its WebSocket): only the origin check applies to it.
 	if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
 		if ((await allowedOrigin(c.env, url, origin)) === undefined)

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (SPEC §11). Every figure is measured against a baseline taken in the same run on
  * the same machine: a bare Durable Object echo over the same transport (HTTP through wrangler dev).
- * Writes bench/RESULTS.md.
+ * Writes bench/RESULTS.md and the chart of the scale figures, bench/scale.svg.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";

@@ -76,7 +76,10 @@ async function devtools(port: number) {
 	});
 	// Far from the ids wrangler's inspector proxy uses for its own calls on the same connection.
 	let nextId = 1_000_000;
-	const pending = new Map<number, (result: unknown) => void>();
+	const pending = new Map<
+		number,
+		(answer: { result?: unknown; error?: { message: string } }) => void
+	>();
 	/** The Worker's bundle, as Debugger.scriptParsed names it: its source map says where frames are. */
 	let bundleUrl: string | undefined;
 	socket.on("message", (data) => {
@@ -93,17 +96,31 @@ async function devtools(port: number) {
 			url?.includes("/.wrangler/tmp/")
 		)
 			bundleUrl = url;
-		// Only answers: wrangler's inspector proxy speaks on the same connection too.
-		if (message.id === undefined || !(message.result || message.error)) return;
+		if (message.id === undefined) return;
 		const done = pending.get(message.id);
 		pending.delete(message.id);
-		done?.(message.error ? Promise.reject(message.error) : message.result);
+		done?.(message);
+	});
+	socket.on("close", (code, reason) => {
+		for (const done of pending.values())
+			done({ error: { message: `inspector closed (${code} ${reason})` } });
+		pending.clear();
 	});
 	return {
+		/** A DevTools call's result; a call unanswered within 30 s fails rather than hanging the bench. */
 		call: <T>(method: string, params: object = {}) =>
-			new Promise<T>((resolve) => {
+			new Promise<T>((resolve, reject) => {
 				const id = ++nextId;
-				pending.set(id, resolve as (result: unknown) => void);
+				const timer = setTimeout(() => {
+					pending.delete(id);
+					reject(new Error(`inspector: no answer to ${method}`));
+				}, 30_000);
+				pending.set(id, (answer) => {
+					clearTimeout(timer);
+					if (answer.error)
+						reject(new Error(`${method}: ${answer.error.message}`));
+					else resolve(answer.result as T);
+				});
 				socket.send(JSON.stringify({ id, method, params }));
 			}),
 		bundleUrl: () => bundleUrl,
@@ -185,9 +202,10 @@ export async function sendProfile(): Promise<SendProfile> {
 			await session.call("Profiler.start");
 			log(`profile: ${PROFILE_SECONDS} s of sends`);
 			const load = await closedLoop(CONCURRENCY, PROFILE_SECONDS, loop);
-			const { profile } = await session.call<{ profile: CpuProfile }>(
+			const { profile } = await session.call<{ profile?: CpuProfile }>(
 				"Profiler.stop"
 			);
+			if (!profile) throw new Error("Profiler.stop answered no profile");
 			if (process.env.BENCH_PROFILE_SAVE)
 				saveProfile(profile, session.bundleUrl());
 			const reduced = reduceProfile(profile, sourcePlaces(session.bundleUrl()));

@@ -59,7 +59,10 @@ export function widgetLines(w: Figures<typeof web>): string[] {
 	];
 }
 /** SPEC §11 "Scale": the table beside bench/scale.svg. */
-export function scaleLines(counts: Figures<typeof scale>): string[] {
+export function scaleLines({
+	counts,
+	failed,
+}: Figures<typeof scale>): string[] {
 	const within = (s: "durable" | "memory") =>
 		counts
 			.filter((c) => c.series[s].p99 <= 2 * c.series.echo.p99)
@@ -81,6 +84,10 @@ export function scaleLines(counts: Figures<typeof scale>): string[] {
 			})
 		),
 		"",
+		...failed.map(
+			(f) =>
+				`- At ${f.chats} chats the run failed, so that count has no row: ${f.reason}`
+		),
 		`- Where delivery p99 is within 2× the echo's (SPEC §11's WebSocket target, the dashed line of the chart): ${(["durable", "memory"] as const).map((s) => `${s} at ${within(s)}`).join("; ")}.`,
 		"",
 	];

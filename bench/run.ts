@@ -42,14 +42,14 @@ async function main() {
 		commit
 	);
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));
-	writeFileSync(join(root, "bench/scale.svg"), scaleSvg(figures));
+	writeFileSync(join(root, "bench/scale.svg"), scaleSvg(figures.counts));
 	console.log(lines.join("\n"));
 }
 
 /** A quick look at the scale figures: the table, and the chart in the system's temporary folder. */
 function lookAtScale(figures: Awaited<ReturnType<typeof scale>>) {
 	const svg = join(os.tmpdir(), "elc-bench-scale.svg");
-	writeFileSync(svg, scaleSvg(figures));
+	writeFileSync(svg, scaleSvg(figures.counts));
 	console.log([...scaleLines(figures), `Chart: ${svg}`].join("\n"));
 }
 

@@ -107,9 +107,21 @@ async function atCount(chats: number) {
 	}
 }
 
-/** Every count of SCALE_COUNTS, one after another. */
+/**
+ * Every count of SCALE_COUNTS, one after another. A count that fails (a local workerd that restarts
+ * under the load, say) is reported as failed with its reason, and the counts after it still run.
+ */
 export async function scale() {
 	const counts = [];
-	for (const chats of SCALE_COUNTS) counts.push(await atCount(chats));
-	return counts;
+	const failed: { chats: number; reason: string }[] = [];
+	for (const chats of SCALE_COUNTS) {
+		try {
+			counts.push(await atCount(chats));
+		} catch (err) {
+			const reason = err instanceof Error ? err.message : String(err);
+			log(`scale: ${chats} chats failed: ${reason}`);
+			failed.push({ chats, reason: reason.split("\n")[0]!.slice(0, 200) });
+		}
+	}
+	return { counts, failed };
 }

@@ -163,7 +163,7 @@ export function resultLines(
 		]),
 		"",
 		`- Delivery p99, durable (the default): **${fmt(wsP99Ratio, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(wsP99Ratio <= 2)}).`,
-		`- Delivery p99, memory mode: **${fmt(ws.memoryOpen.p99 / ws.echoOpen.p99, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(ws.memoryOpen.p99 / ws.echoOpen.p99 <= 2)}). The difference between the two rows is the SQLite commit each accepted message waits for in durable mode (the output gate), on this machine's local disk.`,
+		`- Delivery p99, memory mode: **${fmt(ws.memoryOpen.p99 / ws.echoOpen.p99, 2)}×** the echo's p99 (target ≤ 2×: ${verdict(ws.memoryOpen.p99 / ws.echoOpen.p99 <= 2)}). The difference between the two rows is durable mode's SQLite writes: a message is pushed before its own write (SPEC §3), but the output gate still holds every frame while an earlier write of the room is unconfirmed, on this machine's local disk (not yet measured apart).`,
 		"",
 		"At saturation (closed loop: each chat sends its next message as soon as the last one arrived):",
 		"",

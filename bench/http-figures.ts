@@ -2,8 +2,6 @@
  * The HTTP figures of `npm run bench` (SPEC §11): sends against the DO echo baseline, the rebuild
  * of a long chat after eviction, and what an idle chat costs in memory mode.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { LiveChatClient } from "../client/index.ts";
 import { startLocalDeployment } from "../scripts/local-deployment.ts";
 import { closedLoop, summarize } from "./http-load.ts";
@@ -24,6 +22,7 @@ import {
 	startChat,
 	startEcho,
 } from "./setup.ts";
+import { residentBytes } from "./worker-process.ts";
 import type { LoadResult } from "./http-load.ts";
 
 export async function httpSend() {
@@ -162,16 +161,6 @@ export async function rebuild() {
 }
 
 /** Resident memory of the workerd serving `port` (the deployment's one process). */
-export function residentBytes(port: number): number {
-	// No shell: a shell running pgrep has the pattern in its own command line, and a lower pid than workerd's once pids wrap.
-	const pid = execFileSync("pgrep", ["-f", `entry=127.0.0.1:${port}`])
-		.toString()
-		.trim()
-		.split("\n")[0];
-	const status = readFileSync(`/proc/${pid}/status`, "utf8");
-	return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
 /** Memory mode: how much a chat that is open but quiet costs the process holding it. */
 export async function idleChatMemory() {
 	const port = 18806;
@@ -185,11 +174,13 @@ export async function idleChatMemory() {
 		};
 		await inBatches(50, 25, fill); // warm: code, caches, the first rooms
 		await new Promise((r) => setTimeout(r, 1000));
-		const before = residentBytes(port);
+		const before = await residentBytes(port);
 		log(`opening ${IDLE_CHATS} idle chats of 5 messages`);
 		await inBatches(IDLE_CHATS, 25, fill);
 		await new Promise((r) => setTimeout(r, 1000));
-		return { bytesPerChat: (residentBytes(port) - before) / IDLE_CHATS };
+		return {
+			bytesPerChat: ((await residentBytes(port)) - before) / IDLE_CHATS,
+		};
 	} finally {
 		await deployment.stop();
 	}

@@ -8,7 +8,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { httpSend, idleChatMemory, rebuild } from "./http-figures.ts";
-import { sendProfile } from "./profile.ts";
+import { deliveryProfile, profileLines, sendProfile } from "./profile.ts";
 import { describeCommit } from "./provenance.ts";
 import { routing, web, websocket } from "./realtime-figures.ts";
 import { resultLines, scaleLines, widgetLines } from "./report.ts";
@@ -17,7 +17,7 @@ import { scale } from "./scale-figures.ts";
 import { stateRoot } from "./setup.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-// "send", "rebuild", "websocket", "memory", "routing", "web" or "scale" (`npx tsx bench/run.ts scale`), for quick looks; RESULTS.md and scale.svg are written only by a full run
+// "send", "rebuild", "websocket", "memory", "routing", "web", "scale" or "profile" (`npx tsx bench/run.ts scale`), for quick looks; RESULTS.md and scale.svg are written only by a full run
 const ONLY = process.argv[2] ?? process.env.BENCH_ONLY;
 
 async function main() {
@@ -29,16 +29,31 @@ async function main() {
 	if (ONLY === "routing") return console.log(await routing());
 	if (ONLY === "web") return console.log(widgetLines(await web()).join("\n"));
 	if (ONLY === "scale") return lookAtScale(await scale());
+	if (ONLY === "profile")
+		return console.log(
+			profileLines(await deliveryProfile(), "delivery").join("\n")
+		);
 	const http = await httpSend();
 	const profile = await sendProfile();
 	const rb = await rebuild();
 	const ws = await websocket();
+	const delivery = await deliveryProfile();
 	const idle = await idleChatMemory();
 	const route = await routing();
 	const widget = await web();
 	const figures = await scale();
 	const lines = resultLines(
-		{ http, rb, ws, idle, route, widget, scale: figures, profile },
+		{
+			http,
+			rb,
+			ws,
+			idle,
+			route,
+			widget,
+			scale: figures,
+			profile,
+			delivery,
+		},
 		commit
 	);
 	writeFileSync(join(root, "bench/RESULTS.md"), lines.join("\n"));

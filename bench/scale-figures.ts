@@ -3,10 +3,10 @@
  * concurrent chats, in both storage modes, against the WebSocket echo at the same count. Each count
  * gets fresh deployments, stopped afterwards, so that the memory figure is that count's alone.
  */
-import { residentBytes } from "./http-figures.ts";
 import { summarize } from "./http-load.ts";
 import { deploy, log, SECONDS, startEcho } from "./setup.ts";
 import { chatPairs, echoPairs, openDelivery } from "./websocket-load.ts";
+import { residentBytes, workerProcess } from "./worker-process.ts";
 import type { ScaleSeries } from "./scale-chart.ts";
 import type { LoadSocket, Pair } from "./websocket-load.ts";
 
@@ -34,13 +34,15 @@ async function open(
 	sockets: LoadSocket[]
 ) {
 	// The warm chats take the first bench agent (or echo objects of their own); the measured ones the agents after it.
+	// Straight to the Worker's process, past wrangler dev's proxy (bench/worker-process.ts), for the echo as for the chats.
+	const { url } = await workerProcess(PORTS[series]);
 	const pairs = (count: number, warm: boolean) =>
 		series === "echo"
-			? echoPairs(d.url, count, sockets, warm ? "warm" : "chat")
-			: chatPairs(d.url, count, sockets, warm ? 0 : 1);
+			? echoPairs(url, count, sockets, warm ? "warm" : "chat")
+			: chatPairs(url, count, sockets, warm ? 0 : 1);
 	await pairs(WARM_CHATS, true);
 	await new Promise((r) => setTimeout(r, 1000));
-	const before = residentBytes(PORTS[series]);
+	const before = await residentBytes(PORTS[series]);
 	return { pairs: await pairs(chats, false), before };
 }
 
@@ -91,8 +93,12 @@ async function atCount(chats: number) {
 			memory: await measure(opened.memory.pairs),
 		};
 		await new Promise((r) => setTimeout(r, 1000));
-		const perChat = (s: ScaleSeries) =>
-			(residentBytes(PORTS[s]) - opened[s].before) / chats;
+		const after = {
+			echo: await residentBytes(PORTS.echo),
+			durable: await residentBytes(PORTS.durable),
+			memory: await residentBytes(PORTS.memory),
+		};
+		const perChat = (s: ScaleSeries) => (after[s] - opened[s].before) / chats;
 		return {
 			chats,
 			series: {

@@ -1,4 +1,5 @@
 import { HELLO_TIMEOUT_MS } from "../src/protocol/ws.ts";
+import { upgraded } from "./socket-upgrade.ts";
 
 /**
  * A socket the Worker handed over to the dispatcher, accepted with its tag (consoles and page
@@ -26,5 +27,5 @@ export function acceptTagged(
 					: undefined
 			)
 	);
-	return new Response(null, { status: 101, webSocket: client });
+	return upgraded(client);
 }

@@ -269,6 +269,8 @@ export class RoomCore {
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
 		if (change.endedNow && !announcements.endPublished)
 			await this.parts.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+		if (told.size > 0 && this.parts.storage)
+			await new Promise((r) => setTimeout(r, 0));
 		this.parts.storage?.save({ meta, chatState, messages });
 		// chat.end already took the record out: what comes after reaches persistence as chat.transcript.
 		if (messages.length > 0 && this.meta?.status === "ended")

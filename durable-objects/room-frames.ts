@@ -26,6 +26,7 @@ import {
 	replyFrame,
 	sendFrame,
 } from "./room-sockets.ts";
+import { upgraded } from "./socket-upgrade.ts";
 import type {
 	Offsets,
 	RebuildChat,
@@ -111,7 +112,7 @@ export class RoomFrames {
 			framesPerSecond: limits.data.framesPerSecond,
 		} satisfies SocketAttachment);
 		await this.room.core.parts.scheduleAlarm(now + HELLO_TIMEOUT_MS);
-		return new Response(null, { status: 101, webSocket: client });
+		return upgraded(client);
 	}
 
 	/** Every frame of the room's sockets: a failure is logged, and the client gets a clean error frame. */

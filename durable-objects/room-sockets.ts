@@ -100,6 +100,8 @@ export function tell(
 
 /** What one socket did lately, in memory only: a room that hibernates starts these afresh, which errs generously. */
 interface Recent {
+	/** The socket's limit, from its attachment: read once, not on every frame. */
+	framesPerSecond: number;
 	second: number;
 	frames: number;
 	typing?: { on: boolean; at: number };
@@ -205,7 +207,7 @@ export class RoomSockets {
 			recent.second = second;
 			recent.frames = 0;
 		}
-		return ++recent.frames > attachmentOf(ws).framesPerSecond;
+		return ++recent.frames > recent.framesPerSecond;
 	}
 
 	/** Typing and read frames are coalesced (SPEC §6): only a change, or a typing that goes on, is passed to the others. */
@@ -244,7 +246,10 @@ export class RoomSockets {
 
 	private recentOf(ws: WebSocket): Recent {
 		let recent = this.recent.get(ws);
-		if (!recent) this.recent.set(ws, (recent = { second: 0, frames: 0 }));
+		if (!recent) {
+			const { framesPerSecond } = attachmentOf(ws);
+			this.recent.set(ws, (recent = { framesPerSecond, second: 0, frames: 0 }));
+		}
 		return recent;
 	}
 }

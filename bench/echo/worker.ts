@@ -16,7 +16,12 @@ export class Echo extends DurableObject<EchoEnv> {
 			WebSocket,
 		];
 		this.ctx.acceptWebSocket(server); // hibernating, as the chat rooms' sockets are
-		return new Response(null, { status: 101, webSocket: client });
+		// The same transport as the chat's sockets: frames without per-message compression (durable-objects/socket-upgrade.ts).
+		return new Response(null, {
+			status: 101,
+			webSocket: client,
+			headers: { "Sec-WebSocket-Extensions": "no-compression" },
+		});
 	}
 
 	webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {

@@ -1,11 +1,22 @@
+const BASE64URL =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Unpadded base64url, three bytes to four characters: it runs for every message's mac and every sealed state. */
 export function base64url(bytes: ArrayBuffer | Uint8Array): string {
 	const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-	let binary = "";
-	for (const byte of view) binary += String.fromCharCode(byte);
-	return btoa(binary)
-		.replaceAll("+", "-")
-		.replaceAll("/", "_")
-		.replace(/=+$/, "");
+	const char = (n: number) => BASE64URL[n & 63]!;
+	let out = "";
+	let i = 0;
+	for (; i + 2 < view.length; i += 3) {
+		const n = (view[i]! << 16) | (view[i + 1]! << 8) | view[i + 2]!;
+		out += char(n >> 18) + char(n >> 12) + char(n >> 6) + char(n);
+	}
+	if (i < view.length) {
+		const n = (view[i]! << 16) | ((view[i + 1] ?? 0) << 8);
+		out += char(n >> 18) + char(n >> 12);
+		if (i + 1 < view.length) out += char(n >> 6);
+	}
+	return out;
 }
 
 export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {

@@ -238,3 +238,42 @@ describe("the dispatcher on a failover deployment that never saw the site", () =
 		onSecondary.ws.close();
 	});
 });
+
+/** Resolves with what the server agreed to on the upgrade: the negotiated extensions, as the client sees them. */
+function extensionsOf(
+	url: string
+): Promise<{ header?: string; agreed: string }> {
+	return new Promise((resolve, reject) => {
+		// `ws` offers permessage-deflate by default, as every browser does.
+		const ws = new WebSocket(url);
+		let header: string | undefined;
+		ws.once("upgrade", (res) => {
+			header = res.headers["sec-websocket-extensions"];
+		});
+		ws.once("open", () => {
+			resolve({ header, agreed: ws.extensions });
+			ws.close();
+		});
+		ws.once("error", reject);
+	});
+}
+
+describe("sockets on a real deployment", () => {
+	it("decline per-message compression though the client offers it: chat sockets and console sockets", async () => {
+		const started = await call<StartChatResult>(
+			secondary.url,
+			`/sites/${SITE}/chats`,
+			{ method: "POST", body: { visitor: { name: "Plain" } } }
+		);
+		expect(started.status).toBe(201);
+		const ws = secondary.url.replace("http", "ws");
+		for (const url of [
+			`${ws}/v1/sites/${SITE}/chats/${started.body.chatId}/ws`,
+			`${ws}/v1/sites/${SITE}/agents/me/ws`,
+		]) {
+			const { header, agreed } = await extensionsOf(url);
+			expect(header).toBeUndefined();
+			expect(agreed).toBe("");
+		}
+	});
+});

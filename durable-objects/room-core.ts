@@ -269,6 +269,8 @@ export class RoomCore {
 		// saw the end), chat.end must go out: the alarm is set with the end, so a crash before publishing loses nothing.
 		if (change.endedNow && !announcements.endPublished)
 			await this.parts.scheduleAlarm(Date.now() + ANNOUNCE_RETRY_MS);
+		// A send only queues its frame; the write blocks the thread until SQLite's commit is on disk (locally an
+		// fsync inside exec). One turn of the event loop first lets the pushed frames leave before it.
 		if (told.size > 0 && this.parts.storage)
 			await new Promise((r) => setTimeout(r, 0));
 		this.parts.storage?.save({ meta, chatState, messages });

@@ -147,7 +147,7 @@ export function profileLines(
 		"",
 		...(path === "delivery"
 			? [
-					`SQLite's \`exec\` is ${share(p, "exec").toFixed(1)} % of the thread's wall time here against ${share(p, "(idle)").toFixed(1)} % idle: locally, workerd commits each write inside \`exec\` on the thread that runs every room (WAL, an \`fsync\` per commit; seen with strace and perf), so every other room's frames wait while one room's write reaches the disk. A message is pushed to the chat's other sockets before its own write starts (SPEC §3), and the room lets those frames leave before it writes (room-core.ts \`commit\`), but the other rooms' writes still stand in line on the same thread.`,
+					`SQLite's \`exec\` is ${share(p, "exec").toFixed(1)} % of the samples: locally, workerd commits each write inside \`exec\` on the thread that runs every room (WAL, an \`fsync\` per commit; seen with strace and perf), so every other room's frames wait while one room's write reaches the disk. A message is pushed to the chat's other sockets before its own write starts (SPEC §3), and the room lets those frames leave before it writes (room-core.ts \`commit\`), but the other rooms' writes still stand in line on the same thread.`,
 					"",
 				]
 			: []),

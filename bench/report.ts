@@ -72,7 +72,7 @@ export function scaleLines({
 	return [
 		"## Scale",
 		"",
-		`Visitor → agent delivery at one message per chat per second (open loop, random phase), as above, at ${counts.map((c) => c.chats).join(", ")} concurrent chats; for each count a fresh echo and a fresh deployment per mode, one run of ${SECONDS} s each after 2 s of warm-up, then stopped. Memory per chat: growth of that workerd process's resident memory from before the chats were opened to after the run, divided by the chats (a chat is its room, a visitor socket and an agent socket; for the echo, one socket and its object).`,
+		`Visitor → agent delivery at one message per chat per second (open loop, random phase), as above, at ${counts.map((c) => c.chats).join(", ")} concurrent chats; for each count a fresh echo and a fresh deployment per mode, one run of ${SECONDS} s each after 2 s of warm-up, then stopped. Memory per chat: growth of the resident memory of the workerd process that runs the Worker and its objects (the sockets connect to it directly, past wrangler dev's proxy: bench/worker-process.ts) from before the chats were opened to after the run, divided by the chats (a chat is its room, a visitor socket and an agent socket; for the echo, one socket and its object).`,
 		"",
 		"![Delivery p99 and memory per chat against concurrent chats](scale.svg)",
 		"",
@@ -204,7 +204,7 @@ export function resultLines(
 		"",
 		"## Memory",
 		"",
-		`- Memory mode, bytes per idle chat: **${fmt(idle.bytesPerChat / 1024, 1)} KiB**: growth of the workerd process's resident memory over ${IDLE_CHATS} chats of 5 messages each, no sockets open (includes each Durable Object's isolate-side bookkeeping, not only the chat's data).`,
+		`- Memory mode, bytes per idle chat: **${fmt(idle.bytesPerChat / 1024, 1)} KiB**: growth of the resident memory of the workerd process that runs the Worker and the rooms (not wrangler dev's proxy in front of it; until 2026-11-26 the proxy's was read, which gave 170 to 178 KiB) over ${IDLE_CHATS} chats of 5 messages each, no sockets open (includes each Durable Object's isolate-side bookkeeping, not only the chat's data).`,
 		"",
 		...widgetLines(widget),
 	];

@@ -22,6 +22,7 @@ import {
 	WS_CHATS,
 } from "./setup.ts";
 import { chatPairs, openDelivery } from "./websocket-load.ts";
+import type { LoadResult } from "./http-load.ts";
 import type { CpuProfile, Frame, PathProfile } from "./profile-session.ts";
 import type { LoadSocket } from "./websocket-load.ts";
 
@@ -39,6 +40,25 @@ const profiledDeployment = (state: string) =>
 		inspectorPort: INSPECTOR_PORT,
 	});
 
+/** `load` run under the profiler, reduced to its top frames; `path` names the raw profile a saved run keeps. */
+async function profiled(
+	path: "send" | "delivery",
+	load: () => Promise<LoadResult>
+): Promise<PathProfile> {
+	log(`profile: ${PROFILE_SECONDS} s of the ${path} path`);
+	const { load: result, ...reduced } = await profileWhile(
+		INSPECTOR_PORT,
+		load,
+		sourcePlaces,
+		saver(path)
+	);
+	return {
+		seconds: PROFILE_SECONDS,
+		throughput: summarize([result]).throughput,
+		...reduced,
+	};
+}
+
 /** The HTTP send path: CONCURRENCY chats sending one message at a time. */
 export async function sendProfile(): Promise<PathProfile> {
 	const durable = await profiledDeployment("profile-durable");
@@ -54,18 +74,9 @@ export async function sendProfile(): Promise<PathProfile> {
 		const loop = async (i: number) => senders[i]!;
 		log("profile: warming up");
 		await closedLoop(CONCURRENCY, 2, loop);
-		log(`profile: ${PROFILE_SECONDS} s of sends`);
-		const { load, ...reduced } = await profileWhile(
-			INSPECTOR_PORT,
-			() => closedLoop(CONCURRENCY, PROFILE_SECONDS, loop),
-			sourcePlaces,
-			saver("send")
+		return await profiled("send", () =>
+			closedLoop(CONCURRENCY, PROFILE_SECONDS, loop)
 		);
-		return {
-			seconds: PROFILE_SECONDS,
-			throughput: summarize([load]).throughput,
-			...reduced,
-		};
 	} finally {
 		await durable.stop();
 	}
@@ -79,18 +90,9 @@ export async function deliveryProfile(): Promise<PathProfile> {
 		const pairs = await chatPairs(durable.url, WS_CHATS, sockets);
 		log("profile: warming up the sockets");
 		await openDelivery(pairs, 2, 2);
-		log(`profile: ${PROFILE_SECONDS} s of deliveries`);
-		const { load, ...reduced } = await profileWhile(
-			INSPECTOR_PORT,
-			() => openDelivery(pairs, 1, PROFILE_SECONDS),
-			sourcePlaces,
-			saver("delivery")
+		return await profiled("delivery", () =>
+			openDelivery(pairs, 1, PROFILE_SECONDS)
 		);
-		return {
-			seconds: PROFILE_SECONDS,
-			throughput: summarize([load]).throughput,
-			...reduced,
-		};
 	} finally {
 		for (const socket of sockets) socket.close();
 		await durable.stop();

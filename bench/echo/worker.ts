@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { upgraded } from "../../durable-objects/socket-upgrade.ts";
 
 interface EchoEnv {
 	ECHO: DurableObjectNamespace<Echo>;
@@ -16,12 +17,8 @@ export class Echo extends DurableObject<EchoEnv> {
 			WebSocket,
 		];
 		this.ctx.acceptWebSocket(server); // hibernating, as the chat rooms' sockets are
-		// The same transport as the chat's sockets: frames without per-message compression (durable-objects/socket-upgrade.ts).
-		return new Response(null, {
-			status: 101,
-			webSocket: client,
-			headers: { "Sec-WebSocket-Extensions": "no-compression" },
-		});
+		// The same transport as the chat's sockets: frames without per-message compression.
+		return upgraded(client);
 	}
 
 	webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {

@@ -122,7 +122,9 @@ export class RoomCore {
 			return undefined;
 		if (access === "read" && caller.agentRole === "supervisor")
 			return undefined;
-		return this.parts.announcements.restored
+		// An agent the chat shows transferred away is out for good: no rebuild of an older copy brings it back.
+		const removed = meta.pastAgentIds?.includes(caller.id) ?? false;
+		return this.parts.announcements.restored && !removed
 			? { code: 1, ...this.log.offsets, messages: [] }
 			: notInChat();
 	}
@@ -259,6 +261,8 @@ export class RoomCore {
 			visitorState,
 			endedNow: meta?.status === "ended" && this.meta?.status !== "ended",
 		};
+		// An agent this change takes out of the chat hears nothing more of it (SPEC §6: closed with 4403).
+		if (meta) sockets.closeRemoved(removedAgents(this.meta, meta));
 		const told = new Set<WebSocket>();
 		for (const [ws, caller] of sockets.authenticated()) {
 			if (ws === origin?.ws) continue;
@@ -290,4 +294,16 @@ export class RoomCore {
 			if (!told.has(ws))
 				tell(ws, caller, change, ws === origin?.ws ? origin.has : undefined);
 	}
+}
+
+/**
+ * Agents a new state takes out of the chat: those the room had in it, and, when the room had no chat,
+ * those the state shows transferred away (their sockets said hello before the room knew).
+ */
+function removedAgents(
+	before: ChatMeta | undefined,
+	after: ChatMeta
+): string[] {
+	const out = before ? before.agentIds : (after.pastAgentIds ?? []);
+	return out.filter((id) => !after.agentIds.includes(id));
 }

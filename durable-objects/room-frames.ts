@@ -253,6 +253,12 @@ export class RoomFrames {
 			}
 			case "typing":
 			case "read":
+				// A monitoring supervisor is invisible (SPEC §4): its typing and reading go nowhere.
+				if (
+					caller.role === "agent" &&
+					!this.room.core.meta?.agentIds.includes(caller.id)
+				)
+					return;
 				// Relayed only when it tells the others something new (SPEC §6: coalesced).
 				if (!this.sockets.worthRelaying(ws, frame)) return;
 				for (const other of this.sockets.authenticated().keys()) {

@@ -8,6 +8,9 @@ import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { AgentRef, Caller, RoomAnswer } from "./room-contract.ts";
 import type { RoomCore } from "./room-core.ts";
 
+/** Invitations not yet answered by a join: enough for a team, too few to grow the room without bound. */
+export const MAX_PENDING_INVITATIONS = 5;
+
 /** The chat with its new state, or why not. */
 type Membership = { chatId: string; chatState: string } | RoomAnswer;
 
@@ -26,6 +29,9 @@ export class RoomMembers {
 		return this.change(caller, async (meta) => {
 			if (caller.role !== "agent")
 				return roomFailure(403, "forbidden", "only agents accept chats");
+			// Not even by one of its agents: an ended chat counted again would hold the agent's capacity for ever.
+			if (meta.status === "ended")
+				return roomFailure(409, "conflict", "the chat has ended");
 			if (!meta.agentIds.includes(caller.id)) {
 				if (meta.status !== "waiting")
 					return roomFailure(409, "conflict", "the chat is no longer waiting");
@@ -100,6 +106,10 @@ export class RoomMembers {
 				);
 			}
 			await this.addAgent(meta, caller);
+			// The invitation is used: it frees its place among the pending ones.
+			const pending = this.invitedAgents();
+			if (pending.includes(caller.id))
+				this.saveInvited(pending.filter((id) => id !== caller.id));
 			return { chatId: meta.chatId, chatState: core.chatState! };
 		});
 	}
@@ -118,10 +128,21 @@ export class RoomMembers {
 			return roomFailure(409, "chat_ended", "the chat has ended");
 		if (meta.agentIds.includes(agentId))
 			return roomFailure(409, "conflict", "that agent is already in the chat");
-		const invited = [...new Set([...this.invitedAgents(), agentId])];
+		const pending = this.invitedAgents();
+		if (pending.includes(agentId)) return { chatId: meta.chatId };
+		if (pending.length >= MAX_PENDING_INVITATIONS)
+			return roomFailure(
+				409,
+				"conflict",
+				`at most ${MAX_PENDING_INVITATIONS} agents may be invited to a chat at once`
+			);
+		this.saveInvited([...pending, agentId]);
+		return { chatId: meta.chatId };
+	}
+
+	private saveInvited(invited: string[]): void {
 		if (this.kv) this.kv.put("invitedAgents", invited);
 		else this.invitedInMemory = invited;
-		return { chatId: meta.chatId };
 	}
 
 	/** A change of the chat's agents, in the write queue, on a chat the room has and the caller may reach. */

@@ -1,4 +1,5 @@
 import {
+	CLOSE_FORBIDDEN,
 	CLOSE_NO_HELLO,
 	CLOSE_UNAUTHORIZED,
 	HELLO_TIMEOUT_MS,
@@ -175,6 +176,14 @@ export class RoomSockets {
 	forget(ws: WebSocket): void {
 		this.callers?.delete(ws);
 		this.recent.delete(ws);
+	}
+
+	/** The sockets of agents taken out of the chat (a transfer) are closed at once: they may read no further. */
+	closeRemoved(agentIds: readonly string[]): void {
+		if (agentIds.length === 0) return;
+		for (const [ws, caller] of this.authenticated())
+			if (caller.role === "agent" && agentIds.includes(caller.id))
+				this.close(ws, CLOSE_FORBIDDEN, "not_in_chat");
 	}
 
 	/** Closes the sockets past their deadline: no hello in 10 s, or a token that expired (SPEC §6). */

@@ -4,7 +4,6 @@
  * monitoring supervisor is invisible; an ended chat is not taken again; invitations are bounded.
  */
 import { describe, expect, it } from "vitest";
-const MAX_PENDING_INVITATIONS = 5;
 import { online } from "./dispatch.ts";
 import {
 	accept,
@@ -17,8 +16,11 @@ import {
 	send,
 	startChat,
 } from "./helpers.ts";
+import { loseChat } from "./lose-chat.ts";
 import { TestSocket } from "./sockets.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
+
+const MAX_PENDING_INVITATIONS = 5;
 
 const manual = { routing: { mode: "manual" as const, sticky: false } };
 
@@ -138,6 +140,58 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 			agentDataOffset: 0,
 		});
 		expect(await socket.closed()).toBe(4403);
+	});
+});
+
+describe("a room that lost the chat keeps the newest membership (SPEC §3, §6)", () => {
+	/** The visitor's copy after the transfer: its state, which shows Alice gone, and its messages. */
+	async function visitorCopy(siteId: string, chatId: string, token: string) {
+		const { body } = await poll(siteId, chatId, token);
+		return {
+			chatState: body.chatState!,
+			visitorDataOffset: body.visitorDataOffset,
+			agentDataOffset: body.agentDataOffset,
+			messages: body.messages,
+		};
+	}
+
+	it("refuses the old agent's replay once the visitor has rebuilt the room", async () => {
+		const { siteId, chat, alice, bob, aliceState } = await transferredChat();
+		const copy = await visitorCopy(siteId, chat.chatId, chat.token);
+		await loseChat(siteId, chat.chatId);
+		expect((await rebuild(siteId, chat.chatId, chat.token, copy)).status).toBe(
+			200
+		);
+		const replay = await rebuild(siteId, chat.chatId, alice.token, {
+			chatState: aliceState,
+			visitorDataOffset: 0,
+			agentDataOffset: 0,
+			messages: [],
+		});
+		expect(replay.status).toBe(403);
+		// Not code 1 either: the restored room knows Alice was transferred away.
+		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
+		expect((await poll(siteId, chat.chatId, bob.token)).status).toBe(200);
+	});
+
+	it("takes the old agent out again, socket and all, when a newer copy arrives after its replay", async () => {
+		const { siteId, chat, alice, aliceState } = await transferredChat();
+		const copy = await visitorCopy(siteId, chat.chatId, chat.token);
+		await loseChat(siteId, chat.chatId);
+		// First to the empty room, Alice's older copy is all it has to go on.
+		const socket = await TestSocket.hello(siteId, chat.chatId, alice.token);
+		const early = await rebuild(siteId, chat.chatId, alice.token, {
+			chatState: aliceState,
+			visitorDataOffset: 0,
+			agentDataOffset: 0,
+			messages: [],
+		});
+		expect(early.status).toBe(200);
+		expect((await rebuild(siteId, chat.chatId, chat.token, copy)).status).toBe(
+			200
+		);
+		expect(await socket.closed()).toBe(4403);
+		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
 	});
 });
 

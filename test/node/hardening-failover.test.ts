@@ -273,4 +273,97 @@ describe("nothing lost, nothing forged, on two deployments", () => {
 		for (const id of everything) expect(ids).toContain(id);
 		expect(new Set(ids).size).toBe(ids.length);
 	});
+
+	it("keeps a transferred-away agent out through the failover deployment: its older chatState is refused there", async () => {
+		const call = async (
+			baseUrl: string,
+			path: string,
+			token: string,
+			body?: unknown
+		) => {
+			const response = await fetch(
+				`${baseUrl}/v1/sites/demo${path}`,
+				body === undefined
+					? { headers: { Authorization: `Bearer ${token}` } }
+					: {
+							method: path.endsWith("/status") ? "PUT" : "POST",
+							headers: {
+								Authorization: `Bearer ${token}`,
+								"Content-Type": "application/json",
+							},
+							body: JSON.stringify(body),
+						}
+			);
+			return {
+				status: response.status,
+				body: (await response.json()) as {
+					chatState?: string;
+					code?: number;
+				},
+			};
+		};
+		const login = async (email: string) =>
+			(
+				await LiveChatClient.agentLogin({
+					baseUrls: [primary.url],
+					...fast,
+					siteId: "demo",
+					email,
+					password: "demo-password",
+				})
+			).token;
+		const visitorStore = new MemoryStore();
+		const visitor = await LiveChatClient.startChat({
+			baseUrls: [primary.url, secondary.url],
+			...fast,
+			siteId: "demo",
+			visitor: { name: "Replay" },
+			store: visitorStore,
+		});
+		const [first, second] = [
+			await login("agent@demo.local"),
+			await login("agent2@demo.local"),
+		];
+		const chat = `/chats/${visitor.chatId}`;
+		const accepted = await call(primary.url, `${chat}/accept`, first, {});
+		expect(accepted.status).toBe(200);
+		const beforeTransfer = accepted.body.chatState!;
+		await visitor.send("hello before the transfer");
+		expect(
+			(
+				await call(primary.url, "/agents/me/status", second, {
+					status: "online",
+				})
+			).status
+		).toBe(200);
+		// Seeded agents have fixed ids, the same on every deployment.
+		const transferred = await call(primary.url, `${chat}/transfer`, first, {
+			toAgentId: "demo-agent-2",
+		});
+		expect(transferred.status).toBe(200);
+		await visitor.poll(); // the visitor's copy now holds the state that shows the transfer
+
+		// The primary is gone for this chat's clients: the visitor rebuilds the secondary from its copy.
+		const moved = await resumed(visitor.chatId, visitorStore, [secondary.url]);
+		await moved.poll();
+		const replay = (token: string) =>
+			call(secondary.url, `${chat}/rebuild`, token, {
+				chatState: beforeTransfer,
+				visitorDataOffset: 0,
+				agentDataOffset: 0,
+				messages: [],
+			});
+		expect((await replay(first)).status).toBe(403);
+		expect((await call(secondary.url, `${chat}/messages`, first)).status).toBe(
+			403
+		);
+		// The visitor's own replay of the older state does not let the first agent back either.
+		expect((await replay(visitor.token)).status).toBe(200);
+		expect((await call(secondary.url, `${chat}/messages`, first)).status).toBe(
+			403
+		);
+		expect((await call(secondary.url, `${chat}/messages`, second)).status).toBe(
+			200
+		);
+	});
 });

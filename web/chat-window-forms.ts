@@ -13,6 +13,7 @@ import {
 	human,
 	notice,
 	offline,
+	panel,
 	prechat,
 	ratingBox,
 	show,
@@ -40,8 +41,11 @@ export function buildPrechatFields(): void {
 	if (state.config.departments?.length) {
 		const label = document.createElement("label");
 		label.append("Department ");
+		// The visitor says which: chosen for them, every visitor who does not look would land in the first.
 		const select = document.createElement("select");
 		select.name = "department";
+		select.required = true;
+		select.append(new Option("Choose…", ""));
 		for (const name of state.config.departments)
 			select.append(new Option(name, name));
 		label.append(select);
@@ -72,9 +76,9 @@ export function fillIdentity(form: HTMLFormElement, fromPage = false): void {
 /** The form's own checks, said in words (and announced): the browser's bubbles are not read out everywhere. */
 export function invalid(form: HTMLFormElement): boolean {
 	const bad = Array.from(
-		form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>(
-			"input, textarea"
-		)
+		form.querySelectorAll<
+			HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement
+		>("input, textarea, select")
 	).find((i) => !i.checkValidity());
 	if (!bad) return false;
 	const label =
@@ -100,6 +104,7 @@ offline.addEventListener("submit", async (event) => {
 			{ name: text("name"), email: text("email")!, message: text("message")! }
 		);
 		clearError();
+		thanked = true;
 		offline.replaceChildren(
 			Object.assign(document.createElement("p"), {
 				className: "thanks",
@@ -116,12 +121,11 @@ offline.addEventListener("submit", async (event) => {
 export function noteStatus(): void {
 	const status = state.client?.status;
 	const position = state.client?.queuePosition;
+	// The end is not said here: the log and the end of the panel say it (show()).
 	notice.textContent =
 		status === "waiting"
 			? `Waiting for an agent${position ? `: you are number ${position} in the queue` : "…"}`
-			: status === "ended"
-				? "This chat has ended."
-				: "";
+			: "";
 	if (status === "ended") {
 		typingView.hidden = true;
 		state.client?.disconnect();
@@ -129,25 +133,58 @@ export function noteStatus(): void {
 	}
 }
 
-/** No chat open: the prechat form, or the offline form when no one is available. */
-export async function offerNewChat(): Promise<void> {
-	state.client = undefined;
-	notice.textContent = "";
-	const availability = await fetch(
-		`${baseUrls[0]}/v1/sites/${siteId}/availability`
-	)
+const offlineParts = Array.from(offline.children);
+/** The offline form was sent: its thanks show until a chat is offered again. */
+let thanked = false;
+let recheck: ReturnType<typeof setInterval> | undefined;
+/** How often the offline form asks whether someone is available again, while the panel is open. */
+const RECHECK_MS = 15_000;
+
+const availableNow = () =>
+	fetch(`${baseUrls[0]}/v1/sites/${siteId}/availability`)
 		.then((r) =>
 			r.ok ? (r.json() as Promise<{ online: boolean }>) : { online: true }
 		)
-		.catch(() => ({ online: true }));
-	if (!availability.online && state.config.offlineForm) {
+		.then(
+			(a) => a.online,
+			() => true
+		);
+
+/** No chat open: the prechat form, or the offline form when no one is available. */
+export async function offerNewChat(): Promise<void> {
+	state.client = undefined;
+	clearInterval(recheck);
+	const wasOffline = !offline.hidden;
+	notice.textContent = "";
+	if (!(await availableNow()) && state.config.offlineForm) {
+		if (thanked) {
+			offline.replaceChildren(...offlineParts);
+			offline.reset();
+			thanked = false;
+		}
 		fillIdentity(offline);
 		show("offline");
+		recheck = setInterval(() => void recheckAvailability(), RECHECK_MS);
 	} else {
+		if (wasOffline)
+			notice.textContent = "Someone is available now: chat with us.";
 		fillIdentity(prechat);
 		showInvitation();
 		show("prechat");
 	}
+}
+
+/**
+ * The offline form (or its thanks) while someone comes online: a chat is offered instead. Not while
+ * the visitor is writing an offline message, which would be lost.
+ */
+export async function recheckAvailability(): Promise<void> {
+	if (offline.hidden || panel.hidden) return;
+	const writing =
+		!thanked &&
+		!!(offline.elements.namedItem("message") as HTMLTextAreaElement).value;
+	if (!writing && (await availableNow()) && !offline.hidden)
+		await offerNewChat();
 }
 
 export function showInvitation(): void {

@@ -17,7 +17,8 @@ import {
 	typingView,
 } from "./chat-window-panel.ts";
 import { state } from "./chat-window-state.ts";
-import { readKey } from "./widget-shared.ts";
+import { LINK_REL, LINK_TARGET, linkParts } from "./link-parts.ts";
+import { agentReadKey, readKey } from "./widget-shared.ts";
 import type { ChatEvent } from "../client/live-chat-client.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
@@ -39,6 +40,8 @@ export function onEvent(event: ChatEvent): void {
 		case "ended":
 			noteStatus();
 			show("chat");
+			// An end brings the rating and "Start a new chat" below the log: in view.
+			if (state.client.status === "ended") scrollDown();
 			return;
 		case "typing":
 			if (event.role !== "agent") return;
@@ -49,12 +52,7 @@ export function onEvent(event: ChatEvent): void {
 			return;
 		case "read":
 			if (event.role !== "agent") return;
-			for (const m of state.client.messages)
-				if (
-					m.type === MessageType.Visitor &&
-					m.dataOffset <= event.visitorDataOffset
-				)
-					setState(m.id, "Read");
+			agentRead(event.visitorDataOffset);
 			return;
 		case "storage":
 			if (!event.saved)
@@ -78,7 +76,7 @@ export function place(message: ChatMessage, fresh = false): void {
 	const existing = bubbles.get(message.id);
 	if (existing) {
 		existing.classList.remove("pending");
-		setState(message.id, "Sent");
+		setState(message.id, receiptOf(message));
 		const meta = existing.querySelector(".meta");
 		meta?.querySelector("time")?.remove();
 		meta?.prepend(timeOf(message.sendTime));
@@ -99,7 +97,7 @@ export function place(message: ChatMessage, fresh = false): void {
 				? undefined
 				: (message.senderName ?? "Agent"),
 		time: message.sendTime,
-		state: message.type === MessageType.Visitor ? "Sent" : undefined,
+		state: receiptOf(message),
 	});
 	bubbles.set(message.id, element);
 	const all = state.client!.messages;
@@ -110,6 +108,7 @@ export function place(message: ChatMessage, fresh = false): void {
 				bubbles.has(m.id) && !bubbles.get(m.id)!.classList.contains("pending")
 		);
 	const firstPending = logView.querySelector(".pending");
+	const following = atBottom();
 	logView.insertBefore(element, after ? bubbles.get(after.id)! : firstPending);
 	if (fresh && message.type !== MessageType.Visitor)
 		announce(
@@ -117,7 +116,8 @@ export function place(message: ChatMessage, fresh = false): void {
 				? message.content
 				: `${message.senderName ?? "Agent"} says: ${message.content}`
 		);
-	scrollDown();
+	// The visitor's own message always shows; a reply only while the visitor has not scrolled up to read.
+	if (following || message.type === MessageType.Visitor) scrollDown();
 }
 
 export function pendingBubble(id: string, content: string): void {
@@ -132,9 +132,30 @@ export function pendingBubble(id: string, content: string): void {
 	scrollDown();
 }
 
-export function setState(id: string, state: string): void {
+export function setState(id: string, state: string | undefined): void {
 	const el = bubbles.get(id)?.querySelector(".state");
-	if (el) el.textContent = state;
+	if (el && state) el.textContent = state;
+}
+
+/**
+ * A visitor's message is "Read" once an agent's read receipt covers it. The receipt is kept (and
+ * stored, for a reload): it may come before the message's own ack, which must not undo it.
+ */
+const receiptOf = (message: ChatMessage) =>
+	message.type !== MessageType.Visitor
+		? undefined
+		: message.dataOffset <= state.agentReadOffset
+			? "Read"
+			: "Sent";
+
+function agentRead(visitorDataOffset: number): void {
+	const client = state.client!;
+	if (visitorDataOffset <= state.agentReadOffset) return;
+	state.agentReadOffset = visitorDataOffset;
+	void state.store
+		.saveValue?.(agentReadKey(siteId, client.chatId), String(visitorDataOffset))
+		.catch(() => undefined);
+	for (const m of client.messages) setState(m.id, receiptOf(m));
 }
 
 export function bubble(m: {
@@ -182,19 +203,18 @@ const timeOf = (sendTime: number) => {
 
 /** Links made clickable from text nodes only: nothing in a message is ever parsed as HTML. */
 function linkify(parent: HTMLElement, text: string): void {
-	let last = 0;
-	for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"']+/g)) {
-		const url = match[0].replace(/[.,;:!?)\]]+$/, "");
-		parent.append(text.slice(last, match.index));
+	for (const part of linkParts(text)) {
+		if (!part.href) {
+			parent.append(part.text);
+			continue;
+		}
 		const a = document.createElement("a");
-		a.href = url;
-		a.textContent = url;
-		a.target = "_blank";
-		a.rel = "noopener noreferrer nofollow";
+		a.href = part.href;
+		a.textContent = part.text;
+		a.target = LINK_TARGET;
+		a.rel = LINK_REL;
 		parent.append(a);
-		last = match.index + url.length;
 	}
-	parent.append(text.slice(last));
 }
 
 function announce(text: string): void {
@@ -204,8 +224,15 @@ function announce(text: string): void {
 	while (announcer.childElementCount > 5) announcer.firstElementChild!.remove();
 }
 
-function scrollDown(): void {
-	logView.scrollTop = logView.scrollHeight;
+/** The panel's body scrolls, not the log: the log grows inside it, below the greeting and above the end. */
+const scroller = logView.parentElement!;
+
+/** Whether the visitor sees the end of the log (near enough: a few pixels of rounding, a line). */
+const atBottom = () =>
+	scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+
+export function scrollDown(): void {
+	scroller.scrollTop = scroller.scrollHeight;
 }
 
 export function countUnread(): void {

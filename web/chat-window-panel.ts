@@ -4,6 +4,7 @@
  */
 import { LiveChatError } from "../client/live-chat-client.ts";
 import { Unreachable } from "../client/transport.ts";
+import { MessageType } from "../src/protocol/offsets.ts";
 import { state } from "./chat-window-state.ts";
 import { STYLE } from "./chat-window-style.ts";
 import { CONTEXT_GLOBAL } from "./widget-shared.ts";
@@ -25,6 +26,7 @@ panel.setAttribute("aria-labelledby", "lc-title");
 panel.innerHTML = `<style>${STYLE}</style>
 <header><h2 id="lc-title">Chat with us</h2><button class="end" type="button" hidden>End chat</button><button class="close" type="button" aria-label="Close chat">✕</button></header>
 <div class="notice" role="status"></div>
+<div class="network" role="status"></div>
 <div class="body">
   <p class="greeting" hidden></p>
   <form class="prechat" hidden novalidate>
@@ -42,7 +44,7 @@ panel.innerHTML = `<style>${STYLE}</style>
   </form>
   <div class="log" hidden></div>
   <div class="ended" hidden>
-    <p><strong>This chat has ended.</strong></p>
+    <p class="ended-line"><strong>This chat has ended.</strong></p>
     <div class="rating" role="group" aria-label="Rate this chat"><p>How was it?</p><div class="stars"></div></div>
     <button class="primary restart" type="button">Start a new chat</button>
   </div>
@@ -76,6 +78,8 @@ export const textarea = compose.elements.namedItem(
 export const typingView = $<HTMLElement>(".typing");
 export const announcer = $<HTMLElement>(".announcer");
 export const endButton = $<HTMLButtonElement>(".end");
+export const networkNotice = $<HTMLElement>(".network");
+const endedLine = $<HTMLElement>(".ended-line");
 
 export const ratingBox = $<HTMLElement>(".rating");
 export const ratingParts = Array.from(ratingBox.children);
@@ -90,6 +94,8 @@ export function show(view: View): void {
 	const over = view === "chat" && state.client?.status === "ended";
 	compose.hidden = view !== "chat" || over;
 	ended.hidden = !over;
+	// Said once: by the room's own notice at the end of the log when the copy has it, else here.
+	endedLine.hidden = state.client?.messages.at(-1)?.type === MessageType.System;
 	endButton.hidden = view !== "chat" || over;
 	if (view !== "chat") typingView.hidden = true;
 }

@@ -10,6 +10,7 @@ import {
 	compose,
 	errorBox,
 	human,
+	networkNotice,
 	show,
 	showError,
 	textarea,
@@ -90,7 +91,19 @@ export function flushSoon(delay?: number): void {
 	}, delay ?? retryDelay);
 	if (delay === undefined) retryDelay = Math.min(30_000, retryDelay * 2);
 }
-window.addEventListener("online", () => flushSoon(0));
+
+/** The network as the browser knows it: said at the top of the panel while it is gone (the socket is down, sends wait). */
+function noteNetwork(): void {
+	networkNotice.textContent = navigator.onLine
+		? ""
+		: "You are offline. Reconnecting… Your messages will be sent when the connection is back.";
+}
+noteNetwork();
+window.addEventListener("offline", noteNetwork);
+window.addEventListener("online", () => {
+	noteNetwork();
+	flushSoon(0);
+});
 
 async function sendFailed(
 	chat: LiveChatClient,

@@ -9,6 +9,8 @@ export const state: {
 	store: ChatStore;
 	client: LiveChatClient | undefined;
 	readOffset: number;
+	/** The visitor stream's offset an agent's read receipt covers. */
+	agentReadOffset: number;
 	/** Text of a message the server refused because the chat had ended: offered again in the next chat. */
 	carryOver: string;
 	invitation: { agentName: string; message: string } | undefined;
@@ -17,6 +19,7 @@ export const state: {
 	store: new MemoryStore(),
 	client: undefined,
 	readOffset: 0,
+	agentReadOffset: 0,
 	carryOver: "",
 	invitation: undefined,
 };

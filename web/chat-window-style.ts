@@ -10,6 +10,8 @@ button:focus-visible,input:focus-visible,textarea:focus-visible,select:focus-vis
 header button:focus-visible{outline-color:var(--lc-text)}
 .notice{font-size:14px;color:#333;background:#eef1f8;padding:0 12px}
 .notice:not(:empty){padding:6px 12px}
+.network{font-size:14px;color:#111;background:#ffe8a3;padding:0 12px}
+.network:not(:empty){padding:6px 12px}
 .body{flex:1;overflow-y:auto;display:flex;flex-direction:column;background:#f5f6f8}
 .greeting{margin:12px 14px 0;padding:9px 12px;background:#fff;border:1px solid #d5d8e0;border-radius:10px;white-space:pre-wrap}
 form.prechat,form.offline{display:flex;flex-direction:column;gap:10px;padding:14px}

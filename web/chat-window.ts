@@ -23,6 +23,7 @@ import {
 	knownIdentity,
 	noteStatus,
 	offerNewChat,
+	recheckAvailability,
 	showInvitation,
 } from "./chat-window-forms.ts";
 import {
@@ -33,6 +34,7 @@ import {
 	onEvent,
 	pendingBubble,
 	place,
+	scrollDown,
 } from "./chat-window-log.ts";
 import {
 	$,
@@ -59,7 +61,12 @@ import {
 import { flushSoon, onTokenRefused, send } from "./chat-window-send.ts";
 import { state } from "./chat-window-state.ts";
 import { IndexedDbStore } from "./idb-store.ts";
-import { chatKey, currentChatKey, readKey } from "./widget-shared.ts";
+import {
+	agentReadKey,
+	chatKey,
+	currentChatKey,
+	readKey,
+} from "./widget-shared.ts";
 import type { ChatWindow, VisitorIdentity } from "./widget-shared.ts";
 
 // ——— opening and closing ———
@@ -74,7 +81,10 @@ const controller: ChatWindow = {
 		launcher.classList.add("open");
 		void ready.then(() => {
 			focusFirst();
+			// While the panel was hidden nothing could scroll: the newest message shows now.
+			scrollDown();
 			markSeen();
+			void recheckAvailability();
 		});
 	},
 	close() {
@@ -216,15 +226,19 @@ async function attach(next: LiveChatClient, resumed: boolean): Promise<void> {
 			})
 		);
 	state.invitation = undefined;
-	state.readOffset = Number(
-		(await state.store
-			.loadValue?.(readKey(siteId, next.chatId))
-			.catch(() => undefined)) ?? 0
-	);
+	const stored = (key: string) =>
+		state.store
+			.loadValue?.(key)
+			.then(Number)
+			.catch(() => 0) ?? Promise.resolve(0);
+	state.readOffset = (await stored(readKey(siteId, next.chatId))) || 0;
+	state.agentReadOffset =
+		(await stored(agentReadKey(siteId, next.chatId))) || 0;
 	for (const message of next.messages) place(message);
 	for (const item of next.pending) pendingBubble(item.id, item.content);
 	noteStatus();
 	show("chat");
+	scrollDown();
 	if (resumed && next.status !== "ended") {
 		// A token the server no longer takes would otherwise leave the chat polling 401s forever.
 		const refused = await next.poll().then(

@@ -126,8 +126,13 @@ export class IndexedDbStore implements ChatStore {
 		}
 		if (dropped.length > 0) {
 			await new Promise<void>((resolve, reject) => {
-				const tx = this.db.transaction(CHATS, "readwrite");
-				for (const key of dropped) tx.objectStore(CHATS).delete(key);
+				// The chat's read positions (widget-shared.ts: readKey, agentReadKey) go with it.
+				const tx = this.db.transaction([CHATS, VALUES], "readwrite");
+				for (const key of dropped) {
+					tx.objectStore(CHATS).delete(key);
+					for (const prefix of ["read:", "agentRead:"])
+						tx.objectStore(VALUES).delete(prefix + key);
+				}
 				tx.oncomplete = () => resolve();
 				tx.onerror = tx.onabort = () => reject(tx.error);
 			});

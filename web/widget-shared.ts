@@ -52,6 +52,9 @@ export const chatKey = (siteId: string, chatId: string) =>
 /** The highest agent-stream offset the visitor has seen, per chat. */
 export const readKey = (siteId: string, chatId: string) =>
 	`read:${siteId}/${chatId}`;
+/** The highest visitor-stream offset an agent has read (its read receipt), per chat: "Read" after a reload. */
+export const agentReadKey = (siteId: string, chatId: string) =>
+	`agentRead:${siteId}/${chatId}`;
 
 /** The global the window script reads its context from (set by the loader before it loads the window). */
 export const CONTEXT_GLOBAL = "__liveChatContext";

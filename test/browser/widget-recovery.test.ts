@@ -60,10 +60,7 @@ describe("the widget never leaves the visitor stuck", () => {
 			`/sites/${siteId}/chats/${first}/end`,
 			agent.token
 		);
-		await page
-			.getByText("This chat has ended.")
-			.first()
-			.waitFor({ timeout: 10_000 });
+		await inLog(page, "The chat has ended").waitFor({ timeout: 10_000 });
 		await page.reload();
 		await launcher(page).click();
 		await page

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { MessageType } from "../../src/protocol/offsets.ts";
 import { describeError } from "./api.ts";
 import { Composer } from "./composer.tsx";
+import { Linked } from "./linked.tsx";
 import { ErrorNote } from "./list.tsx";
 import { clock } from "./use-console.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
@@ -106,7 +107,9 @@ function Message({
 	return (
 		<li class={`message ${who}`}>
 			{name && <span class="sender">{name}</span>}
-			<span class="content">{message.content}</span>
+			<span class="content">
+				<Linked text={message.content} />
+			</span>
 			<span class="meta">
 				<time dateTime={new Date(message.sendTime).toISOString()}>
 					{clock(message.sendTime)}
@@ -122,10 +125,10 @@ function Message({
 function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 	const [target, setTarget] = useState("");
 	const [error, setError] = useState("");
+	// Transfer and invitations go only to agents who can take the chat now: online, with room.
 	const candidates = state.agents.filter(
 		(a) => a.id !== state.me.id && a.status === "online" && a.free > 0
 	);
-	const others = state.agents.filter((a) => a.id !== state.me.id);
 	const act = async (what: () => Promise<unknown>, done: string) => {
 		setError("");
 		try {
@@ -173,7 +176,7 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 					value=""
 					onChange={(e) => {
 						const id = (e.currentTarget as HTMLSelectElement).value;
-						const name = others.find((a) => a.id === id)?.name;
+						const name = candidates.find((a) => a.id === id)?.name;
 						if (id)
 							void act(
 								() => state.api.inviteAgent(tab.chatId, id),
@@ -182,7 +185,7 @@ function ChatActions({ state, tab }: { state: ConsoleState; tab: ChatTab }) {
 					}}
 				>
 					<option value="">Invite an agent…</option>
-					{others.map((a) => (
+					{candidates.map((a) => (
 						<option key={a.id} value={a.id}>
 							{a.name}
 						</option>

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { MessageType } from "../../src/protocol/offsets.ts";
 import { describeError } from "./api.ts";
+import { Linked } from "./linked.tsx";
 import { clock } from "./use-console.ts";
 import type { HistoryChat, HistoryTranscript } from "./api.ts";
 import type { ConsoleState } from "./state.ts";
@@ -110,7 +111,9 @@ function Transcript({ transcript }: { transcript: HistoryTranscript }) {
 									(m.type === MessageType.Visitor ? "Visitor" : "Agent")}
 							</span>
 						)}
-						<span class="content">{m.content}</span>
+						<span class="content">
+							<Linked text={m.content} />
+						</span>
 						<span class="meta">{clock(m.sendTime)}</span>
 					</li>
 				))}

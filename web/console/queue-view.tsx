@@ -5,14 +5,23 @@ import { ErrorNote, ListHead, RowButton } from "./list.tsx";
 import { elapsed, useConsole } from "./use-console.ts";
 import type { ConsoleState } from "./state.ts";
 
+/** How often the queue view reads the console config again while it shows. */
+const CONFIG_REFRESH_MS = 20_000;
+
 export function QueueView({ state }: { state: ConsoleState }) {
 	useConsole(state);
 	const [now, setNow] = useState(Date.now());
 	const [error, setError] = useState("");
 	useEffect(() => {
 		const timer = setInterval(() => setNow(Date.now()), 1000);
-		return () => clearInterval(timer);
-	}, []);
+		// The hint below follows the site's routing mode, which an admin may switch at any time.
+		state.refreshConfig();
+		const config = setInterval(() => state.refreshConfig(), CONFIG_REFRESH_MS);
+		return () => {
+			clearInterval(timer);
+			clearInterval(config);
+		};
+	}, [state]);
 	const accept = async (chatId: string) => {
 		setError("");
 		try {

@@ -41,6 +41,7 @@ export class ConsoleState extends Observable {
 	announcement = "";
 	signedOut = false;
 	private ready = false;
+	private configReading: Promise<void> | undefined;
 	private readonly names = new Map<string, string>();
 	private readonly typingTimers = new Map<
 		string,
@@ -70,10 +71,7 @@ export class ConsoleState extends Observable {
 	}
 
 	async start(): Promise<void> {
-		void this.api
-			.config()
-			.then((config) => this.update(() => (this.config = config)))
-			.catch(() => undefined);
+		this.refreshConfig();
 		void this.client
 			.agents()
 			.then((agents) => this.update(() => (this.agents = agents)))
@@ -82,6 +80,18 @@ export class ConsoleState extends Observable {
 		await this.learnNames();
 		this.ready = true;
 		this.changed();
+	}
+
+	/**
+	 * Reads the site's console config (again): an admin may switch routing or change canned messages
+	 * and categories while the console is open. One read at a time.
+	 */
+	refreshConfig(): void {
+		this.configReading ??= this.api
+			.config()
+			.then((config) => this.update(() => (this.config = config)))
+			.catch(() => undefined)
+			.finally(() => (this.configReading = undefined));
 	}
 
 	stop(): void {

@@ -1,6 +1,7 @@
 /** The site's agents with their presence and free capacity, and private messages between agents (SPEC §4). */
 import { useState } from "preact/hooks";
 import { describeError } from "./api.ts";
+import { Linked } from "./linked.tsx";
 import { ErrorNote, ListHead } from "./list.tsx";
 import { clock } from "./use-console.ts";
 import type { ConsoleState } from "./state.ts";
@@ -84,7 +85,9 @@ export function TeamView({ state }: { state: ConsoleState }) {
 						{conversation.map((m, i) => (
 							<li key={i} class={`message ${m.fromMe ? "me" : "agent"}`}>
 								<span class="sender">{m.fromMe ? "You" : peer.name}</span>
-								<span class="content">{m.text}</span>
+								<span class="content">
+									<Linked text={m.text} />
+								</span>
 								<span class="meta">{clock(m.at)}</span>
 							</li>
 						))}

@@ -22,6 +22,8 @@ export type ChatEvent =
 	/** A visitor's refreshed sealed state (its last agent, for sticky routing): kept in the store for its next chat. */
 	| { type: "visitorState"; visitorState: string }
 	| Extract<ServerFrame, { type: "typing" | "read" | "ended" }>
+	/** The room no longer lets this client in (an agent transferred away, a banned visitor): its link stopped. */
+	| { type: "refused"; error: { type: string; message: string } }
 	/** The store failed to save the copy (`saved: false`, kept in memory and tried again on the next change), or saved it again. */
 	| { type: "storage"; saved: boolean; error?: unknown };
 

@@ -4,7 +4,7 @@
  * the socket under the same protocol as over HTTP.
  */
 import { Connections } from "./connection.ts";
-import { asChatError } from "./http.ts";
+import { asChatError, LiveChatError } from "./http.ts";
 import { rebuildRequestOf } from "./rebuild.ts";
 import { SocketClosed, SocketSession } from "./socket-session.ts";
 import type { ServerFrame } from "../src/protocol/wire.ts";
@@ -80,7 +80,16 @@ export class Realtime {
 					this.openSocket ? Math.min(25, 2 ** failures) : 25
 				);
 				if (this.copy.outbox.length > 0) await this.client.flush();
-			} catch {
+			} catch (error) {
+				// Retrying a refusal would only repeat it every few seconds for as long as the page is open.
+				if (refusedAccess(error)) {
+					this.disconnect();
+					this.copy.tell({
+						type: "refused",
+						error: { type: error.type, message: error.message },
+					});
+					break;
+				}
 				await sleep(Math.min(10_000, 250 * 2 ** failures));
 			}
 		}
@@ -182,5 +191,9 @@ export class Realtime {
 		});
 	}
 }
+
+/** The room refuses this client the chat itself (a socket closed with 4403 comes back as this 403 on the poll). */
+const refusedAccess = (error: unknown): error is LiveChatError =>
+	error instanceof LiveChatError && error.status === 403;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,10 +4,13 @@
  * monitoring supervisor is invisible; an ended chat is not taken again; invitations are bounded.
  */
 import { describe, expect, it } from "vitest";
+import { LiveChatClient } from "../client/index.ts";
+import { fetchVia, socketOpener, until } from "./client-helpers.ts";
 import { online } from "./dispatch.ts";
 import {
 	accept,
 	api,
+	BASE as BASE_URL,
 	createAgent,
 	createSite,
 	json,
@@ -18,6 +21,7 @@ import {
 } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
 import { TestSocket } from "./sockets.ts";
+import type { ChatEvent } from "../client/index.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
 
 const MAX_PENDING_INVITATIONS = 5;
@@ -140,6 +144,42 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 			agentDataOffset: 0,
 		});
 		expect(await socket.closed()).toBe(4403);
+	});
+});
+
+describe("the old agent's client after a transfer", () => {
+	it("stops its link and says so, instead of retrying a 403 every few seconds", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice");
+		const bob = await createAgent(siteId, "Bob");
+		await online(siteId, bob.token);
+		const chat = await startChat(siteId);
+		await accept(siteId, chat.chatId, alice.token);
+		const events: ChatEvent[] = [];
+		const sockets: WebSocket[] = [];
+		const client = new LiveChatClient({
+			baseUrls: [BASE_URL],
+			siteId,
+			chatId: chat.chatId,
+			token: alice.token,
+			fetch: fetchVia,
+			openSocket: socketOpener(sockets),
+			onEvent: (event) => events.push(event),
+		});
+		await client.connect();
+		expect(client.realtime).toBe("websocket");
+		const moved = await chatCall(siteId, chat.chatId, "transfer", alice.token, {
+			toAgentId: bob.agentId,
+		});
+		expect(moved.status).toBe(200);
+		await until(
+			() => events.some((e) => e.type === "refused"),
+			"the client to be refused"
+		);
+		expect(events.find((e) => e.type === "refused")).toMatchObject({
+			error: { type: "not_in_chat" },
+		});
+		expect(client.realtime).toBe("off");
 	});
 });
 

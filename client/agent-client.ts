@@ -11,6 +11,7 @@ import {
 	QueueEntrySchema,
 } from "../src/protocol/agent-frames.ts";
 import { AgentPresence } from "./agent-presence.ts";
+import { storeKey } from "./chat-copy.ts";
 import { jsonInit, readOk, refuseLostChat } from "./http.ts";
 import { LiveChatClient } from "./live-chat-client.ts";
 import { Transport } from "./transport.ts";
@@ -20,6 +21,7 @@ import type {
 	AgentServerFrame,
 	AgentSummary,
 	QueueEntry,
+	ReleaseReason,
 } from "../src/protocol/dispatch.ts";
 import type { ChatEvent } from "./live-chat-client.ts";
 import type { OpenSocket } from "./socket-session.ts";
@@ -50,11 +52,15 @@ export type AgentEvent =
 	| { type: "queue"; waiting: QueueEntry[] }
 	/** A chat is now this agent's (routed to it, accepted, transferred to it), with its client. */
 	| { type: "assigned"; chatId: string; chat: LiveChatClient }
-	/** Transferred away or ended: the client stays usable (history, wrap-up) but is no longer connected. */
+	/**
+	 * Transferred away or ended: the client stays usable (history, wrap-up) but is no longer connected.
+	 * `stale`: the chat's room says it is not this agent's live chat (ended, or transferred away, while
+	 * this console was not told): its copy is gone from the store too.
+	 */
 	| {
 			type: "released";
 			chatId: string;
-			reason: "transferred" | "ended";
+			reason: ReleaseReason;
 			chat: LiveChatClient;
 	  }
 	| { type: "invited"; chatId: string; by: string }
@@ -240,8 +246,13 @@ export class AgentClient {
 		return chat;
 	}
 
-	private released(chatId: string, reason: "transferred" | "ended"): void {
+	private released(chatId: string, reason: ReleaseReason): void {
 		const chat = this.chatClients.get(chatId);
+		// A stale claim is not kept for the next hello, nor for the next page load.
+		if (reason === "stale")
+			void this.options.store
+				?.remove?.(storeKey(this.siteId, chatId))
+				.catch(() => undefined);
 		if (!chat) return;
 		this.chatClients.delete(chatId);
 		chat.disconnect();

@@ -27,6 +27,8 @@ export interface ChatStore {
 	/** A small value kept beside the chats, across them (a visitor's sealed `visitorState`); a store without these keeps none. */
 	loadValue?(key: string): Promise<string | undefined>;
 	saveValue?(key: string, value: string): Promise<void>;
+	/** Forgets a chat (an agent's console told its claim to the chat is stale); a store without it keeps it. */
+	remove?(key: string): Promise<void>;
 }
 
 /** Whether a copy holds something only it can give the server: a store never drops such a chat. */
@@ -54,6 +56,10 @@ export class MemoryStore implements ChatStore {
 
 	async saveValue(key: string, value: string) {
 		this.values.set(key, value);
+	}
+
+	async remove(key: string) {
+		this.snapshots.delete(key);
 	}
 }
 
@@ -127,6 +133,11 @@ export class LocalStorageStore implements ChatStore {
 		this.put(`value:${key}`, value);
 	}
 
+	async remove(key: string): Promise<void> {
+		this.drop([key]);
+		this.removeItem(key); // as earlier versions kept it whole
+	}
+
 	private write(key: string, snapshot: ChatSnapshot): void {
 		this.remember(key);
 		const { messages, ...rest } = snapshot;
@@ -148,7 +159,7 @@ export class LocalStorageStore implements ChatStore {
 			pages: [...pages.keys()].sort(),
 		} satisfies ChatRecord);
 		for (const page of before?.pages ?? [])
-			if (!pages.has(page)) this.remove(`page:${key}:${page}`);
+			if (!pages.has(page)) this.removeItem(`page:${key}:${page}`);
 	}
 
 	/** Lists a chat the first time it is saved, and makes room among the old ones. */
@@ -173,15 +184,21 @@ export class LocalStorageStore implements ChatStore {
 				const record = this.read<ChatRecord>(`chat:${key}`);
 				return !record || !hasUnsent(record);
 			});
-		for (const key of dropped) {
+		this.drop(dropped);
+	}
+
+	/** Removes these chats, their pages and their places in the list. */
+	private drop(keys: string[]): void {
+		for (const key of keys) {
 			for (const page of this.read<ChatRecord>(`chat:${key}`)?.pages ?? [])
-				this.remove(`page:${key}:${page}`);
-			this.remove(`chat:${key}`);
+				this.removeItem(`page:${key}:${page}`);
+			this.removeItem(`chat:${key}`);
 		}
-		if (dropped.length > 0)
+		const chats = this.read<string[]>("chats") ?? [];
+		if (chats.some((key) => keys.includes(key)))
 			this.put(
 				"chats",
-				chats.filter((key) => !dropped.includes(key))
+				chats.filter((key) => !keys.includes(key))
 			);
 	}
 
@@ -191,7 +208,7 @@ export class LocalStorageStore implements ChatStore {
 		if (!whole) return undefined;
 		const snapshot = { ...whole, displaced: whole.displaced ?? [] };
 		await this.save(key, snapshot);
-		this.remove(key);
+		this.removeItem(key);
 		return snapshot;
 	}
 
@@ -214,7 +231,7 @@ export class LocalStorageStore implements ChatStore {
 		this.known.set(key, json);
 	}
 
-	private remove(key: string): void {
+	private removeItem(key: string): void {
 		this.storage.removeItem(this.prefix + key);
 		this.known.delete(key);
 	}

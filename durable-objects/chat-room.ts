@@ -13,7 +13,7 @@ import { MAX_WAIT_SECONDS } from "../src/protocol/chat.ts";
 import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
 import { ChatAnnouncements } from "./chat-announcements.ts";
 import { ChatStorage } from "./chat-storage.ts";
-import { REREGISTER_EVERY_MS } from "./dispatch-model.ts";
+import { claimOf, REREGISTER_EVERY_MS } from "./dispatch-model.ts";
 import { RoomBans } from "./room-bans.ts";
 import { RoomCore } from "./room-core.ts";
 import { RoomDispatch } from "./room-dispatch.ts";
@@ -32,6 +32,7 @@ import type {
 } from "../src/protocol/chat.ts";
 import type { Wrapup } from "../src/protocol/events.ts";
 import type { Chains } from "./chat-chain.ts";
+import type { Claim } from "./dispatch-model.ts";
 import type { AgentRef, Caller, NewChat, RoomAnswer } from "./room-contract.ts";
 import type { BanInForce } from "./visitor-model.ts";
 
@@ -281,5 +282,13 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Local fault injection for the chaos run (src/routes/debug.ts): the room restarts as after an eviction. */
 	async abortForChaos(): Promise<void> {
 		this.ctx.abort("chaos");
+	}
+
+	/**
+	 * A console's hello claims this chat for its agent (SPEC §7): the dispatcher asks before it counts
+	 * it. Read-only: live, stale (ended, transferred away, never the agent's) or unknown (no chat here).
+	 */
+	async claimOf(agentId: string): Promise<Claim> {
+		return claimOf(this.core.meta, agentId, this.announcements.restored);
 	}
 }

@@ -37,6 +37,8 @@ export interface WaitingChat {
 	requestTime: number;
 	/** The agent this visitor chatted with last (from its sealed visitorState), for sticky routing. */
 	lastAgentId?: string;
+	/** The agent whose invitation this chat answers (SPEC §7): it goes first, like the sticky rule. */
+	invitedBy?: string;
 }
 
 /** What the agent is now: offline once it said so, or has neither a socket nor a heartbeat in the last 60 s. */
@@ -76,8 +78,9 @@ export function queuePositions(
 }
 
 /**
- * Who takes `chat` (SPEC §7), or nobody: online (not away) agents below maxChats; the visitor's last
- * agent when the site is sticky and that agent qualifies; otherwise the most free capacity, then the
+ * Who takes `chat` (SPEC §7), or nobody: online (not away) agents below maxChats; the agent whose
+ * invitation the chat answers when that agent qualifies; the visitor's last agent when the site is
+ * sticky and that agent qualifies; otherwise the most free capacity, then the
  * one given a chat least recently, then the id (so the choice is the same however the map was built).
  */
 export function chooseAgent(
@@ -92,6 +95,9 @@ export function chooseAgent(
 			freeCapacity(a) > 0 &&
 			!a.chats.includes(chat.chatId)
 	);
+	const invited =
+		chat.invitedBy && candidates.find((a) => a.id === chat.invitedBy);
+	if (invited) return invited;
 	if (sticky && chat.lastAgentId) {
 		const last = candidates.find((a) => a.id === chat.lastAgentId);
 		if (last) return last;
@@ -124,3 +130,44 @@ export function planRouting(
 	}
 	return plan;
 }
+
+// ------------------------------------------------------------------ a console's claims (SPEC §7)
+
+/** What a chat's room says of an agent's claim to it: counted, answered `released` (stale), or neither yet. */
+export type Claim = "live" | "stale" | "unknown";
+
+/**
+ * The room's word on a claim. Live: the chat is going on with the agent among its agents. Stale: it
+ * ended, or the agent left it by a transfer, or it never was the agent's. Unknown: the room has no
+ * chat (memory mode after an eviction), or its chat came back by a rebuild that may not list the
+ * agent yet (its own rebuild with its chatState would put it back): never stale, since the console's
+ * copy is what rebuilds the room.
+ */
+export function claimOf(
+	chat:
+		{ status: string; agentIds: string[]; pastAgentIds?: string[] } | undefined,
+	agentId: string,
+	restored: boolean
+): Claim {
+	if (!chat) return "unknown";
+	if (chat.status === "ended") return "stale";
+	if (chat.agentIds.includes(agentId)) return "live";
+	if (chat.pastAgentIds?.includes(agentId)) return "stale";
+	return restored ? "unknown" : "stale";
+}
+
+/** The most claims asked about per hello, and kept per console (an attachment holds 2 KB: 32 ids fit with room to spare). */
+export const MAX_CLAIMS = 32;
+
+/**
+ * The claims of one hello the dispatcher asks rooms about: each once, in the console's order, at most
+ * a few more than the agent may hold. Those beyond are neither counted nor released: a console holds
+ * so many only when most are stale, and as those are released, its next hello reaches the rest.
+ */
+export const claimsToCheck = (chats: readonly string[], maxChats: number) =>
+	[...new Set(chats)].slice(0, Math.min(maxChats + 5, MAX_CLAIMS));
+
+/** A claim no room could answer is asked again after 1, 2, 4 … s, at most every 30 s, for 5 minutes. */
+export const CLAIM_RECHECK_FOR_MS = 5 * 60_000;
+export const claimRecheckDelay = (tries: number) =>
+	Math.min(1000 * 2 ** tries, 30_000);

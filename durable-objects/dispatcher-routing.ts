@@ -9,6 +9,7 @@ import { freeCapacity, planRouting, queuePositions } from "./dispatch-model.ts";
 import { agentCaller, chatRoom, handedOver } from "./room-contract.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import type { AgentPresence, WaitingChat } from "./dispatch-model.ts";
+import type { DispatcherClaims } from "./dispatcher-claims.ts";
 import type { DispatcherNews } from "./dispatcher-news.ts";
 import type { DispatcherSockets } from "./dispatcher-sockets.ts";
 import type { DispatchedChat, DispatcherState } from "./dispatcher-state.ts";
@@ -25,6 +26,8 @@ export interface DispatcherParts {
 	sockets: DispatcherSockets;
 	news: DispatcherNews;
 	settleAlarm(): Promise<void>;
+	/** Consoles' claims being checked with rooms: an agent's load is not known until they are. */
+	claims?: DispatcherClaims;
 }
 
 export class DispatcherRouting {
@@ -76,8 +79,10 @@ export class DispatcherRouting {
 	}
 
 	/** SPEC §7: the first accept wins; a chat no longer waiting is 409 conflict, an agent at its maxChats 409 at_capacity. */
-	accept(agentId: string, chatId: string): Promise<AcceptAnswer> {
-		const { state } = this.parts;
+	async accept(agentId: string, chatId: string): Promise<AcceptAnswer> {
+		const { state, claims } = this.parts;
+		// Its capacity is counted once the rooms said which of its console's chats are its own.
+		await claims?.settled(agentId);
 		return this.run(async () => {
 			const presence = state.agents.get(agentId)!;
 			const chat = state.chats.get(chatId);
@@ -103,8 +108,12 @@ export class DispatcherRouting {
 			if (!siteId || state.waiting().length === 0) return;
 			const config = await getSiteConfig(env.SITE_CONFIG, siteId);
 			if (config?.routing.mode !== "auto") return;
+			// An agent whose console's chats are still being checked has an unknown load: it waits for the answers.
+			const known = [...state.agents.values()].filter(
+				(a) => !this.parts.claims?.isChecking(a.id)
+			);
 			const plan = planRouting(
-				state.agents.values(),
+				known,
 				state.waiting(),
 				config.routing.sticky,
 				Date.now()

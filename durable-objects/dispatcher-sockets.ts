@@ -8,6 +8,7 @@ import {
 	AgentHelloFrameSchema,
 } from "../src/protocol/dispatch.ts";
 import {
+	CLOSE_LIMIT,
 	CLOSE_NO_HELLO,
 	CLOSE_UNAUTHORIZED,
 	HELLO_TIMEOUT_MS,
@@ -16,28 +17,42 @@ import {
 import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
+import { MAX_CLAIMS } from "./dispatch-model.ts";
 import { acceptTagged } from "./dispatcher-upgrade.ts";
 import { parseFrame } from "./frame-text.ts";
+import { hit } from "./rate-window.ts";
 import { agentRefOf } from "./room-contract.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 import type { AgentStatus } from "./dispatch-model.ts";
+import type { RateWindow } from "./rate-window.ts";
 import type { AcceptAnswer, AgentRef } from "./room-contract.ts";
 
 /** Consoles are tagged apart from visitors' page sockets (dispatcher-visitors.ts), which share the object. */
 const CONSOLE_TAG = "agent";
 /** Frames from a console are small: a hello lists at most 200 chat ids. */
 const MAX_AGENT_FRAME_CHARS = 16 * 1024;
+/** The Worker passes the site's `limits.framesPerSecondPerSocket` (SPEC §6) on the upgrade, as it does to rooms. */
+export const DISPATCHER_FRAMES_LIMIT_HEADER = "X-Dispatcher-Frames-Limit";
+const DEFAULT_FRAMES_PER_SECOND = 20;
 
 interface ConsoleAttachment {
 	siteId: string;
 	connectedAt: number;
+	framesPerSecond?: number;
 	/** Set by a valid hello. */
 	agent?: AgentRef;
 	status?: AgentStatus;
+	/**
+	 * The chats this console holds as far as the dispatcher knows: its hello's claims (at most
+	 * MAX_CLAIMS), less those released, plus those assigned since. A dispatcher that wakes without its
+	 * state (memory mode) asks the rooms about them again.
+	 */
 	chats?: string[];
 	expiresAt?: number;
 	/** The token's version, checked against revocations on every frame (SPEC §6). */
 	tokenVersion?: number;
+	/** The token's id: signing out revokes that one token (revocation.ts). */
+	tokenId?: string;
 }
 
 function sendFrame(ws: WebSocket, frame: AgentServerFrame): void {
@@ -60,9 +75,15 @@ const errorFrame = (
 
 /** What a console's frames ask of the SiteDispatcher, on the same rules as HTTP. */
 export interface ConsoleHost {
-	hello(agent: AgentRef, status: AgentStatus, chats: string[]): void;
+	hello(
+		siteId: string,
+		agent: AgentRef,
+		status: AgentStatus,
+		chats: string[]
+	): void;
 	snapshot(): Promise<AgentServerFrame[]>;
-	setStatus(siteId: string, agent: AgentRef, status: AgentStatus): unknown;
+	/** A status frame: only a change is written and told. */
+	statusFrame(siteId: string, agent: AgentRef, status: AgentStatus): void;
 	accept(
 		siteId: string,
 		agent: AgentRef,
@@ -73,6 +94,8 @@ export interface ConsoleHost {
 
 export class DispatcherSockets {
 	private readonly known = new WeakMap<WebSocket, ConsoleAttachment>();
+	/** Each console's frames in the last second (SPEC §6), in memory: a dispatcher that wakes starts them afresh. */
+	private readonly frames = new WeakMap<WebSocket, RateWindow>();
 
 	constructor(
 		private readonly ctx: DurableObjectState,
@@ -82,8 +105,11 @@ export class DispatcherSockets {
 
 	/** A console's socket, for the dispatcher's site. */
 	upgrade(request: Request, siteId: string): Response {
+		const limit = Number(request.headers.get(DISPATCHER_FRAMES_LIMIT_HEADER));
+		const framesPerSecond =
+			Number.isInteger(limit) && limit > 0 ? limit : DEFAULT_FRAMES_PER_SECOND;
 		return acceptTagged(this.ctx, request, CONSOLE_TAG, (ws) =>
-			this.attach(ws, { siteId, connectedAt: Date.now() })
+			this.attach(ws, { siteId, connectedAt: Date.now(), framesPerSecond })
 		);
 	}
 
@@ -107,6 +133,8 @@ export class DispatcherSockets {
 			if (!hello.ok) return ws.close(CLOSE_UNAUTHORIZED, "hello first");
 			return this.hello(ws, attachment, hello.value);
 		}
+		if (this.overFrameRate(ws, attachment))
+			return ws.close(CLOSE_LIMIT, "too many frames");
 		if (await this.revoked(attachment))
 			return ws.close(CLOSE_UNAUTHORIZED, "token revoked");
 		const parsed = parseFrame(AgentClientFrameSchema, raw);
@@ -120,13 +148,13 @@ export class DispatcherSockets {
 					errorFrame("invalid_request", "hello was already said")
 				);
 			case "status":
-				this.attach(ws, { ...attachment, status: frame.status });
-				await this.dispatcher.setStatus(
+				if (attachment.status !== frame.status)
+					this.attach(ws, { ...attachment, status: frame.status });
+				return this.dispatcher.statusFrame(
 					attachment.siteId,
 					attachment.agent,
 					frame.status
 				);
-				return;
 			case "accept": {
 				const answer = await this.dispatcher.accept(
 					attachment.siteId,
@@ -160,15 +188,16 @@ export class DispatcherSockets {
 				: undefined;
 		if (!claims || !agent || (await isRevoked(this.env, claims)))
 			return ws.close(CLOSE_UNAUTHORIZED, "invalid token");
+		const chats = [...new Set(frame.chats)].slice(0, MAX_CLAIMS);
 		this.attach(ws, {
 			...attachment,
 			agent,
 			status: frame.status,
-			chats: frame.chats,
+			chats,
 			expiresAt: claims.exp * 1000,
 			tokenVersion: claims.role === "agent" ? claims.tv : undefined,
 		});
-		this.dispatcher.hello(agent, frame.status, frame.chats);
+		this.dispatcher.hello(attachment.siteId, agent, frame.status, chats);
 		for (const snapshot of await this.dispatcher.snapshot())
 			sendFrame(ws, snapshot);
 	}
@@ -188,6 +217,19 @@ export class DispatcherSockets {
 		});
 	}
 
+	/** Counts the frame against its console's frames per second (SPEC §6), as a chat socket's are. */
+	private overFrameRate(ws: WebSocket, attachment: ConsoleAttachment): boolean {
+		const taken = hit(
+			this.frames.get(ws),
+			attachment.framesPerSecond ?? DEFAULT_FRAMES_PER_SECOND,
+			1000,
+			Date.now()
+		);
+		if (!taken.ok) return true;
+		this.frames.set(ws, taken.state);
+		return false;
+	}
+
 	closed(ws: WebSocket, code: number): void {
 		const { agent } = this.attachmentOf(ws);
 		try {
@@ -198,12 +240,18 @@ export class DispatcherSockets {
 		if (agent) this.dispatcher.consoleLeft(agent.id);
 	}
 
-	/** What every open console said in its hello: the agents, their status and their chats. */
-	hellos(): { agent: AgentRef; status: AgentStatus; chats: string[] }[] {
+	/** What every open console said in its hello: the agents, their status and the chats they hold. */
+	hellos(): {
+		siteId: string;
+		agent: AgentRef;
+		status: AgentStatus;
+		chats: string[];
+	}[] {
 		return this.consoles().flatMap(({ attachment: a }) =>
 			a.agent
 				? [
 						{
+							siteId: a.siteId,
 							agent: a.agent,
 							status: a.status ?? "online",
 							chats: a.chats ?? [],
@@ -211,6 +259,29 @@ export class DispatcherSockets {
 					]
 				: []
 		);
+	}
+
+	/** The agent's chats changed: its consoles' attachments follow, so that a dispatcher waking without its state finds them. */
+	noteChats(agentId: string, added: string[], removed: string[]): void {
+		for (const { ws, attachment } of this.consoles()) {
+			if (attachment.agent?.id !== agentId) continue;
+			const before = attachment.chats ?? [];
+			const chats = [
+				...new Set([...before.filter((id) => !removed.includes(id)), ...added]),
+			].slice(0, MAX_CLAIMS);
+			if (
+				chats.length !== before.length ||
+				chats.some((id, i) => id !== before[i])
+			)
+				this.attach(ws, { ...attachment, chats });
+		}
+	}
+
+	/** Signing out (SPEC §7): the consoles of that one token close now. */
+	closeSession(agentId: string, tokenId: string): void {
+		for (const { ws, attachment } of this.consoles())
+			if (attachment.agent?.id === agentId && attachment.tokenId === tokenId)
+				ws.close(CLOSE_UNAUTHORIZED, "signed out");
 	}
 
 	/** Closes the agent's consoles whose token is older than `validFrom` (a revocation, SPEC §6). */
@@ -231,6 +302,8 @@ export class DispatcherSockets {
 	}
 
 	toAgent(agentId: string, frame: AgentServerFrame): void {
+		// A console lets a released chat go: it is no longer one it holds.
+		if (frame.type === "released") this.noteChats(agentId, [], [frame.chatId]);
 		for (const { ws, attachment } of this.consoles())
 			if (attachment.agent?.id === agentId) sendFrame(ws, frame);
 	}

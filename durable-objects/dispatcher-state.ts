@@ -68,12 +68,15 @@ export class DispatcherState {
 		});
 	}
 
-	/** An agent was heard from; a console's hello brings back the chats a dispatcher that lost its state no longer knows. */
+	/**
+	 * An agent was heard from (a hello, a status, an HTTP call): its presence, and the chats the
+	 * dispatcher already counts for it. A console's claims are not merged here: the rooms are asked
+	 * first (dispatcher-claims.ts).
+	 */
 	heard(
 		agent: Pick<AgentPresence, "id" | "name" | "role" | "maxChats">,
 		declared: AgentPresence["declared"],
 		sockets: number,
-		chats: string[],
 		save: boolean
 	): void {
 		const known = this.agents.get(agent.id);
@@ -82,15 +85,26 @@ export class DispatcherState {
 			declared,
 			lastSeen: Date.now(),
 			sockets,
-			chats: [...new Set([...(known?.chats ?? []), ...chats])],
+			chats: known?.chats ?? [],
 			lastAssignedAt: known?.lastAssignedAt ?? 0,
 		};
 		if (save) this.saveAgent(presence);
 		else this.agents.set(agent.id, presence);
 	}
 
+	/** Told of every change to an agent's chats (the consoles' attachments and the claims in flight follow them). */
+	onChats: (agentId: string, added: string[], removed: string[]) => void =
+		() => {};
+
 	saveAgent(agent: AgentPresence): void {
+		const before = this.agents.get(agent.id)?.chats ?? [];
 		this.agents.set(agent.id, agent);
+		if (before !== agent.chats) {
+			const added = agent.chats.filter((id) => !before.includes(id));
+			const removed = before.filter((id) => !agent.chats.includes(id));
+			if (added.length > 0 || removed.length > 0)
+				this.onChats(agent.id, added, removed);
+		}
 		this.storage?.kv.put(AGENT + agent.id, agent);
 	}
 

@@ -10,6 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { envSettings } from "../src/env-settings.ts";
 import { presenceDeadline, statusOf } from "./dispatch-model.ts";
 import { DispatcherBans } from "./dispatcher-bans.ts";
+import { DispatcherClaims } from "./dispatcher-claims.ts";
 import { DispatcherHandover } from "./dispatcher-handover.ts";
 import {
 	agentSummaries,
@@ -44,6 +45,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 	private readonly news: DispatcherNews;
 	private readonly routing: DispatcherRouting;
 	private readonly handover: DispatcherHandover;
+	/** What consoles say they hold, checked with the rooms before it counts (SPEC §7). */
+	private readonly claims: DispatcherClaims;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -56,9 +59,9 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.sockets = new DispatcherSockets(ctx, env, this);
 		this.bans = new DispatcherBans(storage, env.DB);
 		this.visitors = new DispatcherVisitors(ctx, env, storage, this.bans);
-		// Agents behind open consoles are back from the sockets' attachments (a memory-mode dispatcher that hibernated).
-		for (const hello of this.sockets.hellos())
-			this.heard(hello.agent, hello.status, hello.chats, false);
+		// Agents behind open consoles are back from the sockets' attachments (a dispatcher that hibernated).
+		const hellos = this.sockets.hellos();
+		for (const hello of hellos) this.heard(hello.agent, hello.status, false);
 		const settleAlarm = () => this.settleAlarm();
 		this.news = new DispatcherNews(
 			ctx,
@@ -75,8 +78,26 @@ export class SiteDispatcher extends DurableObject<Env> {
 			news: this.news,
 			settleAlarm,
 		};
-		this.routing = new DispatcherRouting(parts);
-		this.handover = new DispatcherHandover(parts, this.routing);
+		this.claims = new DispatcherClaims({
+			...parts,
+			route: () => this.routing.route(),
+		});
+		this.routing = new DispatcherRouting({ ...parts, claims: this.claims });
+		this.handover = new DispatcherHandover(
+			{ ...parts, claims: this.claims },
+			this.routing
+		);
+		// Durable mode kept the chats it counted; memory mode asks the rooms about what the consoles hold.
+		if (!storage)
+			for (const hello of hellos)
+				ctx.waitUntil(
+					this.claims.claim(
+						hello.siteId,
+						hello.agent.id,
+						hello.agent.maxChats,
+						hello.chats
+					)
+				);
 	}
 
 	// ------------------------------------------------------------------ rooms tell
@@ -93,6 +114,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** The chat ended: its agents have room again, and the next waiting chat may go to them. */
 	async chatEnded(siteId: string, chatId: string): Promise<void> {
 		this.state.noteSite(siteId);
+		this.claims.ended(chatId);
 		this.routing.chatEnded(chatId);
 	}
 
@@ -220,9 +242,27 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.sockets.closed(ws, 1011);
 	}
 
-	/** Console frames land here (dispatcher-sockets.ts), on the same rules as HTTP. */
-	hello(agent: AgentRef, status: AgentStatus, chats: string[]): void {
-		this.heard(agent, status, chats);
+	/** Console frames land here (dispatcher-sockets.ts), on the same rules as HTTP. The hello's chats are claims (dispatcher-claims.ts). */
+	hello(
+		siteId: string,
+		agent: AgentRef,
+		status: AgentStatus,
+		chats: string[]
+	): void {
+		this.state.noteSite(siteId);
+		this.heard(agent, status);
+		this.news.presenceChanged();
+		this.ctx.waitUntil(
+			this.claims.claim(siteId, agent.id, agent.maxChats, chats)
+		);
+		this.ctx.waitUntil(this.routing.route());
+	}
+
+	/** A status frame writes and tells only a change: a console repeating itself costs nothing. */
+	statusFrame(siteId: string, agent: AgentRef, status: AgentStatus): void {
+		if (this.state.agents.get(agent.id)?.declared === status) return;
+		this.state.noteSite(siteId);
+		this.heard(agent, status);
 		this.news.presenceChanged();
 		this.ctx.waitUntil(this.routing.route());
 	}
@@ -310,19 +350,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 	// ------------------------------------------------------------------ presence, alarm
 
 	/** An agent was heard from: its console said hello or changed status, or it called the API. */
-	private heard(
-		agent: AgentRef,
-		status: AgentStatus,
-		chats: string[] = [],
-		save = true
-	): void {
-		this.state.heard(
-			agent,
-			status,
-			this.sockets.countOf(agent.id),
-			chats,
-			save
-		);
+	private heard(agent: AgentRef, status: AgentStatus, save = true): void {
+		this.state.heard(agent, status, this.sockets.countOf(agent.id), save);
 	}
 
 	/** Presence timeouts, hello deadlines and routing retries share the one alarm. */
@@ -331,6 +360,8 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.sockets.closeLate();
 		this.visitors.closeLate();
 		this.news.presenceChanged();
+		const siteId = this.ctx.id.name;
+		if (siteId) await this.claims.recheck(siteId, Date.now());
 		await this.routing.route();
 	}
 
@@ -342,6 +373,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 			this.routing.retryAt,
 			this.sockets.nextDeadline(),
 			this.visitors.nextDeadline(),
+			this.claims.nextDeadline(),
 			...deadlines
 		);
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();

@@ -50,6 +50,7 @@ export class Console {
 			openSocket?: (url: string) => Promise<WebSocket>;
 			heartbeatMs?: number;
 			pingMs?: number;
+			store?: MemoryStore;
 		} = {}
 	) {
 		const email = await agentAccount(siteId, name, options.maxChats);
@@ -64,6 +65,7 @@ export class Console {
 			openSocket: options.openSocket ?? socketOpener(sockets),
 			heartbeatMs: options.heartbeatMs,
 			pingMs: options.pingMs,
+			store: options.store,
 			onEvent: (event) => made.events.push(event),
 		});
 		made = new Console(client, sockets);

@@ -175,6 +175,32 @@ describe("LocalStorageStore", () => {
 	});
 });
 
+describe("LocalStorageStore.remove", () => {
+	it("forgets one chat whole (its record, its pages, its place in the list) and keeps the others", async () => {
+		const storage = new FakeStorage();
+		const store = new LocalStorageStore(storage);
+		const long = Array.from({ length: 150 }, (_, i) =>
+			message(1, i + 1, `m${i}`)
+		);
+		await store.save(keyOf(1), snapshotOf(1, long));
+		await store.save(keyOf(2), snapshotOf(2, [message(1, 1, "kept")]));
+		await store.remove(keyOf(1));
+		expect(await store.load(keyOf(1))).toBeUndefined();
+		expect(
+			[...storage.items.keys()].filter((k) => k.includes(chatId(1)))
+		).toEqual([]);
+		expect(JSON.parse(storage.getItem("livechat:chats")!)).toEqual([keyOf(2)]);
+		expect(
+			(await store.load(keyOf(2)))?.messages.map((m) => m.content)
+		).toEqual(["kept"]);
+		// Saved again later, it is a new chat to the store.
+		await store.save(keyOf(1), snapshotOf(1));
+		expect(await new LocalStorageStore(storage).load(keyOf(1))).toEqual(
+			snapshotOf(1)
+		);
+	});
+});
+
 describe("LiveChatClient with a store that cannot save", () => {
 	it("sends anyway, reports the message accepted, says the copy is not saved, and saves it once the store recovers", async () => {
 		const room = new FakeRoom();

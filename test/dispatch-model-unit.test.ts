@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
 	chooseAgent,
+	claimOf,
+	claimsToCheck,
+	MAX_CLAIMS,
 	planRouting,
 	PRESENCE_TIMEOUT_MS,
 	presenceDeadline,
@@ -135,5 +138,45 @@ describe("the queue", () => {
 			s2: 1,
 			s1: 2,
 		});
+	});
+});
+
+describe("a console's claims (SPEC §7)", () => {
+	const chatting = { status: "chatting", agentIds: ["a1"] };
+
+	it("are live only while the chat goes on with the agent among its agents", () => {
+		expect(claimOf(chatting, "a1", false)).toBe("live");
+		expect(claimOf(chatting, "a1", true)).toBe("live");
+	});
+
+	it("are stale for an ended chat, one the agent was transferred out of, or one never its own", () => {
+		expect(claimOf({ ...chatting, status: "ended" }, "a1", false)).toBe(
+			"stale"
+		);
+		expect(
+			claimOf(
+				{ status: "chatting", agentIds: ["a2"], pastAgentIds: ["a1"] },
+				"a1",
+				true
+			)
+		).toBe("stale");
+		expect(claimOf(chatting, "stranger", false)).toBe("stale");
+		expect(claimOf({ status: "waiting", agentIds: [] }, "a1", false)).toBe(
+			"stale"
+		);
+	});
+
+	it("are unknown, never stale, where the room has no chat or got it back by a rebuild that may not list the agent yet", () => {
+		expect(claimOf(undefined, "a1", false)).toBe("unknown");
+		expect(claimOf(chatting, "a2", true)).toBe("unknown");
+		// An ended chat is stale even in a restored room: no rebuild reopens it (SPEC §6).
+		expect(claimOf({ ...chatting, status: "ended" }, "a2", true)).toBe("stale");
+	});
+
+	it("are asked about once each, at most a few beyond the agent's maxChats per hello", () => {
+		const ids = Array.from({ length: 200 }, (_, i) => `c${i}`);
+		expect(claimsToCheck(["x", "y", "x"], 5)).toEqual(["x", "y"]);
+		expect(claimsToCheck(ids, 3)).toEqual(ids.slice(0, 8));
+		expect(claimsToCheck(ids, 100)).toHaveLength(MAX_CLAIMS);
 	});
 });

@@ -1,6 +1,10 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AgentConsole } from "./consoles.ts";
+import { dispatcherOf } from "./dispatch.ts";
 import { api, createAgent, createSite, poll, startChat } from "./helpers.ts";
+import type { AgentPresence } from "../durable-objects/dispatch-model.ts";
+import type { SiteDispatcher } from "../durable-objects/site-dispatcher.ts";
 import type {
 	AgentServerFrame,
 	AgentSummary,
@@ -104,5 +108,50 @@ describe("the agent socket (SPEC §7)", () => {
 		});
 		// Not an upgrade, or a made-up site: no socket.
 		expect((await api(`/sites/${siteId}/agents/me/ws`)).status).toBe(426);
+	});
+
+	it("closes a console that sends more frames a second than the site allows, with 4429, as a chat socket", async () => {
+		const siteId = await createSite({
+			...manual,
+			limits: { framesPerSecondPerSocket: 5 },
+		});
+		const alice = await createAgent(siteId, "Alice");
+		const console = await AgentConsole.open(siteId, alice.token);
+		for (let i = 0; i < 30; i++)
+			console.send({ type: "status", status: i % 2 ? "online" : "away" });
+		expect(await console.closedAfter()).toBe(4429);
+	});
+
+	it("writes nothing for a status frame that changes nothing", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice");
+		const console = await AgentConsole.open(siteId, alice.token);
+		const dispatcher = dispatcherOf(siteId);
+		type Inside = { state: { agents: Map<string, AgentPresence> } };
+		// The record as the hello wrote it, marked in memory so that any rewrite shows.
+		const stored = await runInDurableObject(
+			dispatcher,
+			(instance: SiteDispatcher, ctx) => {
+				const agent = (instance as unknown as Inside).state.agents.get(
+					alice.agentId
+				)!;
+				agent.lastSeen = 1;
+				return ctx.storage.kv.get<AgentPresence>(`agent:${alice.agentId}`);
+			}
+		);
+		for (let i = 0; i < 3; i++)
+			console.send({ type: "status", status: "online" });
+		// Frames are handled in order: the answer to a bad one says the three before it were.
+		console.send({ type: "dance" });
+		await console.next((f) => f.type === "error");
+		const after = await runInDurableObject(
+			dispatcher,
+			(instance: SiteDispatcher, ctx) => ({
+				memory: (instance as unknown as Inside).state.agents.get(alice.agentId),
+				storage: ctx.storage.kv.get<AgentPresence>(`agent:${alice.agentId}`),
+			})
+		);
+		expect(after.memory).toMatchObject({ declared: "online", lastSeen: 1 });
+		if (env.CHAT_STATE === "durable") expect(after.storage).toEqual(stored);
 	});
 });

@@ -47,7 +47,7 @@ export const AgentServerFrameSchema = z.discriminatedUnion("type", [
 	z.object({
 		type: z.literal("released"),
 		chatId: z.string(),
-		reason: z.enum(["transferred", "ended"]),
+		reason: z.enum(["transferred", "ended", "stale", "unanswered"]),
 	}),
 	z.object({ type: z.literal("invited"), chatId: z.string(), by: z.string() }),
 	z.object({

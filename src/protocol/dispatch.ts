@@ -34,6 +34,9 @@ export const AgentClientFrameSchema = z.discriminatedUnion("type", [
 ]);
 export type AgentClientFrame = z.infer<typeof AgentClientFrameSchema>;
 
+/** Why a chat left an agent (SPEC §7); `stale`: a console's claim its room refused, `unanswered`: reassigned (§16). */
+export type ReleaseReason = "transferred" | "ended" | "stale" | "unanswered";
+
 export interface AgentSummary {
 	id: string;
 	name: string;
@@ -55,7 +58,7 @@ export type AgentServerFrame =
 	| { type: "presence"; agents: AgentSummary[] }
 	| { type: "queue"; waiting: QueueEntry[] }
 	| { type: "assigned"; chatId: string; chatState: string }
-	| { type: "released"; chatId: string; reason: "transferred" | "ended" }
+	| { type: "released"; chatId: string; reason: ReleaseReason }
 	| { type: "invited"; chatId: string; by: string }
 	| { type: "private"; from: string; message: string }
 	| { type: "accepted"; chatId: string; chatState: string }

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody } from "../http.ts";
@@ -180,8 +181,14 @@ then \`status\` \`{status}\` and \`accept\` \`{chatId}\`. Server → client: \`p
 		}),
 		async (c) => {
 			const siteId = c.req.valid("param").siteId;
-			const { forward } = await admitUpgrade(c, siteId);
-			// The token comes in the hello frame, as on a chat socket.
-			return siteDispatcher(c.env, siteId).fetch(forward({}));
+			const { config, forward } = await admitUpgrade(c, siteId);
+			// The token comes in the hello frame, as on a chat socket; frames are limited as on a chat socket (SPEC §6).
+			return siteDispatcher(c.env, siteId).fetch(
+				forward({
+					[DISPATCHER_FRAMES_LIMIT_HEADER]: String(
+						config.limits.framesPerSecondPerSocket
+					),
+				})
+			);
 		}
 	);

@@ -1,6 +1,13 @@
-import { abortAllDurableObjects } from "cloudflare:test";
+import {
+	abortAllDurableObjects,
+	env,
+	runDurableObjectAlarm,
+	runInDurableObject,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { SiteDispatcher } from "../../durable-objects/site-dispatcher.ts";
 import { AgentConsole as Console } from "../consoles.ts";
+import { dispatcherOf, myChats } from "../dispatch.ts";
 import {
 	accept,
 	api,
@@ -127,5 +134,89 @@ describe("a SiteDispatcher that lost everything (memory mode) comes back from it
 			["Bob joined the chat"],
 			["Alice joined the chat"],
 		]);
+	});
+});
+
+/** The console's next `assigned`; routing waits until the agent's claims are answered, so this also says they are. */
+async function assignedTo(console: Console): Promise<string> {
+	return (
+		(await console.next((f) => f.type === "assigned")) as Extract<
+			AgentServerFrame,
+			{ type: "assigned" }
+		>
+	).chatId;
+}
+
+describe("a memory-mode SiteDispatcher and its consoles' claims (SPEC §7)", () => {
+	it("wakes from hibernation without the chat that ended meanwhile: what the open consoles hold is asked of the rooms, not believed", async () => {
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: false },
+		});
+		const alice = await createAgent(siteId, "Alice", { maxChats: 3 });
+		const first = await Console.open(siteId, alice.token);
+		const [ended, going] = [await startChat(siteId), await startChat(siteId)];
+		await assignedTo(first);
+		await assignedTo(first);
+		// A reload: the new console lists both chats; then the visitor ends one.
+		first.close();
+		const reloaded = await Console.open(siteId, alice.token, [
+			ended.chatId,
+			going.chatId,
+		]);
+		expect((await endChat(siteId, ended.chatId, ended.token)).status).toBe(200);
+		await reloaded.next((f) => f.type === "released");
+		expect(await myChats(siteId, alice.token)).toEqual([going.chatId]);
+
+		// The dispatcher goes idle and wakes with nothing in memory: a new instance over the same sockets.
+		const woken = await runInDurableObject(
+			dispatcherOf(siteId),
+			async (_instance: SiteDispatcher, ctx) => {
+				const instance = new SiteDispatcher(ctx, env);
+				const claims = (
+					instance as unknown as {
+						claims?: { settled(agentId: string): Promise<void> };
+					}
+				).claims;
+				await claims?.settled(alice.agentId);
+				return {
+					chats: (await instance.chatsOf(alice.agentId)).map((c) => c.chatId),
+					alice: (await instance.presence()).find(
+						(a) => a.id === alice.agentId
+					),
+				};
+			}
+		);
+		expect(woken.chats).toEqual([going.chatId]);
+		expect(woken.alice).toMatchObject({ status: "online", free: 2 });
+	});
+
+	it("neither counts nor releases a chat whose room lost it (unknown), and counts it once its clients rebuilt the room", async () => {
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: false },
+		});
+		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
+		const console = await Console.open(siteId, alice.token);
+		const chat = await startChat(siteId);
+		expect(await assignedTo(console)).toBe(chat.chatId);
+		const copy = (await poll(siteId, chat.chatId, chat.token)).body;
+
+		await abortAllDurableObjects();
+		const again = await Console.open(siteId, alice.token, [chat.chatId]);
+		const next = await startChat(siteId);
+		expect(await assignedTo(again)).toBe(next.chatId);
+		// Its room has no chat: not counted, and not released (the console's copy is what rebuilds it).
+		expect(await myChats(siteId, alice.token)).toEqual([next.chatId]);
+		expect(again.frames.filter((f) => f.type === "released")).toEqual([]);
+
+		await visitorCarriesOn(siteId, chat, copy);
+		// The dispatcher asks again from its alarm (run now, unless it ran already).
+		await runDurableObjectAlarm(dispatcherOf(siteId));
+		expect((await myChats(siteId, alice.token)).sort()).toEqual(
+			[chat.chatId, next.chatId].sort()
+		);
+		const { agents } = await (
+			await api(`/sites/${siteId}/agents`, { token: alice.token })
+		).json<{ agents: AgentSummary[] }>();
+		expect(agents.find((a) => a.id === alice.agentId)?.free).toBe(0);
 	});
 });

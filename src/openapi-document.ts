@@ -5,6 +5,7 @@ import {
 	NO_TOKEN,
 	SECURITY_SCHEMES,
 } from "./openapi-answers.ts";
+import { withExamples } from "./openapi-examples.ts";
 import { Api } from "./openapi.ts";
 import type { AppEnv } from "./auth.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -48,7 +49,7 @@ function build(routes: OpenAPIHono<AppEnv>) {
 		servers: [{ url: "/" }],
 	});
 	// Paths are declared relative to /v1, where the routes are mounted.
-	return {
+	return withExamples({
 		...document,
 		paths: Object.fromEntries(
 			Object.entries(document.paths ?? {}).map(([path, item]) => [
@@ -56,7 +57,7 @@ function build(routes: OpenAPIHono<AppEnv>) {
 				item,
 			])
 		),
-	};
+	});
 }
 
 /** Serves the document of `routes`, built at the first request; mount it among them so it lists itself. */

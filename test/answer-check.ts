@@ -22,7 +22,7 @@ const document = buildDocument(routes) as unknown as {
 };
 
 /** Component references inlined: each validator gets one self-contained schema. */
-function inline(schema: unknown): unknown {
+export function inline(schema: unknown): unknown {
 	if (Array.isArray(schema)) return schema.map(inline);
 	if (schema === null || typeof schema !== "object") return schema;
 	const ref = (schema as { $ref?: string }).$ref;

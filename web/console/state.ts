@@ -177,7 +177,9 @@ export class ConsoleState extends Observable {
 			case "released": {
 				const tab = this.tabs.get(event.chatId);
 				if (!tab) return;
-				if (event.reason === "transferred") return this.closeTab(event.chatId);
+				// A chat handed on, or one the room says is no longer ours (a stale claim): nothing left to do in it.
+				if (event.reason === "transferred" || event.reason === "stale")
+					return this.closeTab(event.chatId);
 				return this.update(() => (tab.state = "ended"));
 			}
 			case "invited":
@@ -302,6 +304,10 @@ export class ConsoleState extends Observable {
 				);
 			case "ended":
 				return this.update(() => (tab.state = "ended"));
+			case "refused":
+				// The room no longer lets us in (transferred away): no reply box that could only answer 403.
+				this.announce(`You are no longer in the chat with ${tab.visitorName}.`);
+				return this.closeTab(chatId);
 			case "status":
 				if (event.status === "ended") this.update(() => (tab.state = "ended"));
 				return;

@@ -188,6 +188,22 @@ export class SiteDispatcher extends DurableObject<Env> {
 		await this.handover.revoked(siteId, agentId, validFrom);
 	}
 
+	/**
+	 * The agent signed out (SPEC §7; the Worker revoked the token): that token's consoles close now, and
+	 * with no console left the agent is offline at once, not after the heartbeat's 60 s.
+	 */
+	async signedOut(
+		siteId: string,
+		agent: AgentRef,
+		tokenId: string | undefined
+	): Promise<void> {
+		this.state.noteSite(siteId);
+		if (tokenId !== undefined) this.sockets.closeSession(agent.id, tokenId);
+		if (this.sockets.countOf(agent.id) > 0) return;
+		this.heard(agent, "offline");
+		this.news.presenceChanged();
+	}
+
 	// ------------------------------------------------------------------ what the site looks like
 
 	/** Not `queue`: that name is the runtime's Queue consumer handler, which RPC does not reach. */

@@ -140,12 +140,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		chatId: string
 	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
-		// Accepting makes an offline agent online.
-		const known = this.state.agents.get(agent.id);
-		this.heard(
-			agent,
-			known && statusOf(known, Date.now()) === "away" ? "away" : "online"
-		);
+		this.takesChat(agent);
 		return this.routing.accept(agent.id, chatId);
 	}
 
@@ -159,12 +154,14 @@ export class SiteDispatcher extends DurableObject<Env> {
 		return this.handover.transfer(siteId, from, chatId, toAgentId);
 	}
 
+	/** Within the agent's maxChats, like an accept (dispatcher-handover.ts). */
 	async join(
 		siteId: string,
 		agent: AgentRef,
 		chatId: string
 	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
+		this.takesChat(agent);
 		return this.handover.join(siteId, agent, chatId);
 	}
 
@@ -368,6 +365,15 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** An agent was heard from: its console said hello or changed status, or it called the API. */
 	private heard(agent: AgentRef, status: AgentStatus, save = true): void {
 		this.state.heard(agent, status, this.sockets.countOf(agent.id), save);
+	}
+
+	/** An agent that takes a chat (accept, join) is online, or away as it said: its load is counted from then on. */
+	private takesChat(agent: AgentRef): void {
+		const known = this.state.agents.get(agent.id);
+		this.heard(
+			agent,
+			known && statusOf(known, Date.now()) === "away" ? "away" : "online"
+		);
 	}
 
 	/** Presence timeouts, hello deadlines and routing retries share the one alarm. */

@@ -108,7 +108,9 @@ export class SiteDispatcher extends DurableObject<Env> {
 		chat: WaitingChat
 	): Promise<{ queuePosition?: number }> {
 		this.state.noteSite(siteId);
-		return this.routing.chatWaiting(chat);
+		// A chat that answers an agent's invitation goes to that agent first (SPEC §7 tracking).
+		const invitedBy = this.visitors.invitedBy(chat.visitorId, Date.now());
+		return this.routing.chatWaiting(invitedBy ? { ...chat, invitedBy } : chat);
 	}
 
 	/** The chat ended: its agents have room again, and the next waiting chat may go to them. */
@@ -324,7 +326,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		message: string
 	): Promise<{ delivered: number } | RoomFailure> {
 		this.state.noteSite(siteId);
-		return this.visitors.invite(siteId, visitorId, agent.name, message);
+		return this.visitors.invite(siteId, visitorId, agent, message);
 	}
 
 	/** The Worker stored the ban in D1 first. The visitor's pages close, and the rooms of its live chats are told. */

@@ -164,6 +164,36 @@ export class AgentClient {
 		this.presence.disconnect();
 	}
 
+	/**
+	 * Signs the agent out (SPEC §7): offline at once (a `status` frame on the open socket, which then
+	 * closes with 1000; over HTTP without one), its chats disconnected, and the token revoked on the
+	 * server (`DELETE …/agent-sessions/current`), so that it no longer works anywhere. Rejects when the
+	 * server could not be told: the token then works until it expires.
+	 */
+	async signOut(): Promise<void> {
+		this.desired = "offline";
+		const told = this.presence.socket?.send({
+			type: "status",
+			status: "offline",
+		});
+		this.disconnect();
+		if (!told)
+			await this.call(
+				"/agents/me/status",
+				jsonInit("PUT", { status: "offline" })
+			).catch(() => undefined);
+		const path = "/agent-sessions/current";
+		const response = await this.transport.request(
+			`/sites/${this.siteId}${path}`,
+			{
+				method: "DELETE",
+				headers: { Authorization: `Bearer ${this.token}` },
+			}
+		);
+		// 204, no body; a token already refused (401) is as signed out as it gets.
+		if (!response.ok && response.status !== 401) await readOk(response, path);
+	}
+
 	/** Over the socket when one is open (its next hello says it too), else over HTTP. */
 	async setStatus(status: AgentStatus): Promise<void> {
 		this.desired = status;

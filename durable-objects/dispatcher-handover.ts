@@ -70,17 +70,32 @@ export class DispatcherHandover {
 		});
 	}
 
-	/** A supervisor, or an invited agent, joins the chat (the room checks which): it counts against the agent's load from now on. */
-	join(siteId: string, agent: AgentRef, chatId: string): Promise<AcceptAnswer> {
-		const { state, sockets, news, env } = this.parts;
+	/**
+	 * A supervisor, or an invited agent, joins the chat (the room checks which): within its maxChats
+	 * (SPEC §7, like an accept), and it counts against the agent's load from then on.
+	 */
+	async join(
+		siteId: string,
+		agent: AgentRef,
+		chatId: string
+	): Promise<AcceptAnswer> {
+		const { state, sockets, news, env, claims } = this.parts;
+		await claims?.settled(agent.id);
 		return this.routing.run(async () => {
+			const known = state.agents.get(agent.id)!;
+			if (!known.chats.includes(chatId) && freeCapacity(known) === 0)
+				return roomFailure(
+					409,
+					"at_capacity",
+					`you already have ${known.maxChats} chats`
+				);
 			const answer = await chatRoom(env, siteId, chatId).join(
 				agentCaller(agent, siteId, chatId)
 			);
 			if (!handedOver(answer)) return answer;
-			const known = state.agents.get(agent.id);
-			if (known && !known.chats.includes(chatId))
-				state.saveAgent({ ...known, chats: [...known.chats, chatId] });
+			const now = state.agents.get(agent.id)!;
+			if (!now.chats.includes(chatId))
+				state.saveAgent({ ...now, chats: [...now.chats, chatId] });
 			// A supervisor may join a chat that was still waiting: it leaves the queue.
 			const chat = state.chats.get(chatId);
 			if (chat?.state === "waiting") {
@@ -98,13 +113,23 @@ export class DispatcherHandover {
 		});
 	}
 
-	/** One of the chat's agents invites another agent of the site, whose consoles are told; it may then join. */
+	/**
+	 * One of the chat's agents invites another agent of the site (the Worker checked it is one), who
+	 * must be online, like the one a chat is transferred to; its consoles are told, and it may then join.
+	 */
 	async invite(
 		siteId: string,
 		from: AgentRef,
 		chatId: string,
 		agentId: string
 	): Promise<{ chatId: string } | RoomAnswer> {
+		const to = this.parts.state.agents.get(agentId);
+		if (!to || statusOf(to, Date.now()) !== "online")
+			return roomFailure(
+				409,
+				"conflict",
+				`${to?.name ?? "that agent"} is not online`
+			);
 		const answer = await chatRoom(this.parts.env, siteId, chatId).inviteAgent(
 			agentCaller(from, siteId, chatId),
 			agentId

@@ -190,8 +190,13 @@ export class DispatcherRouting {
 		const { state, env } = this.parts;
 		const caller = agentCaller(agent, state.siteId!, chatId);
 		const answer = await chatRoom(env, caller.siteId, chatId).accept(caller);
-		if (handedOver(answer) && !agent.chats.includes(chatId))
-			state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
+		const now = state.agents.get(agent.id)!;
+		if (handedOver(answer)) {
+			if (!now.chats.includes(chatId))
+				state.saveAgent({ ...now, chats: [...now.chats, chatId] });
+		} else if ("failure" in answer && now.chats.includes(chatId))
+			// The room says it is not the agent's (ended, transferred away): it no longer counts.
+			this.unreserve(agent.id, chatId);
 		return answer;
 	}
 

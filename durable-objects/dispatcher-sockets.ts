@@ -196,6 +196,7 @@ export class DispatcherSockets {
 			chats,
 			expiresAt: claims.exp * 1000,
 			tokenVersion: claims.role === "agent" ? claims.tv : undefined,
+			tokenId: claims.role === "agent" ? claims.jti : undefined,
 		});
 		this.dispatcher.hello(attachment.siteId, agent, frame.status, chats);
 		for (const snapshot of await this.dispatcher.snapshot())
@@ -214,6 +215,7 @@ export class DispatcherSockets {
 			sid: attachment.siteId,
 			sub: attachment.agent!.id,
 			tv: attachment.tokenVersion,
+			jti: attachment.tokenId,
 		});
 	}
 

@@ -34,6 +34,12 @@ export const DISPATCHER_SOCKET_HEADER = "X-Dispatcher-Socket";
 /** SPEC §6: no `hello` within 10 s. */
 /** A visitor pushed off the list: a normal close, which a page does not retry before its next page view. */
 const CLOSE_UNTRACKED = 1000;
+/**
+ * A chat the invited visitor starts this soon after an invitation answers it (SPEC §7): it goes to the
+ * inviting agent while that agent is online with room. The widget shows the invitation until the page
+ * is left, so the answer comes from the page socket that took it.
+ */
+export const INVITATION_ANSWER_MS = 30 * 60_000;
 /** Attachments hold at most 2 KB: the visit they keep is cut to fit (the list keeps it whole). */
 const ATTACHED_CHARS = { page: 400, title: 120, referrer: 300 } as const;
 const VISITOR = "visitor:";
@@ -43,6 +49,8 @@ interface PageAttachment {
 	connectedAt: number;
 	/** Set by a valid hello. */
 	visitor?: TrackedVisitor;
+	/** The last invitation this page took: who sent it, and when. */
+	invitedBy?: { agentId: string; at: number };
 }
 
 const attachmentOf = (ws: WebSocket) =>
@@ -135,7 +143,7 @@ export class DispatcherVisitors {
 	async invite(
 		siteId: string,
 		visitorId: string,
-		agentName: string,
+		agent: { id: string; name: string },
 		message: string
 	): Promise<{ delivered: number } | RoomFailure> {
 		if (!this.list.has(visitorId))
@@ -149,9 +157,30 @@ export class DispatcherVisitors {
 		const sockets = this.socketsOf(visitorId);
 		if (sockets.length === 0)
 			return roomFailure(409, "conflict", "that visitor has no page open");
-		for (const ws of sockets)
-			sendFrame(ws, { type: "invitation", agentName, message });
+		// Kept with each page socket, so that the answer finds its agent after the dispatcher hibernated.
+		const invitedBy = { agentId: agent.id, at: Date.now() };
+		for (const ws of sockets) {
+			ws.serializeAttachment({
+				...attachmentOf(ws),
+				invitedBy,
+			} satisfies PageAttachment);
+			sendFrame(ws, { type: "invitation", agentName: agent.name, message });
+		}
 		return { delivered: sockets.length };
+	}
+
+	/** The agent whose invitation a chat of this visitor answers: the latest one its open pages took, if recent. */
+	invitedBy(visitorId: string, now: number): string | undefined {
+		let latest: { agentId: string; at: number } | undefined;
+		for (const { attachment } of this.pages())
+			if (
+				attachment.visitor?.visitorId === visitorId &&
+				attachment.invitedBy &&
+				now - attachment.invitedBy.at < INVITATION_ANSWER_MS &&
+				attachment.invitedBy.at > (latest?.at ?? -Infinity)
+			)
+				latest = attachment.invitedBy;
+		return latest?.agentId;
 	}
 
 	/** A banned visitor's pages are closed (SPEC §6: 4403 banned); it stays on the list, marked banned. */

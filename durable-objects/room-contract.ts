@@ -16,6 +16,8 @@ export interface Caller {
 	chatId: string;
 	/** An agent token's version (SPEC §6): a socket checks it is not revoked on each frame. */
 	tokenVersion?: number;
+	/** An agent token's id: signed out, that token is revoked alone (src/security/revocation.ts). */
+	tokenId?: string;
 	/** Supervisors may join or monitor any chat of their site (SPEC §4). */
 	agentRole?: "agent" | "supervisor";
 }
@@ -58,6 +60,7 @@ export function callerOf(
 				siteId,
 				chatId,
 				tokenVersion: claims.tv,
+				tokenId: claims.jti,
 				agentRole: claims.agentRole,
 			};
 }

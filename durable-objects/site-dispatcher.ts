@@ -108,7 +108,9 @@ export class SiteDispatcher extends DurableObject<Env> {
 		chat: WaitingChat
 	): Promise<{ queuePosition?: number }> {
 		this.state.noteSite(siteId);
-		return this.routing.chatWaiting(chat);
+		// A chat that answers an agent's invitation goes to that agent first (SPEC §7 tracking).
+		const invitedBy = this.visitors.invitedBy(chat.visitorId, Date.now());
+		return this.routing.chatWaiting(invitedBy ? { ...chat, invitedBy } : chat);
 	}
 
 	/** The chat ended: its agents have room again, and the next waiting chat may go to them. */
@@ -140,12 +142,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		chatId: string
 	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
-		// Accepting makes an offline agent online.
-		const known = this.state.agents.get(agent.id);
-		this.heard(
-			agent,
-			known && statusOf(known, Date.now()) === "away" ? "away" : "online"
-		);
+		this.takesChat(agent);
 		return this.routing.accept(agent.id, chatId);
 	}
 
@@ -159,12 +156,14 @@ export class SiteDispatcher extends DurableObject<Env> {
 		return this.handover.transfer(siteId, from, chatId, toAgentId);
 	}
 
+	/** Within the agent's maxChats, like an accept (dispatcher-handover.ts). */
 	async join(
 		siteId: string,
 		agent: AgentRef,
 		chatId: string
 	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
+		this.takesChat(agent);
 		return this.handover.join(siteId, agent, chatId);
 	}
 
@@ -186,6 +185,22 @@ export class SiteDispatcher extends DurableObject<Env> {
 	): Promise<void> {
 		this.state.noteSite(siteId);
 		await this.handover.revoked(siteId, agentId, validFrom);
+	}
+
+	/**
+	 * The agent signed out (SPEC §7; the Worker revoked the token): that token's consoles close now, and
+	 * with no console left the agent is offline at once, not after the heartbeat's 60 s.
+	 */
+	async signedOut(
+		siteId: string,
+		agent: AgentRef,
+		tokenId: string | undefined
+	): Promise<void> {
+		this.state.noteSite(siteId);
+		if (tokenId !== undefined) this.sockets.closeSession(agent.id, tokenId);
+		if (this.sockets.countOf(agent.id) > 0) return;
+		this.heard(agent, "offline");
+		this.news.presenceChanged();
 	}
 
 	// ------------------------------------------------------------------ what the site looks like
@@ -311,7 +326,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		message: string
 	): Promise<{ delivered: number } | RoomFailure> {
 		this.state.noteSite(siteId);
-		return this.visitors.invite(siteId, visitorId, agent.name, message);
+		return this.visitors.invite(siteId, visitorId, agent, message);
 	}
 
 	/** The Worker stored the ban in D1 first. The visitor's pages close, and the rooms of its live chats are told. */
@@ -352,6 +367,15 @@ export class SiteDispatcher extends DurableObject<Env> {
 	/** An agent was heard from: its console said hello or changed status, or it called the API. */
 	private heard(agent: AgentRef, status: AgentStatus, save = true): void {
 		this.state.heard(agent, status, this.sockets.countOf(agent.id), save);
+	}
+
+	/** An agent that takes a chat (accept, join) is online, or away as it said: its load is counted from then on. */
+	private takesChat(agent: AgentRef): void {
+		const known = this.state.agents.get(agent.id);
+		this.heard(
+			agent,
+			known && statusOf(known, Date.now()) === "away" ? "away" : "online"
+		);
 	}
 
 	/** Presence timeouts, hello deadlines and routing retries share the one alarm. */

@@ -112,14 +112,14 @@ describe("agent accounts", () => {
 		});
 	});
 
-	it("changes name, role and capacity without revoking tokens", async () => {
+	it("changes a name without revoking tokens; the same role and capacity again change nothing", async () => {
 		const siteId = await createSite();
 		const { email, agentId } = await createAgent(siteId);
 		const { body: first } = await login(siteId, email);
 		const res = await patch(siteId, agentId, {
 			name: "Patricia",
-			role: "supervisor",
-			maxChats: 9,
+			role: "agent",
+			maxChats: 5,
 		});
 		expect(res.status).toBe(200);
 		expect(await res.json()).toEqual({
@@ -127,23 +127,68 @@ describe("agent accounts", () => {
 				id: agentId,
 				email,
 				name: "Patricia",
-				role: "supervisor",
-				maxChats: 9,
+				role: "agent",
+				maxChats: 5,
 				disabled: false,
 			},
 		});
 		expect(await historyStatus(siteId, first.token)).toBe(200);
 		const { body: second } = await login(siteId, email);
-		expect(second.agent).toMatchObject({
-			name: "Patricia",
-			role: "supervisor",
-			maxChats: 9,
-		});
+		expect(second.agent).toMatchObject({ name: "Patricia" });
 		expect(await verifyToken(keyRing(env), second.token)).toMatchObject({
 			name: "Patricia",
-			agentRole: "supervisor",
-			maxChats: 9,
 			tv: 1,
+		});
+	});
+
+	it("revokes an agent's tokens when its role or capacity changes (SPEC §6): a demoted supervisor can no longer monitor or join with its old token", async () => {
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
+		const { email, agentId } = await createAgent(siteId, {
+			role: "supervisor",
+		});
+		const other = await createAgent(siteId);
+		const { body: supervisor } = await login(siteId, email);
+		const { body: agent } = await login(siteId, other.email);
+		const chat = await startChat(siteId);
+		expect(
+			(
+				await api(`/sites/${siteId}/chats/${chat.chatId}/accept`, {
+					method: "POST",
+					token: agent.token,
+				})
+			).status
+		).toBe(200);
+		const act = (what: "monitor" | "join", token: string) =>
+			api(`/sites/${siteId}/chats/${chat.chatId}/${what}`, {
+				method: "POST",
+				token,
+			});
+		expect((await act("monitor", supervisor.token)).status).toBe(200);
+
+		const demoted = await patch(siteId, agentId, { role: "agent" });
+		expect(await demoted.json()).toMatchObject({ agent: { role: "agent" } });
+		expect((await act("monitor", supervisor.token)).status).toBe(401);
+		expect((await act("join", supervisor.token)).status).toBe(401);
+		// Logged in again, it is a plain agent: no monitoring, no joining uninvited.
+		const { body: again } = await login(siteId, email);
+		expect(await verifyToken(keyRing(env), again.token)).toMatchObject({
+			agentRole: "agent",
+			tv: 2,
+		});
+		expect((await act("monitor", again.token)).status).toBe(403);
+		expect((await act("join", again.token)).status).toBe(403);
+
+		// A new capacity revokes too: the token carries the capacity the dispatcher counts against.
+		expect((await patch(siteId, other.agentId, { maxChats: 9 })).status).toBe(
+			200
+		);
+		expect(await historyStatus(siteId, agent.token)).toBe(401);
+		const { body: resized } = await login(siteId, other.email);
+		expect(await verifyToken(keyRing(env), resized.token)).toMatchObject({
+			maxChats: 9,
+			tv: 2,
 		});
 	});
 

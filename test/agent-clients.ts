@@ -3,7 +3,12 @@ import { env } from "cloudflare:test";
 import { AgentClient, LiveChatClient } from "../client/index.ts";
 import { fetchVia, socketOpener, until } from "./client-helpers.ts";
 import { api, BASE, json } from "./helpers.ts";
-import type { AgentEvent, ChatEvent, MemoryStore } from "../client/index.ts";
+import type {
+	AgentEvent,
+	ChatEvent,
+	ChatStore,
+	MemoryStore,
+} from "../client/index.ts";
 
 export const PASSWORD = "correct horse battery";
 
@@ -50,7 +55,7 @@ export class Console {
 			openSocket?: (url: string) => Promise<WebSocket>;
 			heartbeatMs?: number;
 			pingMs?: number;
-			store?: MemoryStore;
+			store?: ChatStore;
 		} = {}
 	) {
 		const email = await agentAccount(siteId, name, options.maxChats);

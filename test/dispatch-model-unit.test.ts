@@ -93,6 +93,24 @@ describe("routing", () => {
 		).toBe("other");
 	});
 
+	it("gives a chat that answers an invitation to the inviting agent while it is online with room, sticky or not, before the last agent", () => {
+		const agents = [
+			agent("inviter", { chats: ["x", "y"] }),
+			agent("last", { chats: ["z"] }),
+			agent("other"),
+		];
+		const answer = chat("c", 1, { invitedBy: "inviter", lastAgentId: "last" });
+		expect(chooseAgent(agents, answer, true, NOW)?.id).toBe("inviter");
+		expect(chooseAgent(agents, answer, false, NOW)?.id).toBe("inviter");
+		const full = [
+			agent("inviter", { chats: ["x", "y", "w"] }),
+			...agents.slice(1),
+		];
+		expect(chooseAgent(full, answer, true, NOW)?.id).toBe("last");
+		const away = [agent("inviter", { declared: "away" }), ...agents.slice(1)];
+		expect(chooseAgent(away, answer, false, NOW)?.id).toBe("other");
+	});
+
 	it("among equals gives the chat to the agent idle longest, then by id", () => {
 		expect(
 			chooseAgent(

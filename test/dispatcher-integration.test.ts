@@ -11,7 +11,12 @@ import {
 	startChat,
 } from "./helpers.ts";
 import { endChat } from "./queue-helpers.ts";
-import { startWith as startTracked } from "./visitors.ts";
+import {
+	invite,
+	pageSocket,
+	startWith as startTracked,
+	visit,
+} from "./visitors.ts";
 import type { StartChatResult } from "../src/protocol/chat.ts";
 
 const sameMembers = (a: string[], b: string[]) =>
@@ -93,6 +98,35 @@ describe("SiteDispatcher: routing", () => {
 		await online(siteId, alice.token, "offline");
 		const offline = await startWith(siteId, body.visitorState!);
 		expect(await routedTo(siteId, bob.token, 2)).toContain(offline.chatId);
+	});
+
+	it("gives a chat that answers an invitation to the inviting agent while it is online with room, not to the agent with the most room", async () => {
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: false },
+		});
+		const alice = await createAgent(siteId, "Alice", { maxChats: 1 });
+		const bob = await createAgent(siteId, "Bob", { maxChats: 5 });
+		await online(siteId, alice.token);
+		await online(siteId, bob.token);
+		const invited = async () => {
+			const visitor = await visit(siteId, { page: "/pricing" });
+			const page = await pageSocket(siteId, visitor.visitorState);
+			const sent = await invite(siteId, visitor.visitorId, alice.token, {
+				message: "Can I help you choose a plan?",
+			});
+			expect(sent.status).toBe(200);
+			await page.next((f) => f.type === "invitation");
+			return visitor;
+		};
+
+		const first = await invited();
+		const answer = await startWith(siteId, first.visitorState);
+		expect(await routedTo(siteId, alice.token, 1)).toEqual([answer.chatId]);
+		expect(await myChats(siteId, bob.token)).toEqual([]);
+		// Not once Alice is full: the next answer goes by the usual rule.
+		const second = await invited();
+		const late = await startWith(siteId, second.visitorState);
+		expect(await routedTo(siteId, bob.token, 1)).toEqual([late.chatId]);
 	});
 
 	it("manual mode leaves chats waiting; of two agents accepting at once exactly one wins, the other gets 409", async () => {

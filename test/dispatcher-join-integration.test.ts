@@ -1,4 +1,6 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { dispatcherOf, myChats, online } from "./dispatch.ts";
 import {
 	accept,
 	api,
@@ -71,6 +73,7 @@ describe("join, invite and monitor (SPEC §4, §7)", () => {
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob");
 		const carol = await createAgent(siteId, "Carol");
+		await online(siteId, bob.token);
 		const chat = await startChat(siteId);
 		await accept(siteId, chat.chatId, alice.token);
 		const uninvited = await post(siteId, chat.chatId, "join", bob.token);
@@ -147,5 +150,87 @@ describe("join, invite and monitor (SPEC §4, §7)", () => {
 				(m) => m.content
 			)
 		).toEqual(["Alice joined the chat", "hello?"]);
+	});
+
+	it("lets nobody join beyond its maxChats: 409 at_capacity, and the chat is unchanged", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice");
+		const sam = await createAgent(siteId, "Sam", {
+			role: "supervisor",
+			maxChats: 1,
+		});
+		const [first, second] = [await startChat(siteId), await startChat(siteId)];
+		for (const chat of [first, second])
+			expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
+		expect((await post(siteId, first.chatId, "join", sam.token)).status).toBe(
+			200
+		);
+		const full = await post(siteId, second.chatId, "join", sam.token);
+		expect(full.status).toBe(409);
+		expect(full.body.error?.type).toBe("at_capacity");
+		expect(
+			(await poll(siteId, second.chatId, second.token)).body.messages.map(
+				(m) => m.content
+			)
+		).toEqual(["Alice joined the chat"]);
+		expect(await myChats(siteId, sam.token)).toEqual([first.chatId]);
+		// Joining a chat it is in already is no new load.
+		expect((await post(siteId, first.chatId, "join", sam.token)).status).toBe(
+			200
+		);
+	});
+
+	it("invites only an online agent of the site: 404 for a made-up or another site's agent, 409 for one offline", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice");
+		const bob = await createAgent(siteId, "Bob");
+		const stranger = await createAgent(await createSite(manual), "Stranger");
+		const chat = await startChat(siteId);
+		await accept(siteId, chat.chatId, alice.token);
+		const invite = (agentId: string) =>
+			post(siteId, chat.chatId, "invite", alice.token, { agentId });
+		expect((await invite("made-up")).status).toBe(404);
+		expect((await invite(stranger.agentId)).status).toBe(404);
+		const offline = await invite(bob.agentId);
+		expect(offline.status).toBe(409);
+		expect(offline.body.error?.type).toBe("conflict");
+		// Invited while offline, Bob could not join.
+		expect((await post(siteId, chat.chatId, "join", bob.token)).status).toBe(
+			403
+		);
+		await online(siteId, bob.token);
+		expect((await invite(bob.agentId)).status).toBe(200);
+		expect((await post(siteId, chat.chatId, "join", bob.token)).status).toBe(
+			200
+		);
+	});
+
+	it("stops counting a chat whose room refuses the agent's accept (it was transferred away while the dispatcher still counted it)", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
+		const bob = await createAgent(siteId, "Bob");
+		await online(siteId, bob.token);
+		const chat = await startChat(siteId);
+		await accept(siteId, chat.chatId, alice.token);
+		expect(
+			(
+				await post(siteId, chat.chatId, "transfer", alice.token, {
+					toAgentId: bob.agentId,
+				})
+			).status
+		).toBe(200);
+		// As if the dispatcher had missed that the chat left Alice.
+		await runInDurableObject(dispatcherOf(siteId), (instance) => {
+			const { agents } = (
+				instance as unknown as {
+					state: { agents: Map<string, { chats: string[] }> };
+				}
+			).state;
+			agents.get(alice.agentId)!.chats.push(chat.chatId);
+		});
+		expect(await myChats(siteId, alice.token)).toEqual([chat.chatId]);
+		const again = await accept(siteId, chat.chatId, alice.token);
+		expect(again.status).toBe(409);
+		expect(await myChats(siteId, alice.token)).toEqual([]);
 	});
 });

@@ -129,7 +129,7 @@ admin
 			method: "patch",
 			path: `${SITE}/agents/{agentId}`,
 			summary:
-				"Change an agent; a new password or disabling revokes its tokens",
+				"Change an agent; a new password, role or capacity, or disabling, revokes its tokens",
 			middleware: [limitBody(4096)],
 			request: {
 				params: pathParams("siteId", "agentId"),
@@ -143,16 +143,22 @@ admin
 		async (c) => {
 			const { siteId, agentId } = c.req.valid("param");
 			const input = c.req.valid("json");
-			// A new password or a disabling revokes every token issued so far (SPEC §6).
-			const revokes = input.password !== undefined || input.disabled === true;
-			const row = await c.env.DB.prepare(
-				`UPDATE agents SET
-				name = coalesce(?, name), role = coalesce(?, role), max_chats = coalesce(?, max_chats),
-				password_hash = coalesce(?, password_hash), disabled = coalesce(?, disabled),
-				token_version = token_version + ?
-			 WHERE site_id = ? AND id = ? RETURNING ${AGENT_COLUMNS}`
-			)
-				.bind(
+			// A new password, a disabling, or a new role or capacity revokes every token issued so far
+			// (SPEC §6): the tokens carry the role and capacity that rooms and the dispatcher act on.
+			// Only a real change counts: the CASE reads the row as it was before this update.
+			// One batch is one transaction: the version before and after this update, whatever runs beside it.
+			const [before, after] = await c.env.DB.batch<{ token_version: number }>([
+				c.env.DB.prepare(
+					`SELECT token_version FROM agents WHERE site_id = ? AND id = ?`
+				).bind(siteId, agentId),
+				c.env.DB.prepare(
+					`UPDATE agents SET
+				name = coalesce(?1, name), role = coalesce(?2, role), max_chats = coalesce(?3, max_chats),
+				password_hash = coalesce(?4, password_hash), disabled = coalesce(?5, disabled),
+				token_version = token_version + CASE
+					WHEN ?4 IS NOT NULL OR ?5 = 1 OR ?2 <> role OR ?3 <> max_chats THEN 1 ELSE 0 END
+			 WHERE site_id = ?6 AND id = ?7 RETURNING ${AGENT_COLUMNS}`
+				).bind(
 					input.name ?? null,
 					input.role ?? null,
 					input.maxChats ?? null,
@@ -160,13 +166,13 @@ admin
 						? null
 						: await hashPassword(input.password),
 					input.disabled === undefined ? null : Number(input.disabled),
-					revokes ? 1 : 0,
 					siteId,
 					agentId
-				)
-				.first<AgentRow>();
+				),
+			]);
+			const row = after?.results[0] as AgentRow | undefined;
 			if (!row) throw new ApiError(404, "not_found", "no such agent");
-			if (revokes) {
+			if (row.token_version !== before?.results[0]?.token_version) {
 				await publishMinimumTokenVersions(c.env, siteId);
 				// Open sockets are closed now, not at their next frame: the dispatcher knows the agent's consoles and chats.
 				await siteDispatcher(c.env, siteId).agentRevoked(

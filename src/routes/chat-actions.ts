@@ -85,7 +85,8 @@ export const chatActions = new Api()
 			...chatAction,
 			method: "post",
 			path: `${CHAT}/invite`,
-			summary: "Invite another agent to the chat, who may then join",
+			summary:
+				"Invite another online agent of the site to the chat, who may then join",
 			request: { params: ChatParams, body: jsonBody(InviteAgentSchema) },
 			responses: {
 				200: answer(
@@ -104,9 +105,18 @@ export const chatActions = new Api()
 		async (c) => {
 			const { siteId, chatId } = c.req.valid("param");
 			const { agentId } = c.req.valid("json");
+			const from = agentOf(c);
+			// Only an agent of this site (D1 has them all; the dispatcher knows only those it heard from).
+			const invitee = await c.env.DB.prepare(
+				`SELECT 1 AS one FROM agents WHERE site_id = ? AND id = ? AND disabled = 0`
+			)
+				.bind(siteId, agentId)
+				.first();
+			if (!invitee)
+				throw new ApiError(404, "not_found", "no such agent on this site");
 			const answer = await siteDispatcher(c.env, siteId).inviteToChat(
 				siteId,
-				agentOf(c),
+				from,
 				chatId,
 				agentId
 			);

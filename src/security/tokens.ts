@@ -30,6 +30,8 @@ const AgentClaimsSchema = z.object({
 	agentRole: z._default(AgentRoleSchema, "agent"),
 	maxChats: z.number().int().positive().default(5),
 	tv: z.number().int().nonnegative().default(0),
+	/** The token's own id: signing out revokes this one token (revocation.ts). Absent from tokens made before sign-out existed. */
+	jti: z.string().max(64).optional(),
 	exp: z.number(),
 });
 const ClaimsSchema = z.discriminatedUnion("role", [
@@ -93,6 +95,7 @@ export function signAgentToken(
 		agentRole: a.agentRole,
 		maxChats: a.maxChats,
 		tv: a.tokenVersion,
+		jti: base64url(crypto.getRandomValues(new Uint8Array(16))),
 		exp: now() + AGENT_TOKEN_TTL_S,
 	});
 }

@@ -2,7 +2,7 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeError } from "./api.ts";
-import { loadSession, saveSession, signIn } from "./session.ts";
+import { loadSession, saveSession, signIn, signOut } from "./session.ts";
 import { Shell } from "./shell.tsx";
 import { ConsoleState } from "./state.ts";
 import type { Session } from "./session.ts";
@@ -99,14 +99,17 @@ function App() {
 		const session = loadSession();
 		if (session) open(session);
 	}, []);
-	const signOut = (why?: string) => {
+	const leave = (why?: string) => {
+		// The agent's own "Sign out" (no reason given): offline at once, the token revoked, nothing kept here.
+		if (state && why === undefined)
+			void signOut(state.client).catch(() => undefined);
 		state?.stop();
 		saveSession(undefined);
 		setState(undefined);
 		setNotice(why);
 	};
 	if (!state) return <Login onSignedIn={open} notice={notice} />;
-	return <Shell state={state} onSignOut={signOut} />;
+	return <Shell state={state} onSignOut={leave} />;
 }
 
 const root = document.getElementById("app")!;

@@ -1,4 +1,5 @@
 import { AgentClient } from "../../client/index.ts";
+import { endSession, SESSION_KEY } from "./sign-out.ts";
 import type { Agent } from "../../client/index.ts";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
 
@@ -12,7 +13,7 @@ export interface Session {
 	status: AgentStatus;
 }
 
-const KEY = "livechat-console:session";
+const KEY = SESSION_KEY;
 
 export function loadSession(): Session | undefined {
 	try {
@@ -69,3 +70,7 @@ export async function signIn(
 	saveSession(session);
 	return session;
 }
+
+/** Signing out (SPEC §7), with this browser's storages: sign-out.ts. */
+export const signOut = (client: AgentClient) =>
+	endSession(client, { local: localStorage, session: sessionStorage });

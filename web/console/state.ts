@@ -12,6 +12,7 @@ import { MessageType } from "../../src/protocol/offsets.ts";
 import { alert, loadPreferences } from "./alerts.ts";
 import { ConsoleApi, describeError } from "./api.ts";
 import { mergePresence, nameIn, newTab, Observable } from "./model.ts";
+import { chatStorePrefix } from "./sign-out.ts";
 import type { AgentEvent, ChatEvent } from "../../client/index.ts";
 import type { AgentStatus } from "../../src/protocol/agent-frames.ts";
 import type { AgentSummary, QueueEntry } from "../../src/protocol/dispatch.ts";
@@ -60,7 +61,7 @@ export class ConsoleState extends Observable {
 			status: session.status,
 			store: new LocalStorageStore(
 				window.localStorage,
-				`console:${session.agent.id}:`
+				chatStorePrefix(session.agent.id)
 			),
 			onEvent: (event) => this.received(event),
 		});

@@ -125,7 +125,7 @@ describe("push before commit (durable mode, SPEC §3)", () => {
 			chat.token
 		);
 		const joined = await poll(siteId, chat.chatId, chat.token);
-		await visitorSocket.drain();
+		await visitorSocket.settled();
 
 		await loseNextWrite(siteId, chat.chatId);
 		const id = crypto.randomUUID();

@@ -1,0 +1,20 @@
+/**
+ * How the tests wait: for the thing they need (a frame, a state, a row), never for a fixed time. WAIT_MS
+ * only bounds a wait for something that never comes, so that the failure names what was missing: it is
+ * far above anything a loaded machine takes, and below the test timeout (vitest.config.ts) so that the
+ * message is the one seen.
+ */
+export const WAIT_MS = 20_000;
+
+/** Polls `check` until it holds; throws naming `what` when it never does. */
+export async function until(
+	check: () => boolean | Promise<boolean>,
+	what: string,
+	ms = WAIT_MS
+): Promise<void> {
+	const deadline = Date.now() + ms;
+	while (!(await check())) {
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+}

@@ -79,8 +79,7 @@ describe("push before commit (durable mode, SPEC §3)", () => {
 		// The visitor was pushed the message before the write was issued, so it has it although the write never happened.
 		await until(
 			() => visitor.messages.some((m) => m.content === "yes, how can I help?"),
-			"the visitor to be pushed the agent's message",
-			2000
+			"the visitor to be pushed the agent's message"
 		);
 
 		await restartRoom(siteId, visitor.chatId);

@@ -32,7 +32,8 @@ describe("the agent socket (SPEC §7)", () => {
 		);
 		// A status frame: away agents stay listed, and availability says nobody is online to route to.
 		console.send({ type: "status", status: "away" });
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		await console.settled(); // the dispatcher has taken the status
+
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 0,
@@ -85,7 +86,7 @@ describe("the agent socket (SPEC §7)", () => {
 		]) {
 			const console = await AgentConsole.connect(siteId);
 			console.send(first);
-			expect(await console.closedAfter()).toBe(4401);
+			expect(await console.whenClosed()).toBe(4401);
 		}
 		// An agent of another site is refused too.
 		const other = await createSite(manual);
@@ -97,7 +98,7 @@ describe("the agent socket (SPEC §7)", () => {
 			status: "online",
 			chats: [],
 		});
-		expect(await console.closedAfter()).toBe(4401);
+		expect(await console.whenClosed()).toBe(4401);
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 1,

@@ -6,15 +6,18 @@
  */
 export const WAIT_MS = 20_000;
 
-/** Polls `check` until it holds; throws naming `what` when it never does. */
+/** Polls `check` until it holds; throws naming `what` (read when it fails) when it never does. */
 export async function until(
 	check: () => boolean | Promise<boolean>,
-	what: string,
+	what: string | (() => string),
 	ms = WAIT_MS
 ): Promise<void> {
 	const deadline = Date.now() + ms;
 	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		if (Date.now() > deadline)
+			throw new Error(
+				`timed out waiting for ${typeof what === "string" ? what : what()}`
+			);
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	}
 }

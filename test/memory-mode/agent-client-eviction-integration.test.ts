@@ -36,12 +36,10 @@ describe("an AgentClient whose dispatcher lost its state (memory mode)", () => {
 		);
 		expect(alice.client.connectionState).toBe("websocket");
 		const token = alice.client.token;
-		for (
-			const deadline = Date.now() + 3000;
-			(await listedChats(siteId, token)).length === 0 && Date.now() < deadline;
-		) {
-			await new Promise((resolve) => setTimeout(resolve, 25));
-		}
+		await until(
+			async () => (await listedChats(siteId, token)).length > 0,
+			"the dispatcher to list the chat again"
+		);
 		expect(await listedChats(siteId, token)).toEqual([visitor.chatId]);
 		expect(
 			(await alice.client.agents()).find((a) => a.name === "Alice")

@@ -318,8 +318,7 @@ describe("long-polls", () => {
 				(instance) =>
 					(instance as unknown as { waiters: Set<unknown> }).waiters.size
 			);
-		for (let i = 0; i < 100 && (await waiting()) < 64; i++)
-			await new Promise((r) => setTimeout(r, 50));
+		await until(async () => (await waiting()) === 64, "64 polls held");
 		const refused = await api(
 			`/sites/${siteId}/chats/${chat.chatId}/messages?wait=20`,
 			{ token: chat.token }

@@ -48,6 +48,9 @@ const workersProject = async (chatState: "durable" | "memory") => ({
 			`test/${chatState}-mode/**/*.test.ts`,
 			...(chatState === "durable" ? ["test/queues/**/*.test.ts"] : []),
 		],
+		// Tests wait for what they need (test/waiting.ts), never for a set time; on a loaded machine a test
+		// with many steps takes longer than vitest's 5 s default without anything being wrong.
+		testTimeout: 60_000,
 		setupFiles: ["./test/apply-migrations.ts"],
 		globalSetup: ["./test/receiver-setup.ts"],
 	},

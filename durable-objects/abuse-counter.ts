@@ -5,6 +5,7 @@
  * it guards, and `refund` / `reset` take it back when the attempt turned out well.
  */
 import { DurableObject } from "cloudflare:workers";
+import { Clock } from "./clock.ts";
 import { hit as hitWindow } from "./rate-window.ts";
 import type { RateWindow } from "./rate-window.ts";
 
@@ -30,11 +31,13 @@ interface Count {
 const KEY = "count";
 
 export class AbuseCounter extends DurableObject<Env> {
+	/** What failures, waits and windows are measured with; tests stop it and move it on (durable-objects/clock.ts). */
+	readonly clock = new Clock();
 	private window: RateWindow | undefined;
 
 	/** Counts one attempt, unless the name must wait: then nothing is counted and the wait is told. */
 	async take(policy: AbusePolicy): Promise<Taken> {
-		const now = Date.now();
+		const now = this.clock.now();
 		const count = this.current(policy, now);
 		if (count.blockedUntil > now)
 			return { ok: false, retryAfterMs: count.blockedUntil - now };
@@ -51,7 +54,7 @@ export class AbuseCounter extends DurableObject<Env> {
 
 	/** Takes back one counted attempt (it succeeded, or another limit refused it), and its wait if it set one. */
 	async refund(policy: AbusePolicy): Promise<void> {
-		const count = this.current(policy, Date.now());
+		const count = this.current(policy, this.clock.now());
 		if (count.failures === 0) return;
 		count.failures -= 1;
 		if (count.failures < policy.threshold) count.blockedUntil = 0;
@@ -63,7 +66,7 @@ export class AbuseCounter extends DurableObject<Env> {
 	 * failure or not. Kept in memory: a counter that is being hammered stays awake, and one that sleeps has nothing to count.
 	 */
 	async hit(limit: number, windowMs: number): Promise<Taken> {
-		const result = hitWindow(this.window, limit, windowMs, Date.now());
+		const result = hitWindow(this.window, limit, windowMs, this.clock.now());
 		if (!result.ok) return { ok: false, retryAfterMs: result.retryAfterMs };
 		this.window = result.state;
 		return { ok: true };

@@ -13,6 +13,7 @@ import { MAX_WAIT_SECONDS } from "../src/protocol/chat.ts";
 import { CLOSE_UNAUTHORIZED } from "../src/protocol/ws.ts";
 import { ChatAnnouncements } from "./chat-announcements.ts";
 import { ChatStorage } from "./chat-storage.ts";
+import { Clock } from "./clock.ts";
 import { claimOf, REREGISTER_EVERY_MS } from "./dispatch-model.ts";
 import { RoomBans } from "./room-bans.ts";
 import { RoomCore } from "./room-core.ts";
@@ -40,6 +41,8 @@ import type { BanInForce } from "./visitor-model.ts";
 const MAX_HELD_POLLS = 64;
 
 export class ChatRoom extends DurableObject<Env> {
+	/** The room's deadlines and windows read this clock; tests stop it and move it on (test/room-clock.ts). */
+	readonly clock = new Clock();
 	private readonly core: RoomCore;
 	private readonly waiters = new Set<() => void>();
 	private readonly sockets: RoomSockets;
@@ -61,7 +64,7 @@ export class ChatRoom extends DurableObject<Env> {
 		// SQLite calls are synchronous, so loading here needs no blockConcurrencyWhile.
 		const storage = durable ? new ChatStorage(ctx.storage) : undefined;
 		const alarmAt = (at: number) => scheduleAlarm(ctx.storage, at);
-		this.sockets = new RoomSockets(ctx);
+		this.sockets = new RoomSockets(ctx, this.clock);
 		this.dispatch = new RoomDispatch(env);
 		this.bans = new RoomBans(env, (promise) => ctx.waitUntil(promise));
 		// this.env, not env: read at each publish (a test swaps the room's queues).

@@ -130,7 +130,7 @@ export class RoomEnd {
 	async alarm(): Promise<void> {
 		const now = Date.now();
 		const { parts } = this.core;
-		parts.sockets.closeLate(now);
+		parts.sockets.closeLate();
 		if (this.core.meta?.status === "waiting")
 			await parts.dispatch.register(this.core.meta);
 		const endOwed = !(await this.announceEnd());

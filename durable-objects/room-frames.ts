@@ -105,7 +105,7 @@ export class RoomFrames {
 			WebSocket,
 		];
 		this.ctx.acceptWebSocket(server);
-		const now = Date.now();
+		const now = this.sockets.clock.now();
 		server.serializeAttachment({
 			...address,
 			connectedAt: now,

@@ -4,6 +4,7 @@ import {
 	CLOSE_UNAUTHORIZED,
 	HELLO_TIMEOUT_MS,
 } from "../src/protocol/ws.ts";
+import { Clock } from "./clock.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
@@ -110,7 +111,7 @@ interface Recent {
 }
 
 /** A socket that keeps typing is relayed again after this long, so a late joiner still sees it. */
-const TYPING_REPEAT_MS = 3000;
+export const TYPING_REPEAT_MS = 3000;
 
 /**
  * Who is behind each authenticated socket, kept in memory so a message does not deserialize every
@@ -122,7 +123,11 @@ export class RoomSockets {
 	/** Closed by us in this life of the room: the runtime lists them until the close completes. */
 	private readonly closed = new WeakSet<WebSocket>();
 
-	constructor(private readonly ctx: DurableObjectState) {}
+	constructor(
+		private readonly ctx: DurableObjectState,
+		/** What the deadlines and windows below are measured with (a test stops it: durable-objects/clock.ts). */
+		readonly clock = new Clock()
+	) {}
 
 	authenticated(): Map<WebSocket, Caller> {
 		if (!this.callers) {
@@ -187,7 +192,7 @@ export class RoomSockets {
 	}
 
 	/** Closes the sockets past their deadline: no hello in 10 s, or a token that expired (SPEC §6). */
-	closeLate(now: number): void {
+	closeLate(now = this.clock.now()): void {
 		for (const ws of this.open()) {
 			const { caller, connectedAt, expiresAt } = attachmentOf(ws);
 			if (!caller && connectedAt + HELLO_TIMEOUT_MS <= now)
@@ -210,7 +215,7 @@ export class RoomSockets {
 
 	/** Counts this frame against its socket's frames per second (SPEC §6). */
 	overFrameRate(ws: WebSocket): boolean {
-		const second = Math.floor(Date.now() / 1000);
+		const second = Math.floor(this.clock.now() / 1000);
 		const recent = this.recentOf(ws);
 		if (recent.second !== second) {
 			recent.second = second;
@@ -227,7 +232,7 @@ export class RoomSockets {
 			| { type: "read"; visitorDataOffset: number; agentDataOffset: number }
 	): boolean {
 		const recent = this.recentOf(ws);
-		const now = Date.now();
+		const now = this.clock.now();
 		if (frame.type === "typing") {
 			const last = recent.typing;
 			if (

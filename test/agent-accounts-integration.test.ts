@@ -278,8 +278,8 @@ describe("agent accounts", () => {
 		const socket = await TestSocket.hello(siteId, chat.chatId, body.token);
 		// Both sockets are idle: no frame of theirs would notice the revocation.
 		expect((await patch(siteId, agentId, { disabled: true })).status).toBe(200);
-		expect(await console.closedAfter(2000)).toBe(4401);
-		expect(await socket.closed(2000)).toBe(4401);
+		expect(await console.whenClosed()).toBe(4401);
+		expect(await socket.closed()).toBe(4401);
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 0,

@@ -80,11 +80,10 @@ export class Console {
 	}
 
 	/** The chat client of the first `assigned` for this chat, waiting for it. */
-	async assigned(chatId: string, timeoutMs = 3000): Promise<LiveChatClient> {
+	async assigned(chatId: string): Promise<LiveChatClient> {
 		await until(
 			() => this.find("assigned", chatId) !== undefined,
-			`assigned ${chatId}`,
-			timeoutMs
+			`assigned ${chatId}`
 		);
 		return this.find("assigned", chatId)!.chat;
 	}

@@ -52,13 +52,15 @@ describe("LiveChatClient connections", () => {
 		}
 		expect(stillOpen(sockets)).toBe(1);
 
-		// Reconnects in a burst, without waiting for any of them.
+		// Reconnects in a burst, without waiting for any of them. Each connect() settles once its own attempt is
+		// over, a socket of a connection given up already closed by then.
+		const burst: Promise<void>[] = [];
 		for (let i = 0; i < 5; i++) {
 			visitor.disconnect();
-			void visitor.connect();
+			burst.push(visitor.connect());
 		}
-		await until(() => visitor.realtime === "websocket", "a socket");
-		await new Promise((resolve) => setTimeout(resolve, 200));
+		await Promise.all(burst);
+		expect(visitor.realtime).toBe("websocket");
 		expect(stillOpen(sockets)).toBe(1);
 
 		visitor.disconnect();
@@ -74,8 +76,8 @@ describe("LiveChatClient connections", () => {
 		const connected = visitor.connect();
 		await until(() => sockets.length === 1, "the socket to be opening");
 		visitor.disconnect();
+		// connect() settles once its attempt is over: the socket that opened after disconnect() is closed by then.
 		await connected;
-		await new Promise((resolve) => setTimeout(resolve, 200));
 		expect(stillOpen(sockets)).toBe(0);
 		expect(visitor.realtime).toBe("off");
 	});
@@ -105,9 +107,14 @@ describe("LiveChatClient connections", () => {
 			fetch: fetchVia,
 			openSocket: undefined,
 		});
+		const tries = store.tries;
 		await otherTab.send("from the other tab");
-		await until(() => visitor.messages.length === 1, "the pushed message");
-		await new Promise((resolve) => setTimeout(resolve, 20));
+		await until(
+			() => visitor.messages.length === 1 && store.tries > tries,
+			"the pushed message, and the save it was refused"
+		);
+		// One turn of the event loop: a rejection nobody handled in the save's task is reported by then.
+		await new Promise((resolve) => setTimeout(resolve, 0));
 		expect(unhandled).toEqual([]);
 
 		const sent = await visitor.send("hello");

@@ -4,6 +4,8 @@ import { LiveChatClient, MemoryStore } from "../client/index.ts";
 import { BASE } from "./helpers.ts";
 import type { ChatSnapshot, ChatStore, OpenSocket } from "../client/index.ts";
 
+export { until } from "./waiting.ts";
+
 export const fetchVia = (input: RequestInfo | URL, init?: RequestInit) =>
 	SELF.fetch(new Request(input, init));
 
@@ -35,26 +37,17 @@ export const socketVisitor = (siteId: string, openSocket: OpenSocket) =>
 		openSocket,
 	});
 
-export async function until(
-	check: () => boolean,
-	what: string,
-	timeoutMs = 5000
-) {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
-
 /** A store that cannot save while `full`, the way a browser's storage refuses once its quota is used up (it throws at once, as localStorage does). */
 export class FullStore implements ChatStore {
 	readonly inner = new MemoryStore();
+	/** Saves tried, refused or not. */
+	tries = 0;
 	constructor(public full = true) {}
 	load(key: string) {
 		return this.inner.load(key);
 	}
 	save(key: string, snapshot: ChatSnapshot): Promise<void> {
+		this.tries++;
 		if (this.full)
 			throw new DOMException(
 				"the quota has been exceeded",

@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { BASE } from "./helpers.ts";
+import { until } from "./waiting.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 
 /** An agent console: the dispatcher's socket, every frame it sends kept. */
@@ -55,24 +56,39 @@ export class AgentConsole {
 		this.ws.close();
 	}
 
-	async closedAfter(ms = 3000): Promise<number | undefined> {
-		const until = Date.now() + ms;
-		while (!this.closed && Date.now() < until)
-			await new Promise((resolve) => setTimeout(resolve, 20));
-		return this.closedWith;
+	/** The close code, once the dispatcher closed the socket. */
+	async whenClosed(): Promise<number> {
+		await until(() => this.closed, "the console to be closed");
+		return this.closedWith!;
 	}
 
 	async next(
-		match: (f: AgentServerFrame) => boolean,
-		ms = 3000
+		match: (f: AgentServerFrame) => boolean
 	): Promise<AgentServerFrame> {
-		const until = Date.now() + ms;
-		for (;;) {
-			const index = this.frames.findIndex(match);
-			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (Date.now() > until)
-				throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
-			await new Promise((resolve) => setTimeout(resolve, 20));
-		}
+		await until(
+			() => this.frames.some(match),
+			() => `a matching frame; have ${JSON.stringify(this.frames)}`
+		);
+		return this.frames.splice(this.frames.findIndex(match), 1)[0]!;
+	}
+
+	/**
+	 * Takes every frame the dispatcher sent this console before it read a marker sent now (a frame it
+	 * answers with an `invalid_request` error, handling one console's frames in order): what is not in
+	 * the list was not sent for what came before, without waiting a while to see. The console must
+	 * have said hello, and have no other invalid frame unanswered.
+	 */
+	async settled(): Promise<AgentServerFrame[]> {
+		const from = this.frames.length;
+		this.send({ type: "marker" });
+		const marker = () =>
+			this.frames.findIndex(
+				(f, i) =>
+					i >= from && f.type === "error" && f.error.type === "invalid_request"
+			);
+		await until(() => marker() >= 0, "the marker's answer");
+		const before = this.frames.splice(0, marker() + 1);
+		before.pop();
+		return before;
 	}
 }

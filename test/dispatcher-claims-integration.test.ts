@@ -121,7 +121,7 @@ describe("a console's hello is a claim (SPEC §7)", () => {
 			ended.chatId,
 			going.chatId,
 		]);
-		expect(await again.next((f) => f.type === "released", 5000)).toEqual({
+		expect(await again.next((f) => f.type === "released")).toEqual({
 			type: "released",
 			chatId: ended.chatId,
 			reason: "stale",

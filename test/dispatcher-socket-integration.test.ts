@@ -36,7 +36,8 @@ describe("the agent socket (SPEC §7)", () => {
 		);
 		// A status frame: away agents stay listed, and availability says nobody is online to route to.
 		console.send({ type: "status", status: "away" });
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		await console.settled(); // the dispatcher has taken the status
+
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 0,
@@ -89,7 +90,7 @@ describe("the agent socket (SPEC §7)", () => {
 		]) {
 			const console = await AgentConsole.connect(siteId);
 			console.send(first);
-			expect(await console.closedAfter()).toBe(4401);
+			expect(await console.whenClosed()).toBe(4401);
 		}
 		// An agent of another site is refused too.
 		const other = await createSite(manual);
@@ -101,7 +102,7 @@ describe("the agent socket (SPEC §7)", () => {
 			status: "online",
 			chats: [],
 		});
-		expect(await console.closedAfter()).toBe(4401);
+		expect(await console.whenClosed()).toBe(4401);
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 1,
@@ -119,7 +120,7 @@ describe("the agent socket (SPEC §7)", () => {
 		const console = await AgentConsole.open(siteId, alice.token);
 		for (let i = 0; i < 30; i++)
 			console.send({ type: "status", status: i % 2 ? "online" : "away" });
-		expect(await console.closedAfter()).toBe(4429);
+		expect(await console.whenClosed()).toBe(4429);
 	});
 
 	it("writes nothing for a status frame that changes nothing", async () => {

@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { BASE } from "./helpers.ts";
+import { until } from "./waiting.ts";
 
 /** A client socket to one of the dispatcher's endpoints (a visitor's page, an agent's console), keeping every JSON frame. */
 export class FrameSocket<F extends { type: string }> {
@@ -35,27 +36,44 @@ export class FrameSocket<F extends { type: string }> {
 	}
 
 	/** The first frame not yet taken that matches, waiting for it. */
-	async next(match: (f: F) => boolean, ms = 3000): Promise<F> {
-		const until = Date.now() + ms;
-		for (;;) {
-			const index = this.frames.findIndex(match);
-			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (this.closedWith !== undefined)
-				throw new Error(
-					`socket closed with ${this.closedWith}; have ${JSON.stringify(this.frames)}`
-				);
-			if (Date.now() > until)
-				throw new Error(`no such frame; have ${JSON.stringify(this.frames)}`);
-			await new Promise((resolve) => setTimeout(resolve, 20));
-		}
+	async next(match: (f: F) => boolean): Promise<F> {
+		await until(
+			() => {
+				if (this.frames.some(match)) return true;
+				if (this.closedWith !== undefined)
+					throw new Error(
+						`socket closed with ${this.closedWith}; have ${JSON.stringify(this.frames)}`
+					);
+				return false;
+			},
+			() => `a matching frame; have ${JSON.stringify(this.frames)}`
+		);
+		return this.frames.splice(this.frames.findIndex(match), 1)[0]!;
 	}
 
-	async closed(ms = 3000): Promise<number> {
-		const until = Date.now() + ms;
-		while (this.closedWith === undefined && Date.now() < until)
-			await new Promise((resolve) => setTimeout(resolve, 20));
-		if (this.closedWith === undefined) throw new Error("socket still open");
-		return this.closedWith;
+	async closed(): Promise<number> {
+		await until(() => this.closedWith !== undefined, "the socket to close");
+		return this.closedWith!;
+	}
+
+	/**
+	 * Takes every frame the dispatcher sent this socket before it read a marker sent now (after a hello,
+	 * both endpoints answer a frame they do not take with an `invalid_request` error, one socket's frames
+	 * in order): what is not in the list was not sent for what came before, without waiting a while to
+	 * see. No other invalid frame may be unanswered.
+	 */
+	async settled(): Promise<F[]> {
+		const from = this.frames.length;
+		this.send({ type: "marker" });
+		const isError = (f: F) =>
+			f.type === "error" &&
+			(f as { error?: { type?: string } }).error?.type === "invalid_request";
+		const marker = () =>
+			this.frames.findIndex((f, i) => i >= from && isError(f));
+		await until(() => marker() >= 0, "the marker's answer");
+		const before = this.frames.splice(0, marker() + 1);
+		before.pop();
+		return before;
 	}
 
 	close(): void {

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { checkedFetch } from "./answer-check.ts";
+import { WAIT_MS } from "./waiting.ts";
 import type { ReturnResult, StartChatResult } from "../src/protocol/chat.ts";
 import type { SiteConfigInput } from "../src/protocol/site-config.ts";
 
@@ -141,11 +142,14 @@ export async function accept(siteId: string, chatId: string, token: string) {
 	};
 }
 
-/** Reads until `done` says yes or `ms` have passed, and returns the last read: for what happens just after an answer (routing, pushes). */
+/**
+ * Reads until `done` says yes, and returns that read: for what happens just after an answer (routing,
+ * pushes). Given up after WAIT_MS (test/waiting.ts), returning the last read for the test's assertion to show.
+ */
 export async function eventually<T>(
 	read: () => Promise<T>,
 	done: (value: T) => boolean,
-	ms = 3000
+	ms = WAIT_MS
 ): Promise<T> {
 	const until = Date.now() + ms;
 	for (;;) {

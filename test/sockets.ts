@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { ServerFrameSchema } from "../src/protocol/ws.ts";
 import { BASE } from "./helpers.ts";
+import { WAIT_MS } from "./waiting.ts";
 import type { ServerFrame } from "../src/protocol/ws.ts";
 
 /** A client socket to a chat, collecting every frame the room sends it. */
@@ -65,19 +66,60 @@ export class TestSocket {
 		match: (f: ServerFrame) => f is T
 	): Promise<T>;
 	async next(match: (f: ServerFrame) => boolean): Promise<ServerFrame>;
-	async next(
-		match: (f: ServerFrame) => boolean,
-		timeoutMs = 3000
-	): Promise<ServerFrame> {
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const index = this.frames.findIndex(match);
-			if (index >= 0) return this.frames.splice(index, 1)[0]!;
-			if (this.closedWith !== undefined)
-				throw new Error(`socket closed with ${this.closedWith}`);
+	async next(match: (f: ServerFrame) => boolean): Promise<ServerFrame> {
+		await this.until(
+			() => this.frames.some(match),
+			"a matching frame",
+			() => {
+				if (this.closedWith !== undefined)
+					throw new Error(`socket closed with ${this.closedWith}`);
+			}
+		);
+		return this.frames.splice(this.frames.findIndex(match), 1)[0]!;
+	}
+
+	async closed(): Promise<number> {
+		await this.until(
+			() => this.closedWith !== undefined,
+			"the socket to close"
+		);
+		return this.closedWith!;
+	}
+
+	/**
+	 * Takes every frame the room sent this socket before it read a marker sent now: the marker is a frame
+	 * the room answers with an `invalid_request` error to this socket alone, and a room handles one
+	 * socket's frames, and sends it its frames, in order. So whatever the room sent this socket for what
+	 * happened before (an answered call, a frame it already handled) is in the list, and what is not in
+	 * it was not sent: a check that something never arrives, without waiting for a while.
+	 * The socket must have said hello, and have no other invalid frame unanswered.
+	 */
+	async settled(): Promise<ServerFrame[]> {
+		const from = this.frames.length;
+		this.send({ type: "marker" });
+		const marker = () =>
+			this.frames.findIndex(
+				(f, i) =>
+					i >= from && f.type === "error" && f.error.type === "invalid_request"
+			);
+		await this.until(() => marker() >= 0, "the marker's answer");
+		const before = this.frames.splice(0, marker() + 1);
+		before.pop();
+		return before;
+	}
+
+	/** Waits, woken by each frame and by the close, until `done` holds. */
+	private async until(
+		done: () => boolean,
+		what: string,
+		unless?: () => void
+	): Promise<void> {
+		const deadline = Date.now() + WAIT_MS;
+		while (!done()) {
+			unless?.();
 			if (Date.now() > deadline)
 				throw new Error(
-					`no matching frame; have ${JSON.stringify(this.frames)}`
+					`timed out waiting for ${what}; have ${JSON.stringify(this.frames)}`
 				);
 			await new Promise<void>((resolve) => {
 				const timer = setTimeout(resolve, deadline - Date.now());
@@ -87,20 +129,6 @@ export class TestSocket {
 				});
 			});
 		}
-	}
-
-	async closed(timeoutMs = 3000): Promise<number> {
-		const deadline = Date.now() + timeoutMs;
-		while (this.closedWith === undefined && Date.now() < deadline)
-			await new Promise((r) => setTimeout(r, 10));
-		if (this.closedWith === undefined) throw new Error("socket still open");
-		return this.closedWith;
-	}
-
-	/** Lets frames in flight arrive, then hands over and forgets every frame received so far. */
-	async drain(ms = 50): Promise<ServerFrame[]> {
-		await new Promise((r) => setTimeout(r, ms));
-		return this.frames.splice(0);
 	}
 
 	close(): void {

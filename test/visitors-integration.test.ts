@@ -229,8 +229,7 @@ describe("visitor tracking", () => {
 			(await invite(siteId, away.visitorId, alice.token, { message: "hi" }))
 				.status
 		).toBe(409);
-		await new Promise((resolve) => setTimeout(resolve, 100));
-		expect(page.frames).toEqual([]);
+		expect(await page.settled()).toEqual([]);
 		expect(page.closedWith).toBeUndefined();
 	});
 

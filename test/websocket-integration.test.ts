@@ -14,6 +14,7 @@ import {
 	startChat,
 } from "./helpers.ts";
 import { TestSocket } from "./sockets.ts";
+import { until } from "./waiting.ts";
 import type { ChatMessage } from "../src/protocol/chat.ts";
 
 const room = (siteId: string, chatId: string) => chatRoom(env, siteId, chatId);
@@ -27,11 +28,11 @@ async function chatWithSockets() {
 		TestSocket.hello(siteId, chat.chatId, chat.token),
 		TestSocket.hello(siteId, chat.chatId, chat.token),
 	]);
-	for (const s of [tab1, tab2]) await s.drain();
+	for (const s of [tab1, tab2]) await s.settled();
 	expect((await accept(siteId, chat.chatId, agent.token)).status).toBe(200);
-	const joinPushed = await Promise.all([tab1.drain(), tab2.drain()]);
+	const joinPushed = await Promise.all([tab1.settled(), tab2.settled()]);
 	const agentSocket = await TestSocket.hello(siteId, chat.chatId, agent.token);
-	for (const s of [tab1, tab2, agentSocket]) await s.drain();
+	for (const s of [tab1, tab2, agentSocket]) await s.settled();
 	return { siteId, chat, agent, tab1, tab2, agentSocket, joinPushed };
 }
 
@@ -66,9 +67,9 @@ describe("WebSocket chat", () => {
 		expect(agentAck).toMatchObject({ dataOffset: 2 }); // after the join notice
 
 		const [fromTab1, fromTab2, fromAgent] = await Promise.all([
-			tab1.drain(),
-			tab2.drain(),
-			agentSocket.drain(),
+			tab1.settled(),
+			tab2.settled(),
+			agentSocket.settled(),
 		]);
 		expect(fromTab1.filter((f) => f.type === "ack")).toHaveLength(0); // no second ack
 		expect(messagesIn(fromTab1).map((m) => m.content)).toEqual(["agent 1"]);
@@ -101,8 +102,8 @@ describe("WebSocket chat", () => {
 			"over HTTP"
 		);
 		expect(sent.body.messages.map((m) => m.content)).toEqual(["over HTTP"]);
-		expect(messagesIn(await agentSocket.drain())).toEqual(sent.body.messages);
-		expect(messagesIn(await tab1.drain())).toEqual(sent.body.messages);
+		expect(messagesIn(await agentSocket.settled())).toEqual(sent.body.messages);
+		expect(messagesIn(await tab1.settled())).toEqual(sent.body.messages);
 
 		const id = sent.body.messages[0]!.id;
 		tab1.send({ type: "send", message: { id, content: "over HTTP" } });
@@ -110,7 +111,7 @@ describe("WebSocket chat", () => {
 			id,
 			dataOffset: 1,
 		});
-		expect(messagesIn(await agentSocket.drain())).toEqual([]);
+		expect(messagesIn(await agentSocket.settled())).toEqual([]);
 		expect(
 			(await poll(siteId, chat.chatId, chat.token)).body.visitorDataOffset
 		).toBe(1);
@@ -132,7 +133,7 @@ describe("WebSocket chat", () => {
 			role: "visitor",
 		});
 		expect(
-			(await agentSocket.drain()).filter((f) => f.type === "typing")
+			(await agentSocket.settled()).filter((f) => f.type === "typing")
 		).toEqual([]);
 	});
 
@@ -310,7 +311,7 @@ describe("WebSocket bad input", () => {
 		const chat = await startChat(siteId);
 		const socket = await TestSocket.hello(siteId, chat.chatId, chat.token);
 		socket.send("ping");
-		await socket.drain(100);
+		await until(() => socket.texts.length > 0, "the pong");
 		expect(socket.texts).toEqual(["pong"]);
 	});
 });

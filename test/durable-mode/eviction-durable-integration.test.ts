@@ -1,7 +1,12 @@
-import { abortAllDurableObjects, env } from "cloudflare:test";
+import {
+	abortAllDurableObjects,
+	env,
+	runInDurableObject,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chatRoom } from "../../durable-objects/room-contract.ts";
 import { api, createSite, poll, send, startChat } from "../helpers.ts";
+import { until } from "../waiting.ts";
 
 describe("eviction in durable mode", () => {
 	it("keeps the chat across eviction in durable mode", async () => {
@@ -22,7 +27,17 @@ describe("eviction in durable mode", () => {
 			token: chat.token,
 			offsets: [1, 0],
 		});
-		await new Promise((resolve) => setTimeout(resolve, 200)); // the poll is held in the room
+		const room = chatRoom(env, siteId, chat.chatId);
+		await until(
+			() =>
+				runInDurableObject(
+					room,
+					(instance) =>
+						(instance as unknown as { waiters: Set<unknown> }).waiters.size ===
+						1
+				),
+			"the poll to be held in the room"
+		);
 		// The room resets under the held call, as the chaos run's eviction does it.
 		await chatRoom(env, siteId, chat.chatId)
 			.abortForChaos()

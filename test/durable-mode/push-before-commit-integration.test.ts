@@ -79,8 +79,7 @@ describe("push before commit (durable mode, SPEC §3)", () => {
 		// The visitor was pushed the message before the write was issued, so it has it although the write never happened.
 		await until(
 			() => visitor.messages.some((m) => m.content === "yes, how can I help?"),
-			"the visitor to be pushed the agent's message",
-			2000
+			"the visitor to be pushed the agent's message"
 		);
 
 		await restartRoom(siteId, visitor.chatId);
@@ -125,7 +124,7 @@ describe("push before commit (durable mode, SPEC §3)", () => {
 			chat.token
 		);
 		const joined = await poll(siteId, chat.chatId, chat.token);
-		await visitorSocket.drain();
+		await visitorSocket.settled();
 
 		await loseNextWrite(siteId, chat.chatId);
 		const id = crypto.randomUUID();

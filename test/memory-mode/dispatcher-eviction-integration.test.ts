@@ -62,10 +62,7 @@ describe("a SiteDispatcher that lost everything (memory mode) comes back from it
 		expect([second.queuePosition, third.queuePosition]).toEqual([1, 2]);
 
 		await abortAllDurableObjects();
-		await eventually(
-			async () => aliceConsole.closed,
-			(closed) => closed
-		);
+		await aliceConsole.whenClosed();
 
 		// The waiting visitors carry on (the later one first); the chatting one too. Their rooms come back and re-register.
 		const fresh = (c: StartChatResult): ReturnResult => ({

@@ -131,8 +131,8 @@ describe("a memory-mode room that wakes from hibernation without its chat", () =
 			agentDataOffset: 0,
 		});
 		agent.take([await agentSocket.next((f) => f.type === "sync")]);
-		visitor.take(await visitorSocket.drain());
-		agent.take(await agentSocket.drain());
+		visitor.take(await visitorSocket.settled());
+		agent.take(await agentSocket.settled());
 
 		for (let i = 1; i <= 3; i++) {
 			visitor.send(`visitor ${i}`);
@@ -143,8 +143,8 @@ describe("a memory-mode room that wakes from hibernation without its chat", () =
 			await agentSocket
 				.next((f) => f.type === "ack")
 				.then((ack) => agent.take([ack]));
-			visitor.take(await visitorSocket.drain());
-			agent.take(await agentSocket.drain());
+			visitor.take(await visitorSocket.settled());
+			agent.take(await agentSocket.settled());
 		}
 		const before = visitor.log.all();
 		expect(before).toHaveLength(7);
@@ -183,8 +183,8 @@ describe("a memory-mode room that wakes from hibernation without its chat", () =
 		agent.take([await agentSocket.next((f) => f.type === "ack")]);
 		visitor.send("me too");
 		visitor.take([await visitorSocket.next((f) => f.type === "ack")]);
-		visitor.take(await visitorSocket.drain());
-		agent.take(await agentSocket.drain());
+		visitor.take(await visitorSocket.settled());
+		agent.take(await agentSocket.settled());
 
 		const server = new ChatLog(
 			(await poll(siteId, chat.chatId, chat.token)).body.messages

@@ -42,6 +42,20 @@ function chatCall(
 	});
 }
 
+/** A rebuild that brings only a chatState: what a client replaying an older state sends. */
+const replayState = (
+	siteId: string,
+	chatId: string,
+	token: string,
+	chatState: string
+) =>
+	rebuild(siteId, chatId, token, {
+		chatState,
+		visitorDataOffset: 0,
+		agentDataOffset: 0,
+		messages: [],
+	});
+
 /** A chat Alice accepted and then handed to Bob, with the chatStates each side held before the transfer. */
 async function transferredChat() {
 	const siteId = await createSite(manual);
@@ -93,12 +107,12 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 
 	it("refuses the old agent's rebuild with its pre-transfer chatState, and it reads and sends nothing after", async () => {
 		const { siteId, chat, alice, aliceState } = await transferredChat();
-		const replay = await rebuild(siteId, chat.chatId, alice.token, {
-			chatState: aliceState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: [],
-		});
+		const replay = await replayState(
+			siteId,
+			chat.chatId,
+			alice.token,
+			aliceState
+		);
 		expect(replay.status).toBe(403);
 		expect(replay.body.error?.type).toBe("not_in_chat");
 		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
@@ -125,12 +139,12 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
 		expect((await poll(siteId, chat.chatId, bob.token)).status).toBe(200);
 		// Nor may Alice now come back with her own older state.
-		const hers = await rebuild(siteId, chat.chatId, alice.token, {
-			chatState: visitorState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: [],
-		});
+		const hers = await replayState(
+			siteId,
+			chat.chatId,
+			alice.token,
+			visitorState
+		);
 		expect(hers.status).toBe(403);
 	});
 
@@ -202,12 +216,12 @@ describe("a room that lost the chat keeps the newest membership (SPEC §3, §6)"
 		expect((await rebuild(siteId, chat.chatId, chat.token, copy)).status).toBe(
 			200
 		);
-		const replay = await rebuild(siteId, chat.chatId, alice.token, {
-			chatState: aliceState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: [],
-		});
+		const replay = await replayState(
+			siteId,
+			chat.chatId,
+			alice.token,
+			aliceState
+		);
 		expect(replay.status).toBe(403);
 		// Not code 1 either: the restored room knows Alice was transferred away.
 		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
@@ -220,12 +234,12 @@ describe("a room that lost the chat keeps the newest membership (SPEC §3, §6)"
 		await loseChat(siteId, chat.chatId);
 		// First to the empty room, Alice's older copy is all it has to go on.
 		const socket = await TestSocket.hello(siteId, chat.chatId, alice.token);
-		const early = await rebuild(siteId, chat.chatId, alice.token, {
-			chatState: aliceState,
-			visitorDataOffset: 0,
-			agentDataOffset: 0,
-			messages: [],
-		});
+		const early = await replayState(
+			siteId,
+			chat.chatId,
+			alice.token,
+			aliceState
+		);
 		expect(early.status).toBe(200);
 		expect((await rebuild(siteId, chat.chatId, chat.token, copy)).status).toBe(
 			200

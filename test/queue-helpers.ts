@@ -197,7 +197,7 @@ export async function logged(
 	});
 }
 
-/** One attempt by the consumer at one message, as the queue would make it: its result, the retries it asked for and how long it took. */
+/** One attempt by the consumer at one message, as the queue would make it: its result and the retries it asked for. */
 export async function deliverOnce(queue: string, body: unknown, id = "m1") {
 	const batch = createMessageBatch(queue, [
 		{ id, timestamp: new Date(), attempts: 1, body },
@@ -212,13 +212,8 @@ export async function deliverOnce(queue: string, body: unknown, id = "m1") {
 		),
 	});
 	const ctx = createExecutionContext();
-	const started = Date.now();
 	await consumeBatch(batch, env);
-	return {
-		result: await getQueueResult(batch, ctx),
-		asked,
-		ms: Date.now() - started,
-	};
+	return { result: await getQueueResult(batch, ctx), asked };
 }
 
 /** An offline message as the visitor's form leaves it; its uniqueId is `offlineMessage.submit:<siteId>:<id>`. */

@@ -108,7 +108,9 @@ describe("Transport", () => {
 		const transport = new Transport({
 			baseUrls: [PRIMARY, SECONDARY],
 			fetch: stalling,
-			timeoutMs: 50,
+			// The deadline is real time (AbortSignal.timeout): long enough that the secondary's answer, made in
+			// memory, is never cut by it however loaded the machine; the primary's stalled body always is.
+			timeoutMs: 1000,
 			backoffMs: 1,
 		});
 		// Without the deadline this never settles (the body never ends): the test would time out.

@@ -108,8 +108,8 @@ describe("Transport", () => {
 		const transport = new Transport({
 			baseUrls: [PRIMARY, SECONDARY],
 			fetch: stalling,
-			// The deadline is real time (AbortSignal.timeout): long enough that the secondary's answer, made in
-			// memory, is never cut by it however loaded the machine; the primary's stalled body always is.
+			// The deadline is real time (AbortSignal.timeout), so it is far longer than the secondary's answer,
+			// made in memory, can take on a loaded machine; the primary's stalled body is cut by it whatever the load.
 			timeoutMs: 1000,
 			backoffMs: 1,
 		});

@@ -8,6 +8,7 @@ import { inject } from "vitest";
 import { consumeBatch } from "../queues/consumer.ts";
 import { chatEndId } from "../queues/publisher.ts";
 import { api, json } from "./helpers.ts";
+import { WAIT_MS } from "./waiting.ts";
 import type {
 	EventName,
 	OfflineMessagePayload,
@@ -18,7 +19,7 @@ import type { ReceivedRequest } from "./receiver-setup.ts";
 export async function waitFor<T>(
 	what: string,
 	probe: () => Promise<T | undefined | null | false>,
-	timeoutMs = 15_000
+	timeoutMs = WAIT_MS
 ): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
@@ -117,6 +118,47 @@ const zendeskAt = (to: { base: string }) => ({
 	apiToken: "zd-token",
 });
 
+/** Markers go to the dead-letter queue under this site, apart from every test's own. */
+const MARKER_SITE = "queue-marker";
+
+/**
+ * Once this resolves, every message sent to these queues before the call has had its first attempt:
+ * a check that something never arrives, without waiting a while to see. A queue hands its consumer
+ * one batch at a time, in the order the messages were sent (the local queues do). So a marker no
+ * consumer can take is sent through each queue, and its dead letter awaited (it was read); then a
+ * second, which the queue cannot hand over before the first one's batch, and so everything sent
+ * before it, is done. A first-level queue's distributor has sent its second-level messages when its
+ * batch is done: drain the first level, then the second.
+ */
+export async function queuesDrained(...queues: Queue[]): Promise<void> {
+	await Promise.all(
+		queues.map(async (queue) => {
+			for (let marker = 0; marker < 2; marker++) {
+				const uniqueId = `marker-${crypto.randomUUID()}`;
+				// Not an envelope (no payload): the consumer rejects it to the dead-letter queue at once.
+				await queue.send(
+					{ name: "queue.marker", uniqueId, siteId: MARKER_SITE },
+					{ contentType: "json" }
+				);
+				await waitFor(
+					`the marker ${uniqueId}`,
+					async () => (await deadLetters(uniqueId)).length > 0
+				);
+			}
+		})
+	);
+}
+
+/** The second-level queues, one per integration. */
+export const deliveryQueues = () => [
+	env.Q_PERSISTENCE,
+	env.Q_EMAIL,
+	env.Q_TICKET,
+	env.Q_WEBHOOK,
+	env.Q_SALESFORCE,
+	env.Q_ZENDESK,
+];
+
 /** How many repeats of a delivery its consumer has skipped. */
 export const repeatsOf = async (key: string) =>
 	(await env.DB.prepare(`SELECT repeats FROM deliveries WHERE key = ?`)
@@ -125,7 +167,17 @@ export const repeatsOf = async (key: string) =>
 
 export type Logged = Record<string, unknown> & { siteId: string };
 
-/** The site's events of this name in D1, once `count` have arrived; then a moment more, so that an extra one would show. */
+/**
+ * Every log event published so far is in D1 (or was refused there): the log queue, then persistence,
+ * drained (see queuesDrained). Called once a test has done what it logs, an extra event shows in
+ * what `logged` reads after it.
+ */
+export async function logsDrained(): Promise<void> {
+	await queuesDrained(env.Q_LOG_EVENTS);
+	await queuesDrained(env.Q_PERSISTENCE);
+}
+
+/** The site's events of this name in D1, once `count` have arrived (after logsDrained, exactly those). */
 export async function logged(
 	siteId: string,
 	name: EventName,
@@ -139,15 +191,13 @@ export async function logged(
 				.bind(siteId, name)
 				.all<{ payload: string }>()
 		).results.map((row) => JSON.parse(row.payload) as Logged);
-	await waitFor(
-		`${count} ${name} of ${siteId}`,
-		async () => (await read()).length >= count
-	);
-	await new Promise((resolve) => setTimeout(resolve, 300));
-	return read();
+	return waitFor(`${count} ${name} of ${siteId}`, async () => {
+		const events = await read();
+		return events.length >= count && events;
+	});
 }
 
-/** One attempt by the consumer at one message, as the queue would make it: its result, the retries it asked for and how long it took. */
+/** One attempt by the consumer at one message, as the queue would make it: its result and the retries it asked for. */
 export async function deliverOnce(queue: string, body: unknown, id = "m1") {
 	const batch = createMessageBatch(queue, [
 		{ id, timestamp: new Date(), attempts: 1, body },
@@ -162,13 +212,8 @@ export async function deliverOnce(queue: string, body: unknown, id = "m1") {
 		),
 	});
 	const ctx = createExecutionContext();
-	const started = Date.now();
 	await consumeBatch(batch, env);
-	return {
-		result: await getQueueResult(batch, ctx),
-		asked,
-		ms: Date.now() - started,
-	};
+	return { result: await getQueueResult(batch, ctx), asked };
 }
 
 /** An offline message as the visitor's form leaves it; its uniqueId is `offlineMessage.submit:<siteId>:<id>`. */

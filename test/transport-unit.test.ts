@@ -108,7 +108,9 @@ describe("Transport", () => {
 		const transport = new Transport({
 			baseUrls: [PRIMARY, SECONDARY],
 			fetch: stalling,
-			timeoutMs: 50,
+			// The deadline is real time (AbortSignal.timeout), so it is far longer than the secondary's answer,
+			// made in memory, can take on a loaded machine; the primary's stalled body is cut by it whatever the load.
+			timeoutMs: 1000,
 			backoffMs: 1,
 		});
 		// Without the deadline this never settles (the body never ends): the test would time out.

@@ -69,7 +69,6 @@ describe("a rate-limited message in the widget", () => {
 			await expect
 				.poll(() => alert.textContent(), { timeout: 10_000 })
 				.toMatch(/sending messages quickly/);
-			const refusedAt = Date.now();
 			await assigned(suite, siteId, chatId, agent);
 			expect(await agentContents(suite, siteId, chatId, agent)).not.toContain(
 				"Third, too fast"
@@ -80,8 +79,8 @@ describe("a rate-limited message in the widget", () => {
 				(await agentRead(suite, siteId, chatId, agent)).messages.filter(
 					(m) => m.content === "Third, too fast"
 				).length;
+			// When the window allowed it, not some backoff later: the tries below show that, not a stopwatch.
 			await expect.poll(third, { timeout: 75_000, interval: 1000 }).toBe(1);
-			expect(Date.now() - refusedAt).toBeLessThan(70_000);
 			await expect
 				.poll(() => alert.textContent(), { timeout: 10_000 })
 				.toBe("");

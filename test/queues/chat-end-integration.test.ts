@@ -1,12 +1,15 @@
 /** Ending a chat fans out to exactly the enabled integrations; persistence and history. */
+import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { converse, serverMessages, visitorAndAgent } from "../clients.ts";
 import { api, createSite } from "../helpers.ts";
 import {
 	delivered,
+	deliveryQueues,
 	deliveryState,
 	endChat,
 	everyIntegration,
+	queuesDrained,
 	rowOf,
 } from "../queue-helpers.ts";
 
@@ -35,8 +38,9 @@ it("ends a chat once: persistence, email, ticket, webhook and Zendesk act, Sales
 	for (const target of ["persistence", "ticket", "webhook", "zendesk"])
 		await delivered(`chat.end.${target}:${uniqueId}`);
 	await delivered(`chat.end.email:${uniqueId}:support@example.com`);
-	// Salesforce's message would have left the distributor with the others; give it a second more to show up.
-	await new Promise((r) => setTimeout(r, 1500));
+	// Salesforce's message would have left the distributor with the others: once the queues are drained it would show.
+	await queuesDrained(env.Q_CHAT_END);
+	await queuesDrained(...deliveryQueues());
 	expect(await deliveryState(`chat.end.salesforce:${uniqueId}`)).toBeNull();
 	expect(await salesforce.requests()).toEqual([]);
 	expect(await hook.requests()).toHaveLength(1);

@@ -8,8 +8,10 @@ import {
 	deadLetters,
 	delivered,
 	deliverOnce,
+	deliveryQueues,
 	deliveryState,
 	everyIntegration,
+	queuesDrained,
 } from "../queue-helpers.ts";
 import {
 	chatEnd,
@@ -103,8 +105,9 @@ it(
 		const uniqueId = transcriptIdOf(transcript);
 		await events.publish("chat.transcript", uniqueId, transcript);
 		await delivered(`chat.transcript.persistence:${uniqueId}`);
-		// Anything else would have left the distributor with persistence's message; give it time to show up.
-		await new Promise((r) => setTimeout(r, 1500));
+		// Anything else would have left the distributor with persistence's message: drained, it would show.
+		await queuesDrained(env.Q_CHAT_END);
+		await queuesDrained(...deliveryQueues());
 		const keys = await env.DB.prepare(
 			`SELECT key FROM deliveries WHERE key LIKE 'chat.transcript.%' AND instr(key, ?) > 0 ORDER BY key`
 		)

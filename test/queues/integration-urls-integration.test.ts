@@ -254,13 +254,13 @@ it(
 			},
 		});
 		const envelope = offlineEnvelope(siteId, "webhook");
-		const { result, ms } = await deliverOnce("deliver-webhook", envelope);
+		const { result } = await deliverOnce("deliver-webhook", envelope);
 		expect(result).toMatchObject({
 			explicitAcks: [],
 			retryMessages: [{ msgId: "m1" }],
 		});
-		// Not the 10 s timeout: the answer was given up on after its first kilobytes.
-		expect(ms).toBeLessThan(5_000);
+		// Not the 10 s timeout (the answer goes on for 30 s): a read cut short by it would keep none of the
+		// body, and the error would show no answer.
 		const state = await deliveryState(`${envelope.name}:${envelope.uniqueId}`);
 		expect(state!.lastError).toMatch(
 			/^POST http:\/\/127\.0\.0\.1:\d+ answered 500: x{100}/

@@ -14,7 +14,7 @@ import {
 	poll,
 	startChat,
 } from "../helpers.ts";
-import { logged, postJson, waitFor } from "../queue-helpers.ts";
+import { logged, logsDrained, postJson, waitFor } from "../queue-helpers.ts";
 import { TestSocket } from "../sockets.ts";
 import type { AgentServerFrame } from "../../src/protocol/dispatch.ts";
 
@@ -29,7 +29,7 @@ async function aliceInAChat() {
 	return { siteId, chat, alice };
 }
 
-describe("agent log events reach D1", { timeout: 30_000 }, () => {
+describe("agent log events reach D1", () => {
 	it("agent.savePreference for saved preferences, privateMessage.log for a private message pushed to the other agent's console", async () => {
 		const siteId = await createSite();
 		const alice = await createAgent(siteId, "Alice");
@@ -111,6 +111,7 @@ describe("agent log events reach D1", { timeout: 30_000 }, () => {
 			message: "Can you take the next French chat?",
 		});
 
+		await logsDrained(); // what follows is all there will be
 		expect(await logged(siteId, "agent.savePreference", 1)).toEqual([
 			{
 				siteId,
@@ -130,7 +131,9 @@ describe("agent log events reach D1", { timeout: 30_000 }, () => {
 				at: expect.any(Number),
 			},
 		]);
-		expect(bobConsole.frames.filter((f) => f.type === "private")).toEqual([]);
+		expect(
+			(await bobConsole.settled()).filter((f) => f.type === "private")
+		).toEqual([]);
 	});
 
 	it("cannedMessage.useLog once per canned message an agent sends, over HTTP or a socket; not for a visitor or a refused send", async () => {
@@ -178,6 +181,7 @@ describe("agent log events reach D1", { timeout: 30_000 }, () => {
 		});
 		await socket.next((f) => f.type === "ack");
 
+		await logsDrained(); // what follows is all there will be
 		const uses = (await logged(siteId, "cannedMessage.useLog", 2)).sort(
 			(a, b) => String(a.shortcut).localeCompare(String(b.shortcut))
 		);
@@ -216,6 +220,7 @@ describe("agent log events reach D1", { timeout: 30_000 }, () => {
 		});
 		const sent = await agent.send("Thanks for waiting!", undefined, "thanks");
 		await agent.send("A plain message");
+		await logsDrained(); // what follows is all there will be
 		const uses = await logged(siteId, "cannedMessage.useLog", 1);
 		expect(
 			uses.map(({ messageId, shortcut }) => ({ messageId, shortcut }))
@@ -237,6 +242,7 @@ describe("agent log events reach D1", { timeout: 30_000 }, () => {
 		);
 		expect((await setStatus(siteId, alice.token, "away")).status).toBe(200);
 
+		await logsDrained(); // what follows is all there will be
 		const queue = await logged(siteId, "chatQueue.log", 2);
 		expect(queue).toEqual([
 			{

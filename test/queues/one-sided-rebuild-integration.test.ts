@@ -13,6 +13,7 @@ import {
 	deliveryState,
 	endChat,
 	persisted,
+	queuesDrained,
 	waitFor,
 } from "../queue-helpers.ts";
 
@@ -60,8 +61,10 @@ it(
 		const everything = agent.messages.map((m) => m.id);
 
 		await eraseAttempt(siteId, visitor.chatId, visitor.token, startState);
-		// Nothing leaves the service while the chat may be one side's copy.
-		await new Promise((r) => setTimeout(r, 1500));
+		// Nothing leaves the service while the chat may be one side's copy (a chat.end published by now would
+		// have reached persistence once the queues are drained).
+		await queuesDrained(env.Q_CHAT_END);
+		await queuesDrained(env.Q_PERSISTENCE);
 		expect(
 			await deliveryState(`chat.end.persistence:${chatEndId(visitor.chatId)}`)
 		).toBeNull();

@@ -5,8 +5,10 @@ import { api, createAgent, createSite, startChat } from "../helpers.ts";
 import {
 	countOf,
 	deliverOnce,
+	deliveryQueues,
 	deliveryState,
 	postJson,
+	queuesDrained,
 	rowOf,
 	storedRating,
 	waitFor,
@@ -205,7 +207,8 @@ it(
 		await waitFor("the good offline message", () =>
 			rowOf(`SELECT 1 AS x FROM offline_messages WHERE site_id = ?`, siteId)
 		);
-		await new Promise((r) => setTimeout(r, 1200));
+		await queuesDrained(env.Q_OFFLINE_MESSAGE, env.Q_CHAT_END);
+		await queuesDrained(...deliveryQueues());
 		expect(
 			(
 				await env.DB.prepare(
@@ -269,7 +272,8 @@ it(
 					siteId
 				)) === 6
 		);
-		await new Promise((r) => setTimeout(r, 1200));
+		await queuesDrained(env.Q_OFFLINE_MESSAGE);
+		await queuesDrained(env.Q_PERSISTENCE);
 		expect(
 			await countOf(
 				`SELECT COUNT(*) AS n FROM offline_messages WHERE site_id = ?`,

@@ -24,6 +24,7 @@ import {
 	endChat,
 	persisted,
 	postJson,
+	queuesDrained,
 	receiver,
 	repeatsOf,
 	rowOf,
@@ -168,7 +169,8 @@ it(
 		expect(await runDurableObjectAlarm(room)).toBe(true);
 		await persisted(chat.chatId);
 		expect((await endChat(siteId, chat.chatId, chat.token)).status).toBe(200);
-		await new Promise((r) => setTimeout(r, 1500));
+		await queuesDrained(env.Q_CHAT_END);
+		await queuesDrained(env.Q_PERSISTENCE);
 		expect(
 			await deliveryState(`chat.end.persistence:${chatEndId(chat.chatId)}`)
 		).toMatchObject({ attempts: 1 });

@@ -51,13 +51,13 @@ export class DispatcherClaims {
 	private changes = 0;
 	private asking = 0;
 
-	constructor(private readonly parts: ClaimParts) {
-		parts.state.onChats = (agentId, added, removed) => {
-			for (const chatId of [...added, ...removed])
-				this.note(`${agentId} ${chatId}`);
-			for (const chatId of added) this.pending.get(agentId)?.delete(chatId);
-			parts.sockets.noteChats(agentId, added, removed);
-		};
+	constructor(private readonly parts: ClaimParts) {}
+
+	/** An agent's chats changed (DispatcherState.onChats): answers asked for before are out of date, and a chat now counted is no longer unanswered. */
+	chatsChanged(agentId: string, added: string[], removed: string[]): void {
+		for (const chatId of [...added, ...removed])
+			this.note(`${agentId} ${chatId}`);
+		for (const chatId of added) this.pending.get(agentId)?.delete(chatId);
 	}
 
 	/** Whether the agent's load waits on rooms' answers: no automatic assignment until it is known. */

@@ -36,7 +36,11 @@ describe("the agent socket (SPEC §7)", () => {
 		);
 		// A status frame: away agents stay listed, and availability says nobody is online to route to.
 		console.send({ type: "status", status: "away" });
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		await console.next(
+			(f) =>
+				f.type === "presence" &&
+				f.agents.some((a) => a.name === "Alice" && a.status === "away")
+		);
 		expect(await (await api(`/sites/${siteId}/availability`)).json()).toEqual({
 			online: false,
 			waiting: 0,

@@ -129,9 +129,9 @@ export class DispatcherClaims {
 		this.asking++;
 		const answers = Promise.all(
 			ids.map(async (chatId) => {
-				const claim: Claim = await chatRoom(this.parts.env, siteId, chatId)
-					.claimOf(agentId)
-					.catch(() => "unknown" as const);
+				const claim = await answerOf(
+					chatRoom(this.parts.env, siteId, chatId).claimOf(agentId)
+				);
 				this.inFlight.delete(`${agentId} ${chatId}`);
 				this.settle(agentId, chatId, claim, asked);
 			})
@@ -184,6 +184,19 @@ export class DispatcherClaims {
 	private note(key: string): void {
 		if (this.asking > 0) this.changed.set(key, ++this.changes);
 	}
+}
+
+/** A room that does not answer in this time is taken as not knowing: routing does not wait on it longer. */
+const CLAIM_ANSWER_MS = 10_000;
+
+function answerOf(asked: Promise<Claim>): Promise<Claim> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const late = new Promise<Claim>((resolve) => {
+		timer = setTimeout(() => resolve("unknown"), CLAIM_ANSWER_MS);
+	});
+	return Promise.race([asked.catch(() => "unknown" as const), late]).finally(
+		() => clearTimeout(timer)
+	);
 }
 
 const pending = (): Pending => {

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
+import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-console.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody } from "../http.ts";

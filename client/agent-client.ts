@@ -171,17 +171,12 @@ export class AgentClient {
 	 * server could not be told: the token then works until it expires.
 	 */
 	async signOut(): Promise<void> {
-		this.desired = "offline";
-		const told = this.presence.socket?.send({
-			type: "status",
-			status: "offline",
-		});
+		const offline = { type: "status", status: "offline" } as const;
+		this.desired = offline.status;
+		const told = this.presence.socket?.send(offline);
 		this.disconnect();
-		if (!told)
-			await this.call(
-				"/agents/me/status",
-				jsonInit("PUT", { status: "offline" })
-			).catch(() => undefined);
+		// Without a socket, over HTTP (setStatus finds none now).
+		if (!told) await this.setStatus("offline").catch(() => undefined);
 		const path = "/agent-sessions/current";
 		const response = await this.transport.request(
 			`/sites/${this.siteId}${path}`,

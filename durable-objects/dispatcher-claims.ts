@@ -10,6 +10,7 @@ import {
 	CLAIM_RECHECK_FOR_MS,
 	claimRecheckDelay,
 	claimsToCheck,
+	MAX_CLAIMS,
 } from "./dispatch-model.ts";
 import { chatRoom } from "./room-contract.ts";
 import type { Claim } from "./dispatch-model.ts";
@@ -36,8 +37,10 @@ export interface ClaimParts {
 }
 
 export class DispatcherClaims {
-	/** Unanswered claims, by agent then chat. */
+	/** Unanswered claims, by agent then chat: at most MAX_CLAIMS an agent, however many consoles it opens. */
 	private readonly pending = new Map<string, Map<string, Pending>>();
+	/** `agentId chatId` being asked now: another console's hello does not ask again. */
+	private readonly inFlight = new Set<string>();
 	/** Agents whose claims are being asked about, and when that is done: their load is not known meanwhile. */
 	private readonly checking = new Map<string, Promise<void>>();
 	/**
@@ -48,13 +51,13 @@ export class DispatcherClaims {
 	private changes = 0;
 	private asking = 0;
 
-	constructor(private readonly parts: ClaimParts) {
-		parts.state.onChats = (agentId, added, removed) => {
-			for (const chatId of [...added, ...removed])
-				this.note(`${agentId} ${chatId}`);
-			for (const chatId of added) this.pending.get(agentId)?.delete(chatId);
-			parts.sockets.noteChats(agentId, added, removed);
-		};
+	constructor(private readonly parts: ClaimParts) {}
+
+	/** An agent's chats changed (DispatcherState.onChats): answers asked for before are out of date, and a chat now counted is no longer unanswered. */
+	chatsChanged(agentId: string, added: string[], removed: string[]): void {
+		for (const chatId of [...added, ...removed])
+			this.note(`${agentId} ${chatId}`);
+		for (const chatId of added) this.pending.get(agentId)?.delete(chatId);
 	}
 
 	/** Whether the agent's load waits on rooms' answers: no automatic assignment until it is known. */
@@ -74,11 +77,21 @@ export class DispatcherClaims {
 		return this.ask(siteId, agentId, ids);
 	}
 
-	/** The chat ended: no claim to it counts any more, and the agents still claiming it hear so. */
+	/**
+	 * The chat ended: no claim to it counts any more. The agents that claimed it without it being
+	 * counted (unanswered, or being asked about) hear so here; those that counted it, from the routing.
+	 */
 	ended(chatId: string): void {
 		this.note(chatId);
+		const claimants = new Set<string>();
 		for (const [agentId, claims] of this.pending)
-			if (claims.delete(chatId))
+			if (claims.delete(chatId)) claimants.add(agentId);
+		for (const key of this.inFlight) {
+			const [agentId, id] = key.split(" ");
+			if (id === chatId) claimants.add(agentId!);
+		}
+		for (const agentId of claimants)
+			if (!this.parts.state.agents.get(agentId)?.chats.includes(chatId))
 				this.parts.sockets.toAgent(agentId, {
 					type: "released",
 					chatId,
@@ -108,14 +121,18 @@ export class DispatcherClaims {
 		return next;
 	}
 
-	private async ask(siteId: string, agentId: string, ids: string[]) {
+	private async ask(siteId: string, agentId: string, claimed: string[]) {
+		const ids = claimed.filter((id) => !this.inFlight.has(`${agentId} ${id}`));
+		if (ids.length === 0) return;
+		for (const id of ids) this.inFlight.add(`${agentId} ${id}`);
 		const asked = this.changes;
 		this.asking++;
 		const answers = Promise.all(
 			ids.map(async (chatId) => {
-				const claim: Claim = await chatRoom(this.parts.env, siteId, chatId)
-					.claimOf(agentId)
-					.catch(() => "unknown" as const);
+				const claim = await answerOf(
+					chatRoom(this.parts.env, siteId, chatId).claimOf(agentId)
+				);
+				this.inFlight.delete(`${agentId} ${chatId}`);
 				this.settle(agentId, chatId, claim, asked);
 			})
 		).then(() => undefined);
@@ -139,18 +156,19 @@ export class DispatcherClaims {
 			(this.changed.get(chatId) ?? 0) > asked ||
 			(this.changed.get(`${agentId} ${chatId}`) ?? 0) > asked;
 		if (outdated) return;
+		const agent = state.agents.get(agentId);
 		const claims = this.pending.get(agentId);
 		if (claim === "unknown") {
-			if (!claims) this.pending.set(agentId, new Map([[chatId, pending()]]));
-			else {
-				const before = claims.get(chatId);
-				claims.set(chatId, before ? retried(before) : pending());
-			}
+			const before = claims?.get(chatId);
+			if (before) claims!.set(chatId, retried(before));
+			else if (!claims)
+				this.pending.set(agentId, new Map([[chatId, pending()]]));
+			// Beyond the bound, the console keeps its copy and its next hello claims it again.
+			else if (claims.size < MAX_CLAIMS) claims.set(chatId, pending());
 			return;
 		}
 		claims?.delete(chatId);
 		if (claims?.size === 0) this.pending.delete(agentId);
-		const agent = state.agents.get(agentId);
 		if (claim === "stale") {
 			if (agent?.chats.includes(chatId))
 				state.saveAgent({
@@ -166,6 +184,19 @@ export class DispatcherClaims {
 	private note(key: string): void {
 		if (this.asking > 0) this.changed.set(key, ++this.changes);
 	}
+}
+
+/** A room that does not answer in this time is taken as not knowing: routing does not wait on it longer. */
+const CLAIM_ANSWER_MS = 10_000;
+
+function answerOf(asked: Promise<Claim>): Promise<Claim> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const late = new Promise<Claim>((resolve) => {
+		timer = setTimeout(() => resolve("unknown"), CLAIM_ANSWER_MS);
+	});
+	return Promise.race([asked.catch(() => "unknown" as const), late]).finally(
+		() => clearTimeout(timer)
+	);
 }
 
 const pending = (): Pending => {

@@ -18,79 +18,23 @@ import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import { MAX_CLAIMS } from "./dispatch-model.ts";
+import {
+	CONSOLE_TAG,
+	DEFAULT_FRAMES_PER_SECOND,
+	DISPATCHER_FRAMES_LIMIT_HEADER,
+	errorFrame,
+	MAX_AGENT_FRAME_CHARS,
+	sendFrame,
+} from "./dispatcher-console.ts";
 import { acceptTagged } from "./dispatcher-upgrade.ts";
 import { parseFrame } from "./frame-text.ts";
 import { hit } from "./rate-window.ts";
 import { agentRefOf } from "./room-contract.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 import type { AgentStatus } from "./dispatch-model.ts";
+import type { ConsoleAttachment, ConsoleHost } from "./dispatcher-console.ts";
 import type { RateWindow } from "./rate-window.ts";
-import type { AcceptAnswer, AgentRef } from "./room-contract.ts";
-
-/** Consoles are tagged apart from visitors' page sockets (dispatcher-visitors.ts), which share the object. */
-const CONSOLE_TAG = "agent";
-/** Frames from a console are small: a hello lists at most 200 chat ids. */
-const MAX_AGENT_FRAME_CHARS = 16 * 1024;
-/** The Worker passes the site's `limits.framesPerSecondPerSocket` (SPEC §6) on the upgrade, as it does to rooms. */
-export const DISPATCHER_FRAMES_LIMIT_HEADER = "X-Dispatcher-Frames-Limit";
-const DEFAULT_FRAMES_PER_SECOND = 20;
-
-interface ConsoleAttachment {
-	siteId: string;
-	connectedAt: number;
-	framesPerSecond?: number;
-	/** Set by a valid hello. */
-	agent?: AgentRef;
-	status?: AgentStatus;
-	/**
-	 * The chats this console holds as far as the dispatcher knows: its hello's claims (at most
-	 * MAX_CLAIMS), less those released, plus those assigned since. A dispatcher that wakes without its
-	 * state (memory mode) asks the rooms about them again.
-	 */
-	chats?: string[];
-	expiresAt?: number;
-	/** The token's version, checked against revocations on every frame (SPEC §6). */
-	tokenVersion?: number;
-	/** The token's id: signing out revokes that one token (revocation.ts). */
-	tokenId?: string;
-}
-
-function sendFrame(ws: WebSocket, frame: AgentServerFrame): void {
-	try {
-		ws.send(JSON.stringify(frame));
-	} catch {
-		// closed meanwhile: the console reconnects and says hello again
-	}
-}
-
-const errorFrame = (
-	type: string,
-	message: string,
-	chatId?: string
-): AgentServerFrame => ({
-	type: "error",
-	...(chatId ? { chatId } : {}),
-	error: { type, message },
-});
-
-/** What a console's frames ask of the SiteDispatcher, on the same rules as HTTP. */
-export interface ConsoleHost {
-	hello(
-		siteId: string,
-		agent: AgentRef,
-		status: AgentStatus,
-		chats: string[]
-	): void;
-	snapshot(): Promise<AgentServerFrame[]>;
-	/** A status frame: only a change is written and told. */
-	statusFrame(siteId: string, agent: AgentRef, status: AgentStatus): void;
-	accept(
-		siteId: string,
-		agent: AgentRef,
-		chatId: string
-	): Promise<AcceptAnswer>;
-	consoleLeft(agentId: string): void;
-}
+import type { AgentRef } from "./room-contract.ts";
 
 export class DispatcherSockets {
 	private readonly known = new WeakMap<WebSocket, ConsoleAttachment>();

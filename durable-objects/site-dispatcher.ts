@@ -82,6 +82,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 			...parts,
 			route: () => this.routing.route(),
 		});
+		// Every change of an agent's chats: the claims being asked about and the consoles' attachments follow it.
+		this.state.onChats = (agentId, added, removed) => {
+			this.claims.chatsChanged(agentId, added, removed);
+			this.sockets.noteChats(agentId, added, removed);
+		};
 		this.routing = new DispatcherRouting({ ...parts, claims: this.claims });
 		this.handover = new DispatcherHandover(
 			{ ...parts, claims: this.claims },

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-sockets.ts";
+import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-console.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody } from "../http.ts";
@@ -175,7 +175,9 @@ export const dispatch = new Api()
 			summary: "The agent socket (SPEC §7)",
 			description: `Upgrades to a WebSocket handed to the site's dispatcher. Client → server: \`hello\` \`{token, status?, chats?}\` first (the token never in the URL),
 then \`status\` \`{status}\` and \`accept\` \`{chatId}\`. Server → client: \`presence\` \`{agents}\`, \`queue\` \`{waiting}\`, \`assigned\` and \`accepted\` \`{chatId, chatState}\`,
-\`released\` \`{chatId, reason}\`, \`invited\` \`{chatId, by}\`, \`private\` \`{from, message}\`, \`error\` \`{chatId?, error}\`.`,
+\`released\` \`{chatId, reason}\` (\`transferred\`, \`ended\`, \`stale\`, \`unanswered\`), \`invited\` \`{chatId, by}\`, \`private\` \`{from, message}\`, \`error\` \`{chatId?, error}\`.
+The hello's \`chats\` are a claim: each is counted once its room says it is the agent's live chat; one the room says ended, was transferred away or never was the agent's is answered \`released\` with reason \`stale\`.
+Frames beyond the site's \`limits.framesPerSecondPerSocket\` close the socket with 4429.`,
 			request: { params: SiteParams },
 			...socketUpgrade("the dispatcher's"),
 		}),

@@ -216,4 +216,30 @@ describe("a memory-mode SiteDispatcher and its consoles' claims (SPEC §7)", () 
 		).json<{ agents: AgentSummary[] }>();
 		expect(agents.find((a) => a.id === alice.agentId)?.free).toBe(0);
 	});
+
+	it("tells a console whose claim its room could not answer yet that the chat ended, when it ends meanwhile", async () => {
+		const siteId = await createSite({
+			routing: { mode: "auto", sticky: false },
+		});
+		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
+		const console = await Console.open(siteId, alice.token);
+		const chat = await startChat(siteId);
+		expect(await assignedTo(console)).toBe(chat.chatId);
+		const copy = (await poll(siteId, chat.chatId, chat.token)).body;
+
+		await abortAllDurableObjects();
+		const again = await Console.open(siteId, alice.token, [chat.chatId]);
+		// Routing waits for the claims to be answered: the assignment says the claim is unanswered now.
+		const next = await startChat(siteId);
+		expect(await assignedTo(again)).toBe(next.chatId);
+		await visitorCarriesOn(siteId, chat, copy);
+		expect(
+			(await endChat(siteId, chat.chatId, chat.token, [0, 1])).status
+		).toBe(200);
+		expect(await again.next((f) => f.type === "released")).toEqual({
+			type: "released",
+			chatId: chat.chatId,
+			reason: "ended",
+		});
+	});
 });

@@ -272,7 +272,7 @@ export class RoomFrames {
 		}
 	}
 
-	/** An agent's socket stops working once the admin revoked its tokens (SPEC §6); the versions are cached per isolate. */
+	/** An agent's socket stops working once the admin revoked its tokens or this one signed out (SPEC §6, §7); both are cached per isolate. */
 	private revoked(caller: Caller): Promise<boolean> {
 		if (caller.role !== "agent" || caller.tokenVersion === undefined)
 			return Promise.resolve(false);
@@ -281,6 +281,7 @@ export class RoomFrames {
 			sid: caller.siteId,
 			sub: caller.id,
 			tv: caller.tokenVersion,
+			jti: caller.tokenId,
 		});
 	}
 }

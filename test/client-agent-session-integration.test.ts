@@ -16,7 +16,16 @@ import {
 	visitorChat,
 } from "./agent-clients.ts";
 import { fetchVia, socketOpener, until } from "./client-helpers.ts";
-import { api, BASE, createAgent, createSite, json } from "./helpers.ts";
+import {
+	accept,
+	api,
+	BASE,
+	createAgent,
+	createSite,
+	json,
+	startChat,
+} from "./helpers.ts";
+import { TestSocket } from "./sockets.ts";
 import type { AgentSummary } from "../src/protocol/dispatch.ts";
 
 afterEach(disconnectAll);
@@ -137,6 +146,27 @@ describe("AgentClient: signing out (SPEC §7)", () => {
 		).toBe(200);
 		const { visitor } = await visitorChat(siteId);
 		expect((await signOut(visitor.token)).status).toBe(403);
+	});
+
+	it("closes the signed-out token's chat sockets with 4401 at their next frame", async () => {
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
+		const email = await agentAccount(siteId, "Alice");
+		const token = await login(siteId, email);
+		const chat = await startChat(siteId);
+		expect((await accept(siteId, chat.chatId, token)).status).toBe(200);
+		const socket = await TestSocket.hello(siteId, chat.chatId, token, [0, 1]);
+		expect(
+			(
+				await api(`/sites/${siteId}/agent-sessions/current`, {
+					method: "DELETE",
+					token,
+				})
+			).status
+		).toBe(204);
+		socket.send({ type: "typing", on: true });
+		expect(await socket.closed()).toBe(4401);
 	});
 
 	it("from the console: nothing of the session stays in the browser (the token, the chats' copies); the preferences do", async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { LiveChatClient } from "../client/index.ts";
 import { fetchVia, socketOpener, until } from "./client-helpers.ts";
-import { online } from "./dispatch.ts";
+import { myChats, online } from "./dispatch.ts";
 import {
 	accept,
 	api,
@@ -319,6 +319,21 @@ describe("what an agent can take (SPEC §7)", () => {
 		const again = await accept(siteId, chat.chatId, alice.token);
 		expect(again.status).toBe(409);
 		expect(again.body.error?.type).toBe("conflict");
+	});
+
+	it("never counts a re-accepted ended chat against the agent: a full agent's real chat is still taken", async () => {
+		const siteId = await createSite(manual);
+		const alice = await createAgent(siteId, "Alice", { maxChats: 2 });
+		const ended = [await startChat(siteId), await startChat(siteId)];
+		for (const chat of ended) {
+			expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(200);
+			await chatCall(siteId, chat.chatId, "end", chat.token);
+		}
+		for (const chat of [...ended, ...ended])
+			expect((await accept(siteId, chat.chatId, alice.token)).status).toBe(409);
+		expect(await myChats(siteId, alice.token)).toEqual([]);
+		const real = await startChat(siteId);
+		expect((await accept(siteId, real.chatId, alice.token)).status).toBe(200);
 	});
 
 	it("keeps at most a few invitations pending per chat, and a join frees its place", async () => {

@@ -1,6 +1,6 @@
 /**
- * The chats of a chaos run and their chatter: a visitor starts each chat and says something, which
- * makes it routable (SPEC §6); the agent side speaks through the client of the agent whose console
+ * The chats of a chaos run and their chatter: a visitor starts each chat and says something (by then
+ * at the latest it is routable, SPEC §6); the agent side speaks through the client of the agent whose console
  * got it (chaos-consoles.ts). Each side sends a message every 1 to 3 s until the faults stop;
  * HTTP-only chats are long-polled by the run, as the widget does where sockets are blocked.
  */
@@ -112,10 +112,9 @@ export class Chatter {
 		}
 	}
 
-	/** A visitor starts the chat and says something (which makes it routable, SPEC §6); an agent's console gets it. */
+	/** A visitor starts the chat and says something (by then at the latest it is routable, SPEC §6); an agent's console gets it. */
 	async openChat(index: number): Promise<ChatUnderTest> {
 		const socket = index % 2 === 0;
-		const sides = { index, socket } as ChatUnderTest;
 		const base = (chat: ChatUnderTest) => ({
 			...TRANSPORT,
 			baseUrls: this.fleet.proxies.map((p) => p.url),
@@ -126,7 +125,8 @@ export class Chatter {
 				: undefined,
 		});
 		const chat: ChatUnderTest = {
-			...sides,
+			index,
+			socket,
 			id: "",
 			clients: {} as ChatUnderTest["clients"],
 			agentClients: new Map(),

@@ -44,6 +44,20 @@ export class RoutingCheck {
 	 */
 	async settle(phase: string, ms: number): Promise<OwnerFindings> {
 		const deadline = Date.now() + ms;
+		// A console that lost its socket under the faults may be in its backoff (up to its 30 s heartbeat): its hello comes first.
+		for (;;) {
+			const away = [...this.consoles.clients].filter(
+				([, client]) => client.connectionState !== "websocket"
+			);
+			if (away.length === 0) break;
+			if (Date.now() >= deadline) {
+				this.recorder.event(
+					`routing ${phase}: consoles not back on their socket: ${away.map(([id]) => id).join(", ")}`
+				);
+				break;
+			}
+			await sleep(500);
+		}
 		for (let round = 1; ; round++) {
 			const found = checkRouting(await this.snapshot(phase));
 			if (found.problems.length === 0 || Date.now() >= deadline) {

@@ -174,10 +174,7 @@ class ChaosRun {
 		await forEachLimit(this.chats, 10, (chat) => settling.end(chat));
 		unsettled = await settling.settle(settleMs / 2);
 		this.log("routing after the ends: every console empty, every agent free");
-		addOwnerFindings(
-			owners,
-			await routing.settle("after the ends", settleMs / 2)
-		);
+		addOwnerFindings(owners, await routing.settle("after the ends", settleMs));
 		recorder.tally.socketsOpenAfterDisconnect += this.consoles.close();
 
 		this.log(

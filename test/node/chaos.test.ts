@@ -260,6 +260,6 @@ describe.each(["durable", "memory"] as const)(
 			expect(figures.crashes).toBeGreaterThanOrEqual(1);
 			expect(figures.switches).toBeGreaterThan(0);
 			expect(figures.rebuilds).toBeGreaterThan(0);
-		}, 420_000);
+		}, 600_000);
 	}
 );

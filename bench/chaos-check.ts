@@ -14,8 +14,12 @@ export interface ChatOutcome {
 	/** Each side's message ids in the order it sent them, with the ones the service accepted. */
 	sent: Record<Side, string[]>;
 	accepted: ReadonlySet<string>;
-	/** The final copies; the server's is missing when the deployment could not give one. */
-	copies: Record<Side, ChatMessage[]> & { server: ChatMessage[] | undefined };
+	/** The final copies; the server's is missing when the deployment could not give one, the agent's when no agent got the chat. */
+	copies: {
+		visitor: ChatMessage[];
+		agent: ChatMessage[] | undefined;
+		server: ChatMessage[] | undefined;
+	};
 	/** The persisted transcript on each deployment that has one. */
 	transcripts: { deployment: string; messageIds: string[] }[];
 	/** Deployments that took the chat's end and so must have persisted it. */

@@ -1,6 +1,7 @@
 /**
- * The chaos run's faults, until a given time: evictions of random chats' rooms, kill -9 of a whole
- * deployment (restarted at once), and switches that black out the primary or secondary URL.
+ * The chaos run's faults, until a given time: evictions of random chats' rooms and of the site's
+ * dispatcher, kill -9 of a whole deployment (restarted at once), and switches that black out the
+ * primary or secondary URL.
  */
 import { SITE } from "./chaos-recorder.ts";
 import { between, pick, sleep } from "./chaos-util.ts";
@@ -17,9 +18,44 @@ export class Faults {
 	async run(until: number): Promise<void> {
 		await Promise.all([
 			this.evictions(until),
+			this.dispatcherEvictions(until),
 			this.crashes(until),
 			this.switches(until),
 		]);
+	}
+
+	/**
+	 * Every 5 to 15 s, the site's dispatcher on a deployment that is up is reset (SPEC §7): in memory mode
+	 * it forgets presence, loads and the queue, and has them back from the consoles' hellos and the
+	 * waiting rooms; in durable mode it reloads them. Either way every console socket on it closes.
+	 */
+	private async dispatcherEvictions(until: number): Promise<void> {
+		for (;;) {
+			await sleep(Math.min(between(5000, 15_000), until - Date.now()));
+			if (Date.now() >= until) return;
+			const d = pick(this.fleet.deployments.filter((x) => x.up));
+			if (!d) continue;
+			let response: Response;
+			try {
+				response = await fetch(
+					`${d.url}/v1/debug/sites/${SITE}/dispatcher/evict`,
+					{
+						method: "POST",
+						headers: { Authorization: `Bearer ${this.adminToken}` },
+						signal: AbortSignal.timeout(5000),
+					}
+				);
+			} catch {
+				continue; // the deployment went down meanwhile
+			}
+			if (response.status === 404 || response.status === 401)
+				throw new Error(
+					`the dispatcher's debug route answered ${response.status}: is DEBUG_ROUTES passed?`
+				);
+			if (response.status !== 204) continue;
+			this.recorder.tally.dispatcherEvictions++;
+			this.recorder.event(`dispatcher evicted on ${d.name}`);
+		}
 	}
 
 	/** A few evictions a second, each of a random chat's room on the deployment its visitor is talking to. */
@@ -42,7 +78,9 @@ export class Faults {
 	/** Aborts the room of a random chat on the deployment one of its clients is talking to. */
 	private async evictOne(): Promise<void> {
 		const chat = pick(this.recorder.chats);
-		const baseUrl = pick(Object.values(chat.clients)).baseUrl;
+		const baseUrl = pick(
+			[chat.clients.visitor, chat.clients.agent].filter((c) => c !== undefined)
+		).baseUrl;
 		const index = this.fleet.proxies.findIndex((p) => p.url === baseUrl);
 		if (index < 0)
 			throw new Error(

@@ -7,14 +7,9 @@ import { startLocalDeployment } from "../scripts/local-deployment.ts";
 import { SwitchableProxy } from "./chaos-proxy.ts";
 import { SITE } from "./chaos-recorder.ts";
 import type { LocalDeployment } from "../scripts/local-deployment.ts";
+import type { ChaosAgent } from "./chaos-consoles.ts";
 import type { ChaosOptions, Recorder } from "./chaos-recorder.ts";
 
-export const AGENT = {
-	email: "chaos-agent@example.com",
-	name: "Chaos Agent",
-	password: "chaos-password",
-	maxChats: 100,
-};
 /** One deployment as the faults see it: up, crashed, restarting. */
 export class Deployment {
 	up = false;
@@ -117,10 +112,11 @@ export class Fleet {
 	}
 }
 
-/** The run's own site, with limits raised well above what the scripted chats do. */
+/** The run's own site in auto routing (SPEC §7), with limits raised well above what the scripted chats do, and its agents. */
 export async function prepareSite(
 	d: Deployment,
-	adminToken: string
+	adminToken: string,
+	agents: ChaosAgent[]
 ): Promise<void> {
 	const limits: Record<string, number> = {
 		messagesPerMinutePerVisitor: 10_000,
@@ -131,7 +127,10 @@ export async function prepareSite(
 		["socketUpgradesPerMinutePerAddress", [100_000, 10_000]],
 		["socketsPerChat", [32]],
 		["framesPerSecondPerSocket", [1000, 100]],
+		// Every visitor of the run comes from one address.
+		["openChatsPerAddress", [100_000, 1000]],
 	];
+	const routing = { mode: "auto" };
 	const put = (body: unknown) =>
 		admin(adminToken, d, "PUT", `/sites/${SITE}`, body);
 	for (const [key, values] of optional) {
@@ -140,6 +139,7 @@ export async function prepareSite(
 				(
 					await put({
 						name: "Chaos run",
+						routing,
 						limits: { ...limits, [key]: value },
 					})
 				).ok
@@ -149,22 +149,24 @@ export async function prepareSite(
 			}
 		}
 	}
-	const site = await put({ name: "Chaos run", limits });
+	const site = await put({ name: "Chaos run", routing, limits });
 	if (!site.ok)
 		throw new Error(
 			`PUT site on ${d.name}: ${site.status} ${await site.text()}`
 		);
-	const agent = await admin(
-		adminToken,
-		d,
-		"POST",
-		`/sites/${SITE}/agents`,
-		AGENT
-	);
-	if (!agent.ok && agent.status !== 409)
-		throw new Error(
-			`POST agent on ${d.name}: ${agent.status} ${await agent.text()}`
+	for (const agent of agents) {
+		const created = await admin(
+			adminToken,
+			d,
+			"POST",
+			`/sites/${SITE}/agents`,
+			agent
 		);
+		if (!created.ok && created.status !== 409)
+			throw new Error(
+				`POST agent ${agent.id} on ${d.name}: ${created.status} ${await created.text()}`
+			);
+	}
 }
 
 function admin(

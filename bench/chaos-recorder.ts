@@ -1,76 +1,27 @@
 /**
- * What the chaos run knows and keeps: its options, the chats under test, the tally of what
+ * What the chaos run knows and keeps: the chats under test (shapes in chaos-types.ts), the tally of what
  * happened, and each chat's trace (written out for the chats with problems).
  */
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brief, errorKind } from "./chaos-util.ts";
-import type { LiveChatClient } from "../client/index.ts";
 import type { ChatOutcome, Findings, Side } from "./chaos-check.ts";
+import type { OwnerFindings, RoomState } from "./chaos-owners.ts";
+import type {
+	ChaosFigures,
+	ChaosOptions,
+	ChatUnderTest,
+	TransferTally,
+} from "./chaos-types.ts";
 import type WebSocket from "ws";
 
-export interface ChaosOptions {
-	chatState: "durable" | "memory";
-	/** How long the faults last. */
-	seconds: number;
-	chats: number;
-	/** The two deployments' ports. */
-	ports: [number, number];
-	/** A fresh folder for the two deployments' state. */
-	workDir: string;
-	/** Where the traces of chats with problems go (a JSON file); the system's temp folder by default. */
-	tracesDir?: string;
-	/** How long the clients get to agree after the faults, and the transcripts to reach D1 after the ends. */
-	settleMs?: number;
-	persistMs?: number;
-	log?: (line: string) => void;
-}
-
-export interface ChatUnderTest {
-	index: number;
-	id: string;
-	socket: boolean;
-	clients: Record<Side, LiveChatClient>;
-	/** Ids each side sent, in order, and the ones whose send() resolved. */
-	sent: Record<Side, string[]>;
-	resolved: Set<string>;
-	/** Deployments that answered an end call of this chat. */
-	endedOn: Set<string>;
-	trace: string[];
-}
-
-export interface ChaosFigures extends Findings {
-	chatState: "durable" | "memory";
-	seconds: number;
-	chats: number;
-	socketChats: number;
-	messagesAccepted: number;
-	/** Still in an outbox after the settling: never accepted, so not counted as lost, but reported. */
-	unsent: number;
-	/** Chats whose clients had not converged when the settling time was up. */
-	unsettled: number;
-	/** Chats with a client call (send, poll, flush, end) that had not come back a long while after the faults stopped. */
-	stuck: number;
-	evictions: number;
-	crashes: number;
-	switches: number;
-	/** code 1 answers and `rebuild` frames: the server asked for a rebuild. */
-	rebuildRequests: number;
-	/** `/rebuild` calls and `rebuild` frames: the clients uploaded. */
-	rebuilds: number;
-	/** Answers and frames naming diverged streams (SPEC §3's chains): split brains found. */
-	divergences: number;
-	/** HTTP requests still unsettled 5 s after their own timeout should have ended them. */
-	hungRequests: number;
-	/** Sockets the harness closed because the far side went silent (no pong for 15 s). */
-	silentSockets: number;
-	/** Sockets still open after every client's disconnect() (and the chatter stopped). */
-	socketsOpenAfterDisconnect: number;
-	clientErrors: Record<string, number>;
-	/** Where the traces of the chats with problems were written, if any had. */
-	tracesFile?: string;
-}
+export type {
+	ChaosFigures,
+	ChaosOptions,
+	ChatUnderTest,
+	TransferTally,
+} from "./chaos-types.ts";
 
 export const SITE = "chaos";
 /** Per chat, the newest lines of its trace are kept (a long run makes many). */
@@ -89,14 +40,73 @@ export class Recorder {
 		hungRequests: 0,
 		silentSockets: 0,
 		socketsOpenAfterDisconnect: 0,
+		dispatcherEvictions: 0,
+		transfers: { asked: 0, done: 0, refused: 0, failed: 0 } as TransferTally,
 		errors: new Map<string, number>(),
 	};
+	/** Each agent console's trace (its own calls, its socket, what it was given and released). */
+	readonly agentTraces = new Map<string, string[]>();
+	private readonly byId = new Map<string, ChatUnderTest>();
+	/** What happened to a chat before its start was answered (the dispatcher may route it at once). */
+	private readonly early = new Map<string, ((chat: ChatUnderTest) => void)[]>();
 	readonly openSockets = new Set<WebSocket>();
 	/** Chats with a client call that never came back: their traces are kept whatever the checks say. */
 	readonly stuck = new Set<ChatUnderTest>();
 	private readonly events: string[] = [];
 
 	constructor(private readonly options: ChaosOptions) {}
+
+	addChat(chat: ChatUnderTest): void {
+		this.chats.push(chat);
+		this.byId.set(chat.id, chat);
+		for (const happened of this.early.get(chat.id) ?? []) happened(chat);
+		this.early.delete(chat.id);
+	}
+
+	/** Now for a chat of the run, or once its start is answered; never for a chat no client of the run started. */
+	whenKnown(chatId: string, then: (chat: ChatUnderTest) => void): void {
+		const chat = this.byId.get(chatId);
+		if (chat) return then(chat);
+		const waiting = this.early.get(chatId) ?? [];
+		this.early.set(chatId, [...waiting, then]);
+	}
+
+	chat(chatId: string | undefined): ChatUnderTest | undefined {
+		return chatId === undefined ? undefined : this.byId.get(chatId);
+	}
+
+	/** A sealed chatState someone was handed about the chat: kept for the owners' history (chaos-owners.ts). */
+	observeState(
+		chat: ChatUnderTest,
+		seenBy: string,
+		via: string,
+		sealed: string
+	): void {
+		if (chat.sealedStates.has(sealed)) return;
+		chat.sealedStates.set(sealed, {
+			seenBy,
+			via,
+			at: (Date.now() - this.started) / 1000,
+		});
+	}
+
+	agentNote(agentId: string, line: string): void {
+		let trace = this.agentTraces.get(agentId);
+		if (!trace) this.agentTraces.set(agentId, (trace = []));
+		if (trace.length >= TRACE_LIMIT)
+			trace.splice(0, TRACE_LIMIT / 2, "(older lines dropped)");
+		trace.push(`${this.elapsed()} ${line}`);
+	}
+
+	/** A console's failure, counted with the clients' errors. */
+	consoleError(agentId: string, during: string, error: unknown): void {
+		const kind = `console ${during}: ${errorKind(error)}`;
+		this.tally.errors.set(kind, (this.tally.errors.get(kind) ?? 0) + 1);
+		this.agentNote(
+			agentId,
+			`${kind} (${error instanceof Error ? error.message.slice(0, 160) : String(error)})`
+		);
+	}
 
 	clientError(
 		chat: ChatUnderTest,
@@ -116,8 +126,10 @@ export class Recorder {
 	progressLine(): string {
 		const accepted = this.chats.reduce((n, c) => n + c.resolved.size, 0);
 		const errors = [...this.tally.errors.values()].reduce((a, b) => a + b, 0);
-		const { evictions, crashes, switches, rebuilds } = this.tally;
-		return `${accepted} sends accepted, ${errors} client errors, ${evictions} evictions, ${crashes} crashes, ${switches} switches, ${rebuilds} rebuild uploads`;
+		const { evictions, crashes, switches, rebuilds, dispatcherEvictions } =
+			this.tally;
+		const routed = this.chats.filter((c) => c.agentClients.size > 0).length;
+		return `${accepted} sends accepted, ${errors} client errors, ${evictions} evictions, ${dispatcherEvictions} dispatcher evictions, ${crashes} crashes, ${switches} switches, ${rebuilds} rebuild uploads; ${routed} of ${this.chats.length} chats routed, ${this.tally.transfers.done} transfers`;
 	}
 
 	/** A file of this run beside the traces: named by mode and start time, so runs never overwrite each other. */
@@ -129,10 +141,15 @@ export class Recorder {
 		);
 	}
 
-	writeTraces(findings: Findings, unsettled: ChatUnderTest[]): string {
+	/** The traces of the chats and agent consoles the problems name, and of the unsettled chats; with each chat's owners' history. */
+	writeTraces(
+		problems: string[],
+		unsettled: ChatUnderTest[],
+		ownerHistory: ReadonlyMap<string, RoomState[]>
+	): string {
 		const troubled = new Set([
 			...unsettled.map((c) => c.id),
-			...findings.problems.map((p) => /^chat (\S+):/.exec(p)?.[1]),
+			...problems.map((p) => /^chat (\S+):/.exec(p)?.[1]),
 		]);
 		const file = this.outputFile("traces", "json");
 		const chats = this.chats
@@ -141,19 +158,31 @@ export class Recorder {
 				chatId: c.id,
 				index: c.index,
 				socket: c.socket,
-				problems: findings.problems.filter((p) =>
-					p.startsWith(`chat ${c.id}:`)
-				),
+				problems: problems.filter((p) => p.startsWith(`chat ${c.id}:`)),
 				sent: c.sent,
 				resolved: [...c.resolved],
 				endedOn: [...c.endedOn],
+				owners: (ownerHistory.get(c.id) ?? []).map(
+					(s) =>
+						`${s.at.toFixed(2)} v${s.v} ${s.status} [${s.agentIds.join(", ")}] past [${s.pastAgentIds.join(", ")}] to ${s.seenBy} via ${s.via}`
+				),
 				visitorCopy: c.clients.visitor.messages.map(brief),
-				agentCopy: c.clients.agent.messages.map(brief),
+				agentCopies: Object.fromEntries(
+					[...c.agentClients].map(([id, client]) => [
+						id,
+						client.messages.map(brief),
+					])
+				),
 				trace: c.trace,
 			}));
+		const agents = Object.fromEntries(
+			[...this.agentTraces].filter(([id]) =>
+				problems.some((p) => p.includes(id))
+			)
+		);
 		writeFileSync(
 			file,
-			JSON.stringify({ events: this.events, chats }, null, 1)
+			JSON.stringify({ events: this.events, chats, agents }, null, 1)
 		);
 		return file;
 	}
@@ -165,6 +194,8 @@ export class Recorder {
 	event(line: string): void {
 		this.events.push(`${this.elapsed()} ${line}`);
 		for (const chat of this.chats) this.note(chat, undefined, `** ${line}`);
+		for (const agentId of this.agentTraces.keys())
+			this.agentNote(agentId, `** ${line}`);
 	}
 
 	note(chat: ChatUnderTest, side: Side | undefined, line: string): void {
@@ -175,15 +206,18 @@ export class Recorder {
 
 	figures(
 		findings: Findings,
+		owners: OwnerFindings,
 		outcomes: ChatOutcome[],
 		unsettled: number,
 		stuck: number
 	): ChaosFigures {
+		// What any client of the chat still holds, an earlier owner's included.
 		const unsent = this.chats.reduce(
 			(n, chat) =>
-				n +
-				chat.clients.visitor.pending.length +
-				chat.clients.agent.pending.length,
+				[chat.clients.visitor, ...chat.agentClients.values()].reduce(
+					(m, client) => m + client.pending.length,
+					n
+				),
 			0
 		);
 		const { tally } = this;
@@ -192,11 +226,19 @@ export class Recorder {
 			seconds: this.options.seconds,
 			chats: this.chats.length,
 			socketChats: this.chats.filter((c) => c.socket).length,
+			agents: this.options.agents,
+			maxChats: this.options.maxChats,
+			routed: this.chats.filter((c) => c.agentClients.size > 0).length,
 			messagesAccepted: outcomes.reduce((n, o) => n + o.accepted.size, 0),
 			unsent,
 			unsettled,
 			stuck,
 			...findings,
+			...owners,
+			problems: [...findings.problems, ...owners.problems],
+			statesSeen: this.chats.reduce((n, c) => n + c.sealedStates.size, 0),
+			transfers: tally.transfers,
+			dispatcherEvictions: tally.dispatcherEvictions,
 			evictions: tally.evictions,
 			crashes: tally.crashes,
 			switches: tally.switches,

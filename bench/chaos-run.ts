@@ -1,30 +1,28 @@
 /**
- * One chaos run in one storage mode (SPEC §11, issue 8). Two local deployments (A and B), each
- * behind a loopback proxy whose URL the clients know (primary, secondary). Scripted visitors and
- * agents chat, half over sockets and half over HTTP, while the run evicts Durable Objects (the
- * local debug route), kill -9s a whole deployment and restarts it, and switches the clients
- * between primary and secondary by blacking a proxy out. Then it stops the faults, lets every
- * client settle, ends every chat, waits for the transcripts in D1 and checks everything
- * (chaos-check.ts).
+ * One chaos run in one storage mode (SPEC §11, §17). Two local deployments (A and B), each behind a
+ * loopback proxy whose URL the clients know (primary, secondary). Agent consoles (AgentClient) are
+ * online in auto mode and take the chats as the dispatcher routes them; scripted visitors and the
+ * agents the chats go to chat, half over sockets and half over HTTP, while the run evicts rooms and
+ * the site's dispatcher (the local debug routes), kill -9s a whole deployment and restarts it,
+ * switches the clients between primary and secondary by blacking a proxy out, and has agents
+ * transfer chats to one another. Half the chats start before the faults, half while they run. Then
+ * it stops the faults, lets every client and console settle, checks the routing (chaos-routing.ts),
+ * ends every chat, checks it again, waits for the transcripts in D1 and checks every message
+ * (chaos-check.ts) and every chat's owners over time (chaos-owners.ts).
  */
 import WebSocket from "ws";
 import { LiveChatClient } from "../client/index.ts";
+import { Chatter } from "./chaos-chatter.ts";
 import { addFindings, checkChat, noFindings } from "./chaos-check.ts";
+import { chaosAgents, Consoles, SUPERVISOR } from "./chaos-consoles.ts";
 import { Faults } from "./chaos-faults.ts";
-import { AGENT, Fleet, prepareSite } from "./chaos-fleet.ts";
+import { Fleet, prepareSite } from "./chaos-fleet.ts";
+import { addOwnerFindings, noOwnerFindings } from "./chaos-owners.ts";
 import { Recorder, SITE } from "./chaos-recorder.ts";
+import { RoutingCheck } from "./chaos-routing.ts";
+import { localStateOpener } from "./chaos-sealed.ts";
 import { Settling } from "./chaos-settle.ts";
-import {
-	between,
-	clientState,
-	forEachLimit,
-	readAdminToken,
-	retry,
-	sleep,
-	within,
-} from "./chaos-util.ts";
-import { chatFetch, socketOpener, TRANSPORT } from "./chaos-wire.ts";
-import type { Side } from "./chaos-check.ts";
+import { forEachLimit, readAdminToken } from "./chaos-util.ts";
 import type {
 	ChaosFigures,
 	ChaosOptions,
@@ -33,11 +31,8 @@ import type {
 
 export type { ChaosFigures, ChaosOptions } from "./chaos-recorder.ts";
 
-const LONG_POLL_SECONDS = 4;
 const SETTLE_MS = 120_000;
 const PERSIST_MS = 120_000;
-/** Past this, a send or poll still running after the faults stopped is left behind (and reported). */
-const WIND_DOWN_MS = 90_000;
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
 	const run = new ChaosRun(options);
@@ -52,8 +47,10 @@ class ChaosRun {
 	private readonly log: (line: string) => void;
 	private readonly recorder: Recorder;
 	private readonly fleet: Fleet;
+	private readonly consoles: Consoles;
+	private readonly chatter: Chatter;
 	private adminToken = "";
-	private agentToken = "";
+	private supervisorToken = "";
 
 	constructor(private readonly options: ChaosOptions) {
 		this.log =
@@ -61,6 +58,18 @@ class ChaosRun {
 			((line) => console.log(`[chaos ${options.chatState}] ${line}`));
 		this.recorder = new Recorder(options);
 		this.fleet = new Fleet(options, this.recorder);
+		this.consoles = new Consoles(
+			this.recorder,
+			this.fleet,
+			chaosAgents(options.agents, options.maxChats)
+		);
+		this.chatter = new Chatter(
+			options,
+			this.recorder,
+			this.fleet,
+			this.consoles,
+			this.log
+		);
 	}
 
 	private get chats(): ChatUnderTest[] {
@@ -68,221 +77,142 @@ class ChaosRun {
 	}
 
 	async execute(): Promise<ChaosFigures> {
+		const { options, fleet, recorder } = this;
 		this.log(
-			`starting deployments A (:${this.fleet.deployments[0].port}) and B (:${this.fleet.deployments[1].port}), their output in ${this.fleet.deployments[0].logFile} and ${this.fleet.deployments[1].logFile}`
+			`starting deployments A (:${fleet.deployments[0].port}) and B (:${fleet.deployments[1].port}), their output in ${fleet.deployments[0].logFile} and ${fleet.deployments[1].logFile}`
 		);
-		await Promise.all(this.fleet.deployments.map((d) => d.start()));
+		await Promise.all(fleet.deployments.map((d) => d.start()));
 		this.adminToken = readAdminToken();
 		await Promise.all(
-			this.fleet.deployments.map((d) => prepareSite(d, this.adminToken))
+			fleet.deployments.map((d) =>
+				prepareSite(d, this.adminToken, [...this.consoles.agents, SUPERVISOR])
+			)
 		);
-		await this.fleet.listen();
-		this.agentToken = (
+		await fleet.listen();
+		this.supervisorToken = (
 			await LiveChatClient.agentLogin({
-				baseUrls: [this.fleet.deployments[0].url],
+				baseUrls: [fleet.deployments[0].url],
 				siteId: SITE,
-				email: AGENT.email,
-				password: AGENT.password,
+				email: SUPERVISOR.email,
+				password: SUPERVISOR.password,
 			})
 		).token;
-
 		this.log(
-			`opening ${this.options.chats} chats (visitor and agent each; half over sockets)`
+			`bringing ${options.agents} agent consoles online (auto routing, maxChats ${options.maxChats})`
 		);
-		for (let i = 0; i < this.options.chats; i += 10) {
+		await this.consoles.open();
+
+		const early = Math.ceil(options.chats / 2);
+		this.log(
+			`opening ${early} chats (the other ${options.chats - early} open under the faults); the consoles take them as they are routed`
+		);
+		for (let i = 0; i < early; i += 10)
 			await Promise.all(
-				Array.from({ length: Math.min(10, this.options.chats - i) }, (_, j) =>
-					this.openChat(i + j)
+				Array.from({ length: Math.min(10, early - i) }, (_, j) =>
+					this.chatter.openChat(i + j)
 				)
 			);
-		}
 
-		const until = Date.now() + this.options.seconds * 1000;
-		this.log(`chatting under faults for ${this.options.seconds} s`);
-		const loops = this.chats.flatMap((chat) =>
-			(["visitor", "agent"] as const).flatMap((side) => [
-				{ chat, side, what: "send", done: this.chatter(chat, side, until) },
-				...(chat.socket
-					? []
-					: [
-							{
-								chat,
-								side,
-								what: "poll",
-								done: this.pollLoop(chat, side, until),
-							},
-						]),
-			])
-		);
+		const until = Date.now() + options.seconds * 1000;
+		this.log(`chatting under faults for ${options.seconds} s`);
+		for (const chat of this.chats) this.chatter.startLoops(chat, until);
 		const progress = setInterval(
-			() => this.log(this.recorder.progressLine()),
+			() => this.log(recorder.progressLine()),
 			15_000
 		);
-		await new Faults(this.recorder, this.fleet, this.adminToken).run(until);
+		await Promise.all([
+			new Faults(recorder, fleet, this.adminToken).run(until),
+			this.consoles.transfers(until),
+			this.chatter.openLater(early, until),
+		]);
 		clearInterval(progress);
-		this.log(`faults over: ${this.recorder.progressLine()}`);
+		this.log(`faults over: ${recorder.progressLine()}`);
 
 		// Everyone onto A: B's proxy stays dark from here on, so the end of each chat happens in one place.
-		for (const d of this.fleet.deployments) if (!d.up) await d.start();
-		this.fleet.setDark(1, "final switch: everyone onto A");
+		for (const d of fleet.deployments) if (!d.up) await d.start();
+		fleet.setDark(1, "final switch: everyone onto A");
 		for (const chat of this.chats)
-			for (const client of Object.values(chat.clients)) client.disconnect();
-		const finished = new Set<(typeof loops)[number]>();
-		await within(
-			Promise.all(
-				loops.map((loop) => loop.done.then(() => finished.add(loop)))
-			),
-			WIND_DOWN_MS,
-			""
-		).catch(() => undefined);
-		for (const loop of loops.filter((l) => !finished.has(l))) {
-			this.recorder.stuck.add(loop.chat);
-			this.recorder.note(
-				loop.chat,
-				loop.side,
-				`client state: ${clientState(loop.chat.clients[loop.side])}`
-			);
-			this.recorder.note(
-				loop.chat,
-				loop.side,
-				`its ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`
-			);
-			this.log(
-				`chat ${loop.chat.id}: the ${loop.side}'s ${loop.what} loop is still running ${WIND_DOWN_MS / 1000} s after the faults stopped`
-			);
-		}
-		this.recorder.tally.socketsOpenAfterDisconnect = [
-			...this.recorder.openSockets,
+			for (const client of [
+				chat.clients.visitor,
+				...chat.agentClients.values(),
+			])
+				client.disconnect();
+		this.consoles.disconnectChats();
+		await this.chatter.windDown();
+		// A console given a chat meanwhile connected its client: that one too.
+		this.consoles.disconnectChats();
+		recorder.tally.socketsOpenAfterDisconnect = [
+			...recorder.openSockets,
 		].filter((ws) => ws.readyState === WebSocket.OPEN).length;
 
+		const settleMs = options.settleMs ?? SETTLE_MS;
+		const settling = new Settling(recorder, fleet, this.supervisorToken);
+		const routing = new RoutingCheck(
+			recorder,
+			fleet,
+			this.consoles,
+			this.supervisorToken,
+			localStateOpener()
+		);
 		this.log("settling: flushing outboxes and syncing both sides");
-		const settleMs = this.options.settleMs ?? SETTLE_MS;
-		const settling = new Settling(this.recorder, this.fleet, this.agentToken);
+		await settling.settle(settleMs);
+		this.log(
+			"routing: every chat with one agent, the consoles, the dispatcher's lists and capacities right"
+		);
+		const owners = noOwnerFindings();
+		addOwnerFindings(owners, await routing.settle("before the ends", settleMs));
+		// The agent side whose copy is checked: the client of the agent the room names.
+		for (const chat of this.chats) {
+			const truth = routing.truth.get(chat.id);
+			const owner = truth?.agentIds.length === 1 ? truth.agentIds[0]! : "";
+			chat.clients.agent = chat.agentClients.get(owner) ?? chat.clients.agent;
+		}
 		let unsettled = await settling.settle(settleMs);
 		this.log(
 			`ending ${this.chats.length} chats${unsettled.length > 0 ? ` (${unsettled.length} not settled)` : ""}`
 		);
 		await forEachLimit(this.chats, 10, (chat) => settling.end(chat));
 		unsettled = await settling.settle(settleMs / 2);
+		this.log("routing after the ends: every console empty, every agent free");
+		addOwnerFindings(owners, await routing.settle("after the ends", settleMs));
+		recorder.tally.socketsOpenAfterDisconnect += this.consoles.close();
 
 		this.log(
-			"reading the server's copies and waiting for the transcripts in D1"
+			"reading the server's copies, the owners' history, and waiting for the transcripts in D1"
 		);
-		const outcomes = await settling.outcomes(
-			this.options.persistMs ?? PERSIST_MS
-		);
+		const outcomes = await settling.outcomes(options.persistMs ?? PERSIST_MS);
 		const findings = noFindings();
 		for (const outcome of outcomes) addFindings(findings, checkChat(outcome));
-		const figures = this.recorder.figures(
+		const { found, history } = await routing.history();
+		addOwnerFindings(owners, found);
+		const figures = recorder.figures(
 			findings,
+			owners,
 			outcomes,
 			unsettled.length,
-			this.recorder.stuck.size
+			recorder.stuck.size
 		);
 		if (
-			findings.problems.length > 0 ||
+			figures.problems.length > 0 ||
 			unsettled.length > 0 ||
-			this.recorder.stuck.size > 0
+			recorder.stuck.size > 0
 		)
-			figures.tracesFile = this.recorder.writeTraces(findings, [
-				...unsettled,
-				...this.recorder.stuck,
-			]);
+			figures.tracesFile = recorder.writeTraces(
+				figures.problems,
+				[...unsettled, ...recorder.stuck],
+				history
+			);
 		return figures;
 	}
 
 	async shutDown(): Promise<void> {
 		for (const chat of this.chats)
-			for (const client of Object.values(chat.clients)) client.disconnect();
+			for (const client of [
+				chat.clients.visitor,
+				...chat.agentClients.values(),
+			])
+				client.disconnect();
+		this.consoles.close();
 		await this.fleet.close();
-	}
-
-	private async openChat(index: number): Promise<void> {
-		const chat: ChatUnderTest = {
-			index,
-			id: "",
-			socket: index % 2 === 0,
-			clients: {} as Record<Side, LiveChatClient>,
-			sent: { visitor: [], agent: [] },
-			resolved: new Set(),
-			endedOn: new Set(),
-			trace: [],
-		};
-		const base = (side: Side) => ({
-			...TRANSPORT,
-			baseUrls: this.fleet.proxies.map((p) => p.url),
-			siteId: SITE,
-			fetch: chatFetch(this.recorder, this.fleet, chat, side),
-			openSocket: chat.socket
-				? socketOpener(this.recorder, this.fleet, chat, side)
-				: undefined,
-		});
-		const visitor = await retry(() =>
-			LiveChatClient.startChat({
-				...base("visitor"),
-				visitor: { name: `Visitor ${index}` },
-			})
-		);
-		chat.id = visitor.chatId;
-		chat.clients = {
-			visitor,
-			agent: new LiveChatClient({
-				...base("agent"),
-				chatId: visitor.chatId,
-				token: this.agentToken,
-			}),
-		};
-		this.chats.push(chat);
-		// The agent takes the chat (SPEC §7's accept) and says something at once.
-		await retry(() => chat.clients.agent.accept());
-		await retry(() => this.send(chat, "agent"));
-		if (chat.socket)
-			await Promise.all([
-				chat.clients.visitor.connect(),
-				chat.clients.agent.connect(),
-			]);
-	}
-
-	private async send(chat: ChatUnderTest, side: Side): Promise<void> {
-		const id = crypto.randomUUID();
-		const content = `chat ${chat.index} ${side} #${chat.sent[side].length + 1}`;
-		chat.sent[side].push(id);
-		this.recorder.note(chat, side, `send ${id} "${content}"`);
-		await chat.clients[side].send(content, id);
-		chat.resolved.add(id);
-		this.recorder.note(chat, side, `send ${id} resolved`);
-	}
-
-	/** A message every 1 to 3 s, at random, until the faults stop. */
-	private async chatter(
-		chat: ChatUnderTest,
-		side: Side,
-		until: number
-	): Promise<void> {
-		for (;;) {
-			await sleep(Math.min(between(1000, 3000), until - Date.now()));
-			if (Date.now() >= until) return;
-			try {
-				await this.send(chat, side);
-			} catch (error) {
-				this.recorder.clientError(chat, side, "send", error);
-			}
-		}
-	}
-
-	/** HTTP-only chats: long-poll rounds, as the widget does where sockets are blocked. */
-	private async pollLoop(
-		chat: ChatUnderTest,
-		side: Side,
-		until: number
-	): Promise<void> {
-		while (Date.now() < until) {
-			try {
-				await chat.clients[side].poll(LONG_POLL_SECONDS);
-			} catch (error) {
-				this.recorder.clientError(chat, side, "poll", error);
-				await sleep(500);
-			}
-		}
 	}
 }

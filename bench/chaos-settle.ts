@@ -24,7 +24,8 @@ export class Settling {
 	constructor(
 		private readonly recorder: Recorder,
 		private readonly fleet: Fleet,
-		private readonly agentToken: string
+		/** A supervisor's: it reads any chat of the site and every transcript. */
+		private readonly readToken: string
 	) {}
 
 	/** Rounds of flush and poll on both sides until both copies agree and no outbox holds anything. */
@@ -34,9 +35,11 @@ export class Settling {
 		while (pending.length > 0 && Date.now() < deadline) {
 			await forEachLimit(pending, 10, async (chat) => {
 				for (const side of ["visitor", "agent", "visitor"] as const) {
+					const client = chat.clients[side];
+					if (!client) continue;
 					try {
-						await within(chat.clients[side].flush(), CALL_LIMIT_MS, "flush");
-						await within(chat.clients[side].poll(), CALL_LIMIT_MS, "poll");
+						await within(client.flush(), CALL_LIMIT_MS, "flush");
+						await within(client.poll(), CALL_LIMIT_MS, "poll");
 					} catch (error) {
 						this.recorder.clientError(chat, side, "settle", error);
 						if (error instanceof TimedOut) this.recorder.stuck.add(chat);
@@ -50,11 +53,14 @@ export class Settling {
 	}
 
 	async end(chat: ChatUnderTest): Promise<void> {
-		const side = pick(["visitor", "agent"] as const);
+		const side = chat.clients.agent
+			? pick(["visitor", "agent"] as const)
+			: "visitor";
+		const client = chat.clients[side]!;
 		for (let attempt = 0; attempt < 5; attempt++) {
 			try {
 				this.recorder.note(chat, side, "end");
-				return await within(chat.clients[side].end(), CALL_LIMIT_MS, "end");
+				return await within(client.end(), CALL_LIMIT_MS, "end");
 			} catch (error) {
 				this.recorder.clientError(chat, side, "end", error);
 				if (error instanceof TimedOut)
@@ -103,7 +109,7 @@ export class Settling {
 			accepted: acceptedOf(chat),
 			copies: {
 				visitor: chat.clients.visitor.messages,
-				agent: chat.clients.agent.messages,
+				agent: chat.clients.agent?.messages,
 				server: servers.get(chat.id),
 			},
 			transcripts: transcripts.get(chat.id)!,
@@ -117,7 +123,7 @@ export class Settling {
 	): Promise<ChatMessage[] | undefined> {
 		for (let attempt = 0; attempt < 3; attempt++) {
 			try {
-				const response = await this.asAgent(
+				const response = await this.asSupervisor(
 					`${this.fleet.deployments[0].url}/v1/sites/${SITE}/chats/${chat.id}/messages`
 				);
 				const body = (await response.json()) as {
@@ -131,8 +137,10 @@ export class Settling {
 					`server copy on A: ${response.status} code ${body.code}; the clients rebuild it`
 				);
 				for (const side of ["visitor", "agent"] as const) {
-					await within(chat.clients[side].poll(), CALL_LIMIT_MS, "poll").catch(
-						(error) => this.recorder.clientError(chat, side, "settle", error)
+					const client = chat.clients[side];
+					if (!client) continue;
+					await within(client.poll(), CALL_LIMIT_MS, "poll").catch((error) =>
+						this.recorder.clientError(chat, side, "settle", error)
 					);
 				}
 			} catch (error) {
@@ -151,7 +159,7 @@ export class Settling {
 		chat: ChatUnderTest
 	): Promise<string[] | undefined> {
 		try {
-			const response = await this.asAgent(
+			const response = await this.asSupervisor(
 				`${d.url}/v1/sites/${SITE}/history/chats/${chat.id}`
 			);
 			if (response.status === 404) return undefined;
@@ -172,27 +180,39 @@ export class Settling {
 		}
 	}
 
-	private asAgent(url: string): Promise<Response> {
+	private asSupervisor(url: string): Promise<Response> {
 		return fetch(url, {
-			headers: { Authorization: `Bearer ${this.agentToken}` },
+			headers: { Authorization: `Bearer ${this.readToken}` },
 			signal: AbortSignal.timeout(10_000),
 		});
 	}
 }
 
+/** Both sides hold the same messages and send nothing more; a chat no agent got has only its visitor. */
 function converged(chat: ChatUnderTest): boolean {
 	const { visitor, agent } = chat.clients;
-	if (visitor.pending.length > 0 || agent.pending.length > 0) return false;
+	if (visitor.pending.length > 0) return false;
+	if (!agent) return true;
+	if (agent.pending.length > 0) return false;
 	const ids = (client: LiveChatClient) =>
 		client.messages.map((m) => `${m.id}@${m.dataOffset}`).join(" ");
 	return ids(visitor) === ids(agent);
 }
 
-/** Accepted: its send() resolved, or it reached its sender's copy later (an outbox flushed after a failed send). */
+/**
+ * Accepted: its send() resolved, or it reached its sender's copy later (an outbox flushed after a failed
+ * send). The agent side's sender may be any agent the chat was with: each of their copies counts.
+ */
 function acceptedOf(chat: ChatUnderTest): Set<string> {
 	const accepted = new Set(chat.resolved);
+	const copies = {
+		visitor: [chat.clients.visitor],
+		agent: [...chat.agentClients.values()],
+	};
 	for (const side of ["visitor", "agent"] as const) {
-		const own = new Set(chat.clients[side].messages.map((m) => m.id));
+		const own = new Set(
+			copies[side].flatMap((client) => client.messages.map((m) => m.id))
+		);
 		for (const id of chat.sent[side]) if (own.has(id)) accepted.add(id);
 	}
 	return accepted;

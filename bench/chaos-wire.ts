@@ -22,14 +22,16 @@ const SILENT_SOCKET_MS = 15_000;
 /** A request still unsettled this long after its own timeout (the transport's, plus any long-poll wait) is hung. */
 const HUNG_AFTER_MS = 5000;
 
-/** fetch for one client: counts rebuilds and ends, and keeps the chat's trace. */
+/** fetch for one client (`agent`: the agent whose it is): counts rebuilds and ends, keeps the chat's trace, notes the chatStates handed out. */
 export function chatFetch(
 	recorder: Recorder,
 	fleet: Fleet,
 	chat: ChatUnderTest,
-	side: Side
+	side: Side,
+	agent?: string
 ): typeof fetch {
-	const note = (line: string) => recorder.note(chat, side, line);
+	const note = (line: string) =>
+		recorder.note(chat, side, agent ? `[${agent}] ${line}` : line);
 	return async (input, init) => {
 		const url = new URL(String(input));
 		const via = fleet.behind(url.port);
@@ -69,9 +71,19 @@ export function chatFetch(
 			throw error;
 		}
 		stage = "body";
-		const what = `${via} ${method} ${path} ${sentOffsets}${uploaded}`;
+		const what = `${agent ? `[${agent}] ` : ""}${via} ${method} ${path} ${sentOffsets}${uploaded}`;
 		const answer = (text: string) =>
-			answered(recorder, chat, side, via, what, path, response.status, text);
+			answered(
+				recorder,
+				chat,
+				agent ?? side,
+				side,
+				via,
+				what,
+				path,
+				response.status,
+				text
+			);
 		const reader = response.body?.getReader();
 		if (!reader) {
 			clearTimeout(watchdog);
@@ -115,6 +127,7 @@ export function chatFetch(
 function answered(
 	recorder: Recorder,
 	chat: ChatUnderTest,
+	who: string,
 	side: Side,
 	via: string,
 	what: string,
@@ -129,6 +142,7 @@ function answered(
 				agentDataOffset?: number;
 				messages?: ChatMessage[];
 				diverged?: string[];
+				chatState?: string;
 				error?: { type: string };
 		  }
 		| undefined;
@@ -142,6 +156,8 @@ function answered(
 	if (body?.diverged?.length) recorder.tally.divergences++;
 	if (path === "/rebuild" && ok) recorder.tally.rebuilds++;
 	if (path === "/end" && ok) chat.endedOn.add(via);
+	if (ok && typeof body?.chatState === "string")
+		recorder.observeState(chat, who, via, body.chatState);
 	recorder.note(
 		chat,
 		side,
@@ -155,9 +171,11 @@ export function socketOpener(
 	recorder: Recorder,
 	fleet: Fleet,
 	chat: ChatUnderTest,
-	side: Side
+	side: Side,
+	agent?: string
 ): OpenSocket {
-	const note = (line: string) => recorder.note(chat, side, line);
+	const note = (line: string) =>
+		recorder.note(chat, side, agent ? `[${agent}] ${line}` : line);
 	const { tally } = recorder;
 	return (url) =>
 		new Promise((resolve, reject) => {
@@ -182,6 +200,8 @@ export function socketOpener(
 				const text = String(data);
 				if (text.startsWith('{"type":"rebuild"')) tally.rebuildRequests++;
 				if (text.includes('"diverged":["')) tally.divergences++;
+				const sealed = chatStateIn(text);
+				if (sealed) recorder.observeState(chat, agent ?? side, via, sealed);
 				if (text !== "pong") note(`${via} ⇐ ${describeFrame(text)}`);
 			});
 			ws.once("open", () => {
@@ -204,4 +224,64 @@ export function socketOpener(
 				resolve(ws as unknown as globalThis.WebSocket);
 			});
 		});
+}
+
+/** An agent console's presence socket: traced on the agent (assignments, releases), the chatStates of its assignments recorded. */
+export function presenceOpener(
+	recorder: Recorder,
+	fleet: Fleet,
+	agentId: string,
+	sockets: Set<WebSocket>
+): OpenSocket {
+	const note = (line: string) => recorder.agentNote(agentId, line);
+	return (url) =>
+		new Promise((resolve, reject) => {
+			const via = fleet.behind(new URL(url).port);
+			const ws = new WebSocket(url, {
+				handshakeTimeout: 5000,
+				perMessageDeflate: false,
+			});
+			ws.on("error", () => undefined);
+			sockets.add(ws);
+			ws.on("close", (code) => {
+				sockets.delete(ws);
+				note(`${via} presence socket closed ${code}`);
+				reject(new Error(`cannot open ${url}`));
+			});
+			ws.on("message", (data) => {
+				const text = String(data);
+				if (!text.startsWith("{")) return;
+				const frame = JSON.parse(text) as {
+					type: string;
+					chatId?: string;
+					chatState?: string;
+					reason?: string;
+				};
+				// Presence and queue frames go to every console on every change: too many to trace.
+				if (frame.type === "presence" || frame.type === "queue") return;
+				note(
+					`${via} ⇐ ${frame.type}${frame.chatId ? ` ${frame.chatId}` : ""}${frame.reason ? ` (${frame.reason})` : ""}`
+				);
+				const { chatId, chatState } = frame;
+				if (chatId && chatState)
+					recorder.whenKnown(chatId, (chat) =>
+						recorder.observeState(chat, `${agentId}'s console`, via, chatState)
+					);
+			});
+			ws.once("open", () => {
+				note(`${via} presence socket open`);
+				resolve(ws as unknown as globalThis.WebSocket);
+			});
+		});
+}
+
+/** The chatState a `sync` or `state` frame carries. */
+function chatStateIn(text: string): string | undefined {
+	if (!text.includes('"chatState"')) return undefined;
+	try {
+		const frame = JSON.parse(text) as { chatState?: unknown };
+		return typeof frame.chatState === "string" ? frame.chatState : undefined;
+	} catch {
+		return undefined;
+	}
 }

@@ -1,9 +1,11 @@
 /**
- * `npm run chaos` (SPEC §11): the chaos run in both storage modes, one after the other, 100 chats
- * and 10 minutes of faults each by default. Writes bench/CHAOS.md; exits non-zero when a message
- * was lost, doubled or out of order, the copies differ, or a transcript is short or missing.
+ * `npm run chaos` (SPEC §11, §17): the chaos run in both storage modes, one after the other, 100
+ * chats, 20 agents in auto routing and 10 minutes of faults each by default. Writes bench/CHAOS.md;
+ * exits non-zero when a message was lost, doubled or out of order, the copies differ, a transcript
+ * is short or missing, a chat had two owners, a console or list shows a chat that is not its
+ * agent's and live, a capacity is wrong, or a chat was not routed.
  *
- *   npm run chaos -- --seconds 180 --chats 100 --modes durable,memory
+ *   npm run chaos -- --seconds 180 --chats 100 --agents 20 --max-chats 10 --modes durable,memory
  *   CHAOS_SECONDS=180 npm run chaos
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MUST_BE_ZERO } from "./chaos-check.ts";
+import { OWNER_MUST_BE_ZERO } from "./chaos-owners.ts";
 import { runChaos } from "./chaos-run.ts";
 import { describeCommit } from "./provenance.ts";
 import type { ChaosFigures } from "./chaos-run.ts";
@@ -21,21 +24,30 @@ const { values: args } = parseArgs({
 	options: {
 		seconds: { type: "string" },
 		chats: { type: "string" },
+		agents: { type: "string" },
+		"max-chats": { type: "string" },
 		modes: { type: "string" },
 	},
 });
 const seconds = Number(args.seconds ?? process.env.CHAOS_SECONDS ?? 600);
 const chats = Number(args.chats ?? process.env.CHAOS_CHATS ?? 100);
+const agents = Number(args.agents ?? process.env.CHAOS_AGENTS ?? 20);
+const maxChats = Number(args["max-chats"] ?? process.env.CHAOS_MAX_CHATS ?? 10);
+/** Every count that must be zero for a run to pass: the messages' and the routing's. */
+const mustBeZero = [...MUST_BE_ZERO, ...OWNER_MUST_BE_ZERO];
 const modes = (args.modes ?? "durable,memory").split(",") as (
 	"durable" | "memory"
 )[];
 if (
 	!(seconds > 0) ||
 	!(chats > 0) ||
+	!(agents >= 2) ||
+	!(maxChats >= 2 && maxChats <= 100) ||
+	agents * maxChats < chats ||
 	modes.some((m) => m !== "durable" && m !== "memory")
 ) {
 	console.error(
-		"usage: npm run chaos -- [--seconds N] [--chats N] [--modes durable,memory]"
+		"usage: npm run chaos -- [--seconds N] [--chats N] [--agents N ≥ 2] [--max-chats 2..100, agents × max-chats ≥ chats] [--modes durable,memory]"
 	);
 	process.exit(2);
 }
@@ -49,13 +61,15 @@ try {
 				chatState,
 				seconds,
 				chats,
+				agents,
+				maxChats,
 				ports: [19787, 19788],
 				workDir: join(workRoot, chatState),
 			})
 		);
 		const figures = results.at(-1)!;
 		console.log(
-			`[chaos ${chatState}] ${MUST_BE_ZERO.map((k) => `${k} ${figures[k]}`).join(", ")}${figures.tracesFile ? `; traces in ${figures.tracesFile}` : ""}`
+			`[chaos ${chatState}] ${mustBeZero.map((k) => `${k} ${figures[k]}`).join(", ")}${figures.tracesFile ? `; traces in ${figures.tracesFile}` : ""}`
 		);
 	}
 } finally {
@@ -66,7 +80,7 @@ const report = renderReport(results);
 writeFileSync(join(root, "bench/CHAOS.md"), report);
 console.log(report);
 // Exit now: a client call that never came back (reported as stuck) must not keep the process alive.
-process.exit(results.some((f) => MUST_BE_ZERO.some((k) => f[k] > 0)) ? 1 : 0);
+process.exit(results.some((f) => mustBeZero.some((k) => f[k] > 0)) ? 1 : 0);
 
 function renderReport(runs: ChaosFigures[]): string {
 	const cpus = os.cpus();
@@ -75,7 +89,7 @@ function renderReport(runs: ChaosFigures[]): string {
 	const errorTypes = [
 		...new Set(runs.flatMap((f) => Object.keys(f.clientErrors))),
 	].sort();
-	const passed = (f: ChaosFigures) => MUST_BE_ZERO.every((k) => f[k] === 0);
+	const passed = (f: ChaosFigures) => mustBeZero.every((k) => f[k] === 0);
 	return [
 		"# Chaos run",
 		"",
@@ -83,11 +97,16 @@ function renderReport(runs: ChaosFigures[]): string {
 		`Machine: ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, local workerd through wrangler dev.`,
 		"",
 		"Two local deployments, A and B (`scripts/start.mjs` twice, separate state, the same secrets), each behind a loopback TCP proxy;",
-		"every client knows the two proxies' URLs as `baseUrls: [primary, secondary]` (timeout 4 s, fail-back after 3 s). Per chat a",
-		"visitor (`LiveChatClient.startChat`) and an agent (its own site's agent, raised limits); half the chats over WebSockets",
-		"(`connect()`), half over HTTP only (send and long-poll); each side sends a message every 1 to 3 s. Meanwhile, at random:",
+		"every client knows the two proxies' URLs as `baseUrls: [primary, secondary]` (timeout 4 s, fail-back after 3 s). The site routes",
+		"automatically (SPEC §7) to its agents, each an `AgentClient` console online through the same two URLs (presence socket, HTTP",
+		"heartbeat while none opens). Per chat a visitor (`LiveChatClient.startChat`) says something, which makes the chat routable, and",
+		"the console the chat is routed to takes it: that agent's client answers (the console's own chat client). Half the chats start",
+		"before the faults, half during the first half of them; half the chats over WebSockets (`connect()`), half over HTTP only (send",
+		"and long-poll); each side sends a message every 1 to 3 s. Meanwhile, at random:",
 		"",
 		"- **evictions**: a few a second, the room of a random chat on the deployment its client talks to is aborted (`ctx.abort()` through the local-only debug route);",
+		"- **dispatcher evictions**: every 5 to 15 s, the site's dispatcher on a deployment that is up is aborted the same way (in memory mode it forgets presence, loads and queue, and has them back from the consoles' hellos and the waiting rooms);",
+		"- **transfers**: every 2 to 5 s, an agent hands one of its chats to another online agent with room (after its outbox is flushed);",
 		"- **crashes**: every 20 to 40 s, `kill -9` of one deployment's every process (alternating), restarted at once;",
 		"- **switches**: every 3 to 8 s, the primary URL, the secondary URL or neither goes dark (its proxy resets every connection, sockets included, and every new one), so the clients fail over and back.",
 		"",
@@ -97,11 +116,22 @@ function renderReport(runs: ChaosFigures[]): string {
 		"at 0/0): present once, in the order its sender sent it; the three copies identical, each stream numbered 1..n; every ended chat",
 		"persisted on each deployment that took its end, with every message of the copies, and no transcript anywhere short.",
 		"",
+		"Routing (SPEC §17). Every sealed chatState anyone was handed (answers, `sync`/`state` frames, `assigned` frames, transfer",
+		"answers) is kept and opened with the local keys: that is each chat's owner over time, in the room's own word, ordered by",
+		"its version. A chat **had two owners** when one state names two agents, when two states of one version name different",
+		"agents (a split brain), or when an agent that owned it is, at a later version, neither an owner nor among the agents it",
+		"was transferred away from (dropped without a transfer while its console held it); a waiting state must name nobody. After",
+		"the faults, and again after every chat is ended, the run reads each chat's room on A as a supervisor (0/0, so the answer",
+		"carries its chatState) and compares it, until they agree or the settling time is up, with every console's chats",
+		"(`AgentClient.chats`), each agent's `GET …/agents/me/chats`, the Supervise list (`GET …/live-chats`), the queue, and",
+		"each agent's `free` in `GET …/agents` (maxChats minus the live chats the rooms give it).",
+		"",
 		`| | ${runs.map((f) => f.chatState).join(" | ")} |`,
 		`|---|${runs.map(() => "---").join("|")}|`,
 		row("verdict", (f) => (passed(f) ? "**pass**" : "**FAIL**")),
 		row("faults for", (f) => `${f.seconds} s`),
 		row("chats (over sockets)", (f) => `${f.chats} (${f.socketChats})`),
+		row("agents online (maxChats each)", (f) => `${f.agents} (${f.maxChats})`),
 		row("messages accepted", (f) => f.messagesAccepted),
 		row("lost", (f) => f.lost),
 		row("doubled", (f) => f.doubled),
@@ -113,6 +143,27 @@ function renderReport(runs: ChaosFigures[]): string {
 		row("still in an outbox at the end", (f) => f.unsent),
 		row("chats not settled in time", (f) => f.unsettled),
 		row("chats with a client call that never came back", (f) => f.stuck),
+		row("chats that had two owners at some time", (f) => f.twoOwners),
+		row("chats waiting with an owner", (f) => f.waitingOwned),
+		row("chats not routed (never given, or still waiting)", (f) => f.notRouted),
+		row(
+			"stale chats listed (console, dispatcher list, Supervise)",
+			(f) => f.staleListed
+		),
+		row(
+			"live chats missing from their agent's console",
+			(f) => f.missingFromConsole
+		),
+		row("agents whose free capacity is wrong", (f) => f.wrongCapacity),
+		row("chatStates that did not open", (f) => f.statesUnread),
+		row("chats routed to a console", (f) => `${f.routed} of ${f.chats}`),
+		row(
+			"transfers asked (done / refused / failed)",
+			(f) =>
+				`${f.transfers.asked} (${f.transfers.done} / ${f.transfers.refused} / ${f.transfers.failed})`
+		),
+		row("chatStates read for the owners' history", (f) => f.statesSeen),
+		row("dispatcher evictions", (f) => f.dispatcherEvictions),
 		row("evictions", (f) => f.evictions),
 		row("crashes (kill -9)", (f) => f.crashes),
 		row("switches", (f) => f.switches),
@@ -138,7 +189,7 @@ function renderReport(runs: ChaosFigures[]): string {
 		...(errorTypes.length === 0
 			? []
 			: [
-					"Errors the clients saw, by type (a send or poll that failed is retried by the SDK's outbox and the next round; these are not losses):",
+					"Errors the clients and consoles saw, by type (a send or poll that failed is retried by the SDK's outbox and the next round; these are not losses):",
 					"",
 					`| error | ${runs.map((f) => f.chatState).join(" | ")} |`,
 					`|---|${runs.map(() => "---").join("|")}|`,

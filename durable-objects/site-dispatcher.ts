@@ -408,4 +408,9 @@ export class SiteDispatcher extends DurableObject<Env> {
 		if (next === Infinity) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
 	}
+
+	/** Local fault injection for the chaos run (src/routes/debug.ts): the dispatcher restarts as after an eviction. */
+	async abortForChaos(): Promise<void> {
+		this.ctx.abort("chaos");
+	}
 }

@@ -1,6 +1,7 @@
 /**
- * SPEC §11's chaos run, short, inside `npm test`: 20 chats and 30 s of faults per storage mode
- * (evictions, kill -9 of a deployment, primary/secondary switches) on two real local deployments.
+ * SPEC §11's chaos run, short, inside `npm test`: 20 chats, 8 agent consoles in auto routing and 30 s
+ * of faults per storage mode (room and dispatcher evictions, kill -9 of a deployment, primary/secondary
+ * switches, transfers) on two real local deployments; with SPEC §17's routing checks.
  * `npm run chaos` (bench/chaos.ts) is the full run and the only one that writes bench/CHAOS.md.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,8 +9,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkChat, MUST_BE_ZERO } from "../../bench/chaos-check.ts";
+import {
+	checkOwnerHistory,
+	checkRouting,
+	OWNER_MUST_BE_ZERO,
+} from "../../bench/chaos-owners.ts";
 import { runChaos } from "../../bench/chaos-run.ts";
 import type { ChatOutcome } from "../../bench/chaos-check.ts";
+import type {
+	ChatTruth,
+	RoomState,
+	RoutingSnapshot,
+} from "../../bench/chaos-owners.ts";
 import type { ChatMessage } from "../../src/protocol/chat.ts";
 
 const workRoot = mkdtempSync(join(tmpdir(), "elc-chaos-test-"));
@@ -103,16 +114,127 @@ describe("the chaos run's checks", () => {
 	});
 });
 
+describe("the chaos run's routing checks", () => {
+	const state = (
+		v: number,
+		status: RoomState["status"],
+		agentIds: string[],
+		pastAgentIds: string[] = []
+	): RoomState => ({
+		v,
+		status,
+		agentIds,
+		pastAgentIds,
+		seenBy: "visitor",
+		via: "A",
+		at: v,
+	});
+	const history = (states: RoomState[]) =>
+		Object.fromEntries(
+			OWNER_MUST_BE_ZERO.map((k) => [k, checkOwnerHistory("c", states)[k]])
+		);
+
+	it("find nothing wrong in a chat routed, then transferred twice", () => {
+		expect(
+			checkOwnerHistory("c", [
+				state(1, "waiting", []),
+				state(2, "chatting", ["a1"]),
+				state(3, "chatting", ["a2"], ["a1"]),
+				state(4, "chatting", ["a1"], ["a1", "a2"]),
+				state(5, "ended", ["a1"], ["a1", "a2"]),
+			]).problems
+		).toEqual([]);
+	});
+
+	it("find a chat with two owners, in one state, across a split brain, or by a drop without a transfer", () => {
+		expect(history([state(3, "chatting", ["a1", "a2"])])).toMatchObject({
+			twoOwners: 1,
+		});
+		expect(
+			history([state(2, "chatting", ["a1"]), state(2, "chatting", ["a2"])])
+		).toMatchObject({ twoOwners: 1 });
+		// a1 had it; the room lost it, came back waiting, and routed it again: a1's console still held it.
+		expect(
+			history([state(2, "chatting", ["a1"]), state(3, "chatting", ["a2"])])
+		).toMatchObject({ twoOwners: 1 });
+		expect(history([state(2, "waiting", ["a1"])])).toMatchObject({
+			waitingOwned: 1,
+			twoOwners: 0,
+		});
+	});
+
+	const snapshot = (
+		changes: Partial<RoutingSnapshot> = {}
+	): RoutingSnapshot => ({
+		phase: "test",
+		truth: new Map<string, ChatTruth | undefined>([
+			["c1", { status: "chatting", agentIds: ["a1"] }],
+			["c2", { status: "ended", agentIds: ["a2"] }],
+		]),
+		agents: [
+			{
+				id: "a1",
+				maxChats: 3,
+				free: 2,
+				console: ["c1"],
+				dispatcherList: ["c1"],
+			},
+			{ id: "a2", maxChats: 3, free: 3, console: [], dispatcherList: [] },
+		],
+		superviseList: [{ chatId: "c1", agentIds: ["a1"] }],
+		queue: [],
+		neverAssigned: [],
+		...changes,
+	});
+	const routing = (s: RoutingSnapshot) =>
+		Object.fromEntries(OWNER_MUST_BE_ZERO.map((k) => [k, checkRouting(s)[k]]));
+
+	it("find nothing wrong when every list and capacity agrees with the rooms", () => {
+		expect(checkRouting(snapshot()).problems).toEqual([]);
+	});
+
+	it("find ghost chats, a missing one, a wrong capacity and a chat not routed", () => {
+		const ghost = snapshot();
+		ghost.agents[1] = {
+			id: "a2",
+			maxChats: 3,
+			free: 2,
+			console: ["c2"],
+			dispatcherList: ["c2"],
+		};
+		// The ended chat in a2's console and the dispatcher's list is one stale (agent, chat); its capacity counts it.
+		expect(routing(ghost)).toMatchObject({ staleListed: 1, wrongCapacity: 1 });
+		expect(
+			routing(
+				snapshot({
+					superviseList: [{ chatId: "c1", agentIds: ["a1", "a2"] }],
+				})
+			)
+		).toMatchObject({ staleListed: 1 });
+		const missing = snapshot();
+		missing.agents[0] = { ...missing.agents[0]!, console: [] };
+		expect(routing(missing)).toMatchObject({ missingFromConsole: 1 });
+		const waiting = snapshot({ queue: ["c3"], neverAssigned: ["c3"] });
+		(waiting.truth as Map<string, ChatTruth>).set("c3", {
+			status: "waiting",
+			agentIds: [],
+		});
+		expect(routing(waiting)).toMatchObject({ notRouted: 1 });
+	});
+});
+
 describe.each(["durable", "memory"] as const)(
 	"a short chaos run in %s mode",
 	(chatState) => {
-		it("loses, doubles and reorders nothing while rooms are evicted, deployments crash and clients switch", async () => {
+		it("loses, doubles and reorders nothing, and routes every chat to one agent at a time, while rooms and dispatchers are evicted, deployments crash, clients switch and agents transfer", async () => {
 			// The run's progress is shown only when something is wrong, with the traces of the chats concerned.
 			const progress: string[] = [];
 			const figures = await runChaos({
 				chatState,
 				seconds: 30,
 				chats: 20,
+				agents: 8,
+				maxChats: 6,
 				ports: [19777, 19778],
 				workDir: join(workRoot, chatState),
 				settleMs: 60_000,
@@ -123,16 +245,21 @@ describe.each(["durable", "memory"] as const)(
 				figures.problems,
 				`${progress.join("\n")}\ntraces: ${figures.tracesFile}`
 			).toEqual([]);
+			const mustBeZero = [...MUST_BE_ZERO, ...OWNER_MUST_BE_ZERO];
 			expect(
-				Object.fromEntries(MUST_BE_ZERO.map((k) => [k, figures[k]]))
-			).toEqual(Object.fromEntries(MUST_BE_ZERO.map((k) => [k, 0])));
+				Object.fromEntries(mustBeZero.map((k) => [k, figures[k]]))
+			).toEqual(Object.fromEntries(mustBeZero.map((k) => [k, 0])));
 			expect(figures.unsettled).toBe(0);
 			expect(figures.messagesAccepted).toBeGreaterThan(100);
-			// The faults did happen, and the clients did rebuild.
+			expect(figures.routed).toBe(figures.chats);
+			expect(figures.statesSeen).toBeGreaterThan(figures.chats);
+			// The faults did happen, the clients did rebuild, and agents did hand chats over.
+			expect(figures.transfers.done).toBeGreaterThan(0);
+			expect(figures.dispatcherEvictions).toBeGreaterThan(0);
 			expect(figures.evictions).toBeGreaterThan(0);
 			expect(figures.crashes).toBeGreaterThanOrEqual(1);
 			expect(figures.switches).toBeGreaterThan(0);
 			expect(figures.rebuilds).toBeGreaterThan(0);
-		}, 420_000);
+		}, 600_000);
 	}
 );

@@ -105,30 +105,45 @@ export function checkChat(chat: ChatOutcome): Findings {
 	}
 	found.doubled += doubledIds.size;
 
-	// Out of order: a side's accepted messages must keep the order it sent them in, by display order and by offset.
+	// Out of order: a sender's accepted messages must keep the order it sent them in, by display order and by
+	// offset. Per sender, not per side: after a transfer two agents write, and in a split brain each on its own
+	// deployment, where the merge re-appends one's messages after the other's (SPEC §3), whatever the clocks say.
 	const inverted = new Set<string>();
-	for (const side of ["visitor", "agent"] as const) {
-		const order = chat.sent[side].filter((id) => chat.accepted.has(id));
-		for (const [name, messages] of copies) {
-			const position = new Map(messages.map((m, i) => [m.id, i]));
-			const offset = new Map(messages.map((m) => [m.id, m.dataOffset]));
-			let previous: string | undefined;
-			for (const id of order) {
-				if (!position.has(id)) continue;
-				if (
-					previous !== undefined &&
-					(position.get(id)! < position.get(previous)! ||
-						offset.get(id)! < offset.get(previous)!)
-				) {
-					if (!inverted.has(id))
-						say(
-							`${side} message ${id} comes before ${previous}, sent earlier, in the ${name} copy`
-						);
-					inverted.add(id);
-				}
-				previous = id;
-			}
+	const senderOf = new Map<string, string | undefined>();
+	for (const [, messages] of copies)
+		for (const m of messages) senderOf.set(m.id, m.senderId);
+	const bySender = (ids: string[]): string[][] => {
+		const groups = new Map<string | undefined, string[]>();
+		for (const id of ids) {
+			const sender = senderOf.get(id);
+			groups.set(sender, [...(groups.get(sender) ?? []), id]);
 		}
+		return [...groups.values()];
+	};
+	for (const side of ["visitor", "agent"] as const) {
+		for (const order of bySender(
+			chat.sent[side].filter((id) => chat.accepted.has(id))
+		))
+			for (const [name, messages] of copies) {
+				const position = new Map(messages.map((m, i) => [m.id, i]));
+				const offset = new Map(messages.map((m) => [m.id, m.dataOffset]));
+				let previous: string | undefined;
+				for (const id of order) {
+					if (!position.has(id)) continue;
+					if (
+						previous !== undefined &&
+						(position.get(id)! < position.get(previous)! ||
+							offset.get(id)! < offset.get(previous)!)
+					) {
+						if (!inverted.has(id))
+							say(
+								`${side} message ${id} comes before ${previous}, sent earlier, in the ${name} copy`
+							);
+						inverted.add(id);
+					}
+					previous = id;
+				}
+			}
 	}
 	found.outOfOrder += inverted.size;
 

@@ -53,6 +53,31 @@ describe("the chaos run's checks", () => {
 		expect(checkChat(outcome()).problems).toEqual([]);
 	});
 
+	it("keep each sender's order, not the order of two agents who wrote apart (a split brain's merge re-appends one's messages)", () => {
+		const by = (m: ChatMessage, senderId: string) => ({ ...m, senderId });
+		const first = by(message("a1", 2, 2, 20), "agent-1");
+		const second = by(message("a2", 2, 1, 25), "agent-2");
+		const copy = [v1, second, first, v2];
+		const sent = { visitor: ["v1", "v2"], agent: ["a1", "a2"] };
+		const accepted = new Set(["v1", "v2", "a1", "a2"]);
+		const apart = outcome({
+			sent,
+			accepted,
+			copies: { visitor: copy, agent: copy, server: copy },
+		});
+		expect(counts(apart)).toMatchObject({ outOfOrder: 0 });
+		const oneSender = [v1, by(second, "agent-1"), by(first, "agent-1"), v2];
+		expect(
+			counts(
+				outcome({
+					sent,
+					accepted,
+					copies: { visitor: oneSender, agent: oneSender, server: oneSender },
+				})
+			)
+		).toMatchObject({ outOfOrder: 1 });
+	});
+
 	it("find what went wrong", () => {
 		expect(
 			counts(

@@ -20,14 +20,8 @@ export function mergeChatMeta(
 	const endTimes = [current.endTime, offered.endTime].filter(
 		(t): t is number => t !== undefined
 	);
-	const owner = assignedApart(older, newer);
-	const displaced = owner ? (owner === older ? newer : older).agentIds : [];
 	const pastAgentIds = [
-		...new Set([
-			...(newer.pastAgentIds ?? []),
-			...(older.pastAgentIds ?? []),
-			...displaced,
-		]),
+		...new Set([...(newer.pastAgentIds ?? []), ...(older.pastAgentIds ?? [])]),
 	];
 	const merged: ChatMeta = {
 		...newer,
@@ -35,7 +29,7 @@ export function mergeChatMeta(
 			statusRank[offered.status] > statusRank[current.status]
 				? offered.status
 				: current.status,
-		agentIds: owner ? owner.agentIds : mergedAgents(older, newer),
+		agentIds: mergedAgents(older, newer),
 		agentNames: { ...older.agentNames, ...newer.agentNames },
 		beginTime: Math.min(current.beginTime, offered.beginTime),
 	};
@@ -77,24 +71,6 @@ function mergedAgents(older: ChatMeta, newer: ChatMeta): string[] {
 			(id) => !newer.agentIds.includes(id) && keep(id, older, newer)
 		),
 	];
-}
-
-/**
- * Two deployments that each routed the waiting chat (a split brain) hold copies whose agents the other
- * has never seen. A chat has one owner: the copy assigned first keeps it (then the lower agent id), and
- * the other's agents leave as if transferred away, so their sockets are closed and their claims go stale.
- */
-function assignedApart(a: ChatMeta, b: ChatMeta): ChatMeta | undefined {
-	const known = (meta: ChatMeta) =>
-		new Set([...meta.agentIds, ...(meta.pastAgentIds ?? [])]);
-	const [knownA, knownB] = [known(a), known(b)];
-	if (a.agentIds.length === 0 || b.agentIds.length === 0) return undefined;
-	if ([...knownA].some((id) => knownB.has(id))) return undefined;
-	const first = (meta: ChatMeta) =>
-		[meta.startTime ?? Infinity, [...meta.agentIds].sort()[0]!] as const;
-	const [timeA, idA] = first(a);
-	const [timeB, idB] = first(b);
-	return timeA < timeB || (timeA === timeB && idA < idB) ? a : b;
 }
 
 /** Equal in everything but `v` (key order aside). */

@@ -105,42 +105,4 @@ describe("mergeChatMeta", () => {
 			).toEqual(["a2", "a3"]);
 		});
 	});
-
-	it("keeps one owner when two deployments each routed the waiting chat: the first assigned, the other as if transferred away", () => {
-		const waiting: ChatMeta = {
-			...base,
-			status: "waiting",
-			agentIds: [],
-			agentNames: {},
-		};
-		const onA: ChatMeta = {
-			...waiting,
-			v: 2,
-			status: "chatting",
-			agentIds: ["a1"],
-			agentNames: { a1: "Alice" },
-			startTime: 2000,
-		};
-		const onB: ChatMeta = {
-			...waiting,
-			v: 2,
-			status: "chatting",
-			agentIds: ["b1"],
-			agentNames: { b1: "Bob" },
-			startTime: 2500,
-		};
-		for (const [current, offered] of [
-			[onA, onB],
-			[onB, onA],
-		] as const) {
-			const merged = mergeChatMeta(current, offered);
-			expect(merged.agentIds).toEqual(["a1"]);
-			expect(merged.pastAgentIds).toEqual(["b1"]);
-			expect(merged.agentNames).toEqual({ a1: "Alice", b1: "Bob" });
-		}
-		// Bob's copy brought again later does not bring him back.
-		expect(mergeChatMeta(mergeChatMeta(onA, onB), onB).agentIds).toEqual([
-			"a1",
-		]);
-	});
 });

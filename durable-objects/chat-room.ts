@@ -33,7 +33,7 @@ import type {
 } from "../src/protocol/chat.ts";
 import type { Wrapup } from "../src/protocol/events.ts";
 import type { Chains } from "./chat-chain.ts";
-import type { Claim } from "./dispatch-model.ts";
+import type { Claim, RoomAgents } from "./dispatch-model.ts";
 import type { AgentRef, Caller, NewChat, RoomAnswer } from "./room-contract.ts";
 import type { BanInForce } from "./visitor-model.ts";
 
@@ -65,7 +65,7 @@ export class ChatRoom extends DurableObject<Env> {
 		const storage = durable ? new ChatStorage(ctx.storage) : undefined;
 		const alarmAt = (at: number) => scheduleAlarm(ctx.storage, at);
 		this.sockets = new RoomSockets(ctx, this.clock);
-		this.dispatch = new RoomDispatch(env);
+		this.dispatch = new RoomDispatch(env, this.clock);
 		this.bans = new RoomBans(env, (promise) => ctx.waitUntil(promise));
 		// this.env, not env: read at each publish (a test swaps the room's queues).
 		this.announcements = new ChatAnnouncements(
@@ -83,7 +83,10 @@ export class ChatRoom extends DurableObject<Env> {
 			waiters: this.waiters,
 			scheduleAlarm: alarmAt,
 			waitUntil: (promise) => ctx.waitUntil(promise),
-			caughtUp: (caller) => this.ending.noteCaughtUp(caller),
+			caughtUp: (caller) => {
+				if (caller.role === "agent") this.dispatch.heardFrom(caller.id);
+				this.ending.noteCaughtUp(caller);
+			},
 		});
 		this.members = new RoomMembers(
 			this.core,
@@ -285,6 +288,18 @@ export class ChatRoom extends DurableObject<Env> {
 	/** Local fault injection for the chaos run (src/routes/debug.ts): the room restarts as after an eviction. */
 	async abortForChaos(): Promise<void> {
 		this.ctx.abort("chaos");
+	}
+
+	/** Who has the chat, for the site's dispatcher (RoomDispatch.agentsChanged); undefined when the room has no chat. */
+	async agentsNow(): Promise<RoomAgents | undefined> {
+		const { meta, chatState } = this.core;
+		if (!meta || !chatState) return undefined;
+		return {
+			status: meta.status,
+			agentIds: meta.agentIds,
+			pastAgentIds: meta.pastAgentIds ?? [],
+			chatState,
+		};
 	}
 
 	/**

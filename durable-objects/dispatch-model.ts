@@ -41,6 +41,40 @@ export interface WaitingChat {
 	invitedBy?: string;
 }
 
+/** Who has a chat, in its room's own word (ChatRoom.agentsNow): the chatState is what an `assigned` frame carries. */
+export interface RoomAgents {
+	status: "waiting" | "chatting" | "ended";
+	agentIds: string[];
+	pastAgentIds: string[];
+	chatState: string;
+}
+
+/**
+ * What the room's word changes in the dispatcher's loads. The agents it lists and the dispatcher does
+ * not count gain the chat (known agents only: one the dispatcher has not heard from counts its chats
+ * when its console says hello). The agents it shows removed (transferred away, or the losing side of
+ * a split brain) lose it; one it merely does not list keeps it, since a room restored from a client's
+ * older copy may not know it yet. An ended chat is lost by all.
+ */
+export function loadChanges(
+	agents: Iterable<Pick<AgentPresence, "id" | "chats">>,
+	chatId: string,
+	room: Pick<RoomAgents, "status" | "agentIds" | "pastAgentIds">
+): { gains: string[]; loses: string[] } {
+	const gains: string[] = [];
+	const loses: string[] = [];
+	for (const agent of agents) {
+		const holds = agent.chats.includes(chatId);
+		const listed = room.agentIds.includes(agent.id);
+		const removed =
+			room.status === "ended" ||
+			(!listed && room.pastAgentIds.includes(agent.id));
+		if (holds && removed) loses.push(agent.id);
+		if (!holds && listed && room.status === "chatting") gains.push(agent.id);
+	}
+	return { gains, loses };
+}
+
 /** What the agent is now: offline once it said so, or has neither a socket nor a heartbeat in the last 60 s. */
 export function statusOf(agent: AgentPresence, now: number): AgentStatus {
 	if (agent.declared === "offline") return "offline";

@@ -5,7 +5,12 @@
  */
 import { roomFailure } from "../src/errors.ts";
 import { getSiteConfig } from "../src/site-config-cache.ts";
-import { freeCapacity, planRouting, queuePositions } from "./dispatch-model.ts";
+import {
+	freeCapacity,
+	loadChanges,
+	planRouting,
+	queuePositions,
+} from "./dispatch-model.ts";
 import { agentCaller, chatRoom, handedOver } from "./room-contract.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import type { AgentPresence, WaitingChat } from "./dispatch-model.ts";
@@ -76,6 +81,46 @@ export class DispatcherRouting {
 		news.queueChanged();
 		news.presenceChanged();
 		ctx.waitUntil(this.route());
+	}
+
+	/**
+	 * The room's word on who has a chat, asked in turn with the assignments so it never undoes a newer
+	 * one: after a client's copy changed the chat's agents, or while one of them is not heard from
+	 * (RoomDispatch). Its agents' consoles are told what changed for them.
+	 */
+	chatAgentsChanged(siteId: string, chatId: string): Promise<void> {
+		const { state, news, sockets, env } = this.parts;
+		return this.run(async () => {
+			// No chat there (memory mode): its clients rebuild it, and it tells again.
+			const room = await chatRoom(env, siteId, chatId).agentsNow();
+			if (!room || room.status === "waiting") return;
+			if (room.status === "ended") return this.chatEnded(chatId);
+			const chat = state.chats.get(chatId);
+			if (chat?.state === "waiting") {
+				state.saveChat({ ...chat, state: "assigned" });
+				news.leftQueue(chat, "assigned");
+				news.queueChanged();
+			}
+			const { gains, loses } = loadChanges(state.agents.values(), chatId, room);
+			for (const agentId of loses) {
+				this.unreserve(agentId, chatId);
+				sockets.toAgent(agentId, {
+					type: "released",
+					chatId,
+					reason: "transferred",
+				});
+			}
+			for (const agentId of gains) {
+				const agent = state.agents.get(agentId)!;
+				state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
+				sockets.toAgent(agentId, {
+					type: "assigned",
+					chatId,
+					chatState: room.chatState,
+				});
+			}
+			if (gains.length + loses.length > 0) news.presenceChanged();
+		});
 	}
 
 	/** SPEC §7: the first accept wins; a chat no longer waiting is 409 conflict, an agent at its maxChats 409 at_capacity. */

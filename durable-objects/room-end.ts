@@ -131,8 +131,11 @@ export class RoomEnd {
 		const now = Date.now();
 		const { parts } = this.core;
 		parts.sockets.closeLate();
-		if (this.core.meta?.status === "waiting")
-			await parts.dispatch.register(this.core.meta);
+		const { meta } = this.core;
+		if (meta?.status === "waiting") await parts.dispatch.register(meta);
+		// An agent of the live chat that never called may not have it: its console missed the assignment.
+		if (meta && parts.dispatch.unheard(meta, this.connectedAgents()).length > 0)
+			await parts.dispatch.agentsChanged(meta);
 		const endOwed = !(await this.announceEnd());
 		const transcriptOwed =
 			this.core.meta !== undefined &&
@@ -140,6 +143,13 @@ export class RoomEnd {
 		await this.settleAlarm(
 			endOwed || transcriptOwed ? now + ANNOUNCE_RETRY_MS : Infinity
 		);
+	}
+
+	private connectedAgents(): Set<string> {
+		const ids = new Set<string>();
+		for (const caller of this.core.parts.sockets.authenticated().values())
+			if (caller.role === "agent") ids.add(caller.id);
+		return ids;
 	}
 
 	/** The alarm for the earliest deadline still ahead (a socket's, an owed announcement's, the end's grace), or none. */
@@ -150,7 +160,9 @@ export class RoomEnd {
 				? parts.announcements.endMayGoAt()
 				: 0;
 		const reregister =
-			meta?.status === "waiting" ? Date.now() + REREGISTER_EVERY_MS : Infinity;
+			meta?.status === "waiting" || meta?.status === "chatting"
+				? Date.now() + REREGISTER_EVERY_MS
+				: Infinity;
 		const next = Math.min(
 			parts.sockets.nextDeadline(),
 			owed,

@@ -179,7 +179,9 @@ export class RoomMembers {
 				status: "chatting",
 				agentIds: [...meta.agentIds, caller.id],
 				agentNames,
-				startTime: meta.startTime ?? Date.now(),
+				...(meta.startTime === undefined
+					? { startTime: Date.now(), firstAgentId: caller.id }
+					: {}),
 			},
 			[notice]
 		);

@@ -71,6 +71,7 @@ export async function rebuildChat(
 			if (resign) resealed.push(final);
 		}
 		const metaChanged = meta !== core.meta;
+		const agentsBefore = core.meta?.agentIds;
 		const uploaded = origin && {
 			ws: origin,
 			has: new Set(
@@ -84,6 +85,11 @@ export async function rebuildChat(
 			uploaded
 		);
 		for (const m of appends) core.noteSendTime(m);
+		// The copy changed who has the chat (a split brain's end, a transfer made elsewhere): the dispatcher may not know.
+		if (metaChanged && !sameAgents(agentsBefore, meta)) {
+			core.parts.waitUntil(dispatch.agentsChanged(meta));
+			await core.parts.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
+		}
 		// What the client lacks, every message the room moved, and every uploaded one the room holds otherwise
 		// (two deployments accepted the same id at different times): the client takes the room's version.
 		const heldOtherwise = body.messages.flatMap((m) => {
@@ -111,6 +117,15 @@ export async function rebuildChat(
 		core.parts.waitUntil(dispatch.register(core.meta));
 	}
 	return answer;
+}
+
+function sameAgents(before: string[] | undefined, after: ChatMeta): boolean {
+	if (after.status !== "chatting") return true;
+	return (
+		before !== undefined &&
+		before.length === after.agentIds.length &&
+		before.every((id) => after.agentIds.includes(id))
+	);
 }
 
 function withSenderName(meta: ChatMeta, message: ChatMessage): ChatMessage {

@@ -125,6 +125,12 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.routing.chatEnded(chatId);
 	}
 
+	/** The room's agents changed where the dispatcher may not know (dispatcher-routing.ts asks it who has the chat). */
+	async chatAgentsChanged(siteId: string, chatId: string): Promise<void> {
+		this.state.noteSite(siteId);
+		await this.routing.chatAgentsChanged(siteId, chatId);
+	}
+
 	// ------------------------------------------------------------------ agents ask
 
 	/** `PUT …/agents/me/status`: also the heartbeat of a console without a socket. */

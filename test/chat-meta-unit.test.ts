@@ -105,4 +105,96 @@ describe("mergeChatMeta", () => {
 			).toEqual(["a2", "a3"]);
 		});
 	});
+
+	describe("a chat routed to two agents on two deployments (a split brain)", () => {
+		const waiting: ChatMeta = {
+			...base,
+			v: 1,
+			status: "waiting",
+			agentIds: [],
+			agentNames: {},
+		};
+		const onPrimary: ChatMeta = {
+			...waiting,
+			v: 2,
+			status: "chatting",
+			agentIds: ["a1"],
+			agentNames: { a1: "Alice" },
+			startTime: 2000,
+			firstAgentId: "a1",
+		};
+		const onSecondary: ChatMeta = {
+			...waiting,
+			v: 2,
+			status: "chatting",
+			agentIds: ["a2"],
+			agentNames: { a2: "Bob" },
+			startTime: 2500,
+			firstAgentId: "a2",
+		};
+
+		it("keeps the agent assigned first, whichever room merges, and the other leaves as if transferred away", () => {
+			for (const merged of [
+				mergeChatMeta(onPrimary, onSecondary),
+				mergeChatMeta(onSecondary, onPrimary),
+			]) {
+				expect(merged).toMatchObject({
+					v: 3,
+					agentIds: ["a1"],
+					pastAgentIds: ["a2"],
+					startTime: 2000,
+					firstAgentId: "a1",
+				});
+			}
+		});
+
+		it("at the same start time, keeps the lower agent id", () => {
+			const sameTime = { ...onSecondary, startTime: 2000 };
+			expect(mergeChatMeta(sameTime, onPrimary).agentIds).toEqual(["a1"]);
+			expect(mergeChatMeta(onPrimary, sameTime).agentIds).toEqual(["a1"]);
+		});
+
+		it("keeps out the other line's later agents, however far its versions ran ahead", () => {
+			const passedOn: ChatMeta = {
+				...onSecondary,
+				v: 9,
+				agentIds: ["a3"],
+				pastAgentIds: ["a2"],
+				agentNames: { a2: "Bob", a3: "Cid" },
+			};
+			const merged = mergeChatMeta(onPrimary, passedOn);
+			expect(merged.agentIds).toEqual(["a1"]);
+			expect(merged.pastAgentIds?.slice().sort()).toEqual(["a2", "a3"]);
+			expect(merged.v).toBe(10);
+			// The losing room, merging the result later at a lower version, comes to the same owner.
+			const lateLoser = { ...passedOn, v: 12 };
+			expect(mergeChatMeta(lateLoser, merged).agentIds).toEqual(["a1"]);
+			expect(mergeChatMeta(merged, lateLoser).agentIds).toEqual(["a1"]);
+		});
+
+		it("keeps an agent of the first line who also passed through the other, and lists it only once", () => {
+			const throughA1: ChatMeta = {
+				...onSecondary,
+				v: 6,
+				agentIds: ["a3"],
+				pastAgentIds: ["a2", "a1"],
+			};
+			const merged = mergeChatMeta(throughA1, onPrimary);
+			expect(merged.agentIds).toEqual(["a1"]);
+			expect(merged.pastAgentIds?.slice().sort()).toEqual(["a2", "a3"]);
+		});
+
+		it("merges as before when both copies started with the same agent", () => {
+			const joined: ChatMeta = {
+				...onPrimary,
+				v: 3,
+				agentIds: ["a1", "a4"],
+				agentNames: { a1: "Alice", a4: "Dee" },
+			};
+			const later = { ...onPrimary, startTime: 2400, v: 3 };
+			const merged = mergeChatMeta(joined, later);
+			expect(merged.agentIds).toEqual(["a1", "a4"]);
+			expect(merged.startTime).toBe(2000);
+		});
+	});
 });

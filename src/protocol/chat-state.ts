@@ -22,6 +22,8 @@ export const ChatMetaSchema = z.object({
 	beginTime: z.number().int(),
 	/** When the first agent joined. */
 	startTime: z.number().int().optional(),
+	/** Who that was: two copies whose first agents differ were routed apart (a split brain), and the earlier one keeps the chat. */
+	firstAgentId: z.string().optional(),
 	/** The latest wrap-up, carried into chat.end when it comes before the end. */
 	wrapup: z
 		.object({

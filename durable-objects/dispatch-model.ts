@@ -39,7 +39,26 @@ export interface WaitingChat {
 	lastAgentId?: string;
 	/** The agent whose invitation this chat answers (SPEC §7): it goes first, like the sticky rule. */
 	invitedBy?: string;
+	/**
+	 * Registered by a room a client's copy just restored (a failover deployment, an eviction): the copy
+	 * may be behind a console that holds the chat as its own elsewhere, so the chat is routed only when
+	 * its room registers it again from its alarm (RESTORED_HOLD_MS on), after the consoles said hello.
+	 */
+	restored?: boolean;
 }
+
+/** How long a restored waiting chat is held out of automatic routing (a manual accept may take it). */
+export const RESTORED_HOLD_MS = 10_000;
+
+/**
+ * The waiting chats automatic routing may give out: not one held since its room was restored, and not
+ * one a console claims while its room cannot say whose it is (the console's copy would rebuild it as
+ * that agent's: routing it too would give it two owners).
+ */
+export const routable = (
+	waiting: readonly WaitingChat[],
+	claimed: ReadonlySet<string>
+) => waiting.filter((chat) => !chat.restored && !claimed.has(chat.chatId));
 
 /** Who has a chat, in its room's own word (ChatRoom.agentsNow): the chatState is what an `assigned` frame carries. */
 export interface RoomAgents {

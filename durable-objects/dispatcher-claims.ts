@@ -65,6 +65,15 @@ export class DispatcherClaims {
 		return this.checking.has(agentId);
 	}
 
+	/** Chats some console claims whose rooms have not said whose they are yet: not routed meanwhile. */
+	claimedChats(): Set<string> {
+		const ids = new Set<string>();
+		for (const claims of this.pending.values())
+			for (const chatId of claims.keys()) ids.add(chatId);
+		for (const key of this.inFlight) ids.add(key.split(" ")[1]!);
+		return ids;
+	}
+
 	/** Resolves once the claims asked about for the agent are settled (accept and join check capacity after). */
 	settled(agentId: string): Promise<void> {
 		return this.checking.get(agentId) ?? Promise.resolve();

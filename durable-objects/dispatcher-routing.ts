@@ -10,6 +10,7 @@ import {
 	loadChanges,
 	planRouting,
 	queuePositions,
+	routable,
 } from "./dispatch-model.ts";
 import { agentCaller, chatRoom, handedOver } from "./room-contract.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -50,6 +51,13 @@ export class DispatcherRouting {
 	/** A waiting chat (re-)enters the queue: from the chat start, and from its room every 30 s while it waits. */
 	chatWaiting(chat: WaitingChat): { queuePosition?: number } {
 		const { state, news, ctx } = this.parts;
+		const held = state.chats.get(chat.chatId);
+		// Its room registered it again from the alarm: held long enough, it may be routed now.
+		if (held?.state === "waiting" && held.restored && !chat.restored) {
+			const { restored: _held, ...free } = held;
+			state.saveChat(free);
+			ctx.waitUntil(this.route());
+		}
 		if (!state.chats.has(chat.chatId)) {
 			state.saveChat({ ...chat, state: "waiting" });
 			news.publish("chatQueue.log", [chat.chatId, "enter"], {
@@ -159,7 +167,10 @@ export class DispatcherRouting {
 			);
 			const plan = planRouting(
 				known,
-				state.waiting(),
+				routable(
+					state.waiting(),
+					this.parts.claims?.claimedChats() ?? new Set()
+				),
 				config.routing.sticky,
 				Date.now()
 			);

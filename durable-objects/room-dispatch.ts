@@ -63,12 +63,15 @@ export class RoomDispatch {
 	}
 
 	/** False when the dispatcher could not be reached: the alarm tries again. */
-	async register(meta: ChatMeta): Promise<boolean> {
+	async register(meta: ChatMeta, restored = false): Promise<boolean> {
 		try {
 			const { queuePosition } = await siteDispatcher(
 				this.env,
 				meta.siteId
-			).chatWaiting(meta.siteId, waitingChatOf(meta));
+			).chatWaiting(meta.siteId, {
+				...waitingChatOf(meta),
+				...(restored ? { restored } : {}),
+			});
 			this.queuePosition = queuePosition;
 			return true;
 		} catch (error) {

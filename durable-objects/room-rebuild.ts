@@ -8,7 +8,7 @@ import { keyRing } from "../src/security/keys.ts";
 import { macIsCurrent, verifyMessage } from "../src/security/message-mac.ts";
 import { mergeChatMeta } from "./chat-meta.ts";
 import { planRebuild } from "./chat-model.ts";
-import { REREGISTER_EVERY_MS } from "./dispatch-model.ts";
+import { REREGISTER_EVERY_MS, RESTORED_HOLD_MS } from "./dispatch-model.ts";
 import { notInChat } from "./room-core.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { ChatMessage, RebuildChat } from "../src/protocol/chat.ts";
@@ -112,9 +112,11 @@ export async function rebuildChat(
 	if (!("failure" in answer)) core.parts.caughtUp(caller);
 	if (core.meta) await announcements.transcript(core.meta, core.log);
 	// A waiting chat restored here (eviction in memory mode, another deployment) goes back into the queue, with its first request time.
+	// It is held out of automatic routing until the alarm registers it again (RESTORED_HOLD_MS): a console
+	// holding it as its own on another deployment says hello meanwhile, and routing it here too would give it two agents.
 	if (core.meta?.status === "waiting" && dispatch.queuePosition === undefined) {
-		await core.parts.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
-		core.parts.waitUntil(dispatch.register(core.meta));
+		await core.parts.scheduleAlarm(Date.now() + RESTORED_HOLD_MS);
+		core.parts.waitUntil(dispatch.register(core.meta, true));
 	}
 	return answer;
 }

@@ -72,6 +72,7 @@ export async function rebuildChat(
 		}
 		const metaChanged = meta !== core.meta;
 		const agentsBefore = core.meta?.agentIds;
+		const endedNow = meta.status === "ended" && core.meta?.status !== "ended";
 		const uploaded = origin && {
 			ws: origin,
 			has: new Set(
@@ -85,8 +86,9 @@ export async function rebuildChat(
 			uploaded
 		);
 		for (const m of appends) core.noteSendTime(m);
-		// The copy changed who has the chat (a split brain's end, a transfer made elsewhere): the dispatcher may not know.
-		if (metaChanged && !sameAgents(agentsBefore, meta)) {
+		// The copy changed who has the chat (a split brain's end, a transfer or an end made elsewhere): the dispatcher may not know.
+		if (endedNow) core.parts.waitUntil(dispatch.ended(meta));
+		else if (metaChanged && !sameAgents(agentsBefore, meta)) {
 			core.parts.waitUntil(dispatch.agentsChanged(meta));
 			await core.parts.scheduleAlarm(Date.now() + REREGISTER_EVERY_MS);
 		}

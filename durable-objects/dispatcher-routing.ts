@@ -121,12 +121,16 @@ export class DispatcherRouting {
 			for (const agentId of gains) {
 				const agent = state.agents.get(agentId)!;
 				state.saveAgent({ ...agent, chats: [...agent.chats, chatId] });
-				sockets.toAgent(agentId, {
-					type: "assigned",
-					chatId,
-					chatState: room.chatState,
-				});
 			}
+			// Every agent the room lists hears it again: a console that missed its `assigned` (its socket was
+			// going away, or on another deployment) takes the chat now; one that has it ignores the frame.
+			for (const agentId of room.agentIds)
+				if (state.agents.has(agentId))
+					sockets.toAgent(agentId, {
+						type: "assigned",
+						chatId,
+						chatState: room.chatState,
+					});
 			if (gains.length + loses.length > 0) news.presenceChanged();
 		});
 	}

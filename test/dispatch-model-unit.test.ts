@@ -3,11 +3,13 @@ import {
 	chooseAgent,
 	claimOf,
 	claimsToCheck,
+	loadChanges,
 	MAX_CLAIMS,
 	planRouting,
 	PRESENCE_TIMEOUT_MS,
 	presenceDeadline,
 	queuePositions,
+	routable,
 	statusOf,
 } from "../durable-objects/dispatch-model.ts";
 import type {
@@ -196,5 +198,56 @@ describe("a console's claims (SPEC §7)", () => {
 		expect(claimsToCheck(["x", "y", "x"], 5)).toEqual(["x", "y"]);
 		expect(claimsToCheck(ids, 3)).toEqual(ids.slice(0, 8));
 		expect(claimsToCheck(ids, 100)).toHaveLength(MAX_CLAIMS);
+	});
+});
+
+describe("the room's word on a chat's agents", () => {
+	const holding = (id: string) => agent(id, { chats: ["c"] });
+
+	it("counts the chat for the agents the room lists, and takes it from those it shows removed", () => {
+		const room = {
+			status: "chatting" as const,
+			agentIds: ["a1"],
+			pastAgentIds: ["a2"],
+		};
+		expect(loadChanges([agent("a1"), holding("a2")], "c", room)).toEqual({
+			gains: ["a1"],
+			loses: ["a2"],
+		});
+	});
+
+	it("leaves an agent the room merely does not list (a restored room may not know it yet)", () => {
+		const room = {
+			status: "chatting" as const,
+			agentIds: ["a1"],
+			pastAgentIds: [],
+		};
+		expect(loadChanges([holding("a1"), holding("a3")], "c", room)).toEqual({
+			gains: [],
+			loses: [],
+		});
+	});
+
+	it("takes an ended chat from everyone, and gives it to no one", () => {
+		const room = {
+			status: "ended" as const,
+			agentIds: ["a1"],
+			pastAgentIds: [],
+		};
+		expect(loadChanges([holding("a1"), agent("a2")], "c", room)).toEqual({
+			gains: [],
+			loses: ["a1"],
+		});
+	});
+
+	it("keeps out of automatic routing a chat held since its room was restored, and one a console claims", () => {
+		const waiting = [
+			chat("free", 1),
+			chat("held", 2, { restored: true }),
+			chat("claimed", 3),
+		];
+		expect(
+			routable(waiting, new Set(["claimed"])).map((c) => c.chatId)
+		).toEqual(["free"]);
 	});
 });

@@ -296,7 +296,12 @@ export class AgentClient {
 		return {
 			...shared,
 			chatId,
-			onEvent: (event: ChatEvent) => this.tell({ type: "chat", chatId, event }),
+			onEvent: (event: ChatEvent) => {
+				this.tell({ type: "chat", chatId, event });
+				// The room's word is final (SPEC §7): a chat it no longer lets this agent into is not kept, nor claimed again.
+				if (event.type === "refused" && event.error.type === "not_in_chat")
+					this.released(chatId, "stale");
+			},
 		};
 	}
 

@@ -153,6 +153,38 @@ describe("AgentClient", () => {
 		).toMatchObject({ status: "online", free: 4 });
 	});
 
+	it("lets go of a chat its room refuses it (taken out where no released frame reached this console), and claims it no more", async () => {
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
+		const alice = await Console.login(siteId, "Alice");
+		// Bob's console has no presence socket: the dispatcher cannot tell it anything.
+		const bob = await Console.login(siteId, "Bob", { connect: false });
+		const { visitor } = await visitorChat(siteId);
+		const bobChat = await bob.client.accept(visitor.chatId);
+		void bobChat.connect();
+		await until(() => bobChat.realtime === "websocket", "Bob's chat socket");
+
+		// Bob hands the chat to Alice from another device.
+		const moved = await api(
+			`/sites/${siteId}/chats/${visitor.chatId}/transfer`,
+			{
+				method: "POST",
+				token: bob.client.token,
+				body: json({ toAgentId: alice.client.agent.id }),
+			}
+		);
+		expect(moved.status).toBe(200);
+		await until(
+			() => bob.find("released", visitor.chatId) !== undefined,
+			"Bob's console to let the chat go"
+		);
+		expect(bob.find("released", visitor.chatId)).toMatchObject({
+			reason: "stale",
+		});
+		expect(bob.client.chats.has(visitor.chatId)).toBe(false);
+	});
+
 	it("brings a returning visitor's next chat back to the same agent: the client keeps the visitorState its chat refreshed", async () => {
 		const siteId = await createSite({
 			routing: { mode: "auto", sticky: true },

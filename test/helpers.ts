@@ -125,6 +125,20 @@ export async function rebuild(
 	return { status: res.status, body: await res.json<ReturnResult>() };
 }
 
+/** A rebuild that brings only a chatState: a client replaying an older state, or one that holds no messages yet. */
+export const rebuildWithState = (
+	siteId: string,
+	chatId: string,
+	token: string,
+	chatState: string
+) =>
+	rebuild(siteId, chatId, token, {
+		chatState,
+		visitorDataOffset: 0,
+		agentDataOffset: 0,
+		messages: [],
+	});
+
 /** An agent takes a waiting chat (SPEC §7): until then it may not act in it. */
 export async function accept(siteId: string, chatId: string, token: string) {
 	const res = await api(`/sites/${siteId}/chats/${chatId}/accept`, {

@@ -16,6 +16,7 @@ import {
 	json,
 	poll,
 	rebuild,
+	rebuildWithState,
 	send,
 	startChat,
 } from "./helpers.ts";
@@ -41,20 +42,6 @@ function chatCall(
 		body: json(body),
 	});
 }
-
-/** A rebuild that brings only a chatState: what a client replaying an older state sends. */
-const replayState = (
-	siteId: string,
-	chatId: string,
-	token: string,
-	chatState: string
-) =>
-	rebuild(siteId, chatId, token, {
-		chatState,
-		visitorDataOffset: 0,
-		agentDataOffset: 0,
-		messages: [],
-	});
 
 /** A chat Alice accepted and then handed to Bob, with the chatStates each side held before the transfer. */
 async function transferredChat() {
@@ -107,7 +94,7 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 
 	it("refuses the old agent's rebuild with its pre-transfer chatState, and it reads and sends nothing after", async () => {
 		const { siteId, chat, alice, aliceState } = await transferredChat();
-		const replay = await replayState(
+		const replay = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,
@@ -139,7 +126,7 @@ describe("a transferred-away agent stays out (SPEC §6)", () => {
 		expect((await poll(siteId, chat.chatId, alice.token)).status).toBe(403);
 		expect((await poll(siteId, chat.chatId, bob.token)).status).toBe(200);
 		// Nor may Alice now come back with her own older state.
-		const hers = await replayState(
+		const hers = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,
@@ -216,7 +203,7 @@ describe("a room that lost the chat keeps the newest membership (SPEC §3, §6)"
 		expect((await rebuild(siteId, chat.chatId, chat.token, copy)).status).toBe(
 			200
 		);
-		const replay = await replayState(
+		const replay = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,
@@ -234,7 +221,7 @@ describe("a room that lost the chat keeps the newest membership (SPEC §3, §6)"
 		await loseChat(siteId, chat.chatId);
 		// First to the empty room, Alice's older copy is all it has to go on.
 		const socket = await TestSocket.hello(siteId, chat.chatId, alice.token);
-		const early = await replayState(
+		const early = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,

@@ -21,7 +21,7 @@ import {
 	createSite,
 	eventually,
 	poll,
-	rebuild,
+	rebuildWithState,
 	startChat,
 } from "./helpers.ts";
 import { loseChat } from "./lose-chat.ts";
@@ -31,20 +31,6 @@ import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 
 const manual = { routing: { mode: "manual" as const, sticky: false } };
 const auto = { routing: { mode: "auto" as const, sticky: false } };
-
-/** A client bringing only its chatState, as one that holds no messages yet does. */
-const bringState = (
-	siteId: string,
-	chatId: string,
-	token: string,
-	chatState: string
-) =>
-	rebuild(siteId, chatId, token, {
-		chatState,
-		visitorDataOffset: 0,
-		agentDataOffset: 0,
-		messages: [],
-	});
 
 const assigned = (chatId: string) => (f: AgentServerFrame) =>
 	f.type === "assigned" && f.chatId === chatId;
@@ -62,7 +48,7 @@ describe("a chat routed apart on two copies keeps the agent assigned first", () 
 		// The room loses the chat; the visitor's copy, from before Alice took it, rebuilds it as waiting.
 		await loseChat(siteId, chat.chatId);
 		const bobConsole = await AgentConsole.open(siteId, bob.token);
-		const back = await bringState(
+		const back = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			chat.token,
@@ -79,7 +65,7 @@ describe("a chat routed apart on two copies keeps the agent assigned first", () 
 			[0, 1]
 		);
 
-		const aliceBack = await bringState(
+		const aliceBack = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,
@@ -95,7 +81,7 @@ describe("a chat routed apart on two copies keeps the agent assigned first", () 
 		).toEqual({ type: "released", chatId: chat.chatId, reason: "transferred" });
 		expect(await myChats(siteId, bob.token)).toEqual([]);
 		// The visitor's next answer names Alice alone; Bob's replay of his own copy changes nothing.
-		const replay = await bringState(
+		const replay = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			bob.token,
@@ -115,7 +101,9 @@ describe("the dispatcher hears from the room who has a chat", () => {
 		const first = await AgentConsole.open(siteId, alice.token);
 		const chat = await startChat(siteId);
 		await first.next(assigned(chat.chatId));
+		// Closed, and its close handled (the dispatcher writes the agent then), before the wipe.
 		first.close();
+		await first.whenClosed();
 
 		// The dispatcher loses everything (a failover deployment's empty one); the room keeps its chat.
 		await runInDurableObject(dispatcherOf(siteId), (_instance, state) =>
@@ -139,7 +127,7 @@ describe("the dispatcher hears from the room who has a chat", () => {
 		const chat = await startChat(siteId);
 		await abortAllDurableObjects();
 		const bobConsole = await AgentConsole.open(siteId, bob.token);
-		const back = await bringState(
+		const back = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			chat.token,
@@ -177,7 +165,8 @@ describe("the dispatcher hears from the room who has a chat", () => {
 		);
 		const bobConsole = await AgentConsole.open(siteId, bob.token);
 		expect(
-			(await bringState(siteId, chat.chatId, chat.token, chat.chatState)).status
+			(await rebuildWithState(siteId, chat.chatId, chat.token, chat.chatState))
+				.status
 		).toBe(200);
 		await runDurableObjectAlarm(roomOf(siteId, chat.chatId));
 		await queueHolds(siteId, bob.token, 1);
@@ -185,7 +174,7 @@ describe("the dispatcher hears from the room who has a chat", () => {
 			(await bobConsole.settled()).filter((f) => f.type === "assigned")
 		).toEqual([]);
 
-		const aliceBack = await bringState(
+		const aliceBack = await rebuildWithState(
 			siteId,
 			chat.chatId,
 			alice.token,

@@ -253,13 +253,7 @@ describe.each(["durable", "memory"] as const)(
 	(chatState) => {
 		it(
 			"loses, doubles and reorders nothing, and routes every chat to one agent at a time, while rooms and dispatchers are evicted, deployments crash, clients switch and agents transfer",
-			{
-				// A known defect, not a tolerance: the agent side still fails under split-brain faults now and
-				// then (bench/CHAOS.md: two owners, orphaned assignments), so a short run is tried up to three
-				// times until issue 18's routing fixes land. Remove this retry with them.
-				retry: 2,
-				timeout: 600_000,
-			},
+			{ timeout: 600_000 },
 			async () => {
 				// The run's progress is shown only when something is wrong, with the traces of the chats concerned.
 				const progress: string[] = [];
@@ -270,7 +264,7 @@ describe.each(["durable", "memory"] as const)(
 					agents: 8,
 					maxChats: 6,
 					ports: [19777, 19778],
-					workDir: join(workRoot, `${chatState}-${crypto.randomUUID()}`), // a fresh state per try
+					workDir: join(workRoot, chatState),
 					settleMs: 60_000,
 					persistMs: 90_000,
 					log: (line) => progress.push(line),

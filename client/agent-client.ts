@@ -12,7 +12,7 @@ import {
 } from "../src/protocol/agent-frames.ts";
 import { AgentPresence } from "./agent-presence.ts";
 import { storeKey } from "./chat-copy.ts";
-import { jsonInit, readOk, refuseLostChat } from "./http.ts";
+import { jsonInit, lostChat, readOk, refuseLostChat } from "./http.ts";
 import { LiveChatClient } from "./live-chat-client.ts";
 import { Transport } from "./transport.ts";
 import type { AgentStatus } from "../src/protocol/agent-frames.ts";
@@ -216,12 +216,17 @@ export class AgentClient {
 
 	/** Hands one of this agent's chats to another agent, who must be online with room for it. */
 	async transfer(chatId: string, toAgentId: string): Promise<void> {
-		ChatTakenSchema.parse(
-			await this.call(
-				`/chats/${chatId}/transfer`,
-				jsonInit("POST", { toAgentId })
-			)
-		);
+		const ask = () =>
+			this.call(`/chats/${chatId}/transfer`, jsonInit("POST", { toAgentId }));
+		let answer = await ask();
+		// The room lost the chat (memory mode, a failover deployment): this agent's copy rebuilds it, then once more.
+		const chat = this.chatClients.get(chatId);
+		if (lostChat(answer) && chat) {
+			await chat.poll();
+			answer = await ask();
+		}
+		refuseLostChat(answer, `/chats/${chatId}/transfer`);
+		ChatTakenSchema.parse(answer);
 		this.released(chatId, "transferred");
 	}
 

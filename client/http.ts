@@ -59,13 +59,17 @@ export const asChatError = (error: unknown, path: string) =>
  * Accept answers code 1 when the room lost the chat: only the visitor's copy can bring a waiting
  * chat back, so the agent is told the chat is unavailable for now.
  */
-export function refuseLostChat(answer: unknown): void {
-	if (ReturnResultSchema.safeParse(answer).data?.code === 1)
+/** The room's code 1 instead of the answer asked for: it lost the chat, and a client's copy must rebuild it first. */
+export const lostChat = (answer: unknown) =>
+	ReturnResultSchema.safeParse(answer).data?.code === 1;
+
+export function refuseLostChat(answer: unknown, path = "/accept"): void {
+	if (lostChat(answer))
 		throw new LiveChatError(
 			503,
 			"chat_unavailable",
 			"the server lost this chat; it is back once the visitor's client rebuilds it",
-			"/accept"
+			path
 		);
 }
 

@@ -6,6 +6,7 @@ import { Console, disconnectAll, visitorChat } from "./agent-clients.ts";
 import { socketOpener, until } from "./client-helpers.ts";
 import { expectSameAsServer } from "./clients.ts";
 import { api, createSite, json } from "./helpers.ts";
+import { loseChat } from "./lose-chat.ts";
 
 afterEach(disconnectAll);
 
@@ -183,6 +184,44 @@ describe("AgentClient", () => {
 			reason: "stale",
 		});
 		expect(bob.client.chats.has(visitor.chatId)).toBe(false);
+	});
+
+	it("transfers a chat its room lost: the agent's own copy rebuilds the room first", async () => {
+		const siteId = await createSite({
+			routing: { mode: "manual", sticky: false },
+		});
+		const alice = await Console.login(siteId, "Alice");
+		const bob = await Console.login(siteId, "Bob");
+		const { visitor } = await visitorChat(siteId);
+		const aliceChat = await alice.client.accept(visitor.chatId);
+		await aliceChat.send("one moment, please");
+		await aliceChat.flush();
+
+		// Nothing rebuilds the room on its own: Alice's chat client is not connected.
+		aliceChat.disconnect();
+		const before = bob.events.length;
+		await loseChat(siteId, visitor.chatId);
+		// The abort closed the consoles too: Bob is back online (a transfer needs that) once his console said hello again.
+		await until(
+			() =>
+				bob.events
+					.slice(before)
+					.some(
+						(e) =>
+							e.type === "presence" &&
+							e.agents.some(
+								(a) => a.id === bob.client.agent.id && a.status === "online"
+							)
+					),
+			"Bob online again"
+		);
+		await alice.client.transfer(visitor.chatId, bob.client.agent.id);
+		expect(alice.client.chats.has(visitor.chatId)).toBe(false);
+		const bobChat = await bob.assigned(visitor.chatId);
+		await until(
+			() => bobChat.messages.some((m) => m.content === "one moment, please"),
+			"Alice's message in Bob's copy"
+		);
 	});
 
 	it("brings a returning visitor's next chat back to the same agent: the client keeps the visitorState its chat refreshed", async () => {

@@ -57,8 +57,11 @@ describe("more of the agent console", () => {
 			.toBe("online");
 		await ApiVisitor.start(suite.url, siteId, "Nadia");
 		await page.getByRole("tab", { name: /Nadia/ }).waitFor({ timeout: 15_000 });
-		// Give a chime or a notification the time to happen, had there been one.
-		await page.waitForTimeout(500);
+		// The console announces the new chat right after it would have chimed or notified, had it been allowed to.
+		await page
+			.getByRole("status")
+			.getByText("New chat with Nadia.")
+			.waitFor({ state: "attached", timeout: 15_000 });
 		expect(await alertsOf(page)).toEqual([]);
 	});
 

@@ -56,7 +56,12 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await assigned(suite, siteId, chatId, agent);
 		await context.setOffline(true);
 		await send(page, "Written on the train");
-		await page.waitForTimeout(3000);
+		// The send was tried and failed: the widget says so in words, and keeps the message.
+		await page
+			.getByText(
+				"You seem to be offline: your message will be sent when the connection is back."
+			)
+			.waitFor({ timeout: 15_000 });
 		expect(await agentContents(suite, siteId, chatId, agent)).not.toContain(
 			"Written on the train"
 		);

@@ -172,12 +172,18 @@ export class AgentClient {
 
 	/** Hands one of this agent's chats to another agent, who must be online with room for it. */
 	async transfer(chatId: string, toAgentId: string): Promise<void> {
-		const ask = () =>
-			this.call(`/chats/${chatId}/transfer`, jsonInit("POST", { toAgentId }));
-		let answer = await ask();
-		// The room lost the chat (memory mode, a failover deployment): this agent's copy rebuilds it, then once more.
 		const chat = this.chatClients.get(chatId);
-		if (lostChat(answer) && chat) {
+		// What the agent wrote goes first: out of the chat, its outbox could never send it.
+		await chat?.flush();
+		const ask = () =>
+			this.call(
+				`/chats/${chatId}/transfer`,
+				jsonInit("POST", { toAgentId, ...chat?.offsets })
+			);
+		let answer = await ask();
+		// The room lacks what this agent's copy holds (it lost the chat, or the agent sent on another
+		// deployment): the copy rebuilds the room, and the transfer is asked again.
+		for (let tries = 0; lostChat(answer) && chat && tries < 3; tries++) {
 			await chat.poll();
 			answer = await ask();
 		}

@@ -199,8 +199,8 @@ export class ChatRoom extends DurableObject<Env> {
 		return this.members.accept(caller);
 	}
 
-	async transfer(caller: Caller, to: AgentRef) {
-		return this.members.transfer(caller, to);
+	async transfer(caller: Caller, to: AgentRef, held?: Offsets) {
+		return this.members.transfer(caller, to, held);
 	}
 
 	async join(caller: Caller) {

@@ -5,6 +5,7 @@
 import { roomFailure } from "../src/errors.ts";
 import { freeCapacity, statusOf } from "./dispatch-model.ts";
 import { agentCaller, chatRoom, handedOver } from "./room-contract.ts";
+import type { Offsets } from "../src/protocol/chat.ts";
 import type { AgentPresence } from "./dispatch-model.ts";
 import type {
 	DispatcherParts,
@@ -24,7 +25,8 @@ export class DispatcherHandover {
 		siteId: string,
 		from: AgentRef,
 		chatId: string,
-		toAgentId: string
+		toAgentId: string,
+		held?: Offsets
 	): Promise<AcceptAnswer> {
 		const { state, sockets, news, env } = this.parts;
 		return this.routing.run(async () => {
@@ -41,7 +43,8 @@ export class DispatcherHandover {
 				);
 			const answer = await chatRoom(env, siteId, chatId).transfer(
 				agentCaller(from, siteId, chatId),
-				refOf(to)
+				refOf(to),
+				held
 			);
 			if (!handedOver(answer)) return answer;
 			const giver = state.agents.get(from.id);

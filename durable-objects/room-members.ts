@@ -3,8 +3,10 @@
  * invited agent's join, and the invitations. Each change is a system message and a new chatState.
  */
 import { roomFailure } from "../src/errors.ts";
+import { isAhead } from "../src/protocol/offsets.ts";
 import { lostChat } from "./room-contract.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
+import type { Offsets } from "../src/protocol/chat.ts";
 import type { AgentRef, Caller, RoomAnswer } from "./room-contract.ts";
 import type { RoomCore } from "./room-core.ts";
 
@@ -42,11 +44,15 @@ export class RoomMembers {
 	}
 
 	/** One of the chat's agents hands it to another (the dispatcher checked the other is online with room). */
-	transfer(caller: Caller, to: AgentRef): Promise<Membership> {
+	transfer(caller: Caller, to: AgentRef, held?: Offsets): Promise<Membership> {
 		const core = this.core;
 		return this.change(caller, async (meta) => {
 			const refused = core.membership(caller, meta);
 			if (refused) return refused;
+			// The agent's copy holds what the room lacks (it sent on another deployment): once out of the chat its
+			// copy could never upload it, so it rebuilds the room first (code 1), then asks again.
+			if (held && isAhead(held, core.log.offsets))
+				return { code: 1, ...core.log.offsets, messages: [] };
 			if (meta.status !== "chatting")
 				return roomFailure(
 					409,

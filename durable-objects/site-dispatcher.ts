@@ -25,6 +25,7 @@ import {
 	DispatcherVisitors,
 } from "./dispatcher-visitors.ts";
 import type { RoomFailure } from "../src/errors.ts";
+import type { Offsets } from "../src/protocol/chat.ts";
 import type {
 	AgentServerFrame,
 	AgentSummary,
@@ -161,10 +162,11 @@ export class SiteDispatcher extends DurableObject<Env> {
 		siteId: string,
 		from: AgentRef,
 		chatId: string,
-		toAgentId: string
+		toAgentId: string,
+		held?: Offsets
 	): Promise<AcceptAnswer> {
 		this.state.noteSite(siteId);
-		return this.handover.transfer(siteId, from, chatId, toAgentId);
+		return this.handover.transfer(siteId, from, chatId, toAgentId, held);
 	}
 
 	/** Within the agent's maxChats, like an accept (dispatcher-handover.ts). */

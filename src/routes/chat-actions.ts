@@ -140,14 +140,20 @@ export const chatActions = new Api()
 		async (c) => {
 			const { siteId, chatId } = c.req.valid("param");
 			const agent = agentOf(c);
-			const { toAgentId } = c.req.valid("json");
+			const { toAgentId, visitorDataOffset, agentDataOffset } =
+				c.req.valid("json");
+			const held =
+				visitorDataOffset !== undefined && agentDataOffset !== undefined
+					? { visitorDataOffset, agentDataOffset }
+					: undefined;
 			return taken(
 				c,
 				await siteDispatcher(c.env, siteId).transfer(
 					siteId,
 					agent,
 					chatId,
-					toAgentId
+					toAgentId,
+					held
 				)
 			);
 		}

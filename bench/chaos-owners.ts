@@ -140,6 +140,12 @@ export interface RoutingSnapshot {
 	/** "before the ends", "after the ends". */
 	phase: string;
 	truth: ReadonlyMap<string, ChatTruth | undefined>;
+	/**
+	 * The rooms' word on chats no client of the run knows, read because a console or a list named them:
+	 * a start whose answer the visitor never got made the chat all the same, and routing gave it out.
+	 * An agent's live chat like any other, only not the run's to route or check.
+	 */
+	strangers: ReadonlyMap<string, ChatTruth | undefined>;
 	agents: {
 		id: string;
 		maxChats: number;
@@ -162,12 +168,14 @@ export function checkRouting(snapshot: RoutingSnapshot): OwnerFindings {
 	const found = noOwnerFindings();
 	const say = (line: string) =>
 		found.problems.push(`${line} (${snapshot.phase})`);
+	const truthOf = (chatId: string) =>
+		snapshot.truth.get(chatId) ?? snapshot.strangers.get(chatId);
 	const live = (chatId: string, agentId: string) => {
-		const truth = snapshot.truth.get(chatId);
+		const truth = truthOf(chatId);
 		return truth?.status === "chatting" && truth.agentIds.includes(agentId);
 	};
 	const roomSays = (chatId: string) => {
-		const truth = snapshot.truth.get(chatId);
+		const truth = truthOf(chatId);
 		return truth
 			? `the room says ${truth.status} ${list(truth.agentIds)}`
 			: "no room answered for it";
@@ -190,9 +198,9 @@ export function checkRouting(snapshot: RoutingSnapshot): OwnerFindings {
 			say(`agent ${agent.id}: its …/agents/me/chats did not answer`);
 			stale.add(`${agent.id} (its list)`);
 		}
-		const own = [...snapshot.truth.entries()]
-			.filter(([chatId]) => live(chatId, agent.id))
-			.map(([chatId]) => chatId);
+		const own = [...snapshot.truth.keys(), ...snapshot.strangers.keys()].filter(
+			(chatId) => live(chatId, agent.id)
+		);
 		for (const chatId of own.filter((id) => !agent.console.includes(id))) {
 			found.missingFromConsole++;
 			say(

@@ -41,6 +41,8 @@ export class Recorder {
 		silentSockets: 0,
 		socketsOpenAfterDisconnect: 0,
 		dispatcherEvictions: 0,
+		/** The most chats no client of the run knows that a routing snapshot found given out (starts whose answer was lost). */
+		strangers: 0,
 		transfers: { asked: 0, done: 0, refused: 0, failed: 0 } as TransferTally,
 		errors: new Map<string, number>(),
 	};
@@ -239,6 +241,7 @@ export class Recorder {
 			statesSeen: this.chats.reduce((n, c) => n + c.sealedStates.size, 0),
 			transfers: tally.transfers,
 			dispatcherEvictions: tally.dispatcherEvictions,
+			strangers: tally.strangers,
 			evictions: tally.evictions,
 			crashes: tally.crashes,
 			switches: tally.switches,

@@ -125,25 +125,40 @@ export class RoutingCheck {
 			),
 		]);
 		const free = new Map(agents?.agents.map((a) => [a.id, a.free]));
+		const consoles = await Promise.all(
+			this.consoles.agents.map(async (agent) => ({
+				id: agent.id,
+				maxChats: agent.maxChats,
+				free: free.get(agent.id),
+				console: [...(this.consoles.clients.get(agent.id)?.chats.keys() ?? [])],
+				dispatcherList: (
+					await this.read<{ chats: { chatId: string }[] }>(
+						"/agents/me/chats",
+						this.consoles.tokens.get(agent.id)!
+					)
+				)?.chats.map((c) => c.chatId),
+			}))
+		);
+		const named = new Set([
+			...consoles.flatMap((c) => [...c.console, ...(c.dispatcherList ?? [])]),
+			...(live?.chats.map((c) => c.chatId) ?? []),
+		]);
+		const strangers = new Map<string, ChatTruth | undefined>();
+		await forEachLimit(
+			[...named].filter((id) => !this.truth.has(id)),
+			10,
+			async (chatId) =>
+				void strangers.set(chatId, (await this.readRoom(chatId)).truth)
+		);
+		this.recorder.tally.strangers = Math.max(
+			this.recorder.tally.strangers,
+			strangers.size
+		);
 		return {
 			phase,
 			truth: this.truth,
-			agents: await Promise.all(
-				this.consoles.agents.map(async (agent) => ({
-					id: agent.id,
-					maxChats: agent.maxChats,
-					free: free.get(agent.id),
-					console: [
-						...(this.consoles.clients.get(agent.id)?.chats.keys() ?? []),
-					],
-					dispatcherList: (
-						await this.read<{ chats: { chatId: string }[] }>(
-							"/agents/me/chats",
-							this.consoles.tokens.get(agent.id)!
-						)
-					)?.chats.map((c) => c.chatId),
-				}))
-			),
+			strangers,
+			agents: consoles,
 			superviseList: live?.chats,
 			queue: queue?.waiting.map((w) => w.chatId),
 			neverAssigned: chats
@@ -157,10 +172,34 @@ export class RoutingCheck {
 	 * A memory-mode room that lost the chat answers code 1: the visitor's client rebuilds it for the next round.
 	 */
 	private async roomWord(chat: ChatUnderTest): Promise<ChatTruth | undefined> {
-		const a = this.fleet.deployments[0];
+		const read = await this.readRoom(chat.id);
+		if (read.truth && read.chatState) {
+			this.recorder.observeState(
+				chat,
+				"the supervisor",
+				this.fleet.deployments[0].name,
+				read.chatState
+			);
+			return read.truth;
+		}
+		this.recorder.note(
+			chat,
+			undefined,
+			`the room's word on A: ${read.said}; the visitor polls`
+		);
+		await within(chat.clients.visitor.poll(), CALL_LIMIT_MS, "poll").catch(
+			(error) => this.recorder.clientError(chat, "visitor", "settle", error)
+		);
+		return undefined;
+	}
+
+	/** A chat as A's room has it, read as a supervisor from 0/0 (the answer then carries the chatState). */
+	private async readRoom(
+		chatId: string
+	): Promise<{ truth?: ChatTruth; chatState?: string; said: string }> {
 		try {
 			const response = await fetch(
-				`${a.url}/v1/sites/${SITE}/chats/${chat.id}/messages`,
+				`${this.fleet.deployments[0].url}/v1/sites/${SITE}/chats/${chatId}/messages`,
 				{
 					headers: {
 						Authorization: `Bearer ${this.supervisorToken}`,
@@ -174,32 +213,18 @@ export class RoutingCheck {
 				code?: number;
 				chatState?: string;
 			};
-			if (response.ok && body.code === 0 && body.chatState) {
-				this.recorder.observeState(
-					chat,
-					"the supervisor",
-					a.name,
-					body.chatState
-				);
-				const meta = await this.open(SITE, chat.id, body.chatState);
-				if (meta) return { status: meta.status, agentIds: meta.agentIds };
-			}
-			this.recorder.note(
-				chat,
-				undefined,
-				`the room's word on A: ${response.status} code ${body.code ?? "-"}; the visitor polls`
-			);
+			const said = `${response.status} code ${body.code ?? "-"}`;
+			if (!response.ok || body.code !== 0 || !body.chatState) return { said };
+			const meta = await this.open(SITE, chatId, body.chatState);
+			if (!meta) return { said: `${said}, a chatState that does not open` };
+			return {
+				truth: { status: meta.status, agentIds: meta.agentIds },
+				chatState: body.chatState,
+				said,
+			};
 		} catch (error) {
-			this.recorder.note(
-				chat,
-				undefined,
-				`the room's word on A failed: ${String(error)}`
-			);
+			return { said: `failed: ${String(error)}` };
 		}
-		await within(chat.clients.visitor.poll(), CALL_LIMIT_MS, "poll").catch(
-			(error) => this.recorder.clientError(chat, "visitor", "settle", error)
-		);
-		return undefined;
 	}
 
 	/** A site call on A; undefined when it keeps failing. */

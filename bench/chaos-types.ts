@@ -57,6 +57,8 @@ export interface ChaosFigures extends Findings, OwnerFindings {
 	routed: number;
 	transfers: TransferTally;
 	dispatcherEvictions: number;
+	/** Chats no client of the run knows (a start whose answer was lost) found given to a console: checked like the others, not counted as routed. */
+	strangers: number;
 	/** Distinct chatStates read for the owners' history, and those that did not open (counted in twoOwners' problems). */
 	statesSeen: number;
 	messagesAccepted: number;

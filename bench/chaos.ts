@@ -158,6 +158,10 @@ function renderReport(runs: ChaosFigures[]): string {
 		row("chatStates that did not open", (f) => f.statesUnread),
 		row("chats routed to a console", (f) => `${f.routed} of ${f.chats}`),
 		row(
+			"chats started without the visitor hearing of it, found routed",
+			(f) => f.strangers
+		),
+		row(
 			"transfers asked (done / refused / failed)",
 			(f) =>
 				`${f.transfers.asked} (${f.transfers.done} / ${f.transfers.refused} / ${f.transfers.failed})`

@@ -196,6 +196,7 @@ describe("the chaos run's routing checks", () => {
 			["c1", { status: "chatting", agentIds: ["a1"] }],
 			["c2", { status: "ended", agentIds: ["a2"] }],
 		]),
+		strangers: new Map(),
 		agents: [
 			{
 				id: "a1",
@@ -245,6 +246,29 @@ describe("the chaos run's routing checks", () => {
 			agentIds: [],
 		});
 		expect(routing(waiting)).toMatchObject({ notRouted: 1 });
+	});
+
+	it("take a chat no client of the run knows (its start's answer was lost) by its room's word, not as stale", () => {
+		const given = snapshot({
+			strangers: new Map([["s1", { status: "chatting", agentIds: ["a2"] }]]),
+		});
+		given.agents[1] = {
+			id: "a2",
+			maxChats: 3,
+			free: 2,
+			console: ["s1"],
+			dispatcherList: ["s1"],
+		};
+		expect(checkRouting(given).problems).toEqual([]);
+		// Its room ended it, or no room answers for it: listed, it is stale like any other.
+		const ended = snapshot({
+			strangers: new Map([["s1", { status: "ended", agentIds: ["a2"] }]]),
+		});
+		ended.agents[1] = { ...given.agents[1]!, free: 3 };
+		expect(routing(ended)).toMatchObject({ staleListed: 1, wrongCapacity: 0 });
+		const silent = snapshot({ strangers: new Map([["s1", undefined]]) });
+		silent.agents[1] = { ...given.agents[1]!, free: 3 };
+		expect(routing(silent)).toMatchObject({ staleListed: 1 });
 	});
 });
 

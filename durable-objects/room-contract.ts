@@ -101,6 +101,24 @@ export const agentCaller = (
 /** A ChatRoom's name says its site and chat: the room reads them back from `ctx.id.name` (roomAddress). */
 const roomName = (siteId: string, chatId: string) => `${siteId}/${chatId}`;
 
+/**
+ * The object's name, sent by the Worker with every socket it hands over. An object first woken without
+ * it (by its alarm after a restart) has no `ctx.id.name` for as long as it lives, and must not refuse
+ * every socket until it is evicted. The Worker sets it, so a client's own value never gets through.
+ */
+export const OBJECT_NAME_HEADER = "X-Object-Name";
+
+export const roomNameHeader = (siteId: string, chatId: string) => ({
+	[OBJECT_NAME_HEADER]: roomName(siteId, chatId),
+});
+
+/** The object's name: its own, else the one its Worker sent along. */
+export const objectName = (
+	ctx: DurableObjectState,
+	request?: Request
+): string | undefined =>
+	ctx.id.name ?? request?.headers.get(OBJECT_NAME_HEADER) ?? undefined;
+
 /** The site and chat a room's name stands for; undefined for a room not reached by its name. Site ids hold no "/". */
 export function roomAddress(
 	name: string | undefined

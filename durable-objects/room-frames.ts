@@ -19,7 +19,12 @@ import { keyRing } from "../src/security/keys.ts";
 import { isRevoked } from "../src/security/revocation.ts";
 import { verifyToken } from "../src/security/tokens.ts";
 import { parseFrame } from "./frame-text.ts";
-import { callerOf, roomAddress, tokenMisfit } from "./room-contract.ts";
+import {
+	callerOf,
+	objectName,
+	roomAddress,
+	tokenMisfit,
+} from "./room-contract.ts";
 import {
 	attachmentOf,
 	errorFrame,
@@ -77,7 +82,7 @@ export class RoomFrames {
 
 	/** Accepts a socket handed over by the Worker, within the site's sockets per chat; it must say hello in time. */
 	async upgrade(request: Request): Promise<Response> {
-		const address = roomAddress(this.ctx.id.name);
+		const address = roomAddress(objectName(this.ctx, request));
 		const limits = SocketLimitsSchema.safeParse({
 			socketsPerChat: request.headers.get(ROOM_SOCKETS_LIMIT_HEADER),
 			framesPerSecond: request.headers.get(ROOM_FRAMES_LIMIT_HEADER),

@@ -24,6 +24,7 @@ import {
 	DISPATCHER_SOCKET_HEADER,
 	DispatcherVisitors,
 } from "./dispatcher-visitors.ts";
+import { objectName } from "./room-contract.ts";
 import type { RoomFailure } from "../src/errors.ts";
 import type { Offsets } from "../src/protocol/chat.ts";
 import type {
@@ -244,7 +245,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 	 * says which this is. The site is the dispatcher's name.
 	 */
 	async fetch(request: Request): Promise<Response> {
-		const siteId = this.ctx.id.name;
+		const siteId = objectName(this.ctx, request);
 		if (!siteId)
 			return new Response("expected a WebSocket upgrade", { status: 426 });
 		if (request.headers.get(DISPATCHER_SOCKET_HEADER) === "visitor")
@@ -397,7 +398,7 @@ export class SiteDispatcher extends DurableObject<Env> {
 		this.sockets.closeLate();
 		this.visitors.closeLate();
 		this.news.presenceChanged();
-		const siteId = this.ctx.id.name;
+		const siteId = this.ctx.id.name ?? this.state.siteId;
 		if (siteId) await this.claims.recheck(siteId, Date.now());
 		await this.routing.route();
 	}

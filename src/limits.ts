@@ -1,4 +1,5 @@
 /** Per-name rates that need state across isolates (SPEC §6): counted by an AbuseCounter Durable Object per name; and the admission of sockets. */
+import { OBJECT_NAME_HEADER } from "../durable-objects/room-contract.ts";
 import { clientAddressKey } from "./client-address.ts";
 import { ApiError, rateLimited } from "./errors.ts";
 import { getSiteConfig } from "./site-config-cache.ts";
@@ -50,6 +51,8 @@ export async function admitUpgrade(
 	);
 	const forward = (added: Record<string, string>) => {
 		const headers = new Headers(c.req.raw.headers);
+		// Only the Worker names the object (room-contract.ts): a client's own value never gets through.
+		headers.delete(OBJECT_NAME_HEADER);
 		for (const [name, value] of Object.entries(added)) headers.set(name, value);
 		return new Request(c.req.raw, { headers });
 	};

@@ -1,6 +1,10 @@
 /** A chat's calls (SPEC §3, §4, §5): start, send, poll, rebuild, the socket, end, and accept. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { agentRefOf, callerOf } from "../../durable-objects/room-contract.ts";
+import {
+	agentRefOf,
+	callerOf,
+	roomNameHeader,
+} from "../../durable-objects/room-contract.ts";
 import {
 	ROOM_FRAMES_LIMIT_HEADER,
 	ROOM_SOCKETS_LIMIT_HEADER,
@@ -197,6 +201,7 @@ export const chats = new Api()
 		// The token comes in the hello frame, not the URL (where logs would keep it); the room checks it.
 		return chatRoom(c.env, siteId, chatId).fetch(
 			forward({
+				...roomNameHeader(siteId, chatId),
 				[ROOM_SOCKETS_LIMIT_HEADER]: String(config.limits.socketsPerChat),
 				[ROOM_FRAMES_LIMIT_HEADER]: String(
 					config.limits.framesPerSecondPerSocket

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { DISPATCHER_FRAMES_LIMIT_HEADER } from "../../durable-objects/dispatcher-console.ts";
+import { OBJECT_NAME_HEADER } from "../../durable-objects/room-contract.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { limitBody } from "../http.ts";
@@ -187,6 +188,7 @@ Frames beyond the site's \`limits.framesPerSecondPerSocket\` close the socket wi
 			// The token comes in the hello frame, as on a chat socket; frames are limited as on a chat socket (SPEC §6).
 			return siteDispatcher(c.env, siteId).fetch(
 				forward({
+					[OBJECT_NAME_HEADER]: siteId,
 					[DISPATCHER_FRAMES_LIMIT_HEADER]: String(
 						config.limits.framesPerSecondPerSocket
 					),

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { DISPATCHER_SOCKET_HEADER } from "../../durable-objects/dispatcher-visitors.ts";
+import { OBJECT_NAME_HEADER } from "../../durable-objects/room-contract.ts";
 import { eventId, publisher } from "../../queues/publisher.ts";
 import { clientAddressKey } from "../client-address.ts";
 import { ApiError } from "../errors.ts";
@@ -153,7 +154,10 @@ export const visitors = new Api()
 			const { forward } = await admitUpgrade(c, siteId);
 			// The visitorState comes in the hello frame; the dispatcher checks it.
 			return siteDispatcher(c.env, siteId).fetch(
-				forward({ [DISPATCHER_SOCKET_HEADER]: "visitor" })
+				forward({
+					[OBJECT_NAME_HEADER]: siteId,
+					[DISPATCHER_SOCKET_HEADER]: "visitor",
+				})
 			);
 		}
 	)

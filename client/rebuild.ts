@@ -19,6 +19,9 @@ import type { ChatCopy } from "./chat-copy.ts";
 import type { ChatHttp } from "./http.ts";
 import type { Reply, SocketSession } from "./socket-session.ts";
 
+const notInChat = (error: unknown) =>
+	error instanceof LiveChatError && error.type === "not_in_chat";
+
 /** Enough rounds for a rebuild that another client completes between our attempts. */
 const MAX_ROUNDS = 8;
 
@@ -82,8 +85,20 @@ export class Rebuilder {
 
 	/** The one "rebuild, then try again" loop of every chat call, over HTTP or the socket. */
 	async afterRebuilds<T>(attempt: () => Promise<Attempt<T>>): Promise<T> {
+		let stateBrought = false;
 		for (let round = 0; round < MAX_ROUNDS; round++) {
-			const outcome = await attempt();
+			let outcome: Attempt<T>;
+			try {
+				outcome = await attempt();
+			} catch (error) {
+				// A room on another deployment that has not heard of a transfer to this agent refuses it: the copy's
+				// chatState, which names the agent, brings the room up to date (once) before the refusal stands.
+				if (stateBrought || !notInChat(error) || !this.copy.chatState)
+					throw error;
+				stateBrought = true;
+				await this.rebuild(this.copy.log.offsets);
+				continue;
+			}
 			if ("done" in outcome) return outcome.done;
 			if (outcome.rebuild) await this.rebuild(outcome.rebuild);
 		}

@@ -56,12 +56,11 @@ describe("the widget through reloads, tabs, offline spells and restarts", () => 
 		await assigned(suite, siteId, chatId, agent);
 		await context.setOffline(true);
 		await send(page, "Written on the train");
-		// The send was tried and failed: the widget says so in words, and keeps the message.
+		// The widget knows the network is gone: it says so, and keeps the message as sending.
 		await page
-			.getByText(
-				"You seem to be offline: your message will be sent when the connection is back."
-			)
+			.getByText("You are offline. Reconnecting…", { exact: false })
 			.waitFor({ timeout: 15_000 });
+		await page.getByText("Sending…").waitFor({ timeout: 15_000 });
 		expect(await agentContents(suite, siteId, chatId, agent)).not.toContain(
 			"Written on the train"
 		);

@@ -65,11 +65,16 @@ export class DispatcherClaims {
 		return this.checking.has(agentId);
 	}
 
-	/** Chats some console claims whose rooms have not said whose they are yet: not routed meanwhile. */
+	/**
+	 * Chats some console claims whose rooms have not said whose they are yet: not routed meanwhile, for the
+	 * first few askings (about 30 s). A console that cannot back its claim (it has the chat from the
+	 * dispatcher's list, without the chatState that would rebuild the room) must not hold it out for good.
+	 */
 	claimedChats(): Set<string> {
 		const ids = new Set<string>();
 		for (const claims of this.pending.values())
-			for (const chatId of claims.keys()) ids.add(chatId);
+			for (const [chatId, claim] of claims)
+				if (claim.tries < CLAIM_HOLDS_ROUTING_FOR) ids.add(chatId);
 		for (const key of this.inFlight) ids.add(key.split(" ")[1]!);
 		return ids;
 	}
@@ -194,6 +199,9 @@ export class DispatcherClaims {
 		if (this.asking > 0) this.changed.set(key, ++this.changes);
 	}
 }
+
+/** How many askings an unanswered claim keeps its waiting chat out of routing (rechecks at 1, 2, 4, 8, 16 s). */
+const CLAIM_HOLDS_ROUTING_FOR = 5;
 
 /** A room that does not answer in this time is taken as not knowing: routing does not wait on it longer. */
 const CLAIM_ANSWER_MS = 10_000;

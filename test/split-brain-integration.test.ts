@@ -188,6 +188,36 @@ describe("the dispatcher hears from the room who has a chat", () => {
 			(await aliceConsole.settled()).filter((f) => f.type === "released")
 		).toEqual([]);
 	});
+	it("routes a restored waiting chat all the same when the console that claims it cannot back the claim (after a few askings)", async () => {
+		if (env.CHAT_STATE !== "memory") return;
+		const siteId = await createSite(auto);
+		const alice = await createAgent(siteId, "Alice");
+		const bob = await createAgent(siteId, "Bob");
+		const chat = await startChat(siteId);
+		await abortAllDurableObjects();
+		// Alice's console lists the chat (from the dispatcher's list, say) but holds no chatState to rebuild it with.
+		const aliceConsole = await AgentConsole.open(
+			siteId,
+			alice.token,
+			[chat.chatId],
+			"away"
+		);
+		const bobConsole = await AgentConsole.open(siteId, bob.token);
+		expect(
+			(await rebuildWithState(siteId, chat.chatId, chat.token, chat.chatState))
+				.status
+		).toBe(200);
+		await runDurableObjectAlarm(roomOf(siteId, chat.chatId));
+		await queueHolds(siteId, bob.token, 1);
+		// Each run of the dispatcher's alarm asks the room again; the room never learns the chat is Alice's.
+		const seen: AgentServerFrame[] = [];
+		for (let run = 0; run < 10 && !seen.some(assigned(chat.chatId)); run++) {
+			await runDurableObjectAlarm(dispatcherOf(siteId));
+			seen.push(...(await bobConsole.settled()));
+		}
+		expect(seen.some(assigned(chat.chatId))).toBe(true);
+		aliceConsole.close();
+	});
 });
 
 /** Until the site's queue holds `length` chats (a room registers its chat just after its answer). */

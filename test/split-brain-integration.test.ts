@@ -27,6 +27,7 @@ import {
 import { loseChat } from "./lose-chat.ts";
 import { passRoomTime, roomOf } from "./room-clock.ts";
 import { TestSocket } from "./sockets.ts";
+import type { StartChatResult } from "../src/protocol/chat.ts";
 import type { AgentServerFrame } from "../src/protocol/dispatch.ts";
 
 const manual = { routing: { mode: "manual" as const, sticky: false } };
@@ -155,21 +156,12 @@ describe("the dispatcher hears from the room who has a chat", () => {
 			{ type: "assigned" }
 		>;
 
-		await abortAllDurableObjects();
-		// Away, Alice gets nothing new: routing could give the chat to Bob only.
-		const aliceConsole = await AgentConsole.open(
+		const { aliceConsole, bobConsole } = await claimedAfterRestore(
 			siteId,
 			alice.token,
-			[chat.chatId],
-			"away"
+			bob.token,
+			chat
 		);
-		const bobConsole = await AgentConsole.open(siteId, bob.token);
-		expect(
-			(await rebuildWithState(siteId, chat.chatId, chat.token, chat.chatState))
-				.status
-		).toBe(200);
-		await runDurableObjectAlarm(roomOf(siteId, chat.chatId));
-		await queueHolds(siteId, bob.token, 1);
 		expect(
 			(await bobConsole.settled()).filter((f) => f.type === "assigned")
 		).toEqual([]);
@@ -188,27 +180,20 @@ describe("the dispatcher hears from the room who has a chat", () => {
 			(await aliceConsole.settled()).filter((f) => f.type === "released")
 		).toEqual([]);
 	});
+
 	it("routes a restored waiting chat all the same when the console that claims it cannot back the claim (after a few askings)", async () => {
 		if (env.CHAT_STATE !== "memory") return;
 		const siteId = await createSite(auto);
 		const alice = await createAgent(siteId, "Alice");
 		const bob = await createAgent(siteId, "Bob");
 		const chat = await startChat(siteId);
-		await abortAllDurableObjects();
 		// Alice's console lists the chat (from the dispatcher's list, say) but holds no chatState to rebuild it with.
-		const aliceConsole = await AgentConsole.open(
+		const { aliceConsole, bobConsole } = await claimedAfterRestore(
 			siteId,
 			alice.token,
-			[chat.chatId],
-			"away"
+			bob.token,
+			chat
 		);
-		const bobConsole = await AgentConsole.open(siteId, bob.token);
-		expect(
-			(await rebuildWithState(siteId, chat.chatId, chat.token, chat.chatState))
-				.status
-		).toBe(200);
-		await runDurableObjectAlarm(roomOf(siteId, chat.chatId));
-		await queueHolds(siteId, bob.token, 1);
 		// Each run of the dispatcher's alarm asks the room again; the room never learns the chat is Alice's.
 		const seen: AgentServerFrame[] = [];
 		for (let run = 0; run < 10 && !seen.some(assigned(chat.chatId)); run++) {
@@ -226,3 +211,34 @@ const queueHolds = (siteId: string, token: string, length: number) =>
 		() => queue(siteId, token),
 		(waiting) => waiting.length === length
 	);
+
+/**
+ * Everything is lost (memory mode); Alice's console (away, so routing could give the chat to Bob only)
+ * claims the chat, Bob's comes online, the visitor's copy restores the room as waiting, and the room's
+ * alarm lifts the hold of a restored chat: the chat waits in the queue.
+ */
+async function claimedAfterRestore(
+	siteId: string,
+	aliceToken: string,
+	bobToken: string,
+	chat: StartChatResult
+) {
+	await abortAllDurableObjects();
+	const aliceConsole = await AgentConsole.open(
+		siteId,
+		aliceToken,
+		[chat.chatId],
+		"away"
+	);
+	const bobConsole = await AgentConsole.open(siteId, bobToken);
+	const back = await rebuildWithState(
+		siteId,
+		chat.chatId,
+		chat.token,
+		chat.chatState
+	);
+	expect(back.status).toBe(200);
+	await runDurableObjectAlarm(roomOf(siteId, chat.chatId));
+	await queueHolds(siteId, bobToken, 1);
+	return { aliceConsole, bobConsole };
+}

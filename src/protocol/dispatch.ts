@@ -6,15 +6,24 @@ export const AgentStatusSchema = z.enum(["online", "away", "offline"]);
 
 export const SetStatusSchema = z.strictObject({ status: AgentStatusSchema });
 
-export const TransferSchema = z.strictObject({
-	toAgentId: z.string().min(1).max(64),
-	/**
-	 * What the transferring agent's copy holds: a room behind it answers code 1, so the agent uploads
-	 * first (once out of the chat, its copy can never give the room what only it holds).
-	 */
-	visitorDataOffset: z.number().int().min(0).optional(),
-	agentDataOffset: z.number().int().min(0).optional(),
-});
+export const TransferSchema = z
+	.strictObject({
+		toAgentId: z.string().min(1).max(64),
+		/**
+		 * What the transferring agent's copy holds: a room behind it answers code 1, so the agent uploads
+		 * first (once out of the chat, its copy can never give the room what only it holds).
+		 */
+		visitorDataOffset: z.number().int().min(0).optional(),
+		agentDataOffset: z.number().int().min(0).optional(),
+	})
+	.refine(
+		(t) =>
+			(t.visitorDataOffset === undefined) === (t.agentDataOffset === undefined),
+		{
+			message:
+				"visitorDataOffset and agentDataOffset come together, or not at all",
+		}
+	);
 
 export const InviteAgentSchema = z.strictObject({
 	agentId: z.string().min(1).max(64),

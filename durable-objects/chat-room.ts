@@ -17,7 +17,7 @@ import { Clock } from "./clock.ts";
 import { claimOf, REREGISTER_EVERY_MS } from "./dispatch-model.ts";
 import { RoomBans } from "./room-bans.ts";
 import { RoomCore } from "./room-core.ts";
-import { RoomDispatch } from "./room-dispatch.ts";
+import { roomAgentsOf, RoomDispatch } from "./room-dispatch.ts";
 import { RoomEnd, scheduleAlarm } from "./room-end.ts";
 import { RoomFrames } from "./room-frames.ts";
 import { RoomMembers } from "./room-members.ts";
@@ -292,14 +292,7 @@ export class ChatRoom extends DurableObject<Env> {
 
 	/** Who has the chat, for the site's dispatcher (RoomDispatch.agentsChanged); undefined when the room has no chat. */
 	async agentsNow(): Promise<RoomAgents | undefined> {
-		const { meta, chatState } = this.core;
-		if (!meta || !chatState) return undefined;
-		return {
-			status: meta.status,
-			agentIds: meta.agentIds,
-			pastAgentIds: meta.pastAgentIds ?? [],
-			chatState,
-		};
+		return roomAgentsOf(this.core.meta, this.core.chatState);
 	}
 
 	/**

@@ -12,7 +12,7 @@ import { REREGISTER_EVERY_MS } from "./dispatch-model.ts";
 import { siteDispatcher } from "./room-contract.ts";
 import type { ChatMeta } from "../src/protocol/chat-state.ts";
 import type { Clock } from "./clock.ts";
-import type { WaitingChat } from "./dispatch-model.ts";
+import type { RoomAgents, WaitingChat } from "./dispatch-model.ts";
 
 const ENDED_TRIES = 3;
 
@@ -104,6 +104,20 @@ export class RoomDispatch {
 			}
 		}
 	}
+}
+
+/** Who has the chat, as the dispatcher asks it (ChatRoom.agentsNow); undefined while the room has no chat. */
+export function roomAgentsOf(
+	meta: ChatMeta | undefined,
+	chatState: string | undefined
+): RoomAgents | undefined {
+	if (!meta || !chatState) return undefined;
+	return {
+		status: meta.status,
+		agentIds: meta.agentIds,
+		pastAgentIds: meta.pastAgentIds ?? [],
+		chatState,
+	};
 }
 
 export function waitingChatOf(meta: ChatMeta): WaitingChat {
